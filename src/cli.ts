@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from "commander";
+import { type FaultKind, faultKinds, type RunResult, runEmulation } from "./remu/mod.js";
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1)
+    throw new InvalidArgumentError("must be a positive integer");
+  return parsed;
+}
+
+function seedValue(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 0xffff_ffff) {
+    throw new InvalidArgumentError("must be an integer in [0, 2^32)");
+  }
+  return parsed;
+}
+
+function faultList(value: string): FaultKind[] {
+  if (value === "all") return [...faultKinds];
+  if (value === "none" || value === "") return [];
+  const names = value.split(",").map((name) => name.trim());
+  for (const name of names) {
+    if (!(faultKinds as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(
+        `unknown fault "${name}" (known: ${faultKinds.join(", ")}, all, none)`,
+      );
+    }
+  }
+  return names as FaultKind[];
+}
+
+function printResult(result: RunResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const p = result.parameters;
+  process.stdout.write(`SEED=${p.seed} nodes=${p.nodes} steps=${p.steps} faults=${p.faults}\n`);
+  process.stdout.write(`parameters: ${JSON.stringify(p)}\n`);
+  if (!result.ok) {
+    process.stdout.write(
+      `\ntrace (last ${result.trace.length} events):\n${result.trace.join("\n")}\n\n`,
+    );
+    process.stdout.write(`FAILED (exit ${result.exitCode}): ${result.failure}\n`);
+    process.stdout.write(
+      `replay: stageraft remu --nodes ${p.nodes} --seed ${p.seed} --steps ${p.steps} --faults ${p.faults}\n`,
+    );
+  }
+  const s = result.summary;
+  process.stdout.write(
+    `summary: ${s.virtualMs} virtual ms, ${s.events} events, ${s.elections} elections (max term ${s.maxTerm}), ` +
+      `${s.committed} committed, ${s.acked} writes acked, ${s.reads} reads, ${s.snapshots} snapshots ` +
+      `(${s.snapshotsInstalled} installed), ${s.crashes} crashes, ${s.invariantChecks} invariant checks, ` +
+      `chk@commit=${s.chkAtCommit}\n`,
+  );
+  if (result.ok)
+    process.stdout.write("OK: every invariant held, and the healed cluster made progress\n");
+}
+
+const program = new Command("stageraft")
+  .description(
+    "stageraft: a Raft-replicated key-value and vector store, and remu, its Raft emulator",
+  )
+  .version("0.1.0");
+
+program
+  .command("remu")
+  .description(
+    "run the Raft emulator: a whole cluster on a virtual clock and network, from one seed",
+  )
+  .addOption(new Option("--nodes <n>", "cluster size").argParser(positiveInt).default(3))
+  .addOption(
+    new Option("--seed <n>", "the seed; every choice of the run follows from it")
+      .argParser(seedValue)
+      .default(1),
+  )
+  .addOption(
+    new Option("--steps <n>", "events in the safety phase").argParser(positiveInt).default(20_000),
+  )
+  .addOption(
+    new Option("--faults <list>", `comma list of ${faultKinds.join(", ")}, or all / none`)
+      .argParser(faultList)
+      .default([...faultKinds], "all"),
+  )
+  .addOption(
+    new Option("--seeds <n>", "run this many consecutive seeds from --seed")
+      .argParser(positiveInt)
+      .default(1),
+  )
+  .option("--verbose", "print every event as it happens")
+  .option("--json", "print results as JSON lines")
+  .action(
+    (options: {
+      nodes: number;
+      seed: number;
+      steps: number;
+      faults: FaultKind[];
+      seeds: number;
+      verbose?: boolean;
+      json?: boolean;
+    }) => {
+      let failed = 0;
+      let worst = 0;
+      for (let k = 0; k < options.seeds; k++) {
+        const seed = (options.seed + k) >>> 0;
+        const result = runEmulation({
+          nodes: options.nodes,
+          seed,
+          steps: options.steps,
+          faults: options.faults,
+          verbose: options.verbose ?? false,
+        });
+        if (options.seeds === 1 || !result.ok) printResult(result, options.json ?? false);
+        if (!result.ok) {
+          failed++;
+          worst = Math.max(worst, result.exitCode);
+        }
+      }
+      if (options.seeds > 1)
+        process.stdout.write(`${options.seeds - failed} passed, ${failed} failed\n`);
+      process.exitCode = worst;
+    },
+  );
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  process.stderr.write(`stageraft: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,455 @@
+import {
+  type ConfigChange,
+  type Entry,
+  type MembershipConfig,
+  type Message,
+  type NodeId,
+  type ProposeResult,
+  type RaftNode,
+  type RaftSettings,
+  type ReadMode,
+  type Ready,
+  SeededRandom,
+} from "../../raft/mod.js";
+import { EventQueue } from "./event-queue.js";
+import { InvariantChecker, InvariantKind, InvariantViolation } from "./invariants.js";
+import { type NetworkFaults, reliableNetwork, VirtualNetwork } from "./network.js";
+import { SimNode } from "./sim-node.js";
+import { Trace } from "./trace.js";
+
+export interface ClusterOptions {
+  /** Voters of the initial configuration. */
+  readonly nodes: number;
+  readonly seed: number;
+  readonly raft?: Partial<RaftSettings>;
+  /** Virtual milliseconds per tick. */
+  readonly tickMs?: number;
+  /** Each node's clock runs up to this fraction fast or slow (tests the lease's drift margin). */
+  readonly clockDrift?: number;
+  readonly diskLatencyMs?: readonly [number, number];
+  /** Snapshot and compact every this many applied entries (0: never). */
+  readonly snapshotEvery?: number;
+  readonly retainEntries?: number;
+  readonly network?: Partial<NetworkFaults>;
+  readonly traceCapacity?: number;
+}
+
+type SimEvent =
+  | { readonly kind: "tick"; readonly node: SimNode; readonly incarnation: number }
+  | { readonly kind: "deliver"; readonly message: Message }
+  | { readonly kind: "persist"; readonly node: SimNode; readonly incarnation: number }
+  | { readonly kind: "call"; readonly label: string; readonly fn: () => void };
+
+/** Request messages, as counted by the lab's RPC bounds (responses ride on their RPC). */
+const requestTypes = new Set([
+  "vote",
+  "append",
+  "heartbeat",
+  "snapshot",
+  "timeoutNow",
+  "readIndex",
+]);
+
+interface TrackedProposal {
+  readonly term: number;
+  readonly data: string;
+  readonly onApplied?: (applied: boolean) => void;
+}
+
+interface TrackedRead {
+  readonly node: NodeId;
+  readonly ackedIndexAtStart: number;
+  readonly onRead?: (index: number | null) => void;
+}
+
+/**
+ * remu: a whole cluster of raft/ cores in one process, on a virtual clock and network, every
+ * choice drawn from one seed. Every event is followed by the invariant checks.
+ */
+export class Cluster {
+  now = 0;
+  readonly random: SeededRandom;
+  readonly network: VirtualNetwork;
+  readonly checker = new InvariantChecker();
+  readonly trace: Trace;
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly stats = {
+    events: 0,
+    elections: 0,
+    snapshots: 0,
+    snapshotsInstalled: 0,
+    crashes: 0,
+    acked: 0,
+    reads: 0,
+  };
+  requestsSent = 0;
+  /** Highest index of any write acknowledged to a client. */
+  ackedIndex = 0;
+  private readonly events = new EventQueue<SimEvent>();
+  private readonly proposals = new Map<NodeId, Map<number, TrackedProposal>>();
+  private readonly reads = new Map<string, TrackedRead>();
+  private readSeq = 0;
+  private readonly options: Required<Omit<ClusterOptions, "network">>;
+
+  constructor(options: ClusterOptions) {
+    this.options = {
+      raft: {},
+      tickMs: 10,
+      clockDrift: 0,
+      diskLatencyMs: [0, 2],
+      snapshotEvery: 0,
+      retainEntries: 0,
+      traceCapacity: 400,
+      ...options,
+    };
+    this.random = new SeededRandom(options.seed);
+    this.network = new VirtualNetwork(new SeededRandom(this.random.next32()));
+    this.network.faults = { ...reliableNetwork, ...options.network };
+    this.trace = new Trace(this.options.traceCapacity);
+    const voters = Array.from({ length: options.nodes }, (_, k) => `n${k + 1}`);
+    for (const id of voters) this.addNode(id, { voters, outgoing: [], learners: [] });
+  }
+
+  /** Create (and start) a node; a node joining later starts with an empty configuration. */
+  addNode(
+    id: NodeId,
+    initialConfig: MembershipConfig = { voters: [], outgoing: [], learners: [] },
+  ): SimNode {
+    const drift = this.options.clockDrift;
+    const rate = 1 + drift * (2 * this.random.float() - 1);
+    const node = new SimNode(
+      id,
+      this.random.next32(),
+      this.options.raft,
+      initialConfig,
+      this.options.tickMs * rate,
+    );
+    this.nodes.set(id, node);
+    this.startNode(node);
+    return node;
+  }
+
+  node(id: NodeId): SimNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`remu: no node ${id}`);
+    return node;
+  }
+
+  raft(id: NodeId): RaftNode | null {
+    return this.node(id).raft;
+  }
+
+  upNodes(): SimNode[] {
+    return [...this.nodes.values()].filter((node) => node.up);
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /** Process the next event. Returns false when nothing is scheduled. */
+  step(): boolean {
+    const next = this.events.pop();
+    if (next === undefined) return false;
+    this.now = Math.max(this.now, next.at);
+    this.stats.events++;
+    const event = next.event;
+    switch (event.kind) {
+      case "tick":
+        if (event.node.incarnation !== event.incarnation || !event.node.up) return true;
+        event.node.raft!.tick();
+        this.scheduleTick(event.node);
+        this.afterInput(event.node);
+        return true;
+      case "deliver":
+        this.deliver(event.message);
+        return true;
+      case "persist":
+        if (event.node.incarnation !== event.incarnation || !event.node.up) return true;
+        this.completeWrite(event.node);
+        return true;
+      case "call":
+        this.trace.add(this.now, event.label);
+        event.fn();
+        return true;
+    }
+  }
+
+  runFor(ms: number): void {
+    const until = this.now + ms;
+    while ((this.events.peekTime() ?? Number.POSITIVE_INFINITY) <= until) this.step();
+    this.now = Math.max(this.now, until);
+  }
+
+  /** Run until `done()` holds (checked after each event) or `maxMs` pass. */
+  runUntil(done: () => boolean, maxMs: number): boolean {
+    const until = this.now + maxMs;
+    if (done()) return true;
+    while ((this.events.peekTime() ?? Number.POSITIVE_INFINITY) <= until) {
+      this.step();
+      if (done()) return true;
+    }
+    this.now = Math.max(this.now, until);
+    return done();
+  }
+
+  /** Schedule `fn` at virtual time now + delayMs. */
+  at(delayMs: number, label: string, fn: () => void): void {
+    this.events.push(this.now + delayMs, { kind: "call", label, fn });
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  crash(id: NodeId): void {
+    const node = this.node(id);
+    if (!node.up) return;
+    this.trace.add(this.now, `${id} CRASH (loses ${node.pendingWrites.length} unsynced writes)`);
+    this.failProposals(id);
+    node.crash();
+    this.stats.crashes++;
+  }
+
+  restart(id: NodeId): void {
+    const node = this.node(id);
+    if (node.up) return;
+    this.startNode(node);
+  }
+
+  private startNode(node: SimNode): void {
+    const raft = node.start();
+    this.trace.add(
+      this.now,
+      `${node.id} START term ${raft.term} log [${raft.log.firstIndex}..${raft.log.lastIndex()}] commit ${raft.commitIndex}`,
+    );
+    this.scheduleTick(node);
+    this.afterInput(node);
+  }
+
+  isolate(id: NodeId): void {
+    this.trace.add(this.now, `${id} ISOLATED`);
+    this.network.isolate(id);
+  }
+
+  reconnect(id: NodeId): void {
+    this.trace.add(this.now, `${id} RECONNECTED`);
+    this.network.reconnect(id);
+  }
+
+  partition(sides: readonly (readonly NodeId[])[]): void {
+    this.network.partition(sides);
+    this.trace.add(this.now, `PARTITION ${this.network.describe()}`);
+  }
+
+  heal(): void {
+    this.network.heal();
+    this.trace.add(this.now, "HEAL");
+  }
+
+  setNetwork(faults: Partial<NetworkFaults>): void {
+    this.network.faults = { ...this.network.faults, ...faults };
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  /** Propose `data` at node `id`; `onApplied` hears whether that node applied it. */
+  propose(id: NodeId, data: string, onApplied?: (applied: boolean) => void): ProposeResult {
+    const node = this.node(id);
+    const raft = node.raft;
+    if (raft === null) return { ok: false, reason: "not-leader", leader: null };
+    const result = raft.propose(new TextEncoder().encode(data));
+    if (result.ok) {
+      let byIndex = this.proposals.get(id);
+      if (byIndex === undefined) {
+        byIndex = new Map();
+        this.proposals.set(id, byIndex);
+      }
+      byIndex.get(result.index)?.onApplied?.(false);
+      byIndex.set(result.index, { term: result.term, data, ...(onApplied ? { onApplied } : {}) });
+      this.trace.add(this.now, `${id} PROPOSE "${data}" at ${result.index} term ${result.term}`);
+    }
+    this.afterInput(node);
+    return result;
+  }
+
+  proposeConfigChange(id: NodeId, changes: readonly ConfigChange[]): ProposeResult {
+    const node = this.node(id);
+    if (node.raft === null) return { ok: false, reason: "not-leader", leader: null };
+    const result = node.raft.proposeConfigChange(changes);
+    this.trace.add(this.now, `${id} CONFIG ${JSON.stringify(changes)} → ${JSON.stringify(result)}`);
+    this.afterInput(node);
+    return result;
+  }
+
+  transferLeadership(id: NodeId, to: NodeId): ProposeResult {
+    const node = this.node(id);
+    if (node.raft === null) return { ok: false, reason: "not-leader", leader: null };
+    const result = node.raft.transferLeadership(to);
+    this.trace.add(this.now, `${id} TRANSFER to ${to} → ${result.ok ? "started" : result.reason}`);
+    this.afterInput(node);
+    return result;
+  }
+
+  /**
+   * A read at node `id`. Its read index is checked against every write acknowledged before the
+   * read began: a read that could miss one breaks linearizability.
+   */
+  read(id: NodeId, mode: ReadMode, onRead?: (index: number | null) => void): void {
+    const node = this.node(id);
+    if (node.raft === null) {
+      onRead?.(null);
+      return;
+    }
+    const ctx = `r${++this.readSeq}`;
+    this.reads.set(ctx, {
+      node: id,
+      ackedIndexAtStart: this.ackedIndex,
+      ...(onRead ? { onRead } : {}),
+    });
+    node.raft.readIndex(ctx, mode);
+    this.afterInput(node);
+  }
+
+  leaders(): NodeId[] {
+    return this.upNodes()
+      .filter((node) => node.raft!.role === "leader")
+      .map((node) => node.id);
+  }
+
+  // ---------------------------------------------------------------- the node loop
+
+  private scheduleTick(node: SimNode): void {
+    this.events.push(this.now + node.tickIntervalMs, {
+      kind: "tick",
+      node,
+      incarnation: node.incarnation,
+    });
+  }
+
+  private deliver(message: Message): void {
+    const node = this.nodes.get(message.to);
+    if (node?.raft == null || !this.network.linkUp(message.from, message.to)) {
+      this.network.stats.dropped++;
+      return;
+    }
+    this.network.stats.delivered++;
+    node.raft.step(message);
+    this.afterInput(node);
+  }
+
+  private send(message: Message): void {
+    if (requestTypes.has(message.type)) this.requestsSent++;
+    let outgoing = message;
+    if (message.type === "snapshot") {
+      const data = this.node(message.from).snapshotBytes(
+        message.meta.index,
+        message.offset,
+        message.length,
+      );
+      if (data === null) return; // that snapshot is gone; the leader resends a newer one
+      outgoing = { ...message, data };
+    }
+    for (const delay of this.network.schedule(outgoing)) {
+      this.events.push(this.now + delay, { kind: "deliver", message: outgoing });
+    }
+  }
+
+  /** Drain the node's Ready batches, then check every invariant. */
+  private afterInput(node: SimNode): void {
+    const raft = node.raft;
+    if (raft === null) return;
+    for (let rounds = 0; raft.hasReady(); rounds++) {
+      if (rounds > 1000) throw new Error(`remu: ${node.id} produced Ready batches without end`);
+      this.handleReady(node, raft, raft.ready());
+    }
+    const others = this.upNodes()
+      .filter((other) => other !== node)
+      .map((other) => other.raft!);
+    this.checker.check(raft, node.incarnation, others);
+  }
+
+  private handleReady(node: SimNode, raft: RaftNode, ready: Ready): void {
+    if (ready.softState !== null) {
+      const { role, term, leader } = ready.softState;
+      this.trace.add(
+        this.now,
+        `${node.id} is ${role} in term ${term}${leader ? ` (leader ${leader})` : ""}`,
+      );
+      if (role === "leader") this.stats.elections++;
+      if (role !== "leader") this.failProposals(node.id);
+    }
+    for (const message of ready.messages) this.send(message);
+    node.absorbSnapshot(ready);
+    if (ready.snapshot !== null) {
+      this.stats.snapshotsInstalled++;
+      this.trace.add(this.now, `${node.id} INSTALL snapshot at ${ready.snapshot.index}`);
+    }
+    this.applyCommitted(node, raft, ready.committed);
+    for (const read of ready.readStates)
+      this.serveRead(node, read.ctx, read.ok ? read.index : null);
+    const hasWrite =
+      ready.entries.length > 0 ||
+      ready.hardState !== null ||
+      ready.snapshot !== null ||
+      ready.snapshotChunks.length > 0;
+    const [minMs, maxMs] = this.options.diskLatencyMs;
+    const previous = node.pendingWrites.at(-1)?.doneAt ?? this.now;
+    const doneAt = Math.max(previous, this.now + (hasWrite ? node.diskLatency(minMs, maxMs) : 0));
+    node.pendingWrites.push({ ready, doneAt });
+    this.events.push(doneAt, { kind: "persist", node, incarnation: node.incarnation });
+  }
+
+  private completeWrite(node: SimNode): void {
+    const write = node.pendingWrites.shift();
+    if (write === undefined) return;
+    node.persist(write.ready);
+    for (const message of write.ready.persistedMessages) this.send(message);
+    node.raft!.advance(write.ready);
+    this.afterInput(node);
+  }
+
+  private applyCommitted(node: SimNode, raft: RaftNode, committed: readonly Entry[]): void {
+    if (committed.length === 0) return;
+    const tracked = this.proposals.get(node.id);
+    for (const entry of committed) {
+      this.checker.applied(node.id, raft.term, entry);
+      node.stateMachine.apply(entry);
+      const proposal = tracked?.get(entry.index);
+      if (proposal !== undefined) {
+        tracked!.delete(entry.index);
+        const applied = proposal.term === entry.term;
+        if (applied) {
+          this.ackedIndex = Math.max(this.ackedIndex, entry.index);
+          this.stats.acked++;
+        }
+        proposal.onApplied?.(applied);
+      }
+    }
+    raft.appliedTo(committed.at(-1)!.index);
+    const every = this.options.snapshotEvery;
+    const lastSnapshot = node.durable.snapshot?.meta.index ?? 0;
+    if (every > 0 && raft.appliedIndex - lastSnapshot >= every) {
+      const meta = node.takeSnapshot(this.options.retainEntries);
+      this.stats.snapshots++;
+      this.trace.add(this.now, `${node.id} SNAPSHOT at ${meta.index} (${meta.size} bytes)`);
+    }
+  }
+
+  private serveRead(node: SimNode, ctx: string, index: number | null): void {
+    const read = this.reads.get(ctx);
+    if (read === undefined) return;
+    this.reads.delete(ctx);
+    if (index !== null && index < read.ackedIndexAtStart) {
+      throw new InvariantViolation(
+        InvariantKind.readIndex,
+        `${node.id} read ${ctx} at index ${index}, behind write ${read.ackedIndexAtStart} acknowledged before it began`,
+      );
+    }
+    if (index !== null) this.stats.reads++;
+    read.onRead?.(index);
+  }
+
+  private failProposals(id: NodeId): void {
+    const tracked = this.proposals.get(id);
+    if (tracked === undefined) return;
+    this.proposals.delete(id);
+    for (const proposal of tracked.values()) proposal.onApplied?.(false);
+  }
+}

@@ -1,0 +1,7 @@
+export type { ClusterOptions } from "./cluster.js";
+export { Cluster } from "./cluster.js";
+export { InvariantChecker, InvariantKind, InvariantViolation } from "./invariants.js";
+export type { NetworkFaults } from "./network.js";
+export { VirtualNetwork } from "./network.js";
+export type { FaultKind, RunOptions, RunResult } from "./run.js";
+export { ExitCode, faultKinds, runEmulation } from "./run.js";

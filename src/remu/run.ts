@@ -1,0 +1,265 @@
+import { AssertionError, SeededRandom } from "../../raft/mod.js";
+import { Cluster } from "./cluster.js";
+import { InvariantViolation } from "./invariants.js";
+
+export const faultKinds = [
+  "drop",
+  "duplicate",
+  "reorder",
+  "partition",
+  "crash",
+  "snapshot",
+  "transfer",
+  "lease",
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
+
+export interface RunOptions {
+  readonly nodes: number;
+  readonly seed: number;
+  /** Events of the safety phase. */
+  readonly steps: number;
+  readonly faults: readonly FaultKind[];
+  /** Virtual ms the liveness phase may take to elect a leader and commit a write everywhere. */
+  readonly livenessMs?: number;
+  readonly verbose?: boolean;
+}
+
+/** One exit code per failure class, as the VOPR does. */
+export const ExitCode = { ok: 0, invariant: 2, liveness: 3, assertion: 4, crash: 5 } as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface RunResult {
+  readonly ok: boolean;
+  readonly exitCode: ExitCode;
+  readonly failure: string | null;
+  readonly parameters: Record<string, unknown>;
+  readonly summary: Record<string, unknown>;
+  readonly trace: readonly string[];
+}
+
+/**
+ * A randomised emulation: a safety phase of `steps` events under the chosen faults with a
+ * client load, then a liveness phase with every fault healed. All parameters come from the seed.
+ */
+export function runEmulation(options: RunOptions): RunResult {
+  const random = new SeededRandom(options.seed);
+  const has = (fault: FaultKind) => options.faults.includes(fault);
+  const parameters = {
+    seed: options.seed,
+    nodes: options.nodes,
+    steps: options.steps,
+    faults: options.faults.join(",") || "none",
+    dropRate: has("drop") ? round(random.float() * 0.2) : 0,
+    duplicateRate: has("duplicate") ? round(random.float() * 0.1) : 0,
+    latencyMaxMs: has("reorder") ? 5 + random.int(40) : 3,
+    longDelayRate: has("reorder") ? round(random.float() * 0.05) : 0,
+    partitionEveryMs: has("partition") ? 200 + random.int(1500) : 0,
+    crashEveryMs: has("crash") ? 200 + random.int(2000) : 0,
+    snapshotEvery: has("snapshot") ? 5 + random.int(60) : 0,
+    transferEveryMs: has("transfer") ? 300 + random.int(2000) : 0,
+    clockDrift: has("lease") ? round(random.float() * 0.08) : 0,
+    proposeEveryMs: 2 + random.int(20),
+    readEveryMs: 5 + random.int(30),
+    electionTicks: 10,
+    heartbeatTicks: 2 + random.int(2),
+    maxInflight: 1 + random.int(8),
+    maxAppendBytes: 16 + random.int(256),
+  };
+  const cluster = new Cluster({
+    nodes: options.nodes,
+    seed: random.next32(),
+    raft: {
+      electionTicks: parameters.electionTicks,
+      heartbeatTicks: parameters.heartbeatTicks,
+      maxInflight: parameters.maxInflight,
+      maxAppendBytes: parameters.maxAppendBytes,
+      snapshotChunkBytes: 64,
+      leaseDriftTicks: 2,
+    },
+    tickMs: 10,
+    clockDrift: parameters.clockDrift,
+    diskLatencyMs: [0, 3],
+    snapshotEvery: parameters.snapshotEvery,
+    retainEntries: random.int(5),
+    network: {
+      dropRate: parameters.dropRate,
+      duplicateRate: parameters.duplicateRate,
+      latencyMinMs: 1,
+      latencyMaxMs: parameters.latencyMaxMs,
+      longDelayRate: parameters.longDelayRate,
+      longDelayMaxMs: 500,
+    },
+  });
+  if (options.verbose) cluster.trace.sink = (line) => process.stdout.write(`${line}\n`);
+  const ids = [...cluster.nodes.keys()];
+  const driver = new FaultDriver(cluster, random, ids, parameters);
+  let failure: string | null = null;
+  let exitCode: ExitCode = ExitCode.ok;
+  try {
+    driver.start();
+    const startEvents = cluster.stats.events;
+    while (cluster.stats.events - startEvents < options.steps && cluster.step()) {}
+    driver.stop();
+    if (!livenessPhase(cluster, ids, options.livenessMs ?? 10_000)) {
+      exitCode = ExitCode.liveness;
+      failure = `liveness: no leader committed a write on every node within ${options.livenessMs ?? 10_000}ms after healing`;
+    }
+  } catch (error) {
+    exitCode =
+      error instanceof InvariantViolation
+        ? ExitCode.invariant
+        : error instanceof AssertionError
+          ? ExitCode.assertion
+          : ExitCode.crash;
+    failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  }
+  const summary = {
+    virtualMs: Math.round(cluster.now),
+    events: cluster.stats.events,
+    elections: cluster.stats.elections,
+    maxTerm: Math.max(0, ...cluster.upNodes().map((node) => node.raft!.term)),
+    committed: cluster.checker.maxCommittedIndex,
+    acked: cluster.stats.acked,
+    reads: cluster.stats.reads,
+    snapshots: cluster.stats.snapshots,
+    snapshotsInstalled: cluster.stats.snapshotsInstalled,
+    crashes: cluster.stats.crashes,
+    messages: { ...cluster.network.stats },
+    invariantChecks: cluster.checker.checks,
+    chkAtCommit: cluster.checker.committedAt(cluster.checker.maxCommittedIndex)?.chk ?? 0,
+  };
+  return {
+    ok: failure === null,
+    exitCode,
+    failure,
+    parameters,
+    summary,
+    trace: failure ? cluster.trace.lines() : [],
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+/** Heal everything, restart everyone, and demand progress. */
+function livenessPhase(cluster: Cluster, ids: readonly string[], maxMs: number): boolean {
+  cluster.heal();
+  cluster.setNetwork({ dropRate: 0, duplicateRate: 0, longDelayRate: 0 });
+  for (const id of ids) cluster.restart(id);
+  const deadline = cluster.now + maxMs;
+  while (cluster.now < deadline) {
+    const leader = cluster.leaders()[0];
+    if (leader === undefined) {
+      cluster.runFor(50);
+      continue;
+    }
+    let appliedEverywhere = false;
+    const result = cluster.propose(leader, "liveness=probe");
+    if (!result.ok) {
+      cluster.runFor(50);
+      continue;
+    }
+    cluster.runUntil(
+      () => {
+        appliedEverywhere = cluster
+          .upNodes()
+          .every((node) => node.raft!.appliedIndex >= result.index);
+        return appliedEverywhere;
+      },
+      Math.min(2000, deadline - cluster.now),
+    );
+    const committed = cluster.checker.committedAt(result.index);
+    if (appliedEverywhere && committed?.term === result.term) return true;
+  }
+  return false;
+}
+
+/** Drives the client load and the faults of a run on the virtual clock. */
+class FaultDriver {
+  private running = false;
+  private keyCounter = 0;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly random: SeededRandom,
+    private readonly ids: readonly string[],
+    private readonly parameters: {
+      proposeEveryMs: number;
+      readEveryMs: number;
+      partitionEveryMs: number;
+      crashEveryMs: number;
+      transferEveryMs: number;
+      clockDrift: number;
+    },
+  ) {}
+
+  start(): void {
+    this.running = true;
+    const p = this.parameters;
+    this.every(p.proposeEveryMs, "client propose", () => this.propose());
+    this.every(p.readEveryMs, "client read", () => this.read());
+    if (p.partitionEveryMs > 0)
+      this.every(p.partitionEveryMs, "fault: partition", () => this.partition());
+    if (p.crashEveryMs > 0) this.every(p.crashEveryMs, "fault: crash", () => this.crash());
+    if (p.transferEveryMs > 0)
+      this.every(p.transferEveryMs, "fault: transfer", () => this.transfer());
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  private every(meanMs: number, label: string, action: () => void): void {
+    const delay = 1 + this.random.int(2 * meanMs);
+    this.cluster.at(delay, label, () => {
+      if (!this.running) return;
+      action();
+      this.every(meanMs, label, action);
+    });
+  }
+
+  private propose(): void {
+    const target = this.cluster.leaders()[0] ?? this.random.pick(this.ids);
+    this.cluster.propose(target, `k${this.random.int(16)}=v${++this.keyCounter}`);
+  }
+
+  private read(): void {
+    const leader = this.cluster.leaders()[0];
+    const target =
+      leader !== undefined && this.random.chance(0.7) ? leader : this.random.pick(this.ids);
+    const mode =
+      this.parameters.clockDrift > 0 && this.random.chance(0.5) ? "lease" : "linearizable";
+    this.cluster.read(target, mode);
+  }
+
+  private partition(): void {
+    if (this.random.chance(0.3)) {
+      this.cluster.heal();
+      return;
+    }
+    const shuffled = [...this.ids].sort(() => this.random.float() - 0.5);
+    const cut = 1 + this.random.int(shuffled.length - 1);
+    this.cluster.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+  }
+
+  private crash(): void {
+    const down = this.ids.filter((id) => !this.cluster.node(id).up);
+    if (down.length > 0 && this.random.chance(0.6)) {
+      this.cluster.restart(this.random.pick(down));
+      return;
+    }
+    const id = this.random.pick(this.ids);
+    this.cluster.crash(id);
+    const downtime = 10 + this.random.int(2 * this.parameters.crashEveryMs);
+    this.cluster.at(downtime, `restart ${id}`, () => this.cluster.restart(id));
+  }
+
+  private transfer(): void {
+    const leader = this.cluster.leaders()[0];
+    if (leader === undefined) return;
+    const others = this.ids.filter((id) => id !== leader);
+    this.cluster.transferLeadership(leader, this.random.pick(others));
+  }
+}
