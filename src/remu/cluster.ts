@@ -238,6 +238,11 @@ export class Cluster {
     this.trace.add(this.now, `PARTITION ${this.network.describe()}`);
   }
 
+  cutLinks(links: readonly (readonly [NodeId, NodeId])[]): void {
+    for (const [a, b] of links) this.network.cutLink(a, b);
+    this.trace.add(this.now, `CUT ${this.network.describe()}`);
+  }
+
   heal(): void {
     this.network.heal();
     this.trace.add(this.now, "HEAL");
@@ -327,9 +332,11 @@ export class Cluster {
     const node = this.nodes.get(message.to);
     if (node?.raft == null || !this.network.linkUp(message.from, message.to)) {
       this.network.stats.dropped++;
+      this.trace.message(this.now, "lost", message);
       return;
     }
     this.network.stats.delivered++;
+    this.trace.message(this.now, "recv", message);
     node.raft.step(message);
     this.afterInput(node);
   }

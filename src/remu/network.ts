@@ -38,12 +38,20 @@ export class VirtualNetwork {
   private readonly isolated = new Set<NodeId>();
   /** Partition side of each node; nodes on different sides cannot talk. */
   private readonly side = new Map<NodeId, number>();
+  /** Single links cut in both directions ("a|b"): partitions that are not transitive. */
+  private readonly cutLinks = new Set<string>();
 
   constructor(private readonly random: SeededRandom) {}
 
   linkUp(from: NodeId, to: NodeId): boolean {
     if (this.isolated.has(from) || this.isolated.has(to)) return false;
+    if (this.cutLinks.size > 0 && this.cutLinks.has(linkKey(from, to))) return false;
     return (this.side.get(from) ?? 0) === (this.side.get(to) ?? 0);
+  }
+
+  /** Cut the link between two nodes only: each can still reach everyone else. */
+  cutLink(a: NodeId, b: NodeId): void {
+    this.cutLinks.add(linkKey(a, b));
   }
 
   isolate(id: NodeId): void {
@@ -69,6 +77,7 @@ export class VirtualNetwork {
   heal(): void {
     this.side.clear();
     this.isolated.clear();
+    this.cutLinks.clear();
   }
 
   describe(): string {
@@ -76,7 +85,8 @@ export class VirtualNetwork {
     for (const [id, k] of this.side) sides.set(k, [...(sides.get(k) ?? []), id]);
     const parts = [...sides.values()].map((ids) => `{${ids.join(",")}}`).join(" | ");
     const isolated = [...this.isolated].join(",");
-    return `${parts || "no partition"}${isolated ? `; isolated ${isolated}` : ""}`;
+    const cut = [...this.cutLinks].join(",");
+    return `${parts || "no partition"}${isolated ? `; isolated ${isolated}` : ""}${cut ? `; cut ${cut}` : ""}`;
   }
 
   /** Delivery delays (ms) for one message: empty when it is lost, two when duplicated. */
@@ -100,4 +110,8 @@ export class VirtualNetwork {
       return latencyMinMs + this.random.int(longDelayMaxMs + 1);
     return latencyMinMs + this.random.int(latencyMaxMs - latencyMinMs + 1);
   }
+}
+
+function linkKey(a: NodeId, b: NodeId): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
 }

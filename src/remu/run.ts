@@ -11,6 +11,7 @@ export const faultKinds = [
   "snapshot",
   "transfer",
   "lease",
+  "membership",
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 
@@ -23,6 +24,8 @@ export interface RunOptions {
   /** Virtual ms the liveness phase may take to elect a leader and commit a write everywhere. */
   readonly livenessMs?: number;
   readonly verbose?: boolean;
+  /** Called with the cluster when the run ends, to inspect its final state. */
+  readonly inspect?: (cluster: Cluster) => void;
 }
 
 /** One exit code per failure class, as the VOPR does. */
@@ -58,6 +61,7 @@ export function runEmulation(options: RunOptions): RunResult {
     crashEveryMs: has("crash") ? 200 + random.int(2000) : 0,
     snapshotEvery: has("snapshot") ? 5 + random.int(60) : 0,
     transferEveryMs: has("transfer") ? 300 + random.int(2000) : 0,
+    membershipEveryMs: has("membership") ? 300 + random.int(2000) : 0,
     clockDrift: has("lease") ? round(random.float() * 0.08) : 0,
     proposeEveryMs: 2 + random.int(20),
     readEveryMs: 5 + random.int(30),
@@ -65,6 +69,7 @@ export function runEmulation(options: RunOptions): RunResult {
     heartbeatTicks: 2 + random.int(2),
     maxInflight: 1 + random.int(8),
     maxAppendBytes: 16 + random.int(256),
+    maxUncommittedBytes: 256 + random.int(8192),
   };
   const cluster = new Cluster({
     nodes: options.nodes,
@@ -74,6 +79,7 @@ export function runEmulation(options: RunOptions): RunResult {
       heartbeatTicks: parameters.heartbeatTicks,
       maxInflight: parameters.maxInflight,
       maxAppendBytes: parameters.maxAppendBytes,
+      maxUncommittedBytes: parameters.maxUncommittedBytes,
       snapshotChunkBytes: 64,
       leaseDriftTicks: 2,
     },
@@ -101,9 +107,9 @@ export function runEmulation(options: RunOptions): RunResult {
     const startEvents = cluster.stats.events;
     while (cluster.stats.events - startEvents < options.steps && cluster.step()) {}
     driver.stop();
-    if (!livenessPhase(cluster, ids, options.livenessMs ?? 10_000)) {
+    if (!livenessPhase(cluster, ids, options.livenessMs ?? 30_000)) {
       exitCode = ExitCode.liveness;
-      failure = `liveness: no leader committed a write on every node within ${options.livenessMs ?? 10_000}ms after healing`;
+      failure = `liveness: no leader committed a write on every node within ${options.livenessMs ?? 30_000}ms after healing`;
     }
   } catch (error) {
     exitCode =
@@ -114,6 +120,7 @@ export function runEmulation(options: RunOptions): RunResult {
           : ExitCode.crash;
     failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
+  options.inspect?.(cluster);
   const summary = {
     virtualMs: Math.round(cluster.now),
     events: cluster.stats.events,
@@ -161,10 +168,14 @@ function livenessPhase(cluster: Cluster, ids: readonly string[], maxMs: number):
       cluster.runFor(50);
       continue;
     }
+    // Nodes removed from the configuration no longer receive entries.
+    const config = cluster.raft(leader)!.membership.current();
+    const members = new Set([...config.voters, ...config.outgoing, ...config.learners]);
     cluster.runUntil(
       () => {
         appliedEverywhere = cluster
           .upNodes()
+          .filter((node) => members.has(node.id))
           .every((node) => node.raft!.appliedIndex >= result.index);
         return appliedEverywhere;
       },
@@ -191,6 +202,7 @@ class FaultDriver {
       partitionEveryMs: number;
       crashEveryMs: number;
       transferEveryMs: number;
+      membershipEveryMs: number;
       clockDrift: number;
     },
   ) {}
@@ -203,8 +215,12 @@ class FaultDriver {
     if (p.partitionEveryMs > 0)
       this.every(p.partitionEveryMs, "fault: partition", () => this.partition());
     if (p.crashEveryMs > 0) this.every(p.crashEveryMs, "fault: crash", () => this.crash());
-    if (p.transferEveryMs > 0)
+    if (p.transferEveryMs > 0) {
       this.every(p.transferEveryMs, "fault: transfer", () => this.transfer());
+    }
+    if (p.membershipEveryMs > 0) {
+      this.every(p.membershipEveryMs, "fault: membership", () => this.changeMembership());
+    }
   }
 
   stop(): void {
@@ -235,13 +251,50 @@ class FaultDriver {
   }
 
   private partition(): void {
-    if (this.random.chance(0.3)) {
+    const roll = this.random.float();
+    if (roll < 0.3) {
       this.cluster.heal();
-      return;
+    } else if (roll < 0.5) {
+      // A non-transitive cut: two nodes lose each other but still reach the rest.
+      const [a, b] = this.shuffled();
+      this.cluster.cutLinks([[a!, b!]]);
+    } else {
+      const shuffled = this.shuffled();
+      const cut = 1 + this.random.int(shuffled.length - 1);
+      this.cluster.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
     }
-    const shuffled = [...this.ids].sort(() => this.random.float() - 0.5);
-    const cut = 1 + this.random.int(shuffled.length - 1);
-    this.cluster.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+  }
+
+  /** Fisher–Yates on the seeded source. */
+  private shuffled(): string[] {
+    const out = [...this.ids];
+    for (let k = out.length - 1; k > 0; k--) {
+      const j = this.random.int(k + 1);
+      [out[k], out[j]] = [out[j]!, out[k]!];
+    }
+    return out;
+  }
+
+  /** Remove a voter, add a removed node back as a learner, or promote a learner. */
+  private changeMembership(): void {
+    const leader = this.cluster.leaders()[0];
+    if (leader === undefined) return;
+    const config = this.cluster.raft(leader)!.membership.current();
+    const outside = this.ids.filter(
+      (id) => !config.voters.includes(id) && !config.learners.includes(id),
+    );
+    const learner = config.learners[0];
+    if (learner !== undefined) {
+      this.cluster.proposeConfigChange(leader, [{ type: "addVoter", node: learner }]);
+    } else if (outside.length > 0) {
+      this.cluster.proposeConfigChange(leader, [
+        { type: "addLearner", node: this.random.pick(outside) },
+      ]);
+    } else if (config.voters.length > 2) {
+      this.cluster.proposeConfigChange(leader, [
+        { type: "remove", node: this.random.pick(config.voters) },
+      ]);
+    }
   }
 
   private crash(): void {
