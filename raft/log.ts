@@ -157,6 +157,8 @@ export class RaftLog {
    */
   findConflictByTerm(index: number, term: number): { index: number; term: number } {
     let at = Math.min(index, this.lastIndex());
+    // Below our compacted base the terms are unknown: no hint beyond the index itself.
+    if (at < this.base.index) return { index: at, term: 0 };
     while (at > this.base.index) {
       const ourTerm = this.term(at)!;
       if (ourTerm <= term) return { index: at, term: ourTerm };

@@ -112,6 +112,10 @@ export class RaftNode {
   readonly progress = new Map<NodeId, Progress>();
   leadTransferee: NodeId | null = null;
   private transferElapsed = 0;
+  /** A TimeoutNow went out this term: the target may win at any time, so no more lease reads. */
+  private timeoutNowSent = false;
+  /** Nodes no longer in the configuration, with the index of the entry that removed them. */
+  private readonly removedAt = new Map<NodeId, number>();
   /** Index of the no-op this leader appended: reads and config changes wait for its commit. */
   private termStartIndex = 0;
   private uncommittedBytes = 0;
@@ -470,7 +474,9 @@ export class RaftNode {
     this.resetTimers();
     this.ticksSinceLeaderContact = 0;
     this.leadTransferee = null;
+    this.timeoutNowSent = false;
     this.progress.clear();
+    this.removedAt.clear();
     this.syncProgress();
     this.uncommittedBytes = this.log.entryBytes(this.commitIndex + 1, this.log.lastIndex());
     const noop = this.appendLeaderEntry(EntryType.normal, EMPTY);
@@ -510,11 +516,27 @@ export class RaftNode {
   private syncProgress(): void {
     const members = new Set(allMembers(this.membership.current()));
     for (const id of members) {
+      this.removedAt.delete(id);
       if (id === this.id || this.progress.has(id)) continue;
-      this.progress.set(id, new Progress(this.log.lastIndex() + 1, this.config.maxInflight));
+      const progress = new Progress(this.log.lastIndex() + 1, this.config.maxInflight);
+      progress.lastProgressTick = this.tickCount;
+      this.progress.set(id, progress);
     }
+    // A removed node keeps receiving the log until it holds the entry that removed it: then it
+    // knows it is no longer a voter and stops campaigning.
     for (const id of this.progress.keys()) {
-      if (!members.has(id)) this.progress.delete(id);
+      if (!members.has(id) && !this.removedAt.has(id)) {
+        this.removedAt.set(id, this.membership.currentIndex());
+      }
+    }
+  }
+
+  /** Forget a removed node once it has the configuration entry that removed it. */
+  private maybeForgetRemoved(id: NodeId, progress: Progress): void {
+    const index = this.removedAt.get(id);
+    if (index !== undefined && progress.matchIndex >= index) {
+      this.removedAt.delete(id);
+      this.progress.delete(id);
     }
   }
 
@@ -593,8 +615,10 @@ export class RaftNode {
       } else if (progress.state === "replicate") progress.inflights.freeLE(m.index);
       this.maybeCommit();
       if (this.role !== "leader") return;
+      this.maybeForgetRemoved(m.from, progress);
+      if (!this.progress.has(m.from)) return;
       if (m.from === this.leadTransferee && progress.matchIndex === this.log.lastIndex()) {
-        this.send({ type: "timeoutNow", to: m.from });
+        this.sendTimeoutNow(m.from);
       }
     }
     this.sendMore(m.from, progress);
@@ -918,6 +942,10 @@ export class RaftNode {
       }
     }
     if (voters.size === 0) return { ok: false, reason: "config-invalid", leader: this.leader };
+    // Demoting a voter straight to learner would put it in both halves of the joint config.
+    if (current.voters.some((id) => learners.has(id))) {
+      return { ok: false, reason: "config-invalid", leader: this.leader };
+    }
     const votersChanged =
       voters.size !== current.voters.length || current.voters.some((id) => !voters.has(id));
     const next: MembershipConfig = {
@@ -931,6 +959,11 @@ export class RaftNode {
     );
     this.syncProgress();
     return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  private sendTimeoutNow(to: NodeId): void {
+    this.timeoutNowSent = true;
+    this.send({ type: "timeoutNow", to });
   }
 
   private caughtUp(id: NodeId): boolean {
@@ -958,7 +991,7 @@ export class RaftNode {
     }
     this.leadTransferee = to;
     this.transferElapsed = 0;
-    if (progress.matchIndex === this.log.lastIndex()) this.send({ type: "timeoutNow", to });
+    if (progress.matchIndex === this.log.lastIndex()) this.sendTimeoutNow(to);
     else this.sendAppend(to, progress, true);
     return { ok: true, index: this.log.lastIndex(), term: this.term };
   }
@@ -1019,7 +1052,7 @@ export class RaftNode {
   leaseValid(): boolean {
     if (!this.config.checkQuorum || this.role !== "leader" || this.leadTransferee !== null)
       return false;
-    if (this.commitIndex < this.termStartIndex) return false;
+    if (this.commitIndex < this.termStartIndex || this.timeoutNowSent) return false;
     const quorumTick = jointMajority(this.membership.current(), (id) =>
       id === this.id
         ? this.tickCount
