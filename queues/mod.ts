@@ -1,0 +1,30 @@
+// The SEDA machinery: bounded queues, stages, pools, controllers and metrics.
+export { AssertionError } from "./assert.js";
+export type { BoundedQueueOptions, QueueCapacity } from "./bounded-queue.js";
+export { BoundedQueue } from "./bounded-queue.js";
+export type {
+  AdmissionControllerOptions,
+  BatchingControllerOptions,
+  FillGauge,
+} from "./controller.js";
+export { AdmissionController, BatchingController } from "./controller.js";
+export { PoolClosedError, PoolFullError, WorkerCallError, WorkerExitedError } from "./errors.js";
+export type { QueueGauge, StageMetricsOptions, StageSnapshot } from "./metrics.js";
+export { StageMetrics } from "./metrics.js";
+export type { InlinePoolOptions, Pool, PoolKind } from "./pool.js";
+export { InlinePool, poolKinds, workerFor } from "./pool.js";
+export type { WindowTotals } from "./sliding-window.js";
+export { SlidingWindow } from "./sliding-window.js";
+export type {
+  BatchEvent,
+  BatchHandler,
+  StageBatchOptions,
+  StageEvents,
+  StageOptions,
+} from "./stage.js";
+export { Stage } from "./stage.js";
+export type { WorkerHandler } from "./worker-entry.js";
+export { serveWorker, WithTransfer, withTransfer } from "./worker-entry.js";
+export type { WorkerPoolOptions } from "./worker-pool.js";
+export { WorkerPool } from "./worker-pool.js";
+export type { CallRequest, CallResponse, RemoteError } from "./worker-protocol.js";
