@@ -1,0 +1,345 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
+import { RaftNode, raftConfig, SeededRandom } from "../raft/mod.js";
+import { ApplyStage } from "../stages/apply.js";
+import { ConnectionTable } from "../stages/connections.js";
+import { IngressStage } from "../stages/ingress.js";
+import { RaftStepStage } from "../stages/raft-step.js";
+import { ReplicateStage } from "../stages/replicate.js";
+import { RespondStage } from "../stages/respond.js";
+import { WalAppendStage } from "../stages/wal-append.js";
+import type { KvEngine } from "../storage/engines/engine.js";
+import { LevelKvEngine } from "../storage/engines/kv-level.js";
+import { MemoryKvEngine } from "../storage/engines/kv-memory.js";
+import { SnapshotStore } from "../storage/snapshot-store.js";
+import { Wal, WalCorruptError } from "../storage/wal.js";
+import { type NodeConfig, parseInitialCluster } from "./config.js";
+import { renderDashboard } from "./dashboard/page.js";
+import { renderMetrics } from "./metrics.js";
+
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+/** A running node: the six stages wired over their queues, plus the storage they share. */
+export class StageraftNode {
+  private stopped = false;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly log: Logger,
+    readonly raft: RaftNode,
+    readonly ingress: IngressStage,
+    readonly raftStep: RaftStepStage,
+    readonly walAppend: WalAppendStage,
+    readonly replicate: ReplicateStage,
+    readonly apply: ApplyStage,
+    readonly respond: RespondStage,
+    private readonly closeables: { close(): Promise<void> }[],
+    readonly ports: { clientPort: number; peerPort: number },
+  ) {}
+
+  static async start(
+    config: NodeConfig,
+    log: Logger = pino({ level: config.log.level, base: { node: config.name } }),
+  ): Promise<StageraftNode> {
+    try {
+      await mkdir(config.dataDir, { recursive: true });
+    } catch (error) {
+      throw new StartupError(`cannot use data dir ${config.dataDir}: ${(error as Error).message}`);
+    }
+    const snapshots = new SnapshotStore(join(config.dataDir, "snap"));
+    const latest = await snapshots.open();
+    const wal = await Wal.open(join(config.dataDir, "wal"), { sync: config.wal.sync }).catch(
+      (error: Error) => {
+        throw new StartupError(
+          `cannot open the WAL in ${config.dataDir} (is another node using it?): ${error.message}`,
+        );
+      },
+    );
+    const contents = await wal.load().catch(async (error: Error) => {
+      await wal.close();
+      throw error instanceof WalCorruptError ? new StartupError(error.message) : error;
+    });
+    if (contents.truncatedTail > 0)
+      log.warn({ entries: contents.truncatedTail }, "cut a torn WAL tail (never acknowledged)");
+    const engine: KvEngine =
+      config.engines.kv === "level"
+        ? new LevelKvEngine(join(config.dataDir, "kv"))
+        : new MemoryKvEngine();
+    await engine.open();
+    if (latest !== null && engine.appliedIndex < latest.index) {
+      await engine.restore(snapshots.dataPath(latest.index), latest.index);
+    }
+    const lastIndex = contents.entries.at(-1)?.index ?? latest?.index ?? 0;
+    if (engine.appliedIndex > Math.max(lastIndex, latest?.index ?? 0)) {
+      throw new StartupError(
+        `the ${engine.name} engine has applied index ${engine.appliedIndex}, beyond the WAL (${lastIndex}): the data dir is inconsistent`,
+      );
+    }
+
+    const members = parseInitialCluster(config.initialCluster);
+    const fresh = contents.hardState.term === 0 && contents.entries.length === 0 && latest === null;
+    const voters = fresh && config.initialClusterState === "new" ? [...members.keys()] : [];
+    const raft = new RaftNode(
+      raftConfig(
+        { id: config.name, group: 1, initialConfig: { voters, outgoing: [], learners: [] } },
+        {
+          electionTicks: config.raft.electionTicks,
+          heartbeatTicks: config.raft.heartbeatTicks,
+          preVote: config.raft.preVote,
+          checkQuorum: config.raft.checkQuorum,
+          maxAppendBytes: config.raft.maxAppendBytes,
+          maxInflight: config.raft.maxInflight,
+          maxUncommittedBytes: config.raft.maxUncommittedBytes,
+          snapshotChunkBytes: config.raft.snapshotChunkBytes,
+          leaseDriftTicks: config.raft.leaseDriftTicks,
+        },
+      ),
+      new SeededRandom(seedFrom(config.name)),
+      {
+        hardState: contents.hardState,
+        snapshot: latest,
+        entries: contents.entries,
+        applied: engine.appliedIndex,
+      },
+    );
+
+    const [clientHost, clientPort] = splitHostPort(config.listenClient);
+    const [peerHost, peerPort] = splitHostPort(config.listenPeer);
+    const peers = new Map([...members].filter(([name]) => name !== config.name));
+    const replicate = new ReplicateStage(
+      {
+        name: config.name,
+        clientAddress: config.listenClient,
+        token: config.auth.peerToken ?? null,
+      },
+      peers,
+      snapshots,
+      {
+        capacityItems: config.stages.replicate.queueItems,
+        batchItems: config.stages.replicate.batchItems,
+        maxFrameBytes: Math.min(config.limits.maxPeerFrameBytes, 16 << 20),
+        maxBufferedBytes: 64 << 20,
+        reconnectMinMs: 50,
+        reconnectMaxMs: 2_000,
+      },
+      log.child({ stage: "replicate" }),
+    );
+    const connections = new ConnectionTable();
+    const respond = new RespondStage(
+      connections,
+      replicate,
+      {
+        capacityItems: config.stages.respond.queueItems,
+        batchItems: config.stages.respond.batchItems,
+      },
+      log.child({ stage: "respond" }),
+    );
+    const late: { raftStep?: RaftStepStage; apply?: ApplyStage; wal?: WalAppendStage } = {};
+    const raftStepPort = {
+      offer: (item: never) => late.raftStep!.offer(item),
+      onPersisted: (ready: never) => late.raftStep!.onPersisted(ready),
+      onApplied: (index: number) => late.raftStep!.onApplied(index),
+      compact: (index: number, size: number) => late.raftStep!.compact(index, size),
+      kick: () => late.raftStep!.kick(),
+    };
+    const walAppend = new WalAppendStage(
+      wal,
+      snapshots,
+      {
+        raftStep: raftStepPort,
+        apply: {
+          offer: (item) => late.apply!.offer(item),
+          hasRoom: (i, b) => late.apply!.hasRoom(i, b),
+        },
+      },
+      {
+        capacityItems: config.stages.walAppend.queueItems,
+        batchItems: config.stages.walAppend.batchItems,
+      },
+      log.child({ stage: "wal-append" }),
+    );
+    const apply = new ApplyStage(
+      engine,
+      snapshots,
+      { raftStep: raftStepPort, respond, wal: walAppend },
+      {
+        capacityItems: config.stages.apply.queueItems,
+        batchItems: config.stages.apply.batchItems,
+        snapshotEvery: config.raft.snapshotEvery,
+      },
+      log.child({ stage: "apply" }),
+      engine.appliedIndex,
+    );
+    const raftStep = new RaftStepStage(
+      raft,
+      { wal: walAppend, apply, replicate, respond },
+      {
+        capacityItems: config.stages.raftStep.queueItems,
+        batchItems: config.stages.raftStep.batchItems,
+        tickMs: config.raft.tickMs,
+        forwarding: config.forwarding,
+        snapshotRetainEntries: config.raft.snapshotRetainEntries,
+      },
+      log.child({ stage: "raft-step" }),
+    );
+    late.raftStep = raftStep;
+    late.apply = apply;
+    late.wal = walAppend;
+    const admission = new AdmissionController([
+      raftStep.stage,
+      walAppend.stage,
+      apply.stage,
+      respond.stage,
+    ]);
+    const nodeRef: { node?: StageraftNode } = {};
+    const ingress = new IngressStage(
+      connections,
+      {
+        clientHost,
+        clientPort,
+        peerHost,
+        peerPort,
+        limits: {
+          maxKeyBytes: config.limits.maxKeyBytes,
+          maxValueBytes: config.limits.maxValueBytes,
+          maxScanLimit: config.limits.maxScanLimit,
+        },
+        maxInflightPerConnection: config.limits.maxInflightPerConnection,
+        requestTimeoutMs: config.limits.requestTimeoutMs,
+        maxPeerFrameBytes: config.limits.maxPeerFrameBytes,
+        clientToken: config.auth.clientToken ?? null,
+        adminToken: config.auth.adminToken ?? null,
+        peerToken: config.auth.peerToken ?? null,
+      },
+      {
+        raftStep,
+        admission,
+        forwardReplied: (forwardId, text) => {
+          const item = raftStep.onForwardReply(forwardId);
+          if (item !== null && item.target.kind === "local")
+            respond.deliver(item.target.connId, [text]);
+        },
+        peerHello: (hello) => replicate.learnClientAddress(hello.name, hello.clientAddress),
+        replyNow: (target, text) => {
+          if (target.kind === "remote") replicate.forwardReply(target.node, target.forwardId, text);
+          else respond.deliver(target.connId, [text]);
+        },
+        health: () => nodeRef.node!.health(),
+        metrics: async () => renderMetrics(nodeRef.node!),
+        dashboard: () => renderDashboard(config.name),
+      },
+      log.child({ stage: "ingress" }),
+    );
+    let ports: { clientPort: number; peerPort: number };
+    try {
+      ports = await ingress.start();
+    } catch (error) {
+      await ingress.stop();
+      await wal.close();
+      await engine.close();
+      throw new StartupError((error as Error).message);
+    }
+    const node = new StageraftNode(
+      config,
+      log,
+      raft,
+      ingress,
+      raftStep,
+      walAppend,
+      replicate,
+      apply,
+      respond,
+      [wal, engine],
+      ports,
+    );
+    nodeRef.node = node;
+    replicate.start();
+    apply.start();
+    raftStep.start();
+    log.info(
+      {
+        group: 1,
+        term: raft.term,
+        index: raft.log.lastIndex(),
+        commitIndex: raft.commitIndex,
+        appliedIndex: engine.appliedIndex,
+        client: `${clientHost}:${ports.clientPort}`,
+        peer: `${peerHost}:${ports.peerPort}`,
+        engine: config.engines.kv,
+        auth:
+          config.auth.clientToken || config.auth.adminToken || config.auth.peerToken
+            ? "tokens required"
+            : "none: the node accepts every client and peer",
+        dashboard: `http://${clientHost}:${ports.clientPort}/dashboard`,
+      },
+      "stageraft node started",
+    );
+    return node;
+  }
+
+  stageSnapshots(): StageSnapshot[] {
+    return [
+      this.raftStep.snapshot(),
+      this.walAppend.snapshot(),
+      this.replicate.snapshot(),
+      this.apply.snapshot(),
+      this.respond.snapshot(),
+    ];
+  }
+
+  health(): Record<string, unknown> {
+    const status = this.raft.status();
+    return {
+      name: status.id,
+      role: status.role === "precandidate" ? "candidate" : status.role,
+      term: status.term,
+      leader: status.leader,
+      commitIndex: status.commitIndex,
+      appliedIndex: status.appliedIndex,
+      lastIndex: status.lastIndex,
+      members: status.config,
+      peers: this.replicate.peerStatus(),
+      stages: this.stageSnapshots(),
+    };
+  }
+
+  /** SIGTERM: stop taking work, let the pipeline drain, close storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.ingress.stop();
+    this.raftStep.stop();
+    this.apply.stop();
+    this.replicate.close();
+    await Promise.race([
+      Promise.all([
+        this.raftStep.stage.idle(),
+        this.walAppend.stage.idle(),
+        this.apply.stage.idle(),
+      ]),
+      new Promise((resolve) => setTimeout(resolve, 2_000)),
+    ]);
+    for (const closeable of this.closeables) await closeable.close();
+    this.log.info(
+      { group: 1, term: this.raft.term, index: this.raft.log.lastIndex() },
+      "stageraft node stopped",
+    );
+  }
+}
+
+function splitHostPort(address: string): [string, number] {
+  const colon = address.lastIndexOf(":");
+  return [address.slice(0, colon), Number(address.slice(colon + 1))];
+}
+
+/** Election timeouts differ per node without Math.random: seed from the name. */
+function seedFrom(name: string): number {
+  let hash = 0x811c9dc5;
+  for (let k = 0; k < name.length; k++)
+    hash = Math.imul(hash ^ name.charCodeAt(k), 0x01000193) >>> 0;
+  return (hash ^ Date.now()) >>> 0;
+}

@@ -1,0 +1,97 @@
+import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../raft/types.js";
+import type { ClientRequest, ErrorBody, RequestId } from "./protocol.js";
+
+/**
+ * What flows between the stages, and the small ports through which a stage reaches the next
+ * one. Stages are wired by src/node.ts; no stage module imports another.
+ */
+
+/** Where an answer goes: a local WebSocket connection, or back to the follower that forwarded. */
+export type ReplyTarget =
+  | { readonly kind: "local"; readonly connId: number; readonly id: RequestId }
+  | {
+      readonly kind: "remote";
+      readonly node: NodeId;
+      readonly forwardId: number;
+      readonly id: RequestId;
+    };
+
+export type ReplyBody =
+  | { readonly ok: true; readonly result: Record<string, unknown> }
+  | { readonly ok: false; readonly error: ErrorBody };
+
+export interface Reply {
+  readonly target: ReplyTarget;
+  readonly body: ReplyBody;
+}
+
+export interface ClientItem {
+  readonly kind: "client";
+  readonly target: ReplyTarget;
+  readonly request: ClientRequest;
+  /** Epoch ms after which the answer is TIMEOUT. */
+  readonly deadline: number;
+}
+
+export interface PeerItem {
+  readonly kind: "peer";
+  readonly messages: Message[];
+}
+
+export type RaftStepItem = ClientItem | PeerItem;
+
+/** The apply stage's inputs, processed strictly in order. */
+export type ApplyItem =
+  | { readonly kind: "committed"; readonly entries: readonly Entry[] }
+  /** A proposal awaiting its entry: answered when (index, term) applies. */
+  | {
+      readonly kind: "wait";
+      readonly index: number;
+      readonly term: number;
+      readonly target: ReplyTarget;
+      readonly request: ClientRequest;
+      readonly deadline: number;
+    }
+  /** A read, served once appliedIndex >= index (0 for a stale read). */
+  | {
+      readonly kind: "read";
+      readonly index: number;
+      readonly target: ReplyTarget;
+      readonly request: ClientRequest;
+      readonly deadline: number;
+    }
+  /** An InstallSnapshot finished: replace the engine's state. */
+  | { readonly kind: "restore"; readonly meta: SnapshotMeta; readonly path: string };
+
+export type WalItem =
+  | { readonly kind: "ready"; readonly ready: Ready }
+  | { readonly kind: "compact"; readonly meta: SnapshotMeta; readonly upTo: number };
+
+export interface RaftStepPort {
+  offer(item: RaftStepItem): boolean;
+  /** The WAL made `ready` durable. */
+  onPersisted(ready: Ready): void;
+  onApplied(index: number): void;
+  /** The apply stage snapshotted its state up to `index`: compact the core's log. */
+  compact(index: number, size: number): { meta: SnapshotMeta; retainFrom: number };
+  /** Room appeared downstream: take the next Ready. */
+  kick(): void;
+}
+
+export interface QueuePort<T> {
+  offer(item: T): boolean;
+  hasRoom(items: number, bytes: number): boolean;
+}
+
+export interface ReplicatePort {
+  send(messages: readonly Message[]): void;
+  /** Ship a client request to the leader; false if the link is not up. */
+  forward(to: NodeId, forwardId: number, id: RequestId, request: ClientRequest): boolean;
+  /** Return a forwarded request's answer to the follower that sent it. */
+  forwardReply(to: NodeId, forwardId: number, text: string): void;
+  clientAddressOf(node: NodeId): string | null;
+}
+
+export interface RespondPort {
+  reply(reply: Reply): void;
+}

@@ -1,0 +1,274 @@
+/**
+ * The client protocol (../shared/CONTRACT.md §3): one JSON object per WebSocket text frame.
+ * Decoding is the gateway: what passes here is well-typed and within limits. The client
+ * library imports this file too, so both sides agree on names and codes.
+ */
+
+export const ErrorCode = {
+  badRequest: "BAD_REQUEST",
+  tooLarge: "TOO_LARGE",
+  notLeader: "NOT_LEADER",
+  unavailable: "UNAVAILABLE",
+  timeout: "TIMEOUT",
+  overloaded: "OVERLOADED",
+  unauthorized: "UNAUTHORIZED",
+  notFound: "NOT_FOUND",
+  conflict: "CONFLICT",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export type RequestId = number | string;
+export type Consistency = "linearizable" | "lease" | "stale";
+
+interface WriteSession {
+  readonly session?: string;
+  readonly seq?: number;
+}
+
+export type ClientRequest =
+  | ({ readonly op: "put"; readonly key: string; readonly value: string } & WriteSession)
+  | ({ readonly op: "delete"; readonly key: string } & WriteSession)
+  | ({
+      readonly op: "cas";
+      readonly key: string;
+      readonly expect: string | null;
+      readonly value: string;
+    } & WriteSession)
+  | ({ readonly op: "incr"; readonly key: string; readonly delta: number } & WriteSession)
+  | { readonly op: "get"; readonly key: string; readonly consistency: Consistency }
+  | {
+      readonly op: "scan";
+      readonly prefix?: string;
+      readonly start?: string;
+      readonly end?: string;
+      readonly limit: number;
+      readonly consistency: Consistency;
+    }
+  | { readonly op: "status" };
+
+export type ClientOp = ClientRequest["op"];
+export type WriteOp = "put" | "delete" | "cas" | "incr";
+
+export const writeOps: Record<ClientOp, boolean> = {
+  put: true,
+  delete: true,
+  cas: true,
+  incr: true,
+  get: false,
+  scan: false,
+  status: false,
+};
+
+export interface ProtocolLimits {
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly maxScanLimit: number;
+}
+
+export const defaultProtocolLimits: ProtocolLimits = {
+  maxKeyBytes: 4096,
+  maxValueBytes: 1 << 20,
+  maxScanLimit: 10_000,
+};
+
+export interface ErrorBody {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly leader?: string | null;
+}
+
+export type DecodeResult =
+  | { readonly ok: true; readonly id: RequestId; readonly request: ClientRequest }
+  | { readonly ok: false; readonly id: RequestId | null; readonly error: ErrorBody };
+
+class Invalid extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const encoder = new TextEncoder();
+
+function byteLength(text: string): number {
+  // Cheap upper bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
+  return text.length * 3 <= 1024 ? text.length * 3 : encoder.encode(text).length;
+}
+
+function stringField(frame: Record<string, unknown>, name: string, maxBytes: number): string {
+  const value = frame[name];
+  if (typeof value !== "string")
+    throw new Invalid(ErrorCode.badRequest, `"${name}" must be a string`);
+  if (value.length > maxBytes || byteLength(value) > maxBytes) {
+    throw new Invalid(ErrorCode.tooLarge, `"${name}" is larger than ${maxBytes} bytes`);
+  }
+  return value;
+}
+
+function optionalString(
+  frame: Record<string, unknown>,
+  name: string,
+  maxBytes: number,
+): string | undefined {
+  return frame[name] === undefined ? undefined : stringField(frame, name, maxBytes);
+}
+
+function keyField(frame: Record<string, unknown>, limits: ProtocolLimits): string {
+  const key = stringField(frame, "key", limits.maxKeyBytes);
+  if (key.length === 0) throw new Invalid(ErrorCode.badRequest, '"key" must not be empty');
+  return key;
+}
+
+function consistencyField(frame: Record<string, unknown>): Consistency {
+  const value = frame.consistency ?? "linearizable";
+  if (value !== "linearizable" && value !== "lease" && value !== "stale") {
+    throw new Invalid(
+      ErrorCode.badRequest,
+      '"consistency" must be "linearizable", "lease" or "stale"',
+    );
+  }
+  return value;
+}
+
+function sessionFields(frame: Record<string, unknown>): WriteSession {
+  const { session, seq } = frame;
+  if (session === undefined && seq === undefined) return {};
+  if (typeof session !== "string" || session.length === 0 || session.length > 128) {
+    throw new Invalid(
+      ErrorCode.badRequest,
+      '"session" must be a non-empty string of at most 128 characters',
+    );
+  }
+  if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) {
+    throw new Invalid(
+      ErrorCode.badRequest,
+      '"seq" must be a positive integer when "session" is given',
+    );
+  }
+  return { session, seq };
+}
+
+function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): ClientRequest {
+  const op = frame.op;
+  switch (op) {
+    case "put":
+      return {
+        op,
+        key: keyField(frame, limits),
+        value: stringField(frame, "value", limits.maxValueBytes),
+        ...sessionFields(frame),
+      };
+    case "delete":
+      return { op, key: keyField(frame, limits), ...sessionFields(frame) };
+    case "cas": {
+      const expect =
+        frame.expect === null ? null : stringField(frame, "expect", limits.maxValueBytes);
+      if (!("expect" in frame))
+        throw new Invalid(ErrorCode.badRequest, '"expect" is required (null = must be absent)');
+      return {
+        op,
+        key: keyField(frame, limits),
+        expect,
+        value: stringField(frame, "value", limits.maxValueBytes),
+        ...sessionFields(frame),
+      };
+    }
+    case "incr": {
+      const delta = frame.delta;
+      if (typeof delta !== "number" || !Number.isSafeInteger(delta)) {
+        throw new Invalid(ErrorCode.badRequest, '"delta" must be an integer');
+      }
+      return { op, key: keyField(frame, limits), delta, ...sessionFields(frame) };
+    }
+    case "get":
+      return { op, key: keyField(frame, limits), consistency: consistencyField(frame) };
+    case "scan": {
+      const limit = frame.limit ?? limits.maxScanLimit;
+      if (
+        typeof limit !== "number" ||
+        !Number.isSafeInteger(limit) ||
+        limit < 1 ||
+        limit > limits.maxScanLimit
+      ) {
+        throw new Invalid(
+          ErrorCode.badRequest,
+          `"limit" must be an integer in [1, ${limits.maxScanLimit}]`,
+        );
+      }
+      const prefix = optionalString(frame, "prefix", limits.maxKeyBytes);
+      const start = optionalString(frame, "start", limits.maxKeyBytes);
+      const end = optionalString(frame, "end", limits.maxKeyBytes);
+      return {
+        op,
+        limit,
+        consistency: consistencyField(frame),
+        ...(prefix !== undefined ? { prefix } : {}),
+        ...(start !== undefined ? { start } : {}),
+        ...(end !== undefined ? { end } : {}),
+      };
+    }
+    case "status":
+      return { op };
+    default:
+      throw new Invalid(
+        ErrorCode.badRequest,
+        typeof op === "string" ? `unknown op "${op.slice(0, 64)}"` : '"op" must be a string',
+      );
+  }
+}
+
+/** Decode one text frame. Never throws: bad input becomes an error reply. */
+export function decodeRequest(
+  text: string,
+  limits: ProtocolLimits = defaultProtocolLimits,
+): DecodeResult {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return {
+      ok: false,
+      id: null,
+      error: { code: ErrorCode.badRequest, message: "frame is not valid JSON" },
+    };
+  }
+  if (typeof frame !== "object" || frame === null || Array.isArray(frame)) {
+    return {
+      ok: false,
+      id: null,
+      error: { code: ErrorCode.badRequest, message: "frame must be a JSON object" },
+    };
+  }
+  const fields = frame as Record<string, unknown>;
+  const id = fields.id;
+  const validId =
+    (typeof id === "number" && Number.isFinite(id)) || (typeof id === "string" && id.length <= 256);
+  if (!validId) {
+    return {
+      ok: false,
+      id: null,
+      error: { code: ErrorCode.badRequest, message: '"id" must be a number or a string' },
+    };
+  }
+  try {
+    return { ok: true, id: id as RequestId, request: decodeOp(fields, limits) };
+  } catch (error) {
+    if (error instanceof Invalid)
+      return {
+        ok: false,
+        id: id as RequestId,
+        error: { code: error.code, message: error.message },
+      };
+    throw error;
+  }
+}
+
+export function encodeSuccess(id: RequestId, result: Record<string, unknown>): string {
+  return JSON.stringify({ id, ok: true, ...result });
+}
+
+export function encodeError(id: RequestId | null, error: ErrorBody): string {
+  return JSON.stringify({ id, ok: false, error });
+}

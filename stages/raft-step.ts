@@ -1,0 +1,370 @@
+import type { Logger } from "pino";
+import { Stage, type StageSnapshot } from "../queues/mod.js";
+import type { RaftNode, RaftStatus } from "../raft/node.js";
+import type { Message, Ready, SnapshotMeta } from "../raft/types.js";
+import { encodeCommand } from "./commands.js";
+import type {
+  ApplyItem,
+  ClientItem,
+  QueuePort,
+  RaftStepItem,
+  RaftStepPort,
+  ReplicatePort,
+  RespondPort,
+  WalItem,
+} from "./items.js";
+import { type ClientRequest, ErrorCode, writeOps } from "./protocol.js";
+
+export interface RaftStepOptions {
+  readonly capacityItems: number;
+  readonly batchItems: number;
+  readonly tickMs: number;
+  /** Followers forward writes to the leader; off: NOT_LEADER with the leader's address. */
+  readonly forwarding: boolean;
+  readonly snapshotRetainEntries: number;
+}
+
+export interface RaftStepPorts {
+  readonly wal: QueuePort<WalItem>;
+  readonly apply: QueuePort<ApplyItem>;
+  readonly replicate: ReplicatePort;
+  readonly respond: RespondPort;
+}
+
+interface PendingRead {
+  readonly item: ClientItem;
+}
+
+/**
+ * Stage 2: owns the Raft core. Client requests become proposals or ReadIndex requests, peer
+ * messages are stepped, a timer ticks; then every Ready is fanned out — messages to replicate,
+ * durable state to wal-append, committed entries and safe reads to apply. A Ready is taken only
+ * when wal-append and apply have room for it, so nothing the core hands out is ever dropped.
+ */
+export class RaftStepStage implements RaftStepPort {
+  readonly stage: Stage<RaftStepItem>;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly pendingReads = new Map<string, PendingRead>();
+  private readSeq = 0;
+  private forwardSeq = 0;
+  private readonly forwarded = new Map<number, { item: ClientItem }>();
+  private lastRole: string;
+  stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0 };
+
+  constructor(
+    private readonly raft: RaftNode,
+    private readonly ports: RaftStepPorts,
+    private readonly options: RaftStepOptions,
+    private readonly log: Logger,
+  ) {
+    this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
+      capacityItems: options.capacityItems,
+      batch: { maxItems: options.batchItems },
+      concurrency: 1,
+    });
+    this.stage.on("error", (error) => this.log.error({ err: error }, "raft-step batch failed"));
+    this.lastRole = raft.role;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.flush();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  offer(item: RaftStepItem): boolean {
+    return this.stage.offer(item);
+  }
+
+  snapshot(): StageSnapshot {
+    return this.stage.snapshot();
+  }
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  private tick(): void {
+    this.raft.tick();
+    this.expireForwarded();
+    this.flush();
+  }
+
+  private handle(batch: RaftStepItem[]): void {
+    for (const item of batch) {
+      if (item.kind === "peer") this.stepMessages(item.messages);
+      else this.handleClient(item);
+    }
+    this.flush();
+  }
+
+  private stepMessages(messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (message.group !== this.raft.config.group || message.to !== this.raft.id) continue;
+      this.raft.step(message);
+    }
+  }
+
+  private handleClient(item: ClientItem): void {
+    const { request } = item;
+    if (request.op === "status") {
+      this.ports.respond.reply({
+        target: item.target,
+        body: { ok: true, result: this.statusResult() },
+      });
+      return;
+    }
+    if (writeOps[request.op]) this.handleWrite(item);
+    else this.handleRead(item);
+  }
+
+  private statusResult(): Record<string, unknown> {
+    const status = this.raft.status();
+    const members = [
+      ...new Set([...status.config.voters, ...status.config.outgoing, ...status.config.learners]),
+    ];
+    return {
+      name: status.id,
+      role: status.role === "precandidate" ? "candidate" : status.role,
+      term: status.term,
+      leader: status.leader,
+      commitIndex: status.commitIndex,
+      appliedIndex: status.appliedIndex,
+      members,
+    };
+  }
+
+  private handleWrite(item: ClientItem): void {
+    if (this.raft.role !== "leader") {
+      this.notLeader(item);
+      return;
+    }
+    // The apply stage must be able to take the waiter: then nothing can be lost after proposing.
+    if (!this.ports.apply.hasRoom(1, 0)) {
+      this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
+      return;
+    }
+    if ("session" in item.request && item.request.session !== undefined) {
+      // Exactly-once sessions need replicated session state in the snapshot (issue 4).
+      this.refuse(
+        item,
+        ErrorCode.badRequest,
+        "client sessions (session/seq) are not supported by this build yet",
+      );
+      return;
+    }
+    const result = this.raft.propose(encodeCommand(toLogCommand(item.request)));
+    if (!result.ok) {
+      const code = result.reason === "too-large" ? ErrorCode.overloaded : ErrorCode.unavailable;
+      this.refuse(item, code, `proposal refused: ${result.reason}`);
+      return;
+    }
+    this.stats.proposals++;
+    const waiter: ApplyItem = {
+      kind: "wait",
+      index: result.index,
+      term: result.term,
+      target: item.target,
+      request: item.request,
+      deadline: item.deadline,
+    };
+    const accepted = this.ports.apply.offer(waiter);
+    if (!accepted) throw new Error("apply stage refused a waiter it said it had room for");
+  }
+
+  private handleRead(item: ClientItem): void {
+    const request = item.request as Extract<ClientRequest, { consistency: unknown }>;
+    if (request.consistency === "stale") {
+      this.offerRead(item, 0);
+      return;
+    }
+    if (this.raft.leader === null) {
+      this.refuse(item, ErrorCode.unavailable, "no leader is known right now");
+      return;
+    }
+    const ctx = `${this.raft.id}:${++this.readSeq}`;
+    this.pendingReads.set(ctx, { item });
+    // A follower's core asks the leader for the read index; the read is then served locally.
+    this.raft.readIndex(ctx, request.consistency);
+  }
+
+  private offerRead(item: ClientItem, index: number): void {
+    const read: ApplyItem = {
+      kind: "read",
+      index,
+      target: item.target,
+      request: item.request,
+      deadline: item.deadline,
+    };
+    if (!this.ports.apply.offer(read))
+      this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
+  }
+
+  private notLeader(item: ClientItem): void {
+    const leader = this.raft.leader;
+    if (leader === null) {
+      this.refuse(item, ErrorCode.unavailable, "no leader is known right now");
+      return;
+    }
+    if (this.options.forwarding && item.target.kind === "local") {
+      const forwardId = ++this.forwardSeq;
+      if (this.ports.replicate.forward(leader, forwardId, item.target.id, item.request)) {
+        this.forwarded.set(forwardId, { item });
+        this.stats.forwarded++;
+        return;
+      }
+      this.refuse(
+        item,
+        ErrorCode.unavailable,
+        `the leader ${leader} is not reachable from this node`,
+      );
+      return;
+    }
+    const address = this.ports.replicate.clientAddressOf(leader);
+    this.ports.respond.reply({
+      target: item.target,
+      body: {
+        ok: false,
+        error: { code: ErrorCode.notLeader, message: `${leader} is the leader`, leader: address },
+      },
+    });
+  }
+
+  /** The leader answered a request this node forwarded. */
+  onForwardReply(forwardId: number): ClientItem | null {
+    const pending = this.forwarded.get(forwardId);
+    if (pending === undefined) return null;
+    this.forwarded.delete(forwardId);
+    return pending.item;
+  }
+
+  private expireForwarded(): void {
+    if (this.forwarded.size === 0 && this.pendingReads.size === 0) return;
+    const now = Date.now();
+    for (const [forwardId, { item }] of this.forwarded) {
+      if (item.deadline > now) continue;
+      this.forwarded.delete(forwardId);
+      this.refuse(
+        item,
+        ErrorCode.timeout,
+        "the leader did not answer in time; the write may or may not have been applied",
+      );
+    }
+    for (const [ctx, { item }] of this.pendingReads) {
+      if (item.deadline > now) continue;
+      this.pendingReads.delete(ctx);
+      this.refuse(item, ErrorCode.timeout, "the read index was not confirmed in time");
+    }
+  }
+
+  private refuse(item: ClientItem, code: ErrorCode, message: string): void {
+    this.stats.refused++;
+    this.ports.respond.reply({
+      target: item.target,
+      body: { ok: false, error: { code, message } },
+    });
+  }
+
+  // ------------------------------------------------------------ Ready fan-out
+
+  /** Take Readys while downstream has room: wal-append one item, apply two (entries, restore). */
+  private flush(): void {
+    while (this.raft.hasReady()) {
+      if (!this.ports.wal.hasRoom(1, 0) || !this.ports.apply.hasRoom(2, 0)) return;
+      this.dispatch(this.raft.ready());
+    }
+  }
+
+  kick(): void {
+    this.flush();
+  }
+
+  private dispatch(ready: Ready): void {
+    this.stats.readies++;
+    if (ready.softState !== null) this.logRoleChange(ready);
+    if (ready.messages.length > 0) this.ports.replicate.send(ready.messages);
+    if (!this.ports.wal.offer({ kind: "ready", ready }))
+      throw new Error("wal-append refused a Ready it had room for");
+    if (
+      ready.committed.length > 0 &&
+      !this.ports.apply.offer({ kind: "committed", entries: ready.committed })
+    ) {
+      throw new Error("apply refused committed entries it had room for");
+    }
+    for (const state of ready.readStates) {
+      const pending = this.pendingReads.get(state.ctx);
+      if (pending === undefined) continue;
+      this.pendingReads.delete(state.ctx);
+      if (state.ok) this.offerRead(pending.item, state.index);
+      else
+        this.refuse(
+          pending.item,
+          ErrorCode.unavailable,
+          "leadership changed before the read was confirmed",
+        );
+    }
+  }
+
+  private logRoleChange(ready: Ready): void {
+    const soft = ready.softState!;
+    if (soft.role === this.lastRole && soft.role !== "leader") return;
+    this.lastRole = soft.role;
+    this.log.info(
+      {
+        group: this.raft.config.group,
+        term: soft.term,
+        index: this.raft.log.lastIndex(),
+        role: soft.role,
+        leader: soft.leader,
+      },
+      soft.role === "leader" ? "became leader" : `now ${soft.role}`,
+    );
+  }
+
+  onPersisted(ready: Ready): void {
+    if (ready.persistedMessages.length > 0) this.ports.replicate.send(ready.persistedMessages);
+    this.raft.advance(ready);
+    this.flush();
+  }
+
+  onApplied(index: number): void {
+    this.raft.appliedTo(index);
+    this.flush();
+  }
+
+  compact(index: number, size: number): { meta: SnapshotMeta; retainFrom: number } {
+    const meta = this.raft.compact(index, size, this.options.snapshotRetainEntries);
+    this.log.info(
+      { group: this.raft.config.group, term: this.raft.term, index: meta.index, bytes: size },
+      "snapshot taken, log compacted",
+    );
+    this.flush();
+    return { meta, retainFrom: this.raft.log.firstIndex };
+  }
+}
+
+function toLogCommand(request: ClientRequest) {
+  const session =
+    "session" in request && request.session !== undefined
+      ? { session: { id: request.session, seq: request.seq! } }
+      : {};
+  switch (request.op) {
+    case "put":
+      return { kv: { op: "put" as const, key: request.key, value: request.value }, ...session };
+    case "delete":
+      return { kv: { op: "delete" as const, key: request.key }, ...session };
+    case "cas":
+      return {
+        kv: { op: "cas" as const, key: request.key, expect: request.expect, value: request.value },
+        ...session,
+      };
+    case "incr":
+      return { kv: { op: "incr" as const, key: request.key, delta: request.delta }, ...session };
+    default:
+      throw new Error(`not a write: ${request.op}`);
+  }
+}

@@ -1,0 +1,241 @@
+import { connect, type Socket } from "node:net";
+import type { Logger } from "pino";
+import { Stage, type StageSnapshot } from "../queues/mod.js";
+import { encodeMessages } from "../raft/codec.js";
+import type { Message, NodeId } from "../raft/types.js";
+import type { SnapshotStore } from "../storage/snapshot-store.js";
+import type { ReplicatePort } from "./items.js";
+import { encodeFrame, encodeJsonFrame, FrameKind, type Hello } from "./peer-frames.js";
+import type { ClientRequest, RequestId } from "./protocol.js";
+
+export interface ReplicateOptions {
+  readonly capacityItems: number;
+  readonly batchItems: number;
+  /** Largest frame we send (the receiver enforces its own limit too). */
+  readonly maxFrameBytes: number;
+  /** Bytes buffered in a peer's socket beyond which new messages to it are dropped. */
+  readonly maxBufferedBytes: number;
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+}
+
+type ReplicateItem =
+  | { readonly kind: "raft"; readonly messages: readonly Message[] }
+  | { readonly kind: "frame"; readonly to: NodeId; readonly frame: Buffer };
+
+/** One outbound TCP connection to one peer, reconnected with exponential backoff. */
+class PeerLink {
+  private socket: Socket | null = null;
+  private connected = false;
+  private backoffMs: number;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  dropped = 0;
+  sentFrames = 0;
+
+  constructor(
+    readonly name: NodeId,
+    readonly address: string,
+    private readonly hello: Hello,
+    private readonly options: ReplicateOptions,
+    private readonly log: Logger,
+  ) {
+    this.backoffMs = options.reconnectMinMs;
+  }
+
+  get up(): boolean {
+    return this.connected;
+  }
+
+  start(): void {
+    if (this.closed || this.socket !== null) return;
+    const [host, port] = splitAddress(this.address);
+    const socket = connect({ host, port, noDelay: true });
+    this.socket = socket;
+    socket.on("connect", () => {
+      this.connected = true;
+      this.backoffMs = this.options.reconnectMinMs;
+      socket.write(encodeJsonFrame(FrameKind.hello, this.hello));
+      this.log.debug({ peer: this.name }, "peer link up");
+    });
+    // Inbound data on an outbound link is not expected; read it so the socket does not stall.
+    socket.on("data", () => {});
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      if (this.connected) this.log.info({ peer: this.name }, "peer link down; reconnecting");
+      this.connected = false;
+      this.socket = null;
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.start();
+    }, this.backoffMs);
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.reconnectMaxMs);
+  }
+
+  /** Write a frame, or drop it when the link is down or its buffer is full (Raft resends). */
+  write(frame: Buffer): boolean {
+    const socket = this.socket;
+    if (
+      !this.connected ||
+      socket === null ||
+      socket.writableLength > this.options.maxBufferedBytes
+    ) {
+      this.dropped++;
+      return false;
+    }
+    socket.write(frame);
+    this.sentFrames++;
+    return true;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.socket?.destroy();
+  }
+}
+
+/**
+ * Stage 4: ships Raft messages to peers. Messages are grouped per peer and packed into as few
+ * frames as the frame limit allows; InstallSnapshot chunks get their bytes from the snapshot
+ * store on the way out. One connection per peer; a full socket drops messages, never memory.
+ */
+export class ReplicateStage implements ReplicatePort {
+  readonly stage: Stage<ReplicateItem>;
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly clientAddresses = new Map<NodeId, string>();
+  stats = { messages: 0, frames: 0, dropped: 0, snapshotChunks: 0 };
+
+  constructor(
+    private readonly self: Hello,
+    peers: ReadonlyMap<NodeId, string>,
+    private readonly snapshots: SnapshotStore,
+    private readonly options: ReplicateOptions,
+    private readonly log: Logger,
+  ) {
+    this.stage = new Stage<ReplicateItem>("replicate", (batch) => this.handle(batch), {
+      capacityItems: options.capacityItems,
+      batch: { maxItems: options.batchItems },
+      concurrency: 1,
+    });
+    this.stage.on("error", (error) => this.log.error({ err: error }, "replicate batch failed"));
+    this.clientAddresses.set(self.name, self.clientAddress);
+    for (const [name, address] of peers) this.addPeer(name, address);
+  }
+
+  addPeer(name: NodeId, address: string): void {
+    if (name === this.self.name || this.links.get(name)?.address === address) return;
+    this.links.get(name)?.close();
+    this.links.set(name, new PeerLink(name, address, this.self, this.options, this.log));
+  }
+
+  start(): void {
+    for (const link of this.links.values()) link.start();
+  }
+
+  close(): void {
+    for (const link of this.links.values()) link.close();
+  }
+
+  snapshot(): StageSnapshot {
+    return this.stage.snapshot();
+  }
+
+  learnClientAddress(name: NodeId, address: string): void {
+    this.clientAddresses.set(name, address);
+  }
+
+  clientAddressOf(node: NodeId): string | null {
+    return this.clientAddresses.get(node) ?? null;
+  }
+
+  peerStatus(): { name: NodeId; address: string; up: boolean; dropped: number }[] {
+    return [...this.links.values()].map((link) => ({
+      name: link.name,
+      address: link.address,
+      up: link.up,
+      dropped: link.dropped,
+    }));
+  }
+
+  send(messages: readonly Message[]): void {
+    if (!this.stage.offer({ kind: "raft", messages })) this.stats.dropped += messages.length;
+  }
+
+  forward(to: NodeId, forwardId: number, id: RequestId, request: ClientRequest): boolean {
+    const link = this.links.get(to);
+    if (link === undefined || !link.up) return false;
+    return link.write(encodeJsonFrame(FrameKind.forward, { forwardId, id, request }));
+  }
+
+  forwardReply(to: NodeId, forwardId: number, text: string): void {
+    const frame = encodeJsonFrame(FrameKind.forwardReply, { forwardId, text });
+    if (!this.links.get(to)?.write(frame)) this.stats.dropped++;
+  }
+
+  private async handle(batch: ReplicateItem[]): Promise<void> {
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const item of batch) {
+      if (item.kind === "frame") {
+        this.links.get(item.to)?.write(item.frame);
+        continue;
+      }
+      for (const message of item.messages) {
+        const list = byPeer.get(message.to);
+        if (list === undefined) byPeer.set(message.to, [message]);
+        else list.push(message);
+      }
+    }
+    for (const [to, messages] of byPeer) await this.sendTo(to, messages);
+  }
+
+  private async sendTo(to: NodeId, messages: Message[]): Promise<void> {
+    const link = this.links.get(to);
+    if (link === undefined) {
+      this.stats.dropped += messages.length;
+      return;
+    }
+    let batch: Message[] = [];
+    let batchBytes = 0;
+    const flush = () => {
+      if (batch.length === 0) return;
+      if (link.write(encodeFrame(FrameKind.raft, encodeMessages(batch)))) this.stats.frames++;
+      else this.stats.dropped += batch.length;
+      batch = [];
+      batchBytes = 0;
+    };
+    for (const message of messages) {
+      this.stats.messages++;
+      let outgoing = message;
+      if (message.type === "snapshot") {
+        const data = await this.snapshots.read(message.meta.index, message.offset, message.length);
+        if (data === null) continue; // that snapshot is gone; the leader streams its newer one
+        outgoing = { ...message, data };
+        this.stats.snapshotChunks++;
+      }
+      const size = estimateBytes(outgoing);
+      if (batchBytes + size > this.options.maxFrameBytes) flush();
+      batch.push(outgoing);
+      batchBytes += size;
+    }
+    flush();
+  }
+}
+
+function estimateBytes(message: Message): number {
+  if (message.type === "append")
+    return 128 + message.entries.reduce((sum, entry) => sum + entry.data.length + 32, 0);
+  if (message.type === "snapshot") return 256 + message.data.length;
+  return 128;
+}
+
+export function splitAddress(address: string): [string, number] {
+  const colon = address.lastIndexOf(":");
+  return [address.slice(0, colon), Number(address.slice(colon + 1))];
+}
