@@ -5,7 +5,13 @@ import type { Entry, Message, MessageType, SnapshotMeta } from "./types.js";
  * Raft messages ⇄ bytes (MessagePack via msgpackr). A frame carries a batch of messages.
  * Decoding is the gateway: every field is checked here, and the core trusts what passes.
  */
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+// copyBuffers: decoded entries must not alias the frame (transports reuse their buffers).
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  int64AsType: "number",
+  copyBuffers: true,
+});
 
 export class CodecError extends Error {
   override readonly name = "CodecError";
@@ -94,9 +100,11 @@ function isCount(value: unknown): value is number {
 function validateMessage(value: unknown): Message {
   if (typeof value !== "object" || value === null) fail("not an object");
   const m = value as Record<string, unknown>;
+  if (typeof m.type !== "string" || !Object.hasOwn(fieldsByType, m.type)) {
+    fail(`unknown type ${typeof m.type === "string" ? m.type.slice(0, 32) : typeof m.type}`);
+  }
   const type = m.type as MessageType;
   const fields = fieldsByType[type];
-  if (fields === undefined) fail(`unknown type ${String(m.type)}`);
   if (!isCount(m.group) || !isCount(m.term))
     fail(`${type}: group and term must be non-negative integers`);
   if (typeof m.from !== "string" || typeof m.to !== "string")

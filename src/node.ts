@@ -83,9 +83,11 @@ export class StageraftNode {
     const members = parseInitialCluster(config.initialCluster);
     const fresh = contents.hardState.term === 0 && contents.entries.length === 0 && latest === null;
     const voters = fresh && config.initialClusterState === "new" ? [...members.keys()] : [];
+    // Stored at the first start: a restart must not depend on flags it may be given differently.
+    const initialConfig = await wal.bootstrapConfig({ voters, outgoing: [], learners: [] });
     const raft = new RaftNode(
       raftConfig(
-        { id: config.name, group: 1, initialConfig: { voters, outgoing: [], learners: [] } },
+        { id: config.name, group: 1, initialConfig },
         {
           electionTicks: config.raft.electionTicks,
           heartbeatTicks: config.raft.heartbeatTicks,

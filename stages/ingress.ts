@@ -104,7 +104,14 @@ export class IngressStage {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.open(ws),
       message: (ws, message, isBinary) => this.message(ws, message, isBinary),
-      close: (ws) => this.connections.remove(ws.getUserData().connId),
+      close: (ws, code, message) => {
+        const { connId } = ws.getUserData();
+        this.log.debug(
+          { connId, code, reason: Buffer.from(message).toString() },
+          "client connection closed",
+        );
+        this.connections.remove(connId);
+      },
     });
     app.get("/health", (res) => {
       res.writeHeader("content-type", "application/json").end(JSON.stringify(this.ports.health()));

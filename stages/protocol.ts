@@ -97,10 +97,20 @@ function byteLength(text: string): number {
   return text.length * 3 <= 1024 ? text.length * 3 : encoder.encode(text).length;
 }
 
+/** A lone surrogate has no UTF-8 form: engines would store U+FFFD and replicas could diverge. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 function stringField(frame: Record<string, unknown>, name: string, maxBytes: number): string {
   const value = frame[name];
-  if (typeof value !== "string")
+  if (typeof value !== "string") {
     throw new Invalid(ErrorCode.badRequest, `"${name}" must be a string`);
+  }
+  if (LONE_SURROGATE.test(value)) {
+    throw new Invalid(
+      ErrorCode.badRequest,
+      `"${name}" is not valid Unicode (it holds a lone surrogate)`,
+    );
+  }
   if (value.length > maxBytes || byteLength(value) > maxBytes) {
     throw new Invalid(ErrorCode.tooLarge, `"${name}" is larger than ${maxBytes} bytes`);
   }

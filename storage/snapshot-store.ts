@@ -125,7 +125,8 @@ export class SnapshotStore {
     const indices = [
       ...new Set(
         names
-          .map((name) => /^snap-(\d+)\.(json|bin)$/.exec(name)?.[1])
+          // Only snapshots with metadata count toward `keep`; a stray .bin is an unfinished one.
+          .map((name) => /^snap-(\d+)\.json$/.exec(name)?.[1])
           .filter((v) => v !== undefined)
           .map(Number),
       ),
@@ -133,6 +134,13 @@ export class SnapshotStore {
     for (const index of indices.slice(this.keep)) {
       await rm(this.dataPath(index), { force: true });
       await rm(join(this.dir, `snap-${index}.json`), { force: true });
+    }
+    // Unfinished snapshots (a .bin without metadata) older than the oldest kept one.
+    const oldestKept = indices[Math.min(this.keep, indices.length) - 1] ?? 0;
+    for (const name of names) {
+      const index = Number(/^snap-(\d+)\.bin$/.exec(name)?.[1] ?? Number.NaN);
+      if (index < oldestKept && !indices.includes(index))
+        await rm(join(this.dir, name), { force: true });
     }
   }
 }

@@ -1,7 +1,7 @@
 import { ClassicLevel } from "classic-level";
 import CRC32C from "crc-32/crc32c.js";
 import { chainChecksum } from "../raft/checksum.js";
-import type { Entry, EntryType, HardState, SnapshotMeta } from "../raft/types.js";
+import type { Entry, EntryType, HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
 
 /**
  * The write-ahead log on LevelDB (classic-level).
@@ -9,6 +9,7 @@ import type { Entry, EntryType, HardState, SnapshotMeta } from "../raft/types.js
  * Key layout (all keys are bytes):
  *   "h"                       → hard state  [crc32c u32][term f64][commit f64][vote utf8]
  *   "m"                       → snapshot meta [crc32c u32][JSON]
+ *   "c"                       → the membership the cluster was bootstrapped with [crc32c u32][JSON]
  *   "e" + index (u64 BE)      → entry [crc32c u32][term f64][type u8][chk u32][data]
  * Each value carries a crc32c of the rest, and every entry its link of the history checksum
  * chain, so a torn or corrupt tail is found and cut at load, and a corrupt middle refused.
@@ -17,6 +18,7 @@ import type { Entry, EntryType, HardState, SnapshotMeta } from "../raft/types.js
 
 const HARD_STATE_KEY = new Uint8Array([0x68]); // "h"
 const SNAPSHOT_KEY = new Uint8Array([0x6d]); // "m"
+const BOOTSTRAP_KEY = new Uint8Array([0x63]); // "c"
 const ENTRY_PREFIX = 0x65; // "e"
 const ENTRY_HEADER = 4 + 8 + 1 + 4;
 const encoder = new TextEncoder();
@@ -182,7 +184,8 @@ export class Wal {
         continue;
       }
       if (firstBad === null) firstBad = index;
-      if (linked) {
+      // Any intact record after a bad one means the damage is not a torn tail.
+      if (linked || (index > firstBad && entry !== null)) {
         throw new WalCorruptError(
           `WAL is corrupt at index ${firstBad}: the record fails its checksum but later records are intact ` +
             `(index ${index}); refusing to start. Restore this node from a snapshot (remove and re-add it).`,
@@ -212,33 +215,54 @@ export class Wal {
     );
   }
 
+  /**
+   * The configuration at index 0: written once, at the node's first start, and the base of
+   * its membership until a snapshot or a config entry replaces it.
+   */
+  async bootstrapConfig(initial: MembershipConfig): Promise<MembershipConfig> {
+    const stored = await this.db.get(BOOTSTRAP_KEY);
+    if (stored !== undefined)
+      return decodeJson<MembershipConfig>(stored, "bootstrap configuration");
+    await this.db.put(BOOTSTRAP_KEY, encodeJson(initial), { sync: true });
+    return initial;
+  }
+
   /** Group commit: every write in one synced LevelDB batch. */
   async write(writes: readonly WalWrite[]): Promise<void> {
     const ops: { type: "put" | "del"; key: Uint8Array; value?: Uint8Array }[] = [];
     let hardState: HardState | null = null;
+    // Our view of the stored range changes only once the batch is durable.
+    let firstIndex = this.firstIndex;
+    let lastIndex = this.lastIndex;
     for (const write of writes) {
       if (write.snapshot !== null) {
-        for (let index = this.firstIndex; index <= this.lastIndex; index++)
+        for (let index = firstIndex; index <= lastIndex; index++) {
           ops.push({ type: "del", key: entryKey(index) });
+        }
         ops.push({ type: "put", key: SNAPSHOT_KEY, value: encodeJson(write.snapshot) });
-        this.firstIndex = write.snapshot.index + 1;
-        this.lastIndex = write.snapshot.index;
+        firstIndex = write.snapshot.index + 1;
+        lastIndex = write.snapshot.index;
       }
       const first = write.entries[0];
       if (first !== undefined) {
-        for (let index = first.index; index <= this.lastIndex; index++)
+        for (let index = first.index; index <= lastIndex; index++) {
           ops.push({ type: "del", key: entryKey(index) });
-        for (const entry of write.entries)
+        }
+        for (const entry of write.entries) {
           ops.push({ type: "put", key: entryKey(entry.index), value: encodeEntry(entry) });
-        this.lastIndex = write.entries.at(-1)!.index;
+        }
+        lastIndex = write.entries.at(-1)!.index;
       }
       if (write.hardState !== null) hardState = write.hardState;
     }
-    if (hardState !== null)
+    if (hardState !== null) {
       ops.push({ type: "put", key: HARD_STATE_KEY, value: encodeHardState(hardState) });
+    }
     if (ops.length === 0) return;
     // Deleting an entry then putting it again in one batch is fine: LevelDB applies in order.
     await this.db.batch(ops as never, { sync: this.sync });
+    this.firstIndex = firstIndex;
+    this.lastIndex = lastIndex;
     this.writes++;
     if (this.sync) this.syncs++;
   }

@@ -72,18 +72,19 @@ export class LevelKvEngine implements KvEngine {
     const prefix = range.prefix ?? "";
     const lower =
       range.start !== undefined && compareKeys(range.start, prefix) > 0 ? range.start : prefix;
-    const bounds = [range.end, prefix === "" ? undefined : prefixEnd(prefix)].filter(
-      (v) => v !== undefined,
-    );
-    const upper = bounds.sort(compareKeys)[0];
     const out: KvItem[] = [];
+    // The end bound is range.end; a prefix ends the scan at the first key without it (no
+    // "prefix + 1" arithmetic, which UTF-16 surrogates and U+FFFF make wrong).
     const iterator = this.db.iterator({
       gte: DATA_PREFIX + lower,
-      lt: upper === undefined ? prefixEnd(DATA_PREFIX) : DATA_PREFIX + upper,
-      limit: range.limit,
+      lt: range.end === undefined ? prefixEnd(DATA_PREFIX) : DATA_PREFIX + range.end,
     });
-    for await (const [key, value] of iterator)
-      out.push({ key: key.slice(DATA_PREFIX.length), value });
+    for await (const [dataKey, value] of iterator) {
+      const key = dataKey.slice(DATA_PREFIX.length);
+      if (!key.startsWith(prefix)) break;
+      out.push({ key, value });
+      if (out.length >= range.limit) break;
+    }
     return out;
   }
 
@@ -100,17 +101,17 @@ export class LevelKvEngine implements KvEngine {
   }
 
   async restore(path: string, index: number): Promise<void> {
+    // Read (and so verify) the whole checkpoint before touching the current state.
+    const items: KvItem[] = [];
+    for await (const item of readKvCheckpoint(path)) items.push(item);
     await this.db.clear();
-    let ops: { type: "put"; key: string; value: string }[] = [];
-    for await (const { key, value } of readKvCheckpoint(path)) {
-      ops.push({ type: "put", key: DATA_PREFIX + key, value });
-      if (ops.length >= 10_000) {
-        await this.db.batch(ops);
-        ops = [];
-      }
+    for (let k = 0; k < items.length; k += 10_000) {
+      const ops = items
+        .slice(k, k + 10_000)
+        .map(({ key, value }) => ({ type: "put" as const, key: DATA_PREFIX + key, value }));
+      await this.db.batch(ops);
     }
-    ops.push({ type: "put", key: APPLIED_KEY, value: String(index) });
-    await this.db.batch(ops, { sync: true });
+    await this.db.batch([{ type: "put", key: APPLIED_KEY, value: String(index) }], { sync: true });
     this.appliedIndex = index;
   }
 

@@ -1,0 +1,309 @@
+import WebSocket from "ws";
+import type { Consistency, ErrorBody, ErrorCode } from "../../stages/protocol.js";
+
+export interface ClientOptions {
+  /** Bearer token sent on the WebSocket upgrade. */
+  readonly token?: string;
+  /** Per request; past it the promise rejects with TIMEOUT. */
+  readonly requestTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** Attempts for requests whose failure promises that nothing was done. */
+  readonly maxAttempts?: number;
+  readonly retryBackoffMs?: number;
+}
+
+/** A failed request. `code` is the contract's error code; `leader` a hint where given. */
+export class StageraftError extends Error {
+  override readonly name = "StageraftError";
+  constructor(
+    readonly code: ErrorCode | "CONNECTION",
+    message: string,
+    readonly leader: string | null = null,
+  ) {
+    super(`${code}: ${message}`);
+  }
+
+  /** Codes that promise nothing was done, so that a retry cannot apply a write twice. */
+  get retryable(): boolean {
+    return (
+      this.code === "NOT_LEADER" ||
+      this.code === "UNAVAILABLE" ||
+      this.code === "OVERLOADED" ||
+      this.code === "CONNECTION"
+    );
+  }
+}
+
+export interface StatusResult {
+  readonly name: string;
+  readonly role: "leader" | "follower" | "candidate" | "learner";
+  readonly term: number;
+  readonly leader: string | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly members: string[];
+}
+
+interface Pending {
+  readonly socket: WebSocket;
+  readonly resolve: (value: Record<string, unknown>) => void;
+  readonly reject: (error: StageraftError) => void;
+  readonly timer: NodeJS.Timeout;
+  /** Sent on the wire: a lost connection leaves its outcome unknown. */
+  sent: boolean;
+}
+
+function toUrl(endpoint: string): string {
+  if (endpoint.startsWith("ws://") || endpoint.startsWith("wss://")) return endpoint;
+  return `ws://${endpoint}/v1`;
+}
+
+/**
+ * A client for a stageraft cluster. Requests are pipelined on one WebSocket and matched by id.
+ * Requests that fail with a code promising nothing was done (NOT_LEADER, UNAVAILABLE,
+ * OVERLOADED, a connection that never carried them) are retried on the next endpoint with
+ * backoff; TIMEOUT is never retried for writes (their outcome is unknown).
+ */
+export class StageraftClient {
+  /** One connection per endpoint used; the current one takes new requests. */
+  private readonly sockets = new Map<number, WebSocket>();
+  private readonly connecting = new Map<number, Promise<WebSocket>>();
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private endpointIndex = 0;
+  private closed = false;
+  private readonly options: Required<Omit<ClientOptions, "token">> & { token?: string };
+
+  constructor(
+    readonly endpoints: readonly string[],
+    options: ClientOptions = {},
+  ) {
+    if (endpoints.length === 0) throw new Error("stageraft client: no endpoints");
+    this.options = {
+      requestTimeoutMs: 10_000,
+      connectTimeoutMs: 3_000,
+      maxAttempts: 8,
+      retryBackoffMs: 50,
+      ...options,
+    };
+  }
+
+  async put(key: string, value: string): Promise<{ index: number }> {
+    return (await this.request({ op: "put", key, value })) as { index: number };
+  }
+
+  async get(
+    key: string,
+    options: { consistency?: Consistency } = {},
+  ): Promise<{ found: boolean; value: string | null; index: number }> {
+    return (await this.request({ op: "get", key, ...options })) as {
+      found: boolean;
+      value: string | null;
+      index: number;
+    };
+  }
+
+  async delete(key: string): Promise<{ deleted: boolean; index: number }> {
+    return (await this.request({ op: "delete", key })) as { deleted: boolean; index: number };
+  }
+
+  async cas(
+    key: string,
+    expect: string | null,
+    value: string,
+  ): Promise<{ succeeded: boolean; value: string | null; index: number }> {
+    return (await this.request({ op: "cas", key, expect, value })) as {
+      succeeded: boolean;
+      value: string | null;
+      index: number;
+    };
+  }
+
+  async incr(key: string, delta: number): Promise<{ value: number; index: number }> {
+    return (await this.request({ op: "incr", key, delta })) as { value: number; index: number };
+  }
+
+  async scan(
+    range: {
+      prefix?: string;
+      start?: string;
+      end?: string;
+      limit?: number;
+      consistency?: Consistency;
+    } = {},
+  ): Promise<{ items: { key: string; value: string }[]; index: number }> {
+    return (await this.request({ op: "scan", ...range })) as {
+      items: { key: string; value: string }[];
+      index: number;
+    };
+  }
+
+  async status(): Promise<StatusResult> {
+    return (await this.request({ op: "status" })) as unknown as StatusResult;
+  }
+
+  /** Send any request frame (without id); resolves with the result fields. */
+  async request(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+    let lastError: StageraftError | null = null;
+    for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
+      if (this.closed) throw new StageraftError("CONNECTION", "the client is closed");
+      try {
+        return await this.once(frame);
+      } catch (error) {
+        if (!(error instanceof StageraftError) || !error.retryable) throw error;
+        lastError = error;
+        // OVERLOADED: the same node, later. Otherwise another node (the leader if named).
+        if (error.code !== "OVERLOADED") this.rotate(error.leader);
+        await new Promise((resolve) =>
+          setTimeout(resolve, this.options.retryBackoffMs * 2 ** Math.min(attempt, 5)),
+        );
+      }
+    }
+    throw lastError!;
+  }
+
+  private async once(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const socket = await this.connect();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(
+          new StageraftError(
+            "TIMEOUT",
+            `no answer within ${this.options.requestTimeoutMs} ms; the outcome is unknown`,
+          ),
+        );
+      }, this.options.requestTimeoutMs);
+      const pending: Pending = { socket, resolve, reject, timer, sent: false };
+      this.pending.set(id, pending);
+      socket.send(JSON.stringify({ ...frame, id }), (error) => {
+        if (error) this.fail(id, new StageraftError("CONNECTION", error.message));
+      });
+      pending.sent = true;
+    });
+  }
+
+  /**
+   * Move to the leader when its address is known, else to the next endpoint. The old
+   * connection stays open until its requests are answered: switching loses nothing.
+   */
+  private rotate(leader: string | null): void {
+    const known =
+      leader === null ? -1 : this.endpoints.findIndex((endpoint) => endpoint.includes(leader));
+    this.endpointIndex = known >= 0 ? known : (this.endpointIndex + 1) % this.endpoints.length;
+    this.closeIdleSockets();
+  }
+
+  private closeIdleSockets(): void {
+    for (const [index, socket] of this.sockets) {
+      if (index === this.endpointIndex) continue;
+      if ([...this.pending.values()].some((pending) => pending.socket === socket)) continue;
+      this.sockets.delete(index);
+      socket.close();
+    }
+  }
+
+  private connect(): Promise<WebSocket> {
+    const index = this.endpointIndex;
+    const open = this.sockets.get(index);
+    if (open !== undefined && open.readyState === WebSocket.OPEN) return Promise.resolve(open);
+    const inProgress = this.connecting.get(index);
+    if (inProgress !== undefined) return inProgress;
+    const endpoint = this.endpoints[index]!;
+    const headers = this.options.token
+      ? { authorization: `Bearer ${this.options.token}` }
+      : undefined;
+    const socket = new WebSocket(toUrl(endpoint), {
+      headers,
+      handshakeTimeout: this.options.connectTimeoutMs,
+    });
+    const connecting = new Promise<WebSocket>((resolve, reject) => {
+      socket.once("open", () => {
+        this.connecting.delete(index);
+        this.sockets.set(index, socket);
+        resolve(socket);
+      });
+      socket.once("unexpected-response", (_request, response) => {
+        this.connecting.delete(index);
+        const code = response.statusCode === 401 ? "UNAUTHORIZED" : "CONNECTION";
+        reject(
+          new StageraftError(
+            code,
+            `${endpoint} refused the connection (HTTP ${response.statusCode})`,
+          ),
+        );
+        socket.terminate();
+      });
+      socket.once("error", (error) => {
+        this.connecting.delete(index);
+        reject(new StageraftError("CONNECTION", `${endpoint}: ${error.message}`));
+      });
+    });
+    this.connecting.set(index, connecting);
+    socket.on("message", (data) => this.onMessage(String(data)));
+    socket.on("close", (code, reason) => this.onClose(index, socket, code, String(reason)));
+    return connecting;
+  }
+
+  private onMessage(text: string): void {
+    let reply: { id: number | null; ok: boolean; error?: ErrorBody } & Record<string, unknown>;
+    try {
+      reply = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (typeof reply.id !== "number") return;
+    const pending = this.pending.get(reply.id);
+    if (pending === undefined) return;
+    this.pending.delete(reply.id);
+    clearTimeout(pending.timer);
+    if (reply.ok) {
+      const { id: _id, ok: _ok, ...result } = reply;
+      pending.resolve(result);
+    } else {
+      const error = reply.error ?? {
+        code: "BAD_REQUEST" as const,
+        message: "malformed error reply",
+      };
+      pending.reject(new StageraftError(error.code, error.message, error.leader ?? null));
+    }
+    if (this.sockets.size > 1) this.closeIdleSockets();
+  }
+
+  private onClose(index: number, socket: WebSocket, code: number, reason: string): void {
+    if (this.sockets.get(index) === socket) this.sockets.delete(index);
+    // Requests on the wire may or may not have been applied: their outcome is unknown.
+    const why = `the connection closed (${code}${reason ? ` ${reason}` : ""}) before the answer came; the outcome is unknown`;
+    for (const [id, pending] of [...this.pending]) {
+      if (pending.socket === socket) this.fail(id, new StageraftError("TIMEOUT", why));
+    }
+  }
+
+  private fail(id: number, error: StageraftError): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return;
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    pending.reject(error);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const socket of this.sockets.values()) socket.close();
+    this.sockets.clear();
+    for (const id of [...this.pending.keys()])
+      this.fail(id, new StageraftError("CONNECTION", "the client was closed"));
+  }
+}
+
+/** Connect to a cluster: `endpoints` are client addresses (host:port) of any of its nodes. */
+export function connect(
+  endpoints: string | readonly string[],
+  options: ClientOptions = {},
+): StageraftClient {
+  return new StageraftClient(
+    typeof endpoints === "string" ? endpoints.split(",") : endpoints,
+    options,
+  );
+}

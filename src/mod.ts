@@ -1,0 +1,6 @@
+// The stageraft package: the typed client library. The Raft core and remu are at
+// "stageraft/raft" and "stageraft/remu".
+
+export type { ClientRequest, Consistency, ErrorCode } from "../stages/protocol.js";
+export type { ClientOptions, StatusResult } from "./client/client.js";
+export { connect, StageraftClient, StageraftError } from "./client/client.js";

@@ -1,0 +1,217 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connect, type StageraftClient } from "../../src/mod.js";
+
+/** Real `stageraft serve` processes on loopback: free ports, temp data dirs, always stopped. */
+
+const cli = fileURLToPath(new URL("../../dist/src/cli.js", import.meta.url));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface NodeProcess {
+  readonly name: string;
+  readonly client: string;
+  readonly peer: string;
+  readonly dataDir: string;
+  process: ChildProcess | null;
+  output: string;
+  exitCode: number | null;
+  exited: Promise<number | null>;
+}
+
+/** Test-friendly timings: a 20 ms tick, elections in 200–400 ms. */
+export const fastRaft = { tickMs: 20, electionTicks: 10, heartbeatTicks: 2 };
+
+export class TestCluster {
+  readonly nodes: NodeProcess[] = [];
+  private readonly clients: StageraftClient[] = [];
+
+  private constructor(
+    readonly root: string,
+    private readonly configPath: string,
+  ) {}
+
+  static async start(size: number, config: Record<string, unknown> = {}): Promise<TestCluster> {
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+    const root = await mkdtemp(join(tmpdir(), "stageraft-it-"));
+    const configPath = join(root, "config.json");
+    await writeFile(
+      configPath,
+      JSON.stringify({ raft: fastRaft, log: { level: "info" }, ...config }),
+    );
+    const cluster = new TestCluster(root, configPath);
+    const names = Array.from({ length: size }, (_, k) => `n${k + 1}`);
+    for (const name of names) {
+      cluster.nodes.push({
+        name,
+        client: `127.0.0.1:${await freePort()}`,
+        peer: `127.0.0.1:${await freePort()}`,
+        dataDir: join(root, name),
+        process: null,
+        output: "",
+        exitCode: null,
+        exited: Promise.resolve(null),
+      });
+    }
+    for (const node of cluster.nodes) cluster.spawn(node);
+    await cluster.waitForLeader();
+    return cluster;
+  }
+
+  get initialCluster(): string {
+    return this.nodes.map((node) => `${node.name}=${node.peer}`).join(",");
+  }
+
+  node(name: string): NodeProcess {
+    const node = this.nodes.find((n) => n.name === name);
+    if (node === undefined) throw new Error(`no node ${name}`);
+    return node;
+  }
+
+  spawn(node: NodeProcess, extraArgs: readonly string[] = []): void {
+    const args = [
+      cli,
+      "serve",
+      "--name",
+      node.name,
+      "--data-dir",
+      node.dataDir,
+      "--listen-client",
+      node.client,
+      "--listen-peer",
+      node.peer,
+      "--initial-cluster",
+      this.initialCluster,
+      "--config",
+      this.configPath,
+      ...extraArgs,
+    ];
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    node.process = child;
+    node.exitCode = null;
+    const append = (chunk: Buffer) => {
+      node.output += chunk.toString();
+      if (node.output.length > 2_000_000) node.output = node.output.slice(-1_000_000);
+    };
+    child.stdout?.on("data", append);
+    child.stderr?.on("data", append);
+    node.exited = new Promise((resolveExit) => {
+      child.once("exit", (code, signal) => {
+        node.exitCode = code ?? (signal ? 128 : null);
+        node.process = null;
+        resolveExit(node.exitCode);
+      });
+    });
+  }
+
+  /** kill -9 (or another signal) and wait for the exit when the signal is fatal. */
+  async kill(name: string, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const node = this.node(name);
+    if (node.process === null) return;
+    node.process.kill(signal);
+    if (signal === "SIGKILL" || signal === "SIGTERM") await node.exited;
+  }
+
+  restart(name: string): void {
+    this.spawn(this.node(name));
+  }
+
+  async health(name: string): Promise<Record<string, unknown> | null> {
+    try {
+      const response = await fetch(`http://${this.node(name).client}/health`, {
+        signal: AbortSignal.timeout(1_000),
+      });
+      return (await response.json()) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The name of the node every live node agrees leads, once they do. */
+  async waitForLeader(
+    timeoutMs = 15_000,
+    among: readonly string[] = this.nodes.filter((n) => n.process).map((n) => n.name),
+  ): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const healths = await Promise.all(among.map((name) => this.health(name)));
+      const leaders = new Set(healths.map((h) => h?.leader ?? null));
+      const leader = [...leaders][0];
+      if (
+        leaders.size === 1 &&
+        typeof leader === "string" &&
+        healths.some((h) => h?.role === "leader")
+      )
+        return leader;
+      await sleep(50);
+    }
+    throw new Error(
+      `no agreed leader among ${among.join(",")} within ${timeoutMs} ms\n${this.tail()}`,
+    );
+  }
+
+  /** Wait until `predicate` holds for a node's /health. */
+  async waitForHealth(
+    name: string,
+    predicate: (health: Record<string, unknown>) => boolean,
+    timeoutMs = 15_000,
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const health = await this.health(name);
+      if (health !== null && predicate(health)) return health;
+      await sleep(50);
+    }
+    throw new Error(
+      `${name} did not reach the expected state within ${timeoutMs} ms: ${JSON.stringify(await this.health(name))}\n${this.tail()}`,
+    );
+  }
+
+  client(
+    names: readonly string[] = this.nodes.map((n) => n.name),
+    options: Parameters<typeof connect>[1] = {},
+  ): StageraftClient {
+    const client = connect(
+      names.map((name) => this.node(name).client),
+      options,
+    );
+    this.clients.push(client);
+    return client;
+  }
+
+  tail(lines = 30): string {
+    return this.nodes
+      .map((node) => `--- ${node.name}\n${node.output.trim().split("\n").slice(-lines).join("\n")}`)
+      .join("\n");
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients) client.close();
+    for (const node of this.nodes) {
+      if (node.process === null) continue;
+      node.process.kill("SIGCONT");
+      node.process.kill("SIGKILL");
+      await node.exited;
+    }
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+}
