@@ -147,6 +147,9 @@ function validateSnapshotMeta(value: unknown): SnapshotMeta {
   if (!isCount(meta.index) || !isCount(meta.term) || !isCount(meta.chk) || !isCount(meta.size)) {
     fail("snapshot meta index, term, chk and size must be integers");
   }
+  if (meta.configContext !== undefined && typeof meta.configContext !== "string") {
+    fail("snapshot meta configContext must be a string");
+  }
   const config = meta.config as Record<string, unknown> | undefined;
   const isIds = (ids: unknown) => Array.isArray(ids) && ids.every((id) => typeof id === "string");
   if (!config || !isIds(config.voters) || !isIds(config.outgoing) || !isIds(config.learners)) {

@@ -21,10 +21,23 @@ export function decodeConfigEntry(bytes: Uint8Array): ConfigEntryData {
  * Invariant: indices strictly increase; the first is the base (snapshot or boot config).
  */
 export class MembershipLog {
-  private history: { index: number; config: MembershipConfig }[];
+  private history: { index: number; config: MembershipConfig; context: string }[];
 
-  constructor(baseIndex: number, baseConfig: MembershipConfig) {
-    this.history = [{ index: baseIndex, config: baseConfig }];
+  constructor(baseIndex: number, baseConfig: MembershipConfig, baseContext = "") {
+    this.history = [{ index: baseIndex, config: baseConfig, context: baseContext }];
+  }
+
+  /** The application's context of the current configuration (e.g. member addresses). */
+  currentContext(): string {
+    return this.history.at(-1)!.context;
+  }
+
+  contextAt(index: number): string {
+    for (let k = this.history.length - 1; k >= 0; k--) {
+      const item = this.history[k]!;
+      if (item.index <= index) return item.context;
+    }
+    return this.history[0]!.context;
   }
 
   current(): MembershipConfig {
@@ -45,9 +58,9 @@ export class MembershipLog {
     return this.history[0]!.config;
   }
 
-  append(index: number, config: MembershipConfig): void {
+  append(index: number, config: MembershipConfig, context = ""): void {
     assert(index > this.currentIndex(), "membership: config entries must be appended in order");
-    this.history.push({ index, config });
+    this.history.push({ index, config, context });
   }
 
   /** The log lost every entry from `index` on. */
@@ -58,11 +71,12 @@ export class MembershipLog {
   /** Entries up to `index` are compacted: fold the older history into one base. */
   compactTo(index: number): void {
     const config = this.at(index);
+    const context = this.contextAt(index);
     const newer = this.history.filter((item) => item.index > index);
-    this.history = [{ index, config }, ...newer];
+    this.history = [{ index, config, context }, ...newer];
   }
 
-  reset(index: number, config: MembershipConfig): void {
-    this.history = [{ index, config }];
+  reset(index: number, config: MembershipConfig, context = ""): void {
+    this.history = [{ index, config, context }];
   }
 }

@@ -145,7 +145,11 @@ export class RaftNode {
     const snapshot = restored?.snapshot ?? null;
     if (snapshot !== null) {
       this.log = new RaftLog(snapshot.index, snapshot.term, snapshot.chk);
-      this.membership = new MembershipLog(snapshot.index, snapshot.config);
+      this.membership = new MembershipLog(
+        snapshot.index,
+        snapshot.config,
+        snapshot.configContext ?? "",
+      );
       this.snapshotMeta = snapshot;
     } else {
       this.log = new RaftLog();
@@ -666,7 +670,8 @@ export class RaftNode {
     if (isJoint(config)) {
       // C_old,new is committed: leave the joint configuration at once.
       const next = { voters: config.voters, outgoing: [], learners: config.learners };
-      this.appendLeaderEntry(EntryType.config, encodeConfigEntry({ config: next, context: "" }));
+      const context = this.membership.currentContext();
+      this.appendLeaderEntry(EntryType.config, encodeConfigEntry({ config: next, context }));
       this.syncProgress();
     } else if (!config.voters.includes(this.id)) {
       // We were removed: tell everyone the commit, then step down (thesis §4.2.2).
@@ -748,9 +753,9 @@ export class RaftNode {
     for (const entry of entries) {
       if (entry.type !== EntryType.config || entry.index <= this.membership.currentIndex())
         continue;
-      const { config } = decodeConfigEntry(entry.data);
+      const { config, context } = decodeConfigEntry(entry.data);
       assertValidMembership(config);
-      this.membership.append(entry.index, config);
+      this.membership.append(entry.index, config, context);
     }
   }
 
@@ -767,7 +772,14 @@ export class RaftNode {
     const term = this.log.term(index);
     const chk = this.log.chk(index);
     assert(term !== undefined && chk !== undefined, `compact: index ${index} is not in the log`);
-    const meta: SnapshotMeta = { index, term, chk, config: this.membership.at(index), size };
+    const meta: SnapshotMeta = {
+      index,
+      term,
+      chk,
+      config: this.membership.at(index),
+      configContext: this.membership.contextAt(index),
+      size,
+    };
     this.snapshotMeta = meta;
     const compactTo = Math.max(this.log.baseIndex, index - retainEntries);
     this.log.compactTo(compactTo);
@@ -883,7 +895,7 @@ export class RaftNode {
       return;
     }
     this.log.resetTo(meta.index, meta.term, meta.chk);
-    this.membership.reset(meta.index, meta.config);
+    this.membership.reset(meta.index, meta.config, meta.configContext ?? "");
     this.snapshotMeta = meta;
     this.commitIndex = meta.index;
     this.appliedIndex = meta.index;
@@ -927,7 +939,7 @@ export class RaftNode {
     const learners = new Set(current.learners);
     for (const change of changes) {
       if (change.type === "addVoter") {
-        if (learners.has(change.node) && !this.caughtUp(change.node)) {
+        if (learners.has(change.node) && !this.learnerCaughtUp(change.node)) {
           return { ok: false, reason: "learner-behind", leader: this.leader };
         }
         learners.delete(change.node);
@@ -966,10 +978,15 @@ export class RaftNode {
     this.send({ type: "timeoutNow", to });
   }
 
-  private caughtUp(id: NodeId): boolean {
+  /**
+   * A learner is caught up once it replicates in the pipelined state (its log matched ours)
+   * and is within learnerCatchUpEntries of our last index.
+   */
+  learnerCaughtUp(id: NodeId): boolean {
     const progress = this.progress.get(id);
     return (
       progress !== undefined &&
+      progress.state === "replicate" &&
       progress.matchIndex + this.config.learnerCatchUpEntries >= this.log.lastIndex()
     );
   }

@@ -6,6 +6,7 @@ import { RaftNode, raftConfig, SeededRandom } from "../raft/mod.js";
 import { ApplyStage } from "../stages/apply.js";
 import { ConnectionTable } from "../stages/connections.js";
 import { IngressStage } from "../stages/ingress.js";
+import { MemberDirectory } from "../stages/members.js";
 import { RaftStepStage } from "../stages/raft-step.js";
 import { ReplicateStage } from "../stages/replicate.js";
 import { RespondStage } from "../stages/respond.js";
@@ -176,10 +177,14 @@ export class StageraftNode {
       log.child({ stage: "apply" }),
       engine.appliedIndex,
     );
+    const directory = new MemberDirectory(members);
+    directory.learnClient(config.name, config.listenClient);
     const raftStep = new RaftStepStage(
       raft,
       { wal: walAppend, apply, replicate, respond },
+      directory,
       {
+        adminTimeoutMs: Math.max(30_000, config.limits.requestTimeoutMs),
         capacityItems: config.stages.raftStep.queueItems,
         batchItems: config.stages.raftStep.batchItems,
         tickMs: config.raft.tickMs,
@@ -225,7 +230,9 @@ export class StageraftNode {
           if (item !== null && item.target.kind === "local")
             respond.deliver(item.target.connId, [text]);
         },
-        peerHello: (hello) => replicate.learnClientAddress(hello.name, hello.clientAddress),
+        peerHello: (hello) => {
+          directory.learnClient(hello.name, hello.clientAddress);
+        },
         replyNow: (target, text) => {
           if (target.kind === "remote") replicate.forwardReply(target.node, target.forwardId, text);
           else respond.deliver(target.connId, [text]);

@@ -109,6 +109,11 @@ export class ApplyStage {
         case "committed":
           await this.applyEntries(item.entries);
           break;
+        case "snapshot": {
+          const index = await this.takeSnapshot();
+          this.reply(item.target, { ok: true, result: { index } });
+          break;
+        }
         case "restore":
           await this.engine.restore(item.path, item.meta.index);
           this.appliedIndex = item.meta.index;

@@ -9,7 +9,6 @@ import type { ClientConnection, ConnectionTable } from "./connections.js";
 import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
 import { decodeJson, FrameError, FrameKind, FrameReader, type Hello } from "./peer-frames.js";
 import {
-  type ClientRequest,
   decodeRequest,
   ErrorCode,
   encodeError,
@@ -233,6 +232,7 @@ export class IngressStage {
     const item: ClientItem = {
       kind: "client",
       target,
+      admin: connection.admin,
       request: decoded.request,
       deadline: Date.now() + this.options.requestTimeoutMs,
     };
@@ -334,16 +334,24 @@ export class IngressStage {
           return;
         }
         case FrameKind.forward: {
-          const { forwardId, id, request } = decodeJson<{
+          const { forwardId, id, request, admin } = decodeJson<{
             forwardId: number;
             id: RequestId;
-            request: ClientRequest;
+            request: object;
+            admin?: boolean;
           }>(frame.payload);
           const target: ReplyTarget = { kind: "remote", node: peer, forwardId, id };
+          // The follower validated it; validate again here all the same (the gateway rule).
+          const decoded = decodeRequest(JSON.stringify({ ...request, id }), this.options.limits);
+          if (!decoded.ok) {
+            this.ports.replyNow(target, encodeError(id, decoded.error));
+            return;
+          }
           const item: ClientItem = {
             kind: "client",
             target,
-            request,
+            admin: admin === true,
+            request: decoded.request,
             deadline: Date.now() + this.options.requestTimeoutMs,
           };
           if (!this.ports.admission.admit() || !this.ports.raftStep.offer(item)) {

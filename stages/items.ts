@@ -29,6 +29,8 @@ export interface ClientItem {
   readonly kind: "client";
   readonly target: ReplyTarget;
   readonly request: ClientRequest;
+  /** The connection may use admin ops (admin token, or auth off). */
+  readonly admin: boolean;
   /** Epoch ms after which the answer is TIMEOUT. */
   readonly deadline: number;
 }
@@ -61,7 +63,9 @@ export type ApplyItem =
       readonly deadline: number;
     }
   /** An InstallSnapshot finished: replace the engine's state. */
-  | { readonly kind: "restore"; readonly meta: SnapshotMeta; readonly path: string };
+  | { readonly kind: "restore"; readonly meta: SnapshotMeta; readonly path: string }
+  /** The snapshot op: snapshot now and answer with its index. */
+  | { readonly kind: "snapshot"; readonly target: ReplyTarget };
 
 export type WalItem =
   | { readonly kind: "ready"; readonly ready: Ready }
@@ -86,10 +90,16 @@ export interface QueuePort<T> {
 export interface ReplicatePort {
   send(messages: readonly Message[]): void;
   /** Ship a client request to the leader; false if the link is not up. */
-  forward(to: NodeId, forwardId: number, id: RequestId, request: ClientRequest): boolean;
+  forward(
+    to: NodeId,
+    forwardId: number,
+    id: RequestId,
+    request: ClientRequest,
+    admin: boolean,
+  ): boolean;
+  addPeer(name: NodeId, address: string): void;
   /** Return a forwarded request's answer to the follower that sent it. */
   forwardReply(to: NodeId, forwardId: number, text: string): void;
-  clientAddressOf(node: NodeId): string | null;
 }
 
 export interface RespondPort {

@@ -44,7 +44,18 @@ export type ClientRequest =
       readonly limit: number;
       readonly consistency: Consistency;
     }
-  | { readonly op: "status" };
+  | { readonly op: "status" }
+  | { readonly op: "members" }
+  | {
+      readonly op: "member-add";
+      readonly name: string;
+      readonly peer: string;
+      readonly client: string;
+      readonly voter: boolean;
+    }
+  | { readonly op: "member-remove"; readonly name: string }
+  | { readonly op: "transfer-leader"; readonly to: string }
+  | { readonly op: "snapshot" };
 
 export type ClientOp = ClientRequest["op"];
 export type WriteOp = "put" | "delete" | "cas" | "incr";
@@ -57,6 +68,35 @@ export const writeOps: Record<ClientOp, boolean> = {
   get: false,
   scan: false,
   status: false,
+  members: false,
+  "member-add": false,
+  "member-remove": false,
+  "transfer-leader": false,
+  snapshot: false,
+};
+
+/** Ops that need a connection opened with the admin token (when auth is on). */
+export const adminOps: Record<ClientOp, boolean> = {
+  put: false,
+  delete: false,
+  cas: false,
+  incr: false,
+  get: false,
+  scan: false,
+  status: false,
+  members: false,
+  "member-add": true,
+  "member-remove": true,
+  "transfer-leader": true,
+  snapshot: true,
+};
+
+/** Ops only the leader can carry out (a follower forwards them). */
+export const leaderOps: Record<ClientOp, boolean> = {
+  ...writeOps,
+  "member-add": true,
+  "member-remove": true,
+  "transfer-leader": true,
 };
 
 export interface ProtocolLimits {
@@ -129,6 +169,32 @@ function keyField(frame: Record<string, unknown>, limits: ProtocolLimits): strin
   const key = stringField(frame, "key", limits.maxKeyBytes);
   if (key.length === 0) throw new Invalid(ErrorCode.badRequest, '"key" must not be empty');
   return key;
+}
+
+const NODE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const ADDRESS = /^[^:\s]+:\d{1,5}$/;
+
+function nameField(frame: Record<string, unknown>, name: string): string {
+  const value = frame[name];
+  if (typeof value !== "string" || !NODE_NAME.test(value)) {
+    throw new Invalid(
+      ErrorCode.badRequest,
+      `"${name}" must be a node name (letters, digits, _ . -)`,
+    );
+  }
+  return value;
+}
+
+function addressField(frame: Record<string, unknown>, name: string): string {
+  const value = frame[name];
+  if (
+    typeof value !== "string" ||
+    !ADDRESS.test(value) ||
+    Number(value.split(":").pop()) > 65_535
+  ) {
+    throw new Invalid(ErrorCode.badRequest, `"${name}" must be host:port`);
+  }
+  return value;
 }
 
 function consistencyField(frame: Record<string, unknown>): Consistency {
@@ -220,7 +286,25 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
       };
     }
     case "status":
+    case "members":
+    case "snapshot":
       return { op };
+    case "member-add": {
+      const voter = frame.voter ?? true;
+      if (typeof voter !== "boolean")
+        throw new Invalid(ErrorCode.badRequest, '"voter" must be a boolean');
+      return {
+        op,
+        name: nameField(frame, "name"),
+        peer: addressField(frame, "peer"),
+        client: addressField(frame, "client"),
+        voter,
+      };
+    }
+    case "member-remove":
+      return { op, name: nameField(frame, "name") };
+    case "transfer-leader":
+      return { op, to: nameField(frame, "to") };
     default:
       throw new Invalid(
         ErrorCode.badRequest,

@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
 import { Stage, type StageSnapshot } from "../queues/mod.js";
+import { decodeConfigEntry } from "../raft/membership.js";
 import type { RaftNode, RaftStatus } from "../raft/node.js";
-import type { Message, Ready, SnapshotMeta } from "../raft/types.js";
+import { EntryType, type Message, type Ready, type SnapshotMeta } from "../raft/types.js";
+import { AdminOps } from "./admin.js";
 import { encodeCommand } from "./commands.js";
 import type {
   ApplyItem,
@@ -13,7 +15,8 @@ import type {
   RespondPort,
   WalItem,
 } from "./items.js";
-import { type ClientRequest, ErrorCode, writeOps } from "./protocol.js";
+import type { MemberDirectory } from "./members.js";
+import { adminOps, type ClientRequest, ErrorCode, leaderOps, writeOps } from "./protocol.js";
 
 export interface RaftStepOptions {
   readonly capacityItems: number;
@@ -22,6 +25,8 @@ export interface RaftStepOptions {
   /** Followers forward writes to the leader; off: NOT_LEADER with the leader's address. */
   readonly forwarding: boolean;
   readonly snapshotRetainEntries: number;
+  /** How long member-add / member-remove / transfer-leader may take. */
+  readonly adminTimeoutMs: number;
 }
 
 export interface RaftStepPorts {
@@ -51,12 +56,17 @@ export class RaftStepStage implements RaftStepPort {
   private lastRole: string;
   stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0 };
 
+  private readonly admin: AdminOps;
+
   constructor(
     private readonly raft: RaftNode,
     private readonly ports: RaftStepPorts,
+    private readonly directory: MemberDirectory,
     private readonly options: RaftStepOptions,
     private readonly log: Logger,
   ) {
+    this.admin = new AdminOps(raft, directory, ports.respond, options.adminTimeoutMs);
+    this.learnMembers(raft.membership.currentContext());
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
@@ -90,6 +100,7 @@ export class RaftStepStage implements RaftStepPort {
 
   private tick(): void {
     this.raft.tick();
+    this.admin.poll();
     this.expireForwarded();
     this.flush();
   }
@@ -111,15 +122,42 @@ export class RaftStepStage implements RaftStepPort {
 
   private handleClient(item: ClientItem): void {
     const { request } = item;
-    if (request.op === "status") {
-      this.ports.respond.reply({
-        target: item.target,
-        body: { ok: true, result: this.statusResult() },
-      });
+    if (adminOps[request.op] && !item.admin) {
+      this.refuse(
+        item,
+        ErrorCode.unauthorized,
+        `"${request.op}" needs a connection opened with the admin token`,
+      );
       return;
     }
-    if (writeOps[request.op]) this.handleWrite(item);
-    else this.handleRead(item);
+    switch (request.op) {
+      case "status":
+        this.ports.respond.reply({
+          target: item.target,
+          body: { ok: true, result: this.statusResult() },
+        });
+        return;
+      case "members":
+        this.ports.respond.reply({
+          target: item.target,
+          body: {
+            ok: true,
+            result: { members: this.directory.view(this.raft.membership.current()) },
+          },
+        });
+        return;
+      case "snapshot":
+        if (!this.ports.apply.offer({ kind: "snapshot", target: item.target })) {
+          this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
+        }
+        return;
+      default:
+        break;
+    }
+    if (!leaderOps[request.op]) this.handleRead(item);
+    else if (this.raft.role !== "leader") this.notLeader(item);
+    else if (writeOps[request.op]) this.handleWrite(item);
+    else this.admin.handle(item);
   }
 
   private statusResult(): Record<string, unknown> {
@@ -139,10 +177,6 @@ export class RaftStepStage implements RaftStepPort {
   }
 
   private handleWrite(item: ClientItem): void {
-    if (this.raft.role !== "leader") {
-      this.notLeader(item);
-      return;
-    }
     // The apply stage must be able to take the waiter: then nothing can be lost after proposing.
     if (!this.ports.apply.hasRoom(1, 0)) {
       this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
@@ -212,7 +246,9 @@ export class RaftStepStage implements RaftStepPort {
     }
     if (this.options.forwarding && item.target.kind === "local") {
       const forwardId = ++this.forwardSeq;
-      if (this.ports.replicate.forward(leader, forwardId, item.target.id, item.request)) {
+      if (
+        this.ports.replicate.forward(leader, forwardId, item.target.id, item.request, item.admin)
+      ) {
         this.forwarded.set(forwardId, { item });
         this.stats.forwarded++;
         return;
@@ -224,7 +260,7 @@ export class RaftStepStage implements RaftStepPort {
       );
       return;
     }
-    const address = this.ports.replicate.clientAddressOf(leader);
+    const address = this.directory.get(leader)?.client ?? null;
     this.ports.respond.reply({
       target: item.target,
       body: {
@@ -283,9 +319,20 @@ export class RaftStepStage implements RaftStepPort {
     this.flush();
   }
 
+  /** New members' addresses arrive in configuration entries: connect to them at once. */
+  private learnMembers(context: string): void {
+    for (const member of this.directory.mergeContext(context)) {
+      if (member.name !== this.raft.id) this.ports.replicate.addPeer(member.name, member.peer);
+    }
+  }
+
   private dispatch(ready: Ready): void {
     this.stats.readies++;
     if (ready.softState !== null) this.logRoleChange(ready);
+    if (ready.snapshot !== null) this.learnMembers(ready.snapshot.configContext ?? "");
+    for (const entry of ready.entries) {
+      if (entry.type === EntryType.config) this.learnMembers(decodeConfigEntry(entry.data).context);
+    }
     if (ready.messages.length > 0) this.ports.replicate.send(ready.messages);
     if (!this.ports.wal.offer({ kind: "ready", ready }))
       throw new Error("wal-append refused a Ready it had room for");

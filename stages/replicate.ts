@@ -109,8 +109,8 @@ class PeerLink {
 export class ReplicateStage implements ReplicatePort {
   readonly stage: Stage<ReplicateItem>;
   private readonly links = new Map<NodeId, PeerLink>();
-  private readonly clientAddresses = new Map<NodeId, string>();
   stats = { messages: 0, frames: 0, dropped: 0, snapshotChunks: 0 };
+  private started = false;
 
   constructor(
     private readonly self: Hello,
@@ -125,17 +125,19 @@ export class ReplicateStage implements ReplicatePort {
       concurrency: 1,
     });
     this.stage.on("error", (error) => this.log.error({ err: error }, "replicate batch failed"));
-    this.clientAddresses.set(self.name, self.clientAddress);
     for (const [name, address] of peers) this.addPeer(name, address);
   }
 
   addPeer(name: NodeId, address: string): void {
     if (name === this.self.name || this.links.get(name)?.address === address) return;
     this.links.get(name)?.close();
-    this.links.set(name, new PeerLink(name, address, this.self, this.options, this.log));
+    const link = new PeerLink(name, address, this.self, this.options, this.log);
+    this.links.set(name, link);
+    if (this.started) link.start();
   }
 
   start(): void {
+    this.started = true;
     for (const link of this.links.values()) link.start();
   }
 
@@ -145,14 +147,6 @@ export class ReplicateStage implements ReplicatePort {
 
   snapshot(): StageSnapshot {
     return this.stage.snapshot();
-  }
-
-  learnClientAddress(name: NodeId, address: string): void {
-    this.clientAddresses.set(name, address);
-  }
-
-  clientAddressOf(node: NodeId): string | null {
-    return this.clientAddresses.get(node) ?? null;
   }
 
   peerStatus(): { name: NodeId; address: string; up: boolean; dropped: number }[] {
@@ -168,10 +162,16 @@ export class ReplicateStage implements ReplicatePort {
     if (!this.stage.offer({ kind: "raft", messages })) this.stats.dropped += messages.length;
   }
 
-  forward(to: NodeId, forwardId: number, id: RequestId, request: ClientRequest): boolean {
+  forward(
+    to: NodeId,
+    forwardId: number,
+    id: RequestId,
+    request: ClientRequest,
+    admin: boolean,
+  ): boolean {
     const link = this.links.get(to);
     if (link === undefined || !link.up) return false;
-    return link.write(encodeJsonFrame(FrameKind.forward, { forwardId, id, request }));
+    return link.write(encodeJsonFrame(FrameKind.forward, { forwardId, id, request, admin }));
   }
 
   forwardReply(to: NodeId, forwardId: number, text: string): void {

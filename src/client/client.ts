@@ -44,6 +44,13 @@ export interface StatusResult {
   readonly members: string[];
 }
 
+export interface MemberInfo {
+  readonly name: string;
+  readonly peer: string;
+  readonly client: string | null;
+  readonly voter: boolean;
+}
+
 interface Pending {
   readonly socket: WebSocket;
   readonly resolve: (value: Record<string, unknown>) => void;
@@ -140,6 +147,35 @@ export class StageraftClient {
 
   async status(): Promise<StatusResult> {
     return (await this.request({ op: "status" })) as unknown as StatusResult;
+  }
+
+  async members(): Promise<MemberInfo[]> {
+    return ((await this.request({ op: "members" })) as { members: MemberInfo[] }).members;
+  }
+
+  /** Add a member: as a learner, then (voter, the default) promoted once it has caught up. */
+  async memberAdd(member: {
+    name: string;
+    peer: string;
+    client: string;
+    voter?: boolean;
+  }): Promise<MemberInfo[]> {
+    return ((await this.request({ op: "member-add", ...member })) as { members: MemberInfo[] })
+      .members;
+  }
+
+  async memberRemove(name: string): Promise<MemberInfo[]> {
+    return ((await this.request({ op: "member-remove", name })) as { members: MemberInfo[] })
+      .members;
+  }
+
+  async transferLeader(to: string): Promise<{ leader: string }> {
+    return (await this.request({ op: "transfer-leader", to })) as { leader: string };
+  }
+
+  /** Snapshot the node this client is connected to; resolves with the snapshot's index. */
+  async snapshot(): Promise<{ index: number }> {
+    return (await this.request({ op: "snapshot" })) as { index: number };
   }
 
   /** Send any request frame (without id); resolves with the result fields. */

@@ -131,6 +131,23 @@ export class TestCluster {
     this.spawn(this.node(name));
   }
 
+  /** A new node on free ports that joins the running cluster (--initial-cluster-state existing). */
+  async join(name: string): Promise<NodeProcess> {
+    const node: NodeProcess = {
+      name,
+      client: `127.0.0.1:${await freePort()}`,
+      peer: `127.0.0.1:${await freePort()}`,
+      dataDir: join(this.root, name),
+      process: null,
+      output: "",
+      exitCode: null,
+      exited: Promise.resolve(null),
+    };
+    this.nodes.push(node);
+    this.spawn(node, ["--initial-cluster-state", "existing"]);
+    return node;
+  }
+
   async health(name: string): Promise<Record<string, unknown> | null> {
     try {
       const response = await fetch(`http://${this.node(name).client}/health`, {

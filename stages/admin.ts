@@ -1,0 +1,200 @@
+import type { RaftNode } from "../raft/node.js";
+import { isJoint } from "../raft/quorum.js";
+import type { ProposeResult } from "../raft/types.js";
+import type { ClientItem, ReplyBody, RespondPort } from "./items.js";
+import type { MemberDirectory } from "./members.js";
+import { type ClientRequest, ErrorCode } from "./protocol.js";
+
+type AdminRequest = Extract<
+  ClientRequest,
+  { op: "member-add" | "member-remove" | "transfer-leader" }
+>;
+
+interface Wait {
+  readonly until: () => boolean;
+  readonly deadline: number;
+  readonly resolve: (ok: boolean) => void;
+}
+
+/**
+ * Membership changes and leadership transfer, on the leader, as multi-step operations checked
+ * on every tick: member-add adds a learner, waits for it to catch up, then promotes it (joint
+ * consensus, then the automatic C_new); member-remove waits for C_new to commit. One change at
+ * a time: a second gets CONFLICT.
+ */
+export class AdminOps {
+  private readonly waits = new Set<Wait>();
+  private changing = false;
+
+  constructor(
+    private readonly raft: RaftNode,
+    private readonly directory: MemberDirectory,
+    private readonly respond: RespondPort,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Called on every tick: resolve the operations whose condition now holds or timed out. */
+  poll(): void {
+    if (this.waits.size === 0) return;
+    const now = Date.now();
+    for (const wait of [...this.waits]) {
+      if (wait.until()) {
+        this.waits.delete(wait);
+        wait.resolve(true);
+      } else if (now >= wait.deadline) {
+        this.waits.delete(wait);
+        wait.resolve(false);
+      }
+    }
+  }
+
+  handle(item: ClientItem): void {
+    const request = item.request as AdminRequest;
+    const run =
+      request.op === "transfer-leader"
+        ? this.transfer(request.to)
+        : request.op === "member-add"
+          ? this.add(request)
+          : this.remove(request.name);
+    void run.then((body) => this.respond.reply({ target: item.target, body }));
+  }
+
+  private waitFor(until: () => boolean, timeoutMs = this.timeoutMs): Promise<boolean> {
+    return new Promise((resolve) =>
+      this.waits.add({ until, deadline: Date.now() + timeoutMs, resolve }),
+    );
+  }
+
+  /** Committed in our term, and the configuration has settled (no joint phase pending). */
+  private settled(result: Extract<ProposeResult, { ok: true }>): () => boolean {
+    return () =>
+      this.raft.commitIndex >= result.index &&
+      this.raft.log.term(result.index) === result.term &&
+      !isJoint(this.raft.membership.current()) &&
+      this.raft.membership.currentIndex() <= this.raft.commitIndex;
+  }
+
+  private members(): ReplyBody {
+    return { ok: true, result: { members: this.directory.view(this.raft.membership.current()) } };
+  }
+
+  private refusal(result: Extract<ProposeResult, { ok: false }>): ReplyBody {
+    switch (result.reason) {
+      case "config-pending":
+        return fail(ErrorCode.conflict, "a membership change is already in progress");
+      case "not-leader":
+      case "transferring":
+        return fail(
+          ErrorCode.unavailable,
+          `this node cannot change the membership now (${result.reason})`,
+        );
+      case "learner-behind":
+        return fail(ErrorCode.unavailable, "the learner has not caught up yet");
+      default:
+        return fail(ErrorCode.badRequest, `the change is not valid (${result.reason})`);
+    }
+  }
+
+  private async exclusive(fn: () => Promise<ReplyBody>): Promise<ReplyBody> {
+    if (this.changing)
+      return fail(ErrorCode.conflict, "a membership change is already in progress");
+    this.changing = true;
+    try {
+      return await fn();
+    } finally {
+      this.changing = false;
+    }
+  }
+
+  private add(request: Extract<AdminRequest, { op: "member-add" }>): Promise<ReplyBody> {
+    return this.exclusive(async () => {
+      const config = this.raft.membership.current();
+      const isVoter = config.voters.includes(request.name);
+      const isLearner = config.learners.includes(request.name);
+      if (isVoter || (isLearner && !request.voter))
+        return fail(ErrorCode.badRequest, `${request.name} is already a member`);
+      const context = this.directory.context({
+        name: request.name,
+        peer: request.peer,
+        client: request.client,
+      });
+      if (!isLearner) {
+        const added = this.raft.proposeConfigChange(
+          [{ type: "addLearner", node: request.name }],
+          context,
+        );
+        if (!added.ok) return this.refusal(added);
+        if (!(await this.waitFor(this.settled(added)))) {
+          return fail(
+            ErrorCode.timeout,
+            "adding the learner did not commit in time; it may commit later",
+          );
+        }
+      }
+      if (!request.voter) return this.members();
+      // A learner votes only once it has caught up, so that it cannot slow the quorum down.
+      const caughtUp = await this.waitFor(() => this.raft.learnerCaughtUp(request.name));
+      if (!caughtUp)
+        return fail(
+          ErrorCode.timeout,
+          `${request.name} was added as a learner but has not caught up to be promoted`,
+        );
+      const promoted = this.raft.proposeConfigChange(
+        [{ type: "addVoter", node: request.name }],
+        context,
+      );
+      if (!promoted.ok) return this.refusal(promoted);
+      if (!(await this.waitFor(this.settled(promoted)))) {
+        return fail(ErrorCode.timeout, "the promotion did not commit in time; it may commit later");
+      }
+      return this.members();
+    });
+  }
+
+  private remove(name: string): Promise<ReplyBody> {
+    return this.exclusive(async () => {
+      const config = this.raft.membership.current();
+      if (!config.voters.includes(name) && !config.learners.includes(name)) {
+        return fail(ErrorCode.badRequest, `${name} is not a member`);
+      }
+      const removed = this.raft.proposeConfigChange(
+        [{ type: "remove", node: name }],
+        this.directory.context(),
+      );
+      if (!removed.ok) return this.refusal(removed);
+      // The leader may be the one removed: it steps down once C_new commits, so watch commit.
+      const done = await this.waitFor(
+        () =>
+          this.raft.commitIndex >= removed.index &&
+          !isJoint(this.raft.membership.current()) &&
+          this.raft.membership.currentIndex() <= this.raft.commitIndex,
+      );
+      if (!done)
+        return fail(ErrorCode.timeout, "the removal did not commit in time; it may commit later");
+      return this.members();
+    });
+  }
+
+  private async transfer(to: string): Promise<ReplyBody> {
+    if (this.raft.role === "leader" && this.raft.id === to)
+      return { ok: true, result: { leader: to } };
+    const result = this.raft.transferLeadership(to);
+    if (!result.ok) {
+      return result.reason === "config-invalid"
+        ? fail(ErrorCode.badRequest, `${to} is not a voter`)
+        : this.refusal(result);
+    }
+    // Done when `to` leads; over when we still lead but gave up (after one election timeout).
+    const abandoned = () => this.raft.role === "leader" && this.raft.leadTransferee === null;
+    await this.waitFor(() => this.raft.leader === to || abandoned());
+    if (this.raft.leader === to) return { ok: true, result: { leader: to } };
+    return fail(
+      ErrorCode.unavailable,
+      `the transfer to ${to} did not complete; ${this.raft.leader ?? "no node"} leads`,
+    );
+  }
+}
+
+function fail(code: ErrorCode, message: string): ReplyBody {
+  return { ok: false, error: { code, message } };
+}
