@@ -102,6 +102,15 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    sessions: z
+      .object({
+        ttlMs: z.number().int().min(1_000).default(3_600_000),
+        window: z.number().int().min(1).max(65_536).default(256),
+        maxSessions: z.number().int().min(1).default(100_000),
+        expireEvery: z.number().int().min(1).default(1_024),
+      })
+      .strict()
+      .default({}),
     /** Followers forward writes to the leader; off: they answer NOT_LEADER. */
     forwarding: z.boolean().default(true),
     wal: z

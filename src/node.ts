@@ -173,6 +173,12 @@ export class StageraftNode {
         capacityItems: config.stages.apply.queueItems,
         batchItems: config.stages.apply.batchItems,
         snapshotEvery: config.raft.snapshotEvery,
+        sessions: {
+          ttlMs: config.sessions.ttlMs,
+          window: config.sessions.window,
+          maxSessions: config.sessions.maxSessions,
+          expireEvery: config.sessions.expireEvery,
+        },
       },
       log.child({ stage: "apply" }),
       engine.appliedIndex,
@@ -267,7 +273,7 @@ export class StageraftNode {
     );
     nodeRef.node = node;
     replicate.start();
-    apply.start();
+    await apply.start();
     raftStep.start();
     log.info(
       {

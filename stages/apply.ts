@@ -14,12 +14,14 @@ import type {
   WalItem,
 } from "./items.js";
 import { type ClientRequest, ErrorCode } from "./protocol.js";
+import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
 
 export interface ApplyOptions {
   readonly capacityItems: number;
   readonly batchItems: number;
   /** Snapshot and compact every this many applied entries (0: only on request). */
   readonly snapshotEvery: number;
+  readonly sessions: SessionSettings;
 }
 
 export interface ApplyPorts {
@@ -55,6 +57,7 @@ export class ApplyStage {
   private appliedIndex: number;
   private lastSnapshotIndex: number;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sessions: SessionTable;
   stats = { applied: 0, answered: 0, reads: 0, timeouts: 0, snapshots: 0 };
 
   constructor(
@@ -66,6 +69,7 @@ export class ApplyStage {
     appliedIndex: number,
   ) {
     this.appliedIndex = appliedIndex;
+    this.sessions = new SessionTable(options.sessions);
     this.lastSnapshotIndex = snapshots.latest()?.index ?? 0;
     this.stage = new Stage<ApplyItem>("apply", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
@@ -75,8 +79,16 @@ export class ApplyStage {
     this.stage.on("error", (error) => this.log.error({ err: error }, "apply batch failed"));
   }
 
-  start(): void {
+  /** Load the session table the engine holds, then start the timeout sweep. */
+  async start(): Promise<void> {
+    await this.loadSessions();
     this.sweepTimer = setInterval(() => this.expire(), 50);
+  }
+
+  private async loadSessions(): Promise<void> {
+    this.sessions.load(
+      await this.engine.scan({ prefix: SESSION_PREFIX, limit: Number.MAX_SAFE_INTEGER }),
+    );
   }
 
   stop(): void {
@@ -116,6 +128,7 @@ export class ApplyStage {
         }
         case "restore":
           await this.engine.restore(item.path, item.meta.index);
+          await this.loadSessions();
           this.appliedIndex = item.meta.index;
           this.lastSnapshotIndex = item.meta.index;
           this.log.info(
@@ -128,17 +141,20 @@ export class ApplyStage {
     this.ports.raftStep.kick();
   }
 
+  /**
+   * Apply committed entries. Session writes already answered are not applied again: their
+   * first answer is given. Session expiry runs exactly at entries whose index is a multiple
+   * of expireEvery, so the batch is cut there: every replica expires at the same log position.
+   */
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
-    const commands: { index: number; command: KvCommand }[] = [];
-    for (const entry of entries) {
-      if (entry.type !== EntryType.normal || entry.data.length === 0) continue;
-      commands.push({ index: entry.index, command: decodeCommand(entry.data).kv });
+    let start = 0;
+    for (let k = 0; k < entries.length; k++) {
+      if (k === entries.length - 1 || this.sessions.shouldExpireAt(entries[k]!.index)) {
+        await this.applySegment(entries.slice(start, k + 1));
+        start = k + 1;
+      }
     }
     const lastIndex = entries.at(-1)!.index;
-    const results = await this.engine.applyBatch(commands, lastIndex);
-    const resultByIndex = new Map<number, KvResult>();
-    for (const [k, command] of commands.entries()) resultByIndex.set(command.index, results[k]!);
-    for (const entry of entries) this.answerWaiter(entry, resultByIndex.get(entry.index));
     this.appliedIndex = lastIndex;
     this.stats.applied += entries.length;
     this.ports.raftStep.onApplied(lastIndex);
@@ -151,11 +167,77 @@ export class ApplyStage {
     }
   }
 
-  private answerWaiter(entry: Entry, result: KvResult | undefined): void {
+  private async applySegment(entries: readonly Entry[]): Promise<void> {
+    const commands: { index: number; command: KvCommand }[] = [];
+    const sessionOf: ({ id: string; seq: number; ts: number; index: number } | null)[] = [];
+    const answered = new Map<number, ReplyBody>();
+    const sameAs = new Map<number, number>();
+    const firstInSegment = new Map<string, number>();
+    const last = entries.at(-1)!;
+    let expireTs: number | null = null;
+    for (const entry of entries) {
+      if (entry.type !== EntryType.normal || entry.data.length === 0) continue;
+      const command = decodeCommand(entry.data);
+      if (entry === last && this.sessions.shouldExpireAt(entry.index)) expireTs = command.ts;
+      const session = command.session;
+      if (session !== undefined) {
+        const prior = this.sessions.lookup(session.id, session.seq);
+        if (prior === "evicted") {
+          answered.set(
+            entry.index,
+            fail(
+              ErrorCode.badRequest,
+              `seq ${session.seq} is older than the answers kept for session ${session.id}`,
+            ),
+          );
+          continue;
+        }
+        if (prior !== null) {
+          answered.set(entry.index, prior);
+          continue;
+        }
+        const key = `${session.id}\u0000${session.seq}`;
+        const first = firstInSegment.get(key);
+        if (first !== undefined) {
+          sameAs.set(entry.index, first);
+          continue;
+        }
+        firstInSegment.set(key, entry.index);
+      }
+      commands.push({ index: entry.index, command: command.kv });
+      sessionOf.push(
+        session === undefined ? null : { ...session, ts: command.ts, index: entry.index },
+      );
+    }
+    const sidecar = (results: readonly KvResult[]) => {
+      const writes = [];
+      for (const [k, session] of sessionOf.entries()) {
+        if (session === null) continue;
+        writes.push(
+          this.sessions.record(
+            session.id,
+            session.seq,
+            writeReply(results[k]!, session.index),
+            session.ts,
+          ),
+        );
+      }
+      if (expireTs !== null) writes.push(...this.sessions.expire(expireTs));
+      return writes;
+    };
+    const results = await this.engine.applyBatch(commands, last.index, sidecar);
+    const replyByIndex = new Map<number, ReplyBody>(answered);
+    for (const [k, command] of commands.entries())
+      replyByIndex.set(command.index, writeReply(results[k]!, command.index));
+    for (const [index, first] of sameAs) replyByIndex.set(index, replyByIndex.get(first)!);
+    for (const entry of entries) this.answerWaiter(entry, replyByIndex.get(entry.index));
+  }
+
+  private answerWaiter(entry: Entry, reply: ReplyBody | undefined): void {
     const waiter = this.waiters.get(entry.index);
     if (waiter === undefined) return;
     this.waiters.delete(entry.index);
-    if (waiter.term !== entry.term || result === undefined) {
+    if (waiter.term !== entry.term || reply === undefined) {
       // Another leader's entry took this index: our proposal can never be applied.
       this.reply(waiter.target, {
         ok: false,
@@ -166,7 +248,7 @@ export class ApplyStage {
       });
       return;
     }
-    this.reply(waiter.target, writeReply(result, entry.index));
+    this.reply(waiter.target, reply);
   }
 
   private async serveReadyReads(): Promise<void> {
@@ -186,10 +268,13 @@ export class ApplyStage {
         result: { found: value !== null, value, index: this.appliedIndex },
       });
     } else if (request.op === "scan") {
+      // Reserved keys (session records) start with U+0000: user scans begin after them.
+      const start =
+        request.start !== undefined && request.start > RESERVED_END ? request.start : RESERVED_END;
       const items = await this.engine.scan({
         limit: request.limit,
+        start,
         ...(request.prefix !== undefined ? { prefix: request.prefix } : {}),
-        ...(request.start !== undefined ? { start: request.start } : {}),
         ...(request.end !== undefined ? { end: request.end } : {}),
       });
       this.reply(read.target, { ok: true, result: { items, index: this.appliedIndex } });
@@ -241,6 +326,12 @@ export class ApplyStage {
     this.stats.answered++;
     this.ports.respond.reply({ target, body });
   }
+}
+
+const RESERVED_END = "\u0001";
+
+function fail(code: ErrorCode, message: string): ReplyBody {
+  return { ok: false, error: { code, message } };
 }
 
 function writeReply(result: KvResult, index: number): ReplyBody {

@@ -9,6 +9,8 @@ import type { KvCommand } from "../storage/engines/engine.js";
 export interface LogCommand {
   readonly kv: KvCommand;
   readonly session?: { readonly id: string; readonly seq: number };
+  /** The leader's clock at proposal: the only time the replicated state machine sees. */
+  readonly ts: number;
 }
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });

@@ -168,6 +168,12 @@ function optionalString(
 function keyField(frame: Record<string, unknown>, limits: ProtocolLimits): string {
   const key = stringField(frame, "key", limits.maxKeyBytes);
   if (key.length === 0) throw new Invalid(ErrorCode.badRequest, '"key" must not be empty');
+  if (key.charCodeAt(0) === 0) {
+    throw new Invalid(
+      ErrorCode.badRequest,
+      '"key" must not start with U+0000 (reserved for the server)',
+    );
+  }
   return key;
 }
 

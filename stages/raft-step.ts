@@ -182,16 +182,7 @@ export class RaftStepStage implements RaftStepPort {
       this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
       return;
     }
-    if ("session" in item.request && item.request.session !== undefined) {
-      // Exactly-once sessions need replicated session state in the snapshot (issue 4).
-      this.refuse(
-        item,
-        ErrorCode.badRequest,
-        "client sessions (session/seq) are not supported by this build yet",
-      );
-      return;
-    }
-    const result = this.raft.propose(encodeCommand(toLogCommand(item.request)));
+    const result = this.raft.propose(encodeCommand(toLogCommand(item.request, Date.now())));
     if (!result.ok) {
       const code = result.reason === "too-large" ? ErrorCode.overloaded : ErrorCode.unavailable;
       this.refuse(item, code, `proposal refused: ${result.reason}`);
@@ -394,23 +385,23 @@ export class RaftStepStage implements RaftStepPort {
   }
 }
 
-function toLogCommand(request: ClientRequest) {
-  const session =
+function toLogCommand(request: ClientRequest, ts: number) {
+  const meta =
     "session" in request && request.session !== undefined
-      ? { session: { id: request.session, seq: request.seq! } }
-      : {};
+      ? { session: { id: request.session, seq: request.seq! }, ts }
+      : { ts };
   switch (request.op) {
     case "put":
-      return { kv: { op: "put" as const, key: request.key, value: request.value }, ...session };
+      return { kv: { op: "put" as const, key: request.key, value: request.value }, ...meta };
     case "delete":
-      return { kv: { op: "delete" as const, key: request.key }, ...session };
+      return { kv: { op: "delete" as const, key: request.key }, ...meta };
     case "cas":
       return {
         kv: { op: "cas" as const, key: request.key, expect: request.expect, value: request.value },
-        ...session,
+        ...meta,
       };
     case "incr":
-      return { kv: { op: "incr" as const, key: request.key, delta: request.delta }, ...session };
+      return { kv: { op: "incr" as const, key: request.key, delta: request.delta }, ...meta };
     default:
       throw new Error(`not a write: ${request.op}`);
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Consistency, ErrorBody, ErrorCode } from "../../stages/protocol.js";
 
@@ -10,7 +11,15 @@ export interface ClientOptions {
   /** Attempts for requests whose failure promises that nothing was done. */
   readonly maxAttempts?: number;
   readonly retryBackoffMs?: number;
+  /**
+   * Tag every write with a client session and a sequence number: the cluster applies each at
+   * most once, so writes whose outcome is unknown (TIMEOUT, lost connection) are retried too.
+   * `true` picks a random session id.
+   */
+  readonly session?: boolean | string;
 }
+
+const writeOps = new Set(["put", "delete", "cas", "incr"]);
 
 /** A failed request. `code` is the contract's error code; `leader` a hint where given. */
 export class StageraftError extends Error {
@@ -79,20 +88,25 @@ export class StageraftClient {
   private nextId = 1;
   private endpointIndex = 0;
   private closed = false;
-  private readonly options: Required<Omit<ClientOptions, "token">> & { token?: string };
+  private readonly options: Required<Omit<ClientOptions, "token" | "session">> & { token?: string };
+  /** The session id, when writes are exactly-once. */
+  readonly session: string | null;
+  private seq = 0;
 
   constructor(
     readonly endpoints: readonly string[],
     options: ClientOptions = {},
   ) {
     if (endpoints.length === 0) throw new Error("stageraft client: no endpoints");
+    const { session, ...rest } = options;
     this.options = {
       requestTimeoutMs: 10_000,
       connectTimeoutMs: 3_000,
       maxAttempts: 8,
       retryBackoffMs: 50,
-      ...options,
+      ...rest,
     };
+    this.session = session === true ? randomUUID() : typeof session === "string" ? session : null;
   }
 
   async put(key: string, value: string): Promise<{ index: number }> {
@@ -181,12 +195,20 @@ export class StageraftClient {
   /** Send any request frame (without id); resolves with the result fields. */
   async request(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
     let lastError: StageraftError | null = null;
+    // A session write keeps its seq across retries: the cluster answers a retry of an applied
+    // write with its first answer, so even an unknown outcome may be retried.
+    const exactlyOnce =
+      this.session !== null && writeOps.has(String(frame.op)) && frame.session === undefined;
+    const sent = exactlyOnce ? { ...frame, session: this.session, seq: ++this.seq } : frame;
     for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
       if (this.closed) throw new StageraftError("CONNECTION", "the client is closed");
       try {
-        return await this.once(frame);
+        return await this.once(sent);
       } catch (error) {
-        if (!(error instanceof StageraftError) || !error.retryable) throw error;
+        const retryable =
+          error instanceof StageraftError &&
+          (error.retryable || (exactlyOnce && error.code === "TIMEOUT"));
+        if (!retryable) throw error;
         lastError = error;
         // OVERLOADED: the same node, later. Otherwise another node (the leader if named).
         if (error.code !== "OVERLOADED") this.rotate(error.leader);

@@ -17,6 +17,10 @@ export type KvResult =
   | { readonly op: "incr"; readonly value: number }
   | { readonly op: "incr"; readonly error: "not-integer"; readonly value: string };
 
+export type Sidecar = (
+  results: readonly KvResult[],
+) => readonly { readonly key: string; readonly value: string | null }[];
+
 export interface KvRange {
   readonly prefix?: string;
   readonly start?: string;
@@ -43,9 +47,16 @@ export interface KvEngine {
   /** Index of the last command applied; durable engines store it with the data. */
   readonly appliedIndex: number;
   open(): Promise<void>;
+  /**
+   * Apply `commands` (log order) and record `lastIndex` as applied. `sidecar`, given the
+   * results, names raw writes (value null = delete) that must land atomically with them —
+   * the apply stage keeps its session table so. A replayed batch (lastIndex <= appliedIndex)
+   * changes nothing.
+   */
   applyBatch(
     commands: readonly { readonly index: number; readonly command: KvCommand }[],
     lastIndex: number,
+    sidecar?: Sidecar,
   ): Promise<KvResult[]>;
   get(key: string): Promise<string | null>;
   scan(range: KvRange): Promise<KvItem[]>;

@@ -8,6 +8,7 @@ import {
   type KvItem,
   type KvRange,
   type KvResult,
+  type Sidecar,
 } from "./engine.js";
 import { readKvCheckpoint, writeKvCheckpoint } from "./kv-checkpoint.js";
 
@@ -37,6 +38,7 @@ export class LevelKvEngine implements KvEngine {
   async applyBatch(
     commands: readonly { index: number; command: KvCommand }[],
     lastIndex: number,
+    sidecar?: Sidecar,
   ): Promise<KvResult[]> {
     const overlay = new Map<string, string | null>();
     const ops: { type: "put" | "del"; key: string; value?: string }[] = [];
@@ -57,6 +59,13 @@ export class LevelKvEngine implements KvEngine {
       this.applied++;
     }
     if (lastIndex > this.appliedIndex) {
+      for (const { key, value } of sidecar?.(results) ?? []) {
+        ops.push(
+          value === null
+            ? { type: "del", key: DATA_PREFIX + key }
+            : { type: "put", key: DATA_PREFIX + key, value },
+        );
+      }
       ops.push({ type: "put", key: APPLIED_KEY, value: String(lastIndex) });
       await this.db.batch(ops as never);
       this.appliedIndex = lastIndex;

@@ -8,6 +8,7 @@ import {
   type KvItem,
   type KvRange,
   type KvResult,
+  type Sidecar,
 } from "./engine.js";
 import { readKvCheckpoint, writeKvCheckpoint } from "./kv-checkpoint.js";
 
@@ -25,6 +26,7 @@ export class MemoryKvEngine implements KvEngine {
   async applyBatch(
     commands: readonly { index: number; command: KvCommand }[],
     lastIndex: number,
+    sidecar?: Sidecar,
   ): Promise<KvResult[]> {
     const results: KvResult[] = [];
     for (const { index, command } of commands) {
@@ -35,6 +37,13 @@ export class MemoryKvEngine implements KvEngine {
       else this.values.set(command.key, next);
       this.sortedKeys = null;
       this.applied++;
+    }
+    if (lastIndex > this.appliedIndex && sidecar) {
+      for (const { key, value } of sidecar(results)) {
+        if (value === null) this.values.delete(key);
+        else this.values.set(key, value);
+        this.sortedKeys = null;
+      }
     }
     this.appliedIndex = Math.max(this.appliedIndex, lastIndex);
     return results;
