@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from "commander";
+import { registerClientCommands } from "./cli-client.js";
 import { type FaultKind, faultKinds, type RunResult, runEmulation } from "./remu/mod.js";
 
 function positiveInt(value: string): number {
@@ -64,6 +65,12 @@ const program = new Command("stageraft")
     "stageraft: a Raft-replicated key-value and vector store, and remu, its Raft emulator",
   )
   .version("0.1.0");
+
+// Usage errors exit 2 (etcdctl's habit); --help and --version exit 0. Set before the
+// subcommands are added: commander copies the setting into each.
+program.exitOverride((error) => {
+  process.exit(error.exitCode === 0 ? 0 : 2);
+});
 
 program
   .command("remu")
@@ -170,6 +177,8 @@ program
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));
   });
+
+registerClientCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`stageraft: ${error instanceof Error ? error.message : String(error)}\n`);
