@@ -35,7 +35,19 @@ export const configSchema = z
     initialCluster: z.string().min(1),
     initialClusterState: z.enum(["new", "existing"]).default("new"),
     engines: z
-      .object({ kv: z.enum(["level", "memory"]).default("level") })
+      .object({
+        kv: z.enum(["level", "memory"]).default("level"),
+        /** The index a vector collection gets when vcreate names none. */
+        vector: z.enum(["hnsw", "flat"]).default("hnsw"),
+        hnsw: z
+          .object({
+            m: z.number().int().min(2).max(256).default(16),
+            efConstruction: z.number().int().min(2).max(10_000).default(200),
+            efSearch: z.number().int().min(1).max(10_000).default(64),
+          })
+          .strict()
+          .default({}),
+      })
       .strict()
       .default({}),
     raft: z

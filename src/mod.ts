@@ -2,5 +2,5 @@
 // "stageraft/raft" and "stageraft/remu".
 
 export type { ClientRequest, Consistency, ErrorCode } from "../stages/protocol.js";
-export type { ClientOptions, MemberInfo, StatusResult } from "./client/client.js";
+export type { ClientOptions, MemberInfo, StatusResult, VectorHit } from "./client/client.js";
 export { connect, StageraftClient, StageraftError } from "./client/client.js";

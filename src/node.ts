@@ -1,19 +1,31 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
-import { RaftNode, raftConfig, SeededRandom } from "../raft/mod.js";
+import {
+  type Entry,
+  EntryType,
+  RaftNode,
+  raftConfig,
+  SeededRandom,
+  type SnapshotMeta,
+} from "../raft/mod.js";
 import { ApplyStage } from "../stages/apply.js";
+import { decodeCommand } from "../stages/commands.js";
 import { ConnectionTable } from "../stages/connections.js";
 import { IngressStage } from "../stages/ingress.js";
 import { MemberDirectory } from "../stages/members.js";
 import { RaftStepStage } from "../stages/raft-step.js";
 import { ReplicateStage } from "../stages/replicate.js";
 import { RespondStage } from "../stages/respond.js";
+import { StateMachine } from "../stages/state-machine.js";
 import { WalAppendStage } from "../stages/wal-append.js";
+import { unpackArchive } from "../storage/archive.js";
 import type { KvEngine } from "../storage/engines/engine.js";
+import { writeKvCheckpoint } from "../storage/engines/kv-checkpoint.js";
 import { LevelKvEngine } from "../storage/engines/kv-level.js";
 import { MemoryKvEngine } from "../storage/engines/kv-memory.js";
+import { VectorStore } from "../storage/engines/vector-store.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
 import { Wal, WalCorruptError } from "../storage/wal.js";
 import { type NodeConfig, parseInitialCluster } from "./config.js";
@@ -71,9 +83,16 @@ export class StageraftNode {
         ? new LevelKvEngine(join(config.dataDir, "kv"))
         : new MemoryKvEngine();
     await engine.open();
-    if (latest !== null && engine.appliedIndex < latest.index) {
-      await engine.restore(snapshots.dataPath(latest.index), latest.index);
-    }
+    const vectors = new VectorStore({
+      defaultEngine: config.engines.vector,
+      hnsw: {
+        m: config.engines.hnsw.m,
+        efConstruction: config.engines.hnsw.efConstruction,
+        efSearch: config.engines.hnsw.efSearch,
+      },
+    });
+    const machine = new StateMachine(engine, vectors, config.sessions);
+    const applied = await restoreStateMachine(machine, snapshots, latest, contents.entries);
     const lastIndex = contents.entries.at(-1)?.index ?? latest?.index ?? 0;
     if (engine.appliedIndex > Math.max(lastIndex, latest?.index ?? 0)) {
       throw new StartupError(
@@ -106,7 +125,7 @@ export class StageraftNode {
         hardState: contents.hardState,
         snapshot: latest,
         entries: contents.entries,
-        applied: engine.appliedIndex,
+        applied,
       },
     );
 
@@ -166,22 +185,16 @@ export class StageraftNode {
       log.child({ stage: "wal-append" }),
     );
     const apply = new ApplyStage(
-      engine,
+      machine,
       snapshots,
       { raftStep: raftStepPort, respond, wal: walAppend },
       {
         capacityItems: config.stages.apply.queueItems,
         batchItems: config.stages.apply.batchItems,
         snapshotEvery: config.raft.snapshotEvery,
-        sessions: {
-          ttlMs: config.sessions.ttlMs,
-          window: config.sessions.window,
-          maxSessions: config.sessions.maxSessions,
-          expireEvery: config.sessions.expireEvery,
-        },
       },
       log.child({ stage: "apply" }),
-      engine.appliedIndex,
+      applied,
     );
     const directory = new MemberDirectory(members);
     directory.learnClient(config.name, config.listenClient);
@@ -281,7 +294,7 @@ export class StageraftNode {
         term: raft.term,
         index: raft.log.lastIndex(),
         commitIndex: raft.commitIndex,
-        appliedIndex: engine.appliedIndex,
+        appliedIndex: applied,
         client: `${clientHost}:${ports.clientPort}`,
         peer: `${peerHost}:${ports.peerPort}`,
         engine: config.engines.kv,
@@ -344,6 +357,45 @@ export class StageraftNode {
       "stageraft node stopped",
     );
   }
+}
+
+/**
+ * Bring the state machine to a consistent point before the log replays onto it. Vectors live
+ * in memory: they come back from the latest snapshot. The KV engine may be ahead of it (LevelDB
+ * keeps its state); it is rolled back to the snapshot too whenever vectors are in play, so that
+ * the session table and every engine replay the same entries. Returns the applied index.
+ */
+async function restoreStateMachine(
+  machine: StateMachine,
+  snapshots: SnapshotStore,
+  latest: SnapshotMeta | null,
+  entries: readonly Entry[],
+): Promise<number> {
+  const vectorsInLog = entries.some(
+    (entry) =>
+      entry.type === EntryType.normal &&
+      entry.data.length > 0 &&
+      decodeCommand(entry.data).vec !== undefined,
+  );
+  const work = snapshots.workDir();
+  if (latest !== null) {
+    await unpackArchive(snapshots.dataPath(latest.index), work);
+    await machine.vectors.restore(join(work, "vectors"), latest.index);
+    if (
+      machine.kv.appliedIndex < latest.index ||
+      machine.vectors.collectionCount > 0 ||
+      vectorsInLog
+    ) {
+      await machine.kv.restore(join(work, "kv.ckpt"), latest.index);
+    }
+    await rm(work, { recursive: true, force: true });
+  } else if (vectorsInLog && machine.kv.appliedIndex > 0) {
+    await mkdir(work, { recursive: true });
+    await writeKvCheckpoint(join(work, "empty.ckpt"), []);
+    await machine.kv.restore(join(work, "empty.ckpt"), 0);
+    await rm(work, { recursive: true, force: true });
+  }
+  return Math.min(machine.kv.appliedIndex, machine.vectors.appliedIndex);
 }
 
 function splitHostPort(address: string): [string, number] {

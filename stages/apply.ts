@@ -1,7 +1,8 @@
+import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
 import { Stage, type StageSnapshot } from "../queues/mod.js";
 import { type Entry, EntryType } from "../raft/types.js";
-import type { KvCommand, KvEngine, KvResult } from "../storage/engines/engine.js";
+import { packDirectory, unpackArchive } from "../storage/archive.js";
 import type { SnapshotStore } from "../storage/snapshot-store.js";
 import { decodeCommand } from "./commands.js";
 import type {
@@ -14,14 +15,17 @@ import type {
   WalItem,
 } from "./items.js";
 import { type ClientRequest, ErrorCode } from "./protocol.js";
-import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
+import type { StateMachine } from "./state-machine.js";
 
 export interface ApplyOptions {
   readonly capacityItems: number;
   readonly batchItems: number;
-  /** Snapshot and compact every this many applied entries (0: only on request). */
+  /**
+   * Snapshot at every applied index that is a multiple of this (0: only on request). The
+   * points are log positions, the same on every replica: HNSW indexes reload from the file at
+   * a snapshot, and replicas must do so at the same entries to stay identical.
+   */
   readonly snapshotEvery: number;
-  readonly sessions: SessionSettings;
 }
 
 export interface ApplyPorts {
@@ -45,9 +49,10 @@ interface WaitingRead {
 }
 
 /**
- * Stage 5: applies committed entries in log order to the engine, answers the proposals that
- * were waiting for them, serves reads once the applied index reaches their read index, and
- * snapshots the engine every `snapshotEvery` entries. Strictly sequential (concurrency 1).
+ * Stage 5: applies committed entries in log order to the state machine (engines and session
+ * table), answers the proposals waiting for them, serves reads once the applied index reaches
+ * their read index, and snapshots at fixed log positions and at snapshot entries. Strictly
+ * sequential (concurrency 1).
  */
 export class ApplyStage {
   readonly stage: Stage<ApplyItem>;
@@ -57,11 +62,10 @@ export class ApplyStage {
   private appliedIndex: number;
   private lastSnapshotIndex: number;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly sessions: SessionTable;
   stats = { applied: 0, answered: 0, reads: 0, timeouts: 0, snapshots: 0 };
 
   constructor(
-    private readonly engine: KvEngine,
+    private readonly machine: StateMachine,
     private readonly snapshots: SnapshotStore,
     private readonly ports: ApplyPorts,
     private readonly options: ApplyOptions,
@@ -69,26 +73,24 @@ export class ApplyStage {
     appliedIndex: number,
   ) {
     this.appliedIndex = appliedIndex;
-    this.sessions = new SessionTable(options.sessions);
     this.lastSnapshotIndex = snapshots.latest()?.index ?? 0;
     this.stage = new Stage<ApplyItem>("apply", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
       concurrency: 1,
     });
-    this.stage.on("error", (error) => this.log.error({ err: error }, "apply batch failed"));
+    this.stage.on("error", (error) => {
+      // A half-applied batch would leave this replica's state unlike the others': stop, and
+      // let the restart replay the log from a consistent point.
+      this.log.fatal({ err: error }, "applying committed entries failed; stopping the node");
+      process.exit(70);
+    });
   }
 
-  /** Load the session table the engine holds, then start the timeout sweep. */
+  /** Load the session table, then start the timeout sweep. */
   async start(): Promise<void> {
-    await this.loadSessions();
+    await this.machine.load();
     this.sweepTimer = setInterval(() => this.expire(), 50);
-  }
-
-  private async loadSessions(): Promise<void> {
-    this.sessions.load(
-      await this.engine.scan({ prefix: SESSION_PREFIX, limit: Number.MAX_SAFE_INTEGER }),
-    );
   }
 
   stop(): void {
@@ -121,16 +123,8 @@ export class ApplyStage {
         case "committed":
           await this.applyEntries(item.entries);
           break;
-        case "snapshot": {
-          const index = await this.takeSnapshot();
-          this.reply(item.target, { ok: true, result: { index } });
-          break;
-        }
         case "restore":
-          await this.engine.restore(item.path, item.meta.index);
-          await this.loadSessions();
-          this.appliedIndex = item.meta.index;
-          this.lastSnapshotIndex = item.meta.index;
+          await this.restore(item.path, item.meta.index);
           this.log.info(
             { index: item.meta.index, term: item.meta.term },
             "state restored from an installed snapshot",
@@ -141,96 +135,41 @@ export class ApplyStage {
     this.ports.raftStep.kick();
   }
 
-  /**
-   * Apply committed entries. Session writes already answered are not applied again: their
-   * first answer is given. Session expiry runs exactly at entries whose index is a multiple
-   * of expireEvery, so the batch is cut there: every replica expires at the same log position.
-   */
+  private isSnapshotPoint(entry: Entry): boolean {
+    if (this.options.snapshotEvery > 0 && entry.index % this.options.snapshotEvery === 0)
+      return true;
+    return (
+      entry.type === EntryType.normal &&
+      entry.data.length > 0 &&
+      decodeCommand(entry.data).snapshot === true
+    );
+  }
+
+  /** Apply in runs cut at session-expiry and snapshot points: both happen at exact log positions. */
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
     let start = 0;
     for (let k = 0; k < entries.length; k++) {
-      if (k === entries.length - 1 || this.sessions.shouldExpireAt(entries[k]!.index)) {
-        await this.applySegment(entries.slice(start, k + 1));
-        start = k + 1;
+      const entry = entries[k]!;
+      const snapshotHere = this.isSnapshotPoint(entry);
+      if (
+        k < entries.length - 1 &&
+        !snapshotHere &&
+        !this.machine.sessions.shouldExpireAt(entry.index)
+      )
+        continue;
+      const run = entries.slice(start, k + 1);
+      start = k + 1;
+      const answers = await this.machine.apply(run);
+      this.appliedIndex = entry.index;
+      this.stats.applied += run.length;
+      this.ports.raftStep.onApplied(entry.index);
+      if (snapshotHere) {
+        const index = await this.takeSnapshot();
+        if (index === entry.index) answers.set(entry.index, { ok: true, result: { index } });
       }
+      for (const item of run) this.answerWaiter(item, answers.get(item.index));
     }
-    const lastIndex = entries.at(-1)!.index;
-    this.appliedIndex = lastIndex;
-    this.stats.applied += entries.length;
-    this.ports.raftStep.onApplied(lastIndex);
     await this.serveReadyReads();
-    if (
-      this.options.snapshotEvery > 0 &&
-      this.appliedIndex - this.lastSnapshotIndex >= this.options.snapshotEvery
-    ) {
-      await this.takeSnapshot();
-    }
-  }
-
-  private async applySegment(entries: readonly Entry[]): Promise<void> {
-    const commands: { index: number; command: KvCommand }[] = [];
-    const sessionOf: ({ id: string; seq: number; ts: number; index: number } | null)[] = [];
-    const answered = new Map<number, ReplyBody>();
-    const sameAs = new Map<number, number>();
-    const firstInSegment = new Map<string, number>();
-    const last = entries.at(-1)!;
-    let expireTs: number | null = null;
-    for (const entry of entries) {
-      if (entry.type !== EntryType.normal || entry.data.length === 0) continue;
-      const command = decodeCommand(entry.data);
-      if (entry === last && this.sessions.shouldExpireAt(entry.index)) expireTs = command.ts;
-      const session = command.session;
-      if (session !== undefined) {
-        const prior = this.sessions.lookup(session.id, session.seq);
-        if (prior === "evicted") {
-          answered.set(
-            entry.index,
-            fail(
-              ErrorCode.badRequest,
-              `seq ${session.seq} is older than the answers kept for session ${session.id}`,
-            ),
-          );
-          continue;
-        }
-        if (prior !== null) {
-          answered.set(entry.index, prior);
-          continue;
-        }
-        const key = `${session.id}\u0000${session.seq}`;
-        const first = firstInSegment.get(key);
-        if (first !== undefined) {
-          sameAs.set(entry.index, first);
-          continue;
-        }
-        firstInSegment.set(key, entry.index);
-      }
-      commands.push({ index: entry.index, command: command.kv });
-      sessionOf.push(
-        session === undefined ? null : { ...session, ts: command.ts, index: entry.index },
-      );
-    }
-    const sidecar = (results: readonly KvResult[]) => {
-      const writes = [];
-      for (const [k, session] of sessionOf.entries()) {
-        if (session === null) continue;
-        writes.push(
-          this.sessions.record(
-            session.id,
-            session.seq,
-            writeReply(results[k]!, session.index),
-            session.ts,
-          ),
-        );
-      }
-      if (expireTs !== null) writes.push(...this.sessions.expire(expireTs));
-      return writes;
-    };
-    const results = await this.engine.applyBatch(commands, last.index, sidecar);
-    const replyByIndex = new Map<number, ReplyBody>(answered);
-    for (const [k, command] of commands.entries())
-      replyByIndex.set(command.index, writeReply(results[k]!, command.index));
-    for (const [index, first] of sameAs) replyByIndex.set(index, replyByIndex.get(first)!);
-    for (const entry of entries) this.answerWaiter(entry, replyByIndex.get(entry.index));
   }
 
   private answerWaiter(entry: Entry, reply: ReplyBody | undefined): void {
@@ -260,32 +199,18 @@ export class ApplyStage {
 
   private async serveRead(read: WaitingRead): Promise<void> {
     this.stats.reads++;
-    const { request } = read;
-    if (request.op === "get") {
-      const value = await this.engine.get(request.key);
-      this.reply(read.target, {
-        ok: true,
-        result: { found: value !== null, value, index: this.appliedIndex },
-      });
-    } else if (request.op === "scan") {
-      // Reserved keys (session records) start with U+0000: user scans begin after them.
-      const start =
-        request.start !== undefined && request.start > RESERVED_END ? request.start : RESERVED_END;
-      const items = await this.engine.scan({
-        limit: request.limit,
-        start,
-        ...(request.prefix !== undefined ? { prefix: request.prefix } : {}),
-        ...(request.end !== undefined ? { end: request.end } : {}),
-      });
-      this.reply(read.target, { ok: true, result: { items, index: this.appliedIndex } });
-    }
+    this.reply(read.target, await this.machine.read(read.request, this.appliedIndex));
   }
 
-  /** Snapshot: checkpoint the engine, compact the core, then the WAL (in its own order). */
-  async takeSnapshot(): Promise<number> {
+  /** Checkpoint the state machine into one archive, compact the core, then the WAL. */
+  private async takeSnapshot(): Promise<number> {
     const index = this.appliedIndex;
     if (index <= this.lastSnapshotIndex) return this.lastSnapshotIndex;
-    const size = await this.engine.checkpoint(this.snapshots.tempPath());
+    const work = this.snapshots.workDir();
+    await rm(work, { recursive: true, force: true });
+    await this.machine.checkpoint(work);
+    const size = await packDirectory(work, this.snapshots.tempPath());
+    await rm(work, { recursive: true, force: true });
     const { meta, retainFrom } = this.ports.raftStep.compact(index, size);
     await this.snapshots.commit(meta);
     this.lastSnapshotIndex = index;
@@ -294,6 +219,16 @@ export class ApplyStage {
       this.log.warn({ index }, "wal-append is full; the log is compacted at the next snapshot");
     }
     return index;
+  }
+
+  /** Replace the whole state by the snapshot archive at `path`, taken at `index`. */
+  async restore(path: string, index: number): Promise<void> {
+    const work = this.snapshots.workDir();
+    await unpackArchive(path, work);
+    await this.machine.restore(work, index);
+    await rm(work, { recursive: true, force: true });
+    this.appliedIndex = index;
+    this.lastSnapshotIndex = index;
   }
 
   private expire(): void {
@@ -325,33 +260,5 @@ export class ApplyStage {
   private reply(target: ReplyTarget, body: ReplyBody): void {
     this.stats.answered++;
     this.ports.respond.reply({ target, body });
-  }
-}
-
-const RESERVED_END = "\u0001";
-
-function fail(code: ErrorCode, message: string): ReplyBody {
-  return { ok: false, error: { code, message } };
-}
-
-function writeReply(result: KvResult, index: number): ReplyBody {
-  switch (result.op) {
-    case "put":
-      return { ok: true, result: { index } };
-    case "delete":
-      return { ok: true, result: { deleted: result.deleted, index } };
-    case "cas":
-      return { ok: true, result: { succeeded: result.succeeded, value: result.value, index } };
-    case "incr":
-      if ("error" in result) {
-        return {
-          ok: false,
-          error: {
-            code: ErrorCode.badRequest,
-            message: `incr: the value ${JSON.stringify(result.value.slice(0, 64))} is not an integer`,
-          },
-        };
-      }
-      return { ok: true, result: { value: result.value, index } };
   }
 }

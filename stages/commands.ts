@@ -1,5 +1,6 @@
 import { Packr } from "msgpackr";
 import type { KvCommand } from "../storage/engines/engine.js";
+import type { VectorCommand } from "../storage/engines/vector-store.js";
 
 /**
  * What a normal log entry carries: a state machine command, with the client session that
@@ -7,7 +8,10 @@ import type { KvCommand } from "../storage/engines/engine.js";
  * the leader's no-ops.
  */
 export interface LogCommand {
-  readonly kv: KvCommand;
+  readonly kv?: KvCommand;
+  readonly vec?: VectorCommand;
+  /** Snapshot here: every replica snapshots at the same log index (see ApplyStage). */
+  readonly snapshot?: true;
   readonly session?: { readonly id: string; readonly seq: number };
   /** The leader's clock at proposal: the only time the replicated state machine sees. */
   readonly ts: number;

@@ -63,9 +63,7 @@ export type ApplyItem =
       readonly deadline: number;
     }
   /** An InstallSnapshot finished: replace the engine's state. */
-  | { readonly kind: "restore"; readonly meta: SnapshotMeta; readonly path: string }
-  /** The snapshot op: snapshot now and answer with its index. */
-  | { readonly kind: "snapshot"; readonly target: ReplyTarget };
+  | { readonly kind: "restore"; readonly meta: SnapshotMeta; readonly path: string };
 
 export type WalItem =
   | { readonly kind: "ready"; readonly ready: Ready }

@@ -4,7 +4,7 @@ import { decodeConfigEntry } from "../raft/membership.js";
 import type { RaftNode, RaftStatus } from "../raft/node.js";
 import { EntryType, type Message, type Ready, type SnapshotMeta } from "../raft/types.js";
 import { AdminOps } from "./admin.js";
-import { encodeCommand } from "./commands.js";
+import { encodeCommand, type LogCommand } from "./commands.js";
 import type {
   ApplyItem,
   ClientItem,
@@ -146,17 +146,12 @@ export class RaftStepStage implements RaftStepPort {
           },
         });
         return;
-      case "snapshot":
-        if (!this.ports.apply.offer({ kind: "snapshot", target: item.target })) {
-          this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
-        }
-        return;
       default:
         break;
     }
     if (!leaderOps[request.op]) this.handleRead(item);
     else if (this.raft.role !== "leader") this.notLeader(item);
-    else if (writeOps[request.op]) this.handleWrite(item);
+    else if (writeOps[request.op] || request.op === "snapshot") this.handleWrite(item);
     else this.admin.handle(item);
   }
 
@@ -385,23 +380,45 @@ export class RaftStepStage implements RaftStepPort {
   }
 }
 
-function toLogCommand(request: ClientRequest, ts: number) {
+function toLogCommand(request: ClientRequest, ts: number): LogCommand {
   const meta =
     "session" in request && request.session !== undefined
       ? { session: { id: request.session, seq: request.seq! }, ts }
       : { ts };
   switch (request.op) {
     case "put":
-      return { kv: { op: "put" as const, key: request.key, value: request.value }, ...meta };
+      return { kv: { op: "put", key: request.key, value: request.value }, ...meta };
     case "delete":
-      return { kv: { op: "delete" as const, key: request.key }, ...meta };
+      return { kv: { op: "delete", key: request.key }, ...meta };
     case "cas":
       return {
-        kv: { op: "cas" as const, key: request.key, expect: request.expect, value: request.value },
+        kv: { op: "cas", key: request.key, expect: request.expect, value: request.value },
         ...meta,
       };
     case "incr":
-      return { kv: { op: "incr" as const, key: request.key, delta: request.delta }, ...meta };
+      return { kv: { op: "incr", key: request.key, delta: request.delta }, ...meta };
+    case "vcreate": {
+      const { op, collection, dim, metric, engine, params } = request;
+      return {
+        vec: {
+          op,
+          collection,
+          dim,
+          metric,
+          ...(engine ? { engine } : {}),
+          ...(params ? { params } : {}),
+        },
+        ...meta,
+      };
+    }
+    case "vput": {
+      const { op, collection, key, vector, meta: fields } = request;
+      return { vec: { op, collection, key, vector, ...(fields ? { meta: fields } : {}) }, ...meta };
+    }
+    case "vdelete":
+      return { vec: { op: "vdelete", collection: request.collection, key: request.key }, ...meta };
+    case "snapshot":
+      return { snapshot: true, ts };
     default:
       throw new Error(`not a write: ${request.op}`);
   }

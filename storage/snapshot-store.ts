@@ -42,6 +42,11 @@ export class SnapshotStore {
     return join(this.dir, `snap-${index}.bin`);
   }
 
+  /** A scratch directory for packing and unpacking snapshot archives. */
+  workDir(): string {
+    return join(this.dir, "work");
+  }
+
   /** Where an engine writes a checkpoint before its metadata is known. */
   tempPath(): string {
     return join(this.dir, "checkpoint.tmp");

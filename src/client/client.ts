@@ -19,7 +19,7 @@ export interface ClientOptions {
   readonly session?: boolean | string;
 }
 
-const writeOps = new Set(["put", "delete", "cas", "incr"]);
+const writeOps = new Set(["put", "delete", "cas", "incr", "vcreate", "vput", "vdelete"]);
 
 /** A failed request. `code` is the contract's error code; `leader` a hint where given. */
 export class StageraftError extends Error {
@@ -51,6 +51,12 @@ export interface StatusResult {
   readonly commitIndex: number;
   readonly appliedIndex: number;
   readonly members: string[];
+}
+
+export interface VectorHit {
+  readonly key: string;
+  readonly score: number;
+  readonly meta: Record<string, string | number | boolean | null> | null;
 }
 
 export interface MemberInfo {
@@ -187,7 +193,60 @@ export class StageraftClient {
     return (await this.request({ op: "transfer-leader", to })) as { leader: string };
   }
 
-  /** Snapshot the node this client is connected to; resolves with the snapshot's index. */
+  /** Create a vector collection (idempotent with the same settings). */
+  async vcreate(
+    collection: string,
+    spec: {
+      dim: number;
+      metric: "l2" | "cosine" | "ip";
+      engine?: "hnsw" | "flat";
+      params?: { m?: number; efConstruction?: number; efSearch?: number };
+    },
+  ): Promise<{ index: number }> {
+    return (await this.request({ op: "vcreate", collection, ...spec })) as { index: number };
+  }
+
+  /** Insert or replace the vector stored under `key`. */
+  async vput(
+    collection: string,
+    key: string,
+    vector: readonly number[],
+    meta?: Record<string, string | number | boolean | null>,
+  ): Promise<{ index: number }> {
+    return (await this.request({
+      op: "vput",
+      collection,
+      key,
+      vector,
+      ...(meta ? { meta } : {}),
+    })) as { index: number };
+  }
+
+  async vdelete(collection: string, key: string): Promise<{ deleted: boolean; index: number }> {
+    return (await this.request({ op: "vdelete", collection, key })) as {
+      deleted: boolean;
+      index: number;
+    };
+  }
+
+  /** The k nearest vectors, best first (l2: squared distance; cosine, ip: similarity). */
+  async vsearch(
+    collection: string,
+    vector: readonly number[],
+    k: number,
+    options: {
+      ef?: number;
+      filter?: Record<string, string | number | boolean | null>;
+      consistency?: Consistency;
+    } = {},
+  ): Promise<{ hits: VectorHit[]; index: number }> {
+    return (await this.request({ op: "vsearch", collection, vector, k, ...options })) as {
+      hits: VectorHit[];
+      index: number;
+    };
+  }
+
+  /** Snapshot every node at the same log index (the request goes through the log). */
   async snapshot(): Promise<{ index: number }> {
     return (await this.request({ op: "snapshot" })) as { index: number };
   }

@@ -1,0 +1,185 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { type Entry, EntryType } from "../raft/types.js";
+import type { KvCommand, KvEngine, KvResult } from "../storage/engines/engine.js";
+import type { VectorResult, VectorStore } from "../storage/engines/vector-store.js";
+import { decodeCommand } from "./commands.js";
+import type { ReplyBody } from "./items.js";
+import { type ClientRequest, ErrorCode } from "./protocol.js";
+import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
+
+/** User scans start after the reserved U+0000 keys (session records). */
+const RESERVED_END = "\u0001";
+
+/**
+ * The replicated state machine behind the apply stage: the KV engine, the vector store and the
+ * session table, changed only by committed entries in log order. Everything here is
+ * deterministic: replicas given the same entries reach the same state and the same answers.
+ */
+export class StateMachine {
+  readonly sessions: SessionTable;
+
+  constructor(
+    readonly kv: KvEngine,
+    readonly vectors: VectorStore,
+    sessionSettings: SessionSettings,
+  ) {
+    this.sessions = new SessionTable(sessionSettings);
+  }
+
+  /** Load the session table the KV engine holds (at start, and after a restore). */
+  async load(): Promise<void> {
+    this.sessions.load(
+      await this.kv.scan({ prefix: SESSION_PREFIX, limit: Number.MAX_SAFE_INTEGER }),
+    );
+  }
+
+  /**
+   * Apply a run of entries; returns the answer for every entry that produced one. A session
+   * write already answered is not applied again: its first answer is returned. Session expiry
+   * runs when the last entry's index is an expiry point, so the caller cuts runs there.
+   */
+  async apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>> {
+    const answers = new Map<number, ReplyBody>();
+    const kvCommands: { index: number; command: KvCommand }[] = [];
+    /** Session writes to record once their answer is known, in log order. */
+    const toRecord: { id: string; seq: number; ts: number; index: number }[] = [];
+    const sameAs = new Map<number, number>();
+    const firstInRun = new Map<string, number>();
+    const last = entries.at(-1)!;
+    let expireTs: number | null = null;
+    for (const entry of entries) {
+      if (entry.type !== EntryType.normal || entry.data.length === 0) continue;
+      const command = decodeCommand(entry.data);
+      if (entry === last && this.sessions.shouldExpireAt(entry.index)) expireTs = command.ts;
+      if (command.snapshot) continue; // the apply stage snapshots after this run
+      const session = command.session;
+      if (session !== undefined) {
+        const prior = this.sessions.lookup(session.id, session.seq);
+        if (prior !== null) {
+          answers.set(
+            entry.index,
+            prior === "evicted"
+              ? fail(
+                  ErrorCode.badRequest,
+                  `seq ${session.seq} is older than the answers kept for session ${session.id}`,
+                )
+              : prior,
+          );
+          continue;
+        }
+        const key = `${session.id}\u0000${session.seq}`;
+        const first = firstInRun.get(key);
+        if (first !== undefined) {
+          sameAs.set(entry.index, first);
+          continue;
+        }
+        firstInRun.set(key, entry.index);
+        toRecord.push({ ...session, ts: command.ts, index: entry.index });
+      }
+      if (command.kv !== undefined) kvCommands.push({ index: entry.index, command: command.kv });
+      else if (command.vec !== undefined && entry.index > this.vectors.appliedIndex) {
+        answers.set(entry.index, vectorReply(this.vectors.apply(command.vec), entry.index));
+      }
+    }
+    const sidecar = (results: readonly KvResult[]) => {
+      for (const [k, { index }] of kvCommands.entries())
+        answers.set(index, kvReply(results[k]!, index));
+      const writes = [];
+      for (const session of toRecord) {
+        const answer = answers.get(session.index);
+        if (answer !== undefined)
+          writes.push(this.sessions.record(session.id, session.seq, answer, session.ts));
+      }
+      if (expireTs !== null) writes.push(...this.sessions.expire(expireTs));
+      return writes;
+    };
+    const results = await this.kv.applyBatch(kvCommands, last.index, sidecar);
+    // A replayed run (already applied by the engine) does not call the sidecar: answer anyway.
+    for (const [k, { index }] of kvCommands.entries())
+      answers.set(index, kvReply(results[k]!, index));
+    for (const [index, first] of sameAs) answers.set(index, answers.get(first)!);
+    this.vectors.appliedIndex = Math.max(this.vectors.appliedIndex, last.index);
+    return answers;
+  }
+
+  async read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody> {
+    switch (request.op) {
+      case "get": {
+        const value = await this.kv.get(request.key);
+        return { ok: true, result: { found: value !== null, value, index: appliedIndex } };
+      }
+      case "scan": {
+        const start =
+          request.start !== undefined && request.start > RESERVED_END
+            ? request.start
+            : RESERVED_END;
+        const items = await this.kv.scan({
+          limit: request.limit,
+          start,
+          ...(request.prefix !== undefined ? { prefix: request.prefix } : {}),
+          ...(request.end !== undefined ? { end: request.end } : {}),
+        });
+        return { ok: true, result: { items, index: appliedIndex } };
+      }
+      case "vsearch": {
+        const result = this.vectors.search(request);
+        if (!result.ok)
+          return fail(
+            result.error === "not-found" ? ErrorCode.notFound : ErrorCode.badRequest,
+            result.message,
+          );
+        return { ok: true, result: { hits: result.hits, index: appliedIndex } };
+      }
+      default:
+        return fail(ErrorCode.badRequest, `"${request.op}" is not a read`);
+    }
+  }
+
+  /** Write the whole state into `dir` (the caller archives it into one snapshot file). */
+  async checkpoint(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await this.kv.checkpoint(join(dir, "kv.ckpt"));
+    await this.vectors.checkpoint(join(dir, "vectors"));
+  }
+
+  async restore(dir: string, index: number): Promise<void> {
+    await this.kv.restore(join(dir, "kv.ckpt"), index);
+    await this.vectors.restore(join(dir, "vectors"), index);
+    await this.load();
+  }
+}
+
+function fail(code: ErrorCode, message: string): ReplyBody {
+  return { ok: false, error: { code, message } };
+}
+
+function vectorReply(result: VectorResult, index: number): ReplyBody {
+  if (!result.ok)
+    return fail(
+      result.error === "not-found" ? ErrorCode.notFound : ErrorCode.badRequest,
+      result.message,
+    );
+  return result.op === "vdelete"
+    ? { ok: true, result: { deleted: result.deleted, index } }
+    : { ok: true, result: { index } };
+}
+
+function kvReply(result: KvResult, index: number): ReplyBody {
+  switch (result.op) {
+    case "put":
+      return { ok: true, result: { index } };
+    case "delete":
+      return { ok: true, result: { deleted: result.deleted, index } };
+    case "cas":
+      return { ok: true, result: { succeeded: result.succeeded, value: result.value, index } };
+    case "incr":
+      if ("error" in result) {
+        return fail(
+          ErrorCode.badRequest,
+          `incr: the value ${JSON.stringify(result.value.slice(0, 64))} is not an integer`,
+        );
+      }
+      return { ok: true, result: { value: result.value, index } };
+  }
+}
