@@ -84,7 +84,15 @@ export const configSchema = z
         raftStep: stage(16_384, 1_024),
         walAppend: stage(1_024, 256),
         replicate: stage(8_192, 1_024),
-        apply: stage(8_192, 1_024),
+        apply: z
+          .object({
+            queueItems: z.number().int().min(1).max(10_000_000).default(8_192),
+            batchItems: z.number().int().min(1).max(1_000_000).default(1_024),
+            /** inline: on the event loop; workers: the state machine in a worker thread. */
+            pool: z.enum(["inline", "workers"]).default("inline"),
+          })
+          .strict()
+          .default({}),
         respond: stage(65_536, 4_096),
       })
       .strict()

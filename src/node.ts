@@ -1,31 +1,22 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
-import {
-  type Entry,
-  EntryType,
-  RaftNode,
-  raftConfig,
-  SeededRandom,
-  type SnapshotMeta,
-} from "../raft/mod.js";
+import { RaftNode, raftConfig, SeededRandom } from "../raft/mod.js";
 import { ApplyStage } from "../stages/apply.js";
-import { decodeCommand } from "../stages/commands.js";
 import { ConnectionTable } from "../stages/connections.js";
 import { IngressStage } from "../stages/ingress.js";
 import { MemberDirectory } from "../stages/members.js";
 import { RaftStepStage } from "../stages/raft-step.js";
+import { RemoteStateMachine } from "../stages/remote-state-machine.js";
 import { ReplicateStage } from "../stages/replicate.js";
 import { RespondStage } from "../stages/respond.js";
-import { StateMachine } from "../stages/state-machine.js";
+import {
+  logHasVectors,
+  openStateMachine,
+  type StateMachineOptions,
+} from "../stages/state-machine.js";
 import { WalAppendStage } from "../stages/wal-append.js";
-import { unpackArchive } from "../storage/archive.js";
-import type { KvEngine } from "../storage/engines/engine.js";
-import { writeKvCheckpoint } from "../storage/engines/kv-checkpoint.js";
-import { LevelKvEngine } from "../storage/engines/kv-level.js";
-import { MemoryKvEngine } from "../storage/engines/kv-memory.js";
-import { VectorStore } from "../storage/engines/vector-store.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
 import { Wal, WalCorruptError } from "../storage/wal.js";
 import { type NodeConfig, parseInitialCluster } from "./config.js";
@@ -78,25 +69,29 @@ export class StageraftNode {
     });
     if (contents.truncatedTail > 0)
       log.warn({ entries: contents.truncatedTail }, "cut a torn WAL tail (never acknowledged)");
-    const engine: KvEngine =
-      config.engines.kv === "level"
-        ? new LevelKvEngine(join(config.dataDir, "kv"))
-        : new MemoryKvEngine();
-    await engine.open();
-    const vectors = new VectorStore({
-      defaultEngine: config.engines.vector,
-      hnsw: {
-        m: config.engines.hnsw.m,
-        efConstruction: config.engines.hnsw.efConstruction,
-        efSearch: config.engines.hnsw.efSearch,
+    const stateMachineOptions: StateMachineOptions = {
+      kvEngine: config.engines.kv,
+      dataDir: config.dataDir,
+      vectors: {
+        defaultEngine: config.engines.vector,
+        hnsw: {
+          m: config.engines.hnsw.m,
+          efConstruction: config.engines.hnsw.efConstruction,
+          efSearch: config.engines.hnsw.efSearch,
+        },
       },
-    });
-    const machine = new StateMachine(engine, vectors, config.sessions);
-    const applied = await restoreStateMachine(machine, snapshots, latest, contents.entries);
+      sessions: config.sessions,
+    };
+    const vectorsInLog = logHasVectors(contents.entries);
+    const { machine, applied, kvApplied } =
+      config.stages.apply.pool === "workers"
+        ? await RemoteStateMachine.open(stateMachineOptions, snapshots.dir, latest, vectorsInLog)
+        : await openStateMachine(stateMachineOptions, snapshots, latest, vectorsInLog);
     const lastIndex = contents.entries.at(-1)?.index ?? latest?.index ?? 0;
-    if (engine.appliedIndex > Math.max(lastIndex, latest?.index ?? 0)) {
+    if (kvApplied > Math.max(lastIndex, latest?.index ?? 0)) {
+      await machine.close();
       throw new StartupError(
-        `the ${engine.name} engine has applied index ${engine.appliedIndex}, beyond the WAL (${lastIndex}): the data dir is inconsistent`,
+        `the ${config.engines.kv} engine has applied index ${kvApplied}, beyond the WAL (${lastIndex}): the data dir is inconsistent`,
       );
     }
 
@@ -268,7 +263,7 @@ export class StageraftNode {
     } catch (error) {
       await ingress.stop();
       await wal.close();
-      await engine.close();
+      await machine.close();
       throw new StartupError((error as Error).message);
     }
     const node = new StageraftNode(
@@ -281,7 +276,7 @@ export class StageraftNode {
       replicate,
       apply,
       respond,
-      [wal, engine],
+      [wal, machine],
       ports,
     );
     nodeRef.node = node;
@@ -357,45 +352,6 @@ export class StageraftNode {
       "stageraft node stopped",
     );
   }
-}
-
-/**
- * Bring the state machine to a consistent point before the log replays onto it. Vectors live
- * in memory: they come back from the latest snapshot. The KV engine may be ahead of it (LevelDB
- * keeps its state); it is rolled back to the snapshot too whenever vectors are in play, so that
- * the session table and every engine replay the same entries. Returns the applied index.
- */
-async function restoreStateMachine(
-  machine: StateMachine,
-  snapshots: SnapshotStore,
-  latest: SnapshotMeta | null,
-  entries: readonly Entry[],
-): Promise<number> {
-  const vectorsInLog = entries.some(
-    (entry) =>
-      entry.type === EntryType.normal &&
-      entry.data.length > 0 &&
-      decodeCommand(entry.data).vec !== undefined,
-  );
-  const work = snapshots.workDir();
-  if (latest !== null) {
-    await unpackArchive(snapshots.dataPath(latest.index), work);
-    await machine.vectors.restore(join(work, "vectors"), latest.index);
-    if (
-      machine.kv.appliedIndex < latest.index ||
-      machine.vectors.collectionCount > 0 ||
-      vectorsInLog
-    ) {
-      await machine.kv.restore(join(work, "kv.ckpt"), latest.index);
-    }
-    await rm(work, { recursive: true, force: true });
-  } else if (vectorsInLog && machine.kv.appliedIndex > 0) {
-    await mkdir(work, { recursive: true });
-    await writeKvCheckpoint(join(work, "empty.ckpt"), []);
-    await machine.kv.restore(join(work, "empty.ckpt"), 0);
-    await rm(work, { recursive: true, force: true });
-  }
-  return Math.min(machine.kv.appliedIndex, machine.vectors.appliedIndex);
 }
 
 function splitHostPort(address: string): [string, number] {

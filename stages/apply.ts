@@ -15,7 +15,7 @@ import type {
   WalItem,
 } from "./items.js";
 import { type ClientRequest, ErrorCode } from "./protocol.js";
-import type { StateMachine } from "./state-machine.js";
+import type { StateMachinePort } from "./state-machine.js";
 
 export interface ApplyOptions {
   readonly capacityItems: number;
@@ -65,7 +65,7 @@ export class ApplyStage {
   stats = { applied: 0, answered: 0, reads: 0, timeouts: 0, snapshots: 0 };
 
   constructor(
-    private readonly machine: StateMachine,
+    private readonly machine: StateMachinePort,
     private readonly snapshots: SnapshotStore,
     private readonly ports: ApplyPorts,
     private readonly options: ApplyOptions,
@@ -151,11 +151,7 @@ export class ApplyStage {
     for (let k = 0; k < entries.length; k++) {
       const entry = entries[k]!;
       const snapshotHere = this.isSnapshotPoint(entry);
-      if (
-        k < entries.length - 1 &&
-        !snapshotHere &&
-        !this.machine.sessions.shouldExpireAt(entry.index)
-      )
+      if (k < entries.length - 1 && !snapshotHere && !this.machine.isExpiryPoint(entry.index))
         continue;
       const run = entries.slice(start, k + 1);
       start = k + 1;

@@ -1,8 +1,17 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type Entry, EntryType } from "../raft/types.js";
+import { type Entry, EntryType, type SnapshotMeta } from "../raft/types.js";
+import { unpackArchive } from "../storage/archive.js";
 import type { KvCommand, KvEngine, KvResult } from "../storage/engines/engine.js";
-import type { VectorResult, VectorStore } from "../storage/engines/vector-store.js";
+import { writeKvCheckpoint } from "../storage/engines/kv-checkpoint.js";
+import { LevelKvEngine } from "../storage/engines/kv-level.js";
+import { MemoryKvEngine } from "../storage/engines/kv-memory.js";
+import {
+  type VectorResult,
+  VectorStore,
+  type VectorStoreSettings,
+} from "../storage/engines/vector-store.js";
+import type { SnapshotStore } from "../storage/snapshot-store.js";
 import { decodeCommand } from "./commands.js";
 import type { ReplyBody } from "./items.js";
 import { type ClientRequest, ErrorCode } from "./protocol.js";
@@ -11,12 +20,31 @@ import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.j
 /** User scans start after the reserved U+0000 keys (session records). */
 const RESERVED_END = "\u0001";
 
+/** What the apply stage needs of a state machine, in this thread or in a worker thread. */
+export interface StateMachinePort {
+  load(): Promise<void>;
+  apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>>;
+  read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody>;
+  checkpoint(dir: string): Promise<void>;
+  restore(dir: string, index: number): Promise<void>;
+  /** Session expiry happens at this entry (a pure function of the settings). */
+  isExpiryPoint(index: number): boolean;
+  close(): Promise<void>;
+}
+
+export interface StateMachineOptions {
+  readonly kvEngine: "level" | "memory";
+  readonly dataDir: string;
+  readonly vectors: VectorStoreSettings;
+  readonly sessions: SessionSettings;
+}
+
 /**
  * The replicated state machine behind the apply stage: the KV engine, the vector store and the
  * session table, changed only by committed entries in log order. Everything here is
  * deterministic: replicas given the same entries reach the same state and the same answers.
  */
-export class StateMachine {
+export class StateMachine implements StateMachinePort {
   readonly sessions: SessionTable;
 
   constructor(
@@ -25,6 +53,14 @@ export class StateMachine {
     sessionSettings: SessionSettings,
   ) {
     this.sessions = new SessionTable(sessionSettings);
+  }
+
+  isExpiryPoint(index: number): boolean {
+    return this.sessions.shouldExpireAt(index);
+  }
+
+  async close(): Promise<void> {
+    await this.kv.close();
   }
 
   /** Load the session table the KV engine holds (at start, and after a restore). */
@@ -148,6 +184,56 @@ export class StateMachine {
     await this.vectors.restore(join(dir, "vectors"), index);
     await this.load();
   }
+}
+
+/**
+ * Open the engines and bring the state machine to a consistent point before the log replays
+ * onto it. Vectors live in memory: they come back from the latest snapshot. The KV engine may
+ * be ahead of it (LevelDB keeps its state); it is rolled back to the snapshot whenever vectors
+ * are in play, so that the session table and every engine replay the same entries.
+ */
+export async function openStateMachine(
+  options: StateMachineOptions,
+  snapshots: SnapshotStore,
+  latest: SnapshotMeta | null,
+  vectorsInLog: boolean,
+): Promise<{ machine: StateMachine; applied: number; kvApplied: number }> {
+  const kv: KvEngine =
+    options.kvEngine === "level"
+      ? new LevelKvEngine(join(options.dataDir, "kv"))
+      : new MemoryKvEngine();
+  await kv.open();
+  const vectors = new VectorStore(options.vectors);
+  const machine = new StateMachine(kv, vectors, options.sessions);
+  const work = snapshots.workDir();
+  if (latest !== null) {
+    await unpackArchive(snapshots.dataPath(latest.index), work);
+    await vectors.restore(join(work, "vectors"), latest.index);
+    if (kv.appliedIndex < latest.index || vectors.collectionCount > 0 || vectorsInLog) {
+      await kv.restore(join(work, "kv.ckpt"), latest.index);
+    }
+    await rm(work, { recursive: true, force: true });
+  } else if (vectorsInLog && kv.appliedIndex > 0) {
+    await mkdir(work, { recursive: true });
+    await writeKvCheckpoint(join(work, "empty.ckpt"), []);
+    await kv.restore(join(work, "empty.ckpt"), 0);
+    await rm(work, { recursive: true, force: true });
+  }
+  return {
+    machine,
+    applied: Math.min(kv.appliedIndex, vectors.appliedIndex),
+    kvApplied: kv.appliedIndex,
+  };
+}
+
+/** Does the log hold vector commands (then the state machine starts from the snapshot)? */
+export function logHasVectors(entries: readonly Entry[]): boolean {
+  return entries.some(
+    (entry) =>
+      entry.type === EntryType.normal &&
+      entry.data.length > 0 &&
+      decodeCommand(entry.data).vec !== undefined,
+  );
 }
 
 function fail(code: ErrorCode, message: string): ReplyBody {

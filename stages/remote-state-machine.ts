@@ -1,0 +1,73 @@
+import { WorkerPool } from "../queues/worker-pool.js";
+import type { Entry, SnapshotMeta } from "../raft/types.js";
+import type { ReplyBody } from "./items.js";
+import type { ClientRequest } from "./protocol.js";
+import type { SessionSettings } from "./sessions.js";
+import type { StateMachineOptions, StateMachinePort } from "./state-machine.js";
+import type { HostCall, HostData } from "./state-machine-host.js";
+
+/**
+ * The state machine in a worker thread (the apply stage's "workers" pool): index inserts,
+ * searches and engine work leave the event loop that serves clients and peers. A worker that
+ * dies rejects the call, which stops the node (the apply stage treats it as fatal).
+ */
+export class RemoteStateMachine implements StateMachinePort {
+  private constructor(
+    private readonly pool: WorkerPool,
+    private readonly sessions: SessionSettings,
+  ) {}
+
+  static async open(
+    options: StateMachineOptions,
+    snapshotDir: string,
+    latest: SnapshotMeta | null,
+    vectorsInLog: boolean,
+  ): Promise<{ machine: RemoteStateMachine; applied: number; kvApplied: number }> {
+    const data: HostData = { options, snapshotDir };
+    const pool = new WorkerPool(new URL("./state-machine-host.js", import.meta.url), {
+      size: 1,
+      workerData: () => data,
+      restartsMax: 0,
+      name: "apply",
+    });
+    const machine = new RemoteStateMachine(pool, options.sessions);
+    const result = (await machine.call({ method: "open", latest, vectorsInLog })) as {
+      applied: number;
+      kvApplied: number;
+    };
+    return { machine, ...result };
+  }
+
+  private call(call: HostCall): Promise<unknown> {
+    return this.pool.call(0, call);
+  }
+
+  async load(): Promise<void> {
+    await this.call({ method: "load" });
+  }
+
+  async apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>> {
+    return new Map((await this.call({ method: "apply", entries })) as [number, ReplyBody][]);
+  }
+
+  async read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody> {
+    return (await this.call({ method: "read", request, appliedIndex })) as ReplyBody;
+  }
+
+  async checkpoint(dir: string): Promise<void> {
+    await this.call({ method: "checkpoint", dir });
+  }
+
+  async restore(dir: string, index: number): Promise<void> {
+    await this.call({ method: "restore", dir, index });
+  }
+
+  isExpiryPoint(index: number): boolean {
+    return index % this.sessions.expireEvery === 0;
+  }
+
+  async close(): Promise<void> {
+    await this.call({ method: "close" });
+    await this.pool.close();
+  }
+}

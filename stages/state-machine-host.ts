@@ -1,0 +1,66 @@
+/**
+ * The worker thread of the apply stage's "workers" pool: it owns the state machine (engines,
+ * vector indexes, session table), and the apply stage calls it through RemoteStateMachine.
+ */
+import { workerData } from "node:worker_threads";
+import { serveWorker } from "../queues/worker-entry.js";
+import type { Entry, SnapshotMeta } from "../raft/types.js";
+import { SnapshotStore } from "../storage/snapshot-store.js";
+import type { ReplyBody } from "./items.js";
+import type { ClientRequest } from "./protocol.js";
+import { openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.js";
+
+export interface HostData {
+  readonly options: StateMachineOptions;
+  readonly snapshotDir: string;
+}
+
+export type HostCall =
+  | {
+      readonly method: "open";
+      readonly latest: SnapshotMeta | null;
+      readonly vectorsInLog: boolean;
+    }
+  | { readonly method: "load" }
+  | { readonly method: "apply"; readonly entries: readonly Entry[] }
+  | { readonly method: "read"; readonly request: ClientRequest; readonly appliedIndex: number }
+  | { readonly method: "checkpoint"; readonly dir: string }
+  | { readonly method: "restore"; readonly dir: string; readonly index: number }
+  | { readonly method: "close" };
+
+const data = workerData as HostData;
+let machine: StateMachine | null = null;
+
+function opened(): StateMachine {
+  if (machine === null) throw new Error("state machine host: open it first");
+  return machine;
+}
+
+serveWorker<HostCall, unknown>(async (call) => {
+  switch (call.method) {
+    case "open": {
+      const snapshots = new SnapshotStore(data.snapshotDir);
+      await snapshots.open();
+      const result = await openStateMachine(
+        data.options,
+        snapshots,
+        call.latest,
+        call.vectorsInLog,
+      );
+      machine = result.machine;
+      return { applied: result.applied, kvApplied: result.kvApplied };
+    }
+    case "load":
+      return opened().load();
+    case "apply":
+      return [...(await opened().apply(call.entries))] satisfies [number, ReplyBody][];
+    case "read":
+      return opened().read(call.request, call.appliedIndex);
+    case "checkpoint":
+      return opened().checkpoint(call.dir);
+    case "restore":
+      return opened().restore(call.dir, call.index);
+    case "close":
+      return opened().close();
+  }
+});
