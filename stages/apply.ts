@@ -190,7 +190,8 @@ export class ApplyStage {
     if (this.waitingReads.length === 0) return;
     const ready = this.waitingReads.filter((read) => read.index <= this.appliedIndex);
     this.waitingReads = this.waitingReads.filter((read) => read.index > this.appliedIndex);
-    for (const read of ready) await this.serveRead(read);
+    // Reads are independent: LevelDB serves them in parallel from its thread pool.
+    await Promise.all(ready.map((read) => this.serveRead(read)));
   }
 
   private async serveRead(read: WaitingRead): Promise<void> {

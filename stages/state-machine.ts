@@ -4,8 +4,7 @@ import { type Entry, EntryType, type SnapshotMeta } from "../raft/types.js";
 import { unpackArchive } from "../storage/archive.js";
 import type { KvCommand, KvEngine, KvResult } from "../storage/engines/engine.js";
 import { writeKvCheckpoint } from "../storage/engines/kv-checkpoint.js";
-import { LevelKvEngine } from "../storage/engines/kv-level.js";
-import { MemoryKvEngine } from "../storage/engines/kv-memory.js";
+import { type KvEngineName, kvEngines } from "../storage/engines/registry.js";
 import {
   type VectorResult,
   VectorStore,
@@ -33,7 +32,7 @@ export interface StateMachinePort {
 }
 
 export interface StateMachineOptions {
-  readonly kvEngine: "level" | "memory";
+  readonly kvEngine: KvEngineName;
   readonly dataDir: string;
   readonly vectors: VectorStoreSettings;
   readonly sessions: SessionSettings;
@@ -198,10 +197,7 @@ export async function openStateMachine(
   latest: SnapshotMeta | null,
   vectorsInLog: boolean,
 ): Promise<{ machine: StateMachine; applied: number; kvApplied: number }> {
-  const kv: KvEngine =
-    options.kvEngine === "level"
-      ? new LevelKvEngine(join(options.dataDir, "kv"))
-      : new MemoryKvEngine();
+  const kv = kvEngines[options.kvEngine](options.dataDir);
   await kv.open();
   const vectors = new VectorStore(options.vectors);
   const machine = new StateMachine(kv, vectors, options.sessions);

@@ -43,10 +43,20 @@ export class LevelKvEngine implements KvEngine {
     const overlay = new Map<string, string | null>();
     const ops: { type: "put" | "del"; key: string; value?: string }[] = [];
     const results: KvResult[] = [];
+    // One getMany for every key whose current value matters (a put does not read it).
+    const keys = [
+      ...new Set(
+        commands.filter(({ command }) => command.op !== "put").map(({ command }) => command.key),
+      ),
+    ];
+    if (keys.length > 0) {
+      const values = await this.db.getMany(keys.map((key) => DATA_PREFIX + key));
+      keys.forEach((key, k) => {
+        overlay.set(key, values[k] ?? null);
+      });
+    }
     for (const { index, command } of commands) {
-      const current = overlay.has(command.key)
-        ? overlay.get(command.key)!
-        : ((await this.db.get(DATA_PREFIX + command.key)) ?? null);
+      const current = overlay.get(command.key) ?? null;
       const { result, next } = evaluate(command, current);
       results.push(result);
       if (index <= this.appliedIndex || next === undefined) continue;

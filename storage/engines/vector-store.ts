@@ -1,7 +1,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FlatIndex } from "./vector-flat.js";
-import { HnswIndex } from "./vector-hnsw.js";
+import { type VectorIndexName, vectorIndexes } from "./registry.js";
 import {
   defaultHnswParams,
   type HnswParams,
@@ -9,7 +8,7 @@ import {
   type VectorMetric,
 } from "./vector-index.js";
 
-export type VectorEngineName = "hnsw" | "flat";
+export type VectorEngineName = VectorIndexName;
 
 export interface CollectionSpec {
   readonly dim: number;
@@ -240,10 +239,7 @@ export class VectorStore {
 }
 
 function newCollection(spec: CollectionSpec): Collection {
-  const index: VectorIndex =
-    spec.engine === "flat"
-      ? new FlatIndex(spec.dim, spec.metric)
-      : new HnswIndex(spec.dim, spec.metric, spec.params);
+  const index = vectorIndexes[spec.engine](spec.dim, spec.metric, spec.params);
   return { spec, index, keys: new Map(), keyOfLabel: new Map(), nextLabel: 0 };
 }
 
