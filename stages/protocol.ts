@@ -170,9 +170,12 @@ class Invalid extends Error {
 
 const encoder = new TextEncoder();
 
-function byteLength(text: string): number {
-  // Cheap upper bound first: a UTF-16 unit is at most 3 UTF-8 bytes.
-  return text.length * 3 <= 1024 ? text.length * 3 : encoder.encode(text).length;
+/** Is `text` longer than `maxBytes` in UTF-8? Encodes only when the cheap bounds cannot tell. */
+function exceedsBytes(text: string, maxBytes: number): boolean {
+  // A UTF-16 unit is at least 1 and at most 3 UTF-8 bytes.
+  if (text.length > maxBytes) return true;
+  if (text.length * 3 <= maxBytes) return false;
+  return encoder.encode(text).length > maxBytes;
 }
 
 /** A lone surrogate has no UTF-8 form: engines would store U+FFFD and replicas could diverge. */
@@ -189,7 +192,7 @@ function stringField(frame: Record<string, unknown>, name: string, maxBytes: num
       `"${name}" is not valid Unicode (it holds a lone surrogate)`,
     );
   }
-  if (value.length > maxBytes || byteLength(value) > maxBytes) {
+  if (exceedsBytes(value, maxBytes)) {
     throw new Invalid(ErrorCode.tooLarge, `"${name}" is larger than ${maxBytes} bytes`);
   }
   return value;
@@ -290,6 +293,8 @@ function scalarsField(
   if (entries.length > 64)
     throw new Invalid(ErrorCode.badRequest, `"${name}" may hold at most 64 fields`);
   for (const [field, scalar] of entries) {
+    if (LONE_SURROGATE.test(field))
+      throw new Invalid(ErrorCode.badRequest, `a "${name}" field name is not valid Unicode`);
     const ok = scalar === null || ["string", "number", "boolean"].includes(typeof scalar);
     if (!ok || (typeof scalar === "number" && !Number.isFinite(scalar))) {
       throw new Invalid(
@@ -399,10 +404,15 @@ function consistencyField(frame: Record<string, unknown>): Consistency {
 function sessionFields(frame: Record<string, unknown>): WriteSession {
   const { session, seq } = frame;
   if (session === undefined && seq === undefined) return {};
-  if (typeof session !== "string" || session.length === 0 || session.length > 128) {
+  if (
+    typeof session !== "string" ||
+    session.length === 0 ||
+    session.length > 128 ||
+    LONE_SURROGATE.test(session)
+  ) {
     throw new Invalid(
       ErrorCode.badRequest,
-      '"session" must be a non-empty string of at most 128 characters',
+      '"session" must be a non-empty, valid Unicode string of at most 128 characters',
     );
   }
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) {

@@ -94,6 +94,15 @@ class PeerLink {
     return true;
   }
 
+  /** The peer just connected to us: it is up, so retry our link to it now, not after backoff. */
+  retryNow(): void {
+    if (this.closed || this.connected || this.socket !== null) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.backoffMs = this.options.reconnectMinMs;
+    this.start();
+  }
+
   close(): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -126,6 +135,11 @@ export class ReplicateStage implements ReplicatePort {
     });
     this.stage.on("error", (error) => this.log.error({ err: error }, "replicate batch failed"));
     for (const [name, address] of peers) this.addPeer(name, address);
+  }
+
+  /** A peer said hello on our peer port: it is alive. */
+  peerSeen(name: NodeId): void {
+    if (this.started) this.links.get(name)?.retryNow();
   }
 
   addPeer(name: NodeId, address: string): void {

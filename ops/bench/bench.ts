@@ -31,6 +31,12 @@ import {
 import type { FromWorker, PhaseOp, PhaseResult, ToWorker, WorkerInit } from "./load.js";
 import { describeMachine, integer, type MachineInfo, machineInfo, ms, table } from "./report.js";
 
+// `npm run bench -- vector …`: the vector bench (ops/bench/vector.ts) instead of this one.
+if (process.argv[2] === "vector") {
+  const { runVectorBench } = await import("./vector.js");
+  process.exit(await runVectorBench(process.argv.slice(3)));
+}
+
 // ---------------------------------------------------------------- paths and options
 
 function findRoot(start: string): string {
@@ -144,6 +150,14 @@ const program = new Command("bench")
   )
   .option("--no-etcd", "skip the etcd comparison")
   .addOption(
+    new Option(
+      "--apply-pool <kind>",
+      "stageraft's apply stage: inline (event loop) or workers (a worker thread)",
+    )
+      .choices(["inline", "workers"])
+      .default("inline"),
+  )
+  .addOption(
     new Option("--etcd-client <kind>", "HTTP client for etcd's JSON gateway")
       .choices(["http", "fetch"])
       .default("http"),
@@ -183,6 +197,7 @@ const options = program.opts<{
   requestTimeout: number;
   timeout?: number;
   out: string;
+  applyPool: "inline" | "workers";
 }>();
 
 const raftTiming: RaftTiming = { tickMs: 100, electionTicks: 10, heartbeatTicks: 1 };
@@ -190,6 +205,7 @@ const stageraftConfig = {
   raft: raftTiming,
   wal: { sync: true },
   engines: { kv: "level" },
+  stages: { apply: { pool: options.applyPool } },
   // info: stageraft logs only rare events at info (role changes, snapshots, shutdowns), and
   // the bench reads them to explain an exit; nothing per request.
   log: { level: "info" },
