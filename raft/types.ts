@@ -47,8 +47,8 @@ export interface SnapshotMeta {
   readonly chk: number;
   /** The configuration in effect at `index`. */
   readonly config: MembershipConfig;
-  /** The application context of that configuration (opaque to the core; "" if none). */
-  readonly configContext: string;
+  /** The application context of that configuration (opaque to the core; absent: none). */
+  readonly configContext?: string;
   /** Size of the snapshot's data in bytes, chunked by InstallSnapshot. */
   readonly size: number;
 }

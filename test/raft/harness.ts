@@ -223,8 +223,10 @@ export class Harness {
   }
 
   /** Remove and return queued messages matching `filter` (they are lost). */
-  take(filter: MessageFilter = () => true): Message[] {
-    const taken = this.queue.filter(filter);
+  take<M extends Message = Message>(
+    filter: ((m: Message) => m is M) | MessageFilter = () => true,
+  ): M[] {
+    const taken = this.queue.filter(filter) as M[];
     this.queue = this.queue.filter((m) => !filter(m));
     return taken;
   }

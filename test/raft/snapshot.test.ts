@@ -131,7 +131,7 @@ describe("snapshot", () => {
     expect(refusal).toMatchObject({ reject: true, nextOffset: 10 });
     // The leader resumes from there.
     h.deliver(is("snapshotResp", "c", "a"));
-    expect(h.pending(isSnapshot).map((m) => m.offset)).toEqual([10]);
+    expect(h.pending(isSnapshot).map((m) => (m as InstallSnapshot).offset)).toEqual([10]);
     h.stabilize();
     h.tickAndStabilize(2);
     expect(h.installed.get("c")!.length).toBe(1);

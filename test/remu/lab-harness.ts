@@ -138,7 +138,7 @@ export class Lab {
     throw new LabFailure(`${this.describe(message)}\n${this.traceTail()}`);
   }
 
-  assert(condition: boolean, message: string): asserts condition {
+  assert(condition: boolean, message: string): void {
     if (!condition) this.fatal(message);
   }
 

@@ -312,7 +312,7 @@ describe("wal recovery: damaged values", () => {
   test("wal - a corrupt or truncated hard state is refused with WalCorruptError", async () => {
     const dir = await dirs.make("wal");
     await writeHistory(dir, 3);
-    let original = new Uint8Array(0);
+    let original: Uint8Array = new Uint8Array(0);
     await raw(dir, async (db) => {
       original = (await db.get(HARD_STATE_KEY))!;
       await db.put(HARD_STATE_KEY, flipped(original, 13));

@@ -197,7 +197,7 @@ describe("wal", () => {
     expect(wal.syncs).toBe(1);
     expect(batch).toHaveBeenCalledTimes(1);
     expect(put).not.toHaveBeenCalled();
-    expect(batch.mock.calls[0]![1]).toEqual({ sync: true });
+    expect((batch.mock.calls[0] as unknown[])[1]).toEqual({ sync: true });
 
     // An empty group writes nothing.
     await wal.write([]);
