@@ -14,14 +14,21 @@ import { RespondStage } from "../stages/respond.js";
 import {
   logHasVectors,
   openStateMachine,
+  StateMachine,
   type StateMachineOptions,
 } from "../stages/state-machine.js";
 import { WalAppendStage } from "../stages/wal-append.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
 import { Wal, WalCorruptError } from "../storage/wal.js";
 import { type NodeConfig, parseInitialCluster } from "./config.js";
+import { loadDashboardAssets } from "./dashboard/assets.js";
+import {
+  type DashboardSnapshot,
+  type IngressCounters,
+  NodeObserver,
+} from "./dashboard/observer.js";
 import { renderDashboard } from "./dashboard/page.js";
-import { renderMetrics } from "./metrics.js";
+import { NodeMetrics } from "./metrics.js";
 
 export class StartupError extends Error {
   override readonly name = "StartupError";
@@ -43,6 +50,7 @@ export class StageraftNode {
     readonly respond: RespondStage,
     private readonly closeables: { close(): Promise<void> }[],
     readonly ports: { clientPort: number; peerPort: number },
+    private readonly observer: NodeObserver,
   ) {}
 
   static async start(
@@ -217,7 +225,48 @@ export class StageraftNode {
       respond.stage,
     ]);
     const nodeRef: { node?: StageraftNode } = {};
-    const ingress = new IngressStage(
+    // What /dashboard and /metrics read: live values, taken when asked.
+    const observer: NodeObserver = new NodeObserver({
+      name: config.name,
+      raft,
+      stages: () => [
+        raftStep.snapshot(),
+        walAppend.snapshot(),
+        replicate.snapshot(),
+        apply.snapshot(),
+        respond.snapshot(),
+      ],
+      ingress: (): IngressCounters => ({
+        connections: connections.size,
+        frames: ingress.stats.frames,
+        badFrames: ingress.stats.badFrames,
+        overloaded: ingress.stats.overloaded,
+        unauthorized: ingress.stats.unauthorized,
+        peerFrames: ingress.stats.peerFrames,
+        peerRejected: ingress.stats.peerRejected,
+      }),
+      wal: () => ({
+        ...walAppend.stats,
+        writes: wal.writes,
+        syncs: wal.syncs,
+        sync: config.wal.sync,
+      }),
+      apply: () => ({ ...apply.stats }),
+      engines: () =>
+        machine instanceof StateMachine
+          ? {
+              kv: { engine: machine.kv.name, ...machine.kv.stats() },
+              vectors: machine.vectors.stats(),
+            }
+          : null,
+      members: () => directory.view(raft.membership.current()),
+      links: () => replicate.peerStatus(),
+    });
+    raftStep.stage.on("batch", () => observer.observeLeader());
+    let metrics: NodeMetrics | null = null;
+    const page = renderDashboard(config.name);
+    const assets = loadDashboardAssets();
+    const ingress: IngressStage = new IngressStage(
       connections,
       {
         clientHost,
@@ -245,6 +294,7 @@ export class StageraftNode {
             respond.deliver(item.target.connId, [text]);
         },
         peerHello: (hello) => {
+          replicate.peerSeen(hello.name);
           directory.learnClient(hello.name, hello.clientAddress);
         },
         replyNow: (target, text) => {
@@ -252,8 +302,14 @@ export class StageraftNode {
           else respond.deliver(target.connId, [text]);
         },
         health: () => nodeRef.node!.health(),
-        metrics: async () => renderMetrics(nodeRef.node!),
-        dashboard: () => renderDashboard(config.name),
+        // Built at the first scrape: a node nobody scrapes pays nothing.
+        metrics: () => {
+          metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
+          return metrics.render();
+        },
+        dashboard: () => page,
+        dashboardSnapshot: () => observer.dashboardFresh(),
+        dashboardAsset: (name) => assets.get(name),
       },
       log.child({ stage: "ingress" }),
     );
@@ -278,6 +334,7 @@ export class StageraftNode {
       respond,
       [wal, machine],
       ports,
+      observer,
     );
     nodeRef.node = node;
     replicate.start();
@@ -314,6 +371,11 @@ export class StageraftNode {
     ];
   }
 
+  /** What /dashboard/live pushes: stages, Raft, storage, connections and the cluster's health. */
+  dashboardSnapshot(): DashboardSnapshot {
+    return this.observer.dashboard();
+  }
+
   health(): Record<string, unknown> {
     const status = this.raft.status();
     return {
@@ -338,14 +400,21 @@ export class StageraftNode {
     this.raftStep.stop();
     this.apply.stop();
     this.replicate.close();
-    await Promise.race([
-      Promise.all([
-        this.raftStep.stage.idle(),
-        this.walAppend.stage.idle(),
-        this.apply.stage.idle(),
-      ]),
-      new Promise((resolve) => setTimeout(resolve, 2_000)),
-    ]);
+    // Drain in pipeline order, until a whole round finds every stage idle: apply may hand
+    // wal-append a compaction after wal-append first looked idle.
+    const drained = (async () => {
+      for (let round = 0; round < 20; round++) {
+        const before =
+          this.walAppend.stage.snapshot().accepted + this.apply.stage.snapshot().accepted;
+        await this.raftStep.stage.idle();
+        await this.apply.stage.idle();
+        await this.walAppend.stage.idle();
+        const after =
+          this.walAppend.stage.snapshot().accepted + this.apply.stage.snapshot().accepted;
+        if (before === after) return;
+      }
+    })();
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 5_000))]);
     for (const closeable of this.closeables) await closeable.close();
     this.log.info(
       { group: 1, term: this.raft.term, index: this.raft.log.lastIndex() },

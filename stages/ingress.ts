@@ -42,11 +42,26 @@ export interface IngressPorts {
   readonly health: () => Record<string, unknown>;
   readonly metrics: () => Promise<string>;
   readonly dashboard: () => string;
+  /** The JSON-able picture pushed to /dashboard/live subscribers once a second. */
+  readonly dashboardSnapshot: () => Promise<unknown>;
+  /** A static file of the dashboard (/dashboard/assets/<name>), read at start. */
+  readonly dashboardAsset: (name: string) => { contentType: string; body: Buffer } | undefined;
 }
 
 interface SocketData {
   connId: number;
   admin: boolean;
+}
+
+/** Per-socket data of a /dashboard/live subscriber. */
+type DashboardSocket = uWS.WebSocket<Record<string, never>>;
+
+/** A dashboard socket this far behind gets no new pictures until it drains. */
+const dashboardBackpressureBytes = 1 << 20;
+
+/** The largest legal frame: a max-size value and key (JSON may double them) plus the envelope. */
+function frameLimitBytes(limits: ProtocolLimits): number {
+  return limits.maxValueBytes * 2 + limits.maxKeyBytes * 2 + 64 * 1024;
 }
 
 function tokenMatches(given: string | null, expected: string): boolean {
@@ -60,13 +75,17 @@ function tokenMatches(given: string | null, expected: string): boolean {
  * Stage 1: the node's front door. Clients: WebSocket /v1 on uWebSockets.js, each frame decoded
  * and validated here (bad frames get BAD_REQUEST and the connection lives on), then admitted
  * only while the pipeline has room (else OVERLOADED at once). Also GET /health, /metrics and
- * /dashboard. Peers: a TCP port carrying length-prefixed frames, token-checked at hello.
+ * /dashboard (with its static assets and the WebSocket feed /dashboard/live). Peers: a TCP
+ * port carrying length-prefixed frames, token-checked at hello.
  */
 export class IngressStage {
   private app: uWS.TemplatedApp | null = null;
   private listenSocket: uWS.us_listen_socket | null = null;
   private peerServer: Server | null = null;
   private readonly peerSockets = new Set<Socket>();
+  private readonly dashboardSockets = new Set<DashboardSocket>();
+  private dashboardTimer: NodeJS.Timeout | null = null;
+  private dashboardPushing = false;
   stats = {
     frames: 0,
     badFrames: 0,
@@ -94,8 +113,9 @@ export class IngressStage {
     const app = uWS.App();
     this.app = app;
     app.ws<SocketData>("/v1", {
-      // The largest legal frame: a max-size value and key plus room for the envelope.
-      maxPayloadLength: limits.maxValueBytes * 2 + limits.maxKeyBytes * 2 + 64 * 1024,
+      // uWS drops a connection without a close frame past this; frames between the protocol's
+      // limit and this get a proper 1009 close from message().
+      maxPayloadLength: 4 * frameLimitBytes(limits),
       maxBackpressure: 16 * 1024 * 1024,
       closeOnBackpressureLimit: 1,
       idleTimeout: 120,
@@ -128,6 +148,51 @@ export class IngressStage {
     app.get("/dashboard", (res) => {
       res.writeHeader("content-type", "text/html; charset=utf-8").end(this.ports.dashboard());
     });
+    app.get("/dashboard/assets/:file", (res, req) => {
+      const asset = this.ports.dashboardAsset(req.getParameter(0) ?? "");
+      if (asset === undefined) {
+        res.writeStatus("404 Not Found").end("no such dashboard asset\n");
+        return;
+      }
+      res
+        .writeHeader("content-type", asset.contentType)
+        .writeHeader("cache-control", "public, max-age=3600")
+        .end(asset.body);
+    });
+    // The dashboard's live feed: the same token rule as /v1; one picture a second per socket.
+    app.ws<Record<string, never>>("/dashboard/live", {
+      maxPayloadLength: 4 * 1024,
+      maxBackpressure: 4 * dashboardBackpressureBytes,
+      closeOnBackpressureLimit: 1,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        if (this.authorize(req) === null) {
+          this.stats.unauthorized++;
+          res
+            .writeStatus("401 Unauthorized")
+            .end("a valid token is required (Authorization: Bearer <token> or ?token=)\n");
+          return;
+        }
+        res.upgrade(
+          {},
+          req.getHeader("sec-websocket-key"),
+          req.getHeader("sec-websocket-protocol"),
+          req.getHeader("sec-websocket-extensions"),
+          context,
+        );
+      },
+      open: (ws) => {
+        this.dashboardSockets.add(ws);
+        this.pushDashboard();
+      },
+      message: () => {},
+      close: (ws) => {
+        this.dashboardSockets.delete(ws);
+      },
+    });
+    this.dashboardTimer = setInterval(() => this.pushDashboard(), 1_000);
+    this.dashboardTimer.unref();
     app.any("/*", (res) => {
       res
         .writeStatus("404 Not Found")
@@ -154,6 +219,26 @@ export class IngressStage {
     req: uWS.HttpRequest,
     context: uWS.us_socket_context_t,
   ): void {
+    const auth = this.authorize(req);
+    if (auth === null) {
+      this.stats.unauthorized++;
+      res
+        .writeStatus("401 Unauthorized")
+        .end("a valid token is required (Authorization: Bearer <token> or ?token=)\n");
+      return;
+    }
+    const data: SocketData = { connId: this.connections.allocateId(), admin: auth.admin };
+    res.upgrade(
+      data,
+      req.getHeader("sec-websocket-key"),
+      req.getHeader("sec-websocket-protocol"),
+      req.getHeader("sec-websocket-extensions"),
+      context,
+    );
+  }
+
+  /** The token rule of /v1 (and /dashboard/live): null when refused. */
+  private authorize(req: uWS.HttpRequest): { admin: boolean } | null {
     const header = req.getHeader("authorization");
     const bearer = header.startsWith("Bearer ") ? header.slice(7) : null;
     const token = bearer ?? (req.getQuery("token") || null);
@@ -163,21 +248,26 @@ export class IngressStage {
         ? clientToken === null || tokenMatches(token, clientToken)
         : tokenMatches(token, adminToken);
     const allowed = admin || clientToken === null || tokenMatches(token, clientToken);
-    if (!allowed) {
-      this.stats.unauthorized++;
-      res
-        .writeStatus("401 Unauthorized")
-        .end("a valid token is required (Authorization: Bearer <token> or ?token=)\n");
-      return;
-    }
-    const data: SocketData = { connId: this.connections.allocateId(), admin };
-    res.upgrade(
-      data,
-      req.getHeader("sec-websocket-key"),
-      req.getHeader("sec-websocket-protocol"),
-      req.getHeader("sec-websocket-extensions"),
-      context,
-    );
+    return allowed ? { admin } : null;
+  }
+
+  /** One picture for every dashboard watching; none is built while nobody watches. */
+  private pushDashboard(): void {
+    if (this.dashboardSockets.size === 0 || this.dashboardPushing) return;
+    this.dashboardPushing = true;
+    void this.ports
+      .dashboardSnapshot()
+      .then((snapshot) => {
+        const text = JSON.stringify(snapshot);
+        // Sockets closed meanwhile have left the set: only open ones are written to.
+        for (const ws of this.dashboardSockets) {
+          if (ws.getBufferedAmount() < dashboardBackpressureBytes) ws.send(text, false);
+        }
+      })
+      .catch((error: unknown) => this.log.warn({ err: error }, "dashboard snapshot failed"))
+      .finally(() => {
+        this.dashboardPushing = false;
+      });
   }
 
   private open(ws: uWS.WebSocket<SocketData>): void {
@@ -204,6 +294,11 @@ export class IngressStage {
     const connection = this.connections.get(ws.getUserData().connId);
     if (connection === undefined) return;
     this.stats.frames++;
+    if (message.byteLength > frameLimitBytes(this.options.limits)) {
+      this.stats.badFrames++;
+      ws.end(1009, "frame too large");
+      return;
+    }
     if (isBinary) {
       this.stats.badFrames++;
       ws.send(
@@ -391,6 +486,10 @@ export class IngressStage {
   async stop(): Promise<void> {
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    if (this.dashboardTimer) clearInterval(this.dashboardTimer);
+    this.dashboardTimer = null;
+    for (const ws of [...this.dashboardSockets]) ws.end(1001, "the node is shutting down");
+    this.dashboardSockets.clear();
     this.connections.closeAll();
     this.app = null;
     for (const socket of this.peerSockets) socket.destroy();
