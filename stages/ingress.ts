@@ -79,7 +79,6 @@ function tokenMatches(given: string | null, expected: string): boolean {
  * port carrying length-prefixed frames, token-checked at hello.
  */
 export class IngressStage {
-  private app: uWS.TemplatedApp | null = null;
   private listenSocket: uWS.us_listen_socket | null = null;
   private peerServer: Server | null = null;
   private readonly peerSockets = new Set<Socket>();
@@ -111,7 +110,6 @@ export class IngressStage {
   private startClient(): Promise<number> {
     const { limits } = this.options;
     const app = uWS.App();
-    this.app = app;
     app.ws<SocketData>("/v1", {
       // uWS drops a connection without a close frame past this; frames between the protocol's
       // limit and this get a proper 1009 close from message().
@@ -491,7 +489,6 @@ export class IngressStage {
     for (const ws of [...this.dashboardSockets]) ws.end(1001, "the node is shutting down");
     this.dashboardSockets.clear();
     this.connections.closeAll();
-    this.app = null;
     for (const socket of this.peerSockets) socket.destroy();
     await new Promise<void>((resolve) =>
       this.peerServer ? this.peerServer.close(() => resolve()) : resolve(),
