@@ -32,9 +32,20 @@ function faultList(value: string): FaultKind[] {
   return names as FaultKind[];
 }
 
+function portValue(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535)
+    throw new InvalidArgumentError("must be a port number in [0, 65535] (0: any free port)");
+  return parsed;
+}
+
+/** The port `remu --web` tries first when none is given (a free one if it is taken). */
+const defaultWebPort = 7420;
+
 function printResult(result: RunResult, json: boolean): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    const { recording: _recording, ...printed } = result;
+    process.stdout.write(`${JSON.stringify(printed)}\n`);
     return;
   }
   const p = result.parameters;
@@ -98,8 +109,23 @@ program
   )
   .option("--verbose", "print every event as it happens")
   .option("--json", "print results as JSON lines")
+  .option(
+    "--out <dir>",
+    "write the run's web view to DIR (index.html, self-contained; run.json); with --seeds, the first failing seed's (else --seed's)",
+  )
+  .addOption(
+    new Option(
+      "--web [port]",
+      `serve the run's web view on 127.0.0.1 (port ${defaultWebPort} by default, 0: any free port); Ctrl-C stops`,
+    ).argParser(portValue),
+  )
+  .addOption(
+    new Option("--record-steps <n>", "steps the web view keeps (the last ones)")
+      .argParser(positiveInt)
+      .default(50_000),
+  )
   .action(
-    (options: {
+    async (options: {
       nodes: number;
       seed: number;
       steps: number;
@@ -107,9 +133,16 @@ program
       seeds: number;
       verbose?: boolean;
       json?: boolean;
+      out?: string;
+      web?: number | true;
+      recordSteps: number;
     }) => {
+      const view = options.out !== undefined || options.web !== undefined;
+      const record = view ? { capacity: options.recordSteps } : undefined;
       let failed = 0;
       let worst = 0;
+      let shown: RunResult | null = null;
+      let firstFailedSeed: number | null = null;
       for (let k = 0; k < options.seeds; k++) {
         const seed = (options.seed + k) >>> 0;
         const result = runEmulation({
@@ -118,18 +151,67 @@ program
           steps: options.steps,
           faults: options.faults,
           verbose: options.verbose ?? false,
+          // A sweep records nothing: the seed shown is replayed with the recorder below.
+          ...(record && options.seeds === 1 ? { record } : {}),
         });
+        if (options.seeds === 1) shown = result;
         if (options.seeds === 1 || !result.ok) printResult(result, options.json ?? false);
         if (!result.ok) {
           failed++;
           worst = Math.max(worst, result.exitCode);
+          firstFailedSeed ??= seed;
         }
       }
       if (options.seeds > 1)
         process.stdout.write(`${options.seeds - failed} passed, ${failed} failed\n`);
       process.exitCode = worst;
+      if (!view) return;
+      if (shown === null) {
+        // The same seed replays the same run: record the first failure (or the first seed).
+        shown = runEmulation({
+          nodes: options.nodes,
+          seed: firstFailedSeed ?? options.seed,
+          steps: options.steps,
+          faults: options.faults,
+          ...(record ? { record } : {}),
+        });
+      }
+      await showWebView(shown, options.out, options.web, options.json ?? false);
     },
   );
+
+/** remu --out / --web: write and/or serve the web view of a recorded run. */
+async function showWebView(
+  result: RunResult,
+  out: string | undefined,
+  web: number | true | undefined,
+  json: boolean,
+): Promise<void> {
+  const recording = result.recording;
+  if (recording === undefined) return;
+  // Keep stdout JSON lines only under --json.
+  const say = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
+  const { serveRemuPage, writeRemuPage } = await import("./remu/web/mod.js");
+  const seed = String(result.parameters.seed);
+  if (out !== undefined) {
+    const paths = writeRemuPage(out, recording);
+    say(`web view of seed ${seed}: ${paths.html} (data: ${paths.json})`);
+  }
+  if (web === undefined) return;
+  let served: Awaited<ReturnType<typeof serveRemuPage>>;
+  try {
+    served = await serveRemuPage(recording, web === true ? defaultWebPort : web);
+  } catch (error) {
+    if (web !== true || (error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    served = await serveRemuPage(recording, 0);
+  }
+  say(`web view of seed ${seed}: ${served.url}  (Ctrl-C stops)`);
+  const stop = () => {
+    void served.close().then(() => process.exit());
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
 
 program
   .command("serve")

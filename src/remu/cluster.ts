@@ -14,6 +14,7 @@ import {
 import { EventQueue } from "./event-queue.js";
 import { InvariantChecker, InvariantKind, InvariantViolation } from "./invariants.js";
 import { type NetworkFaults, reliableNetwork, VirtualNetwork } from "./network.js";
+import { type NoteKind, Recorder, type RecorderOptions } from "./recorder.js";
 import { SimNode } from "./sim-node.js";
 import { Trace } from "./trace.js";
 
@@ -32,6 +33,12 @@ export interface ClusterOptions {
   readonly retainEntries?: number;
   readonly network?: Partial<NetworkFaults>;
   readonly traceCapacity?: number;
+  /**
+   * Record every step (its messages, faults and every node's state after it) for the web view:
+   * `true` keeps the last 20 000 steps, `{ capacity }` sets how many. Off by default, and then
+   * it costs nothing.
+   */
+  readonly record?: boolean | RecorderOptions;
 }
 
 type SimEvent =
@@ -73,6 +80,8 @@ export class Cluster {
   readonly checker = new InvariantChecker();
   readonly trace: Trace;
   readonly nodes = new Map<NodeId, SimNode>();
+  /** The step recorder (ClusterOptions.record), or null when not recording. */
+  readonly recorder: Recorder | null = null;
   readonly stats = {
     events: 0,
     elections: 0,
@@ -89,7 +98,7 @@ export class Cluster {
   private readonly proposals = new Map<NodeId, Map<number, TrackedProposal>>();
   private readonly reads = new Map<string, TrackedRead>();
   private readSeq = 0;
-  private readonly options: Required<Omit<ClusterOptions, "network">>;
+  private readonly options: Required<Omit<ClusterOptions, "network" | "record">>;
 
   constructor(options: ClusterOptions) {
     this.options = {
@@ -106,6 +115,9 @@ export class Cluster {
     this.network = new VirtualNetwork(new SeededRandom(this.random.next32()));
     this.network.faults = { ...reliableNetwork, ...options.network };
     this.trace = new Trace(this.options.traceCapacity);
+    if (options.record) {
+      this.recorder = new Recorder(this, options.record === true ? {} : options.record);
+    }
     const voters = Array.from({ length: options.nodes }, (_, k) => `n${k + 1}`);
     for (const id of voters) this.addNode(id, { voters, outgoing: [], learners: [] });
   }
@@ -149,9 +161,13 @@ export class Cluster {
   step(): boolean {
     const next = this.events.pop();
     if (next === undefined) return false;
+    if (this.recorder !== null) return this.recordStep(this.recorder, next.at, next.event);
     this.now = Math.max(this.now, next.at);
     this.stats.events++;
-    const event = next.event;
+    return this.process(next.event);
+  }
+
+  private process(event: SimEvent): boolean {
     switch (event.kind) {
       case "tick":
         if (event.node.incarnation !== event.incarnation || !event.node.up) return true;
@@ -171,6 +187,51 @@ export class Cluster {
         event.fn();
         return true;
     }
+  }
+
+  /** process(), bracketed by the recorder. */
+  private recordStep(recorder: Recorder, at: number, event: SimEvent): boolean {
+    recorder.flush(); // calls made since the last event, outside the loop, are a step of their own
+    this.now = Math.max(this.now, at);
+    this.stats.events++;
+    switch (event.kind) {
+      case "tick": {
+        const stale = event.node.incarnation !== event.incarnation || !event.node.up;
+        recorder.begin("tick", `${event.node.id} tick${stale ? " (down)" : ""}`, event.node.id);
+        break;
+      }
+      case "deliver": {
+        const m = event.message;
+        recorder.begin("deliver", `deliver ${m.type} ${m.from}→${m.to}`, m.to);
+        break;
+      }
+      case "persist": {
+        const stale = event.node.incarnation !== event.incarnation || !event.node.up;
+        recorder.begin(
+          "persist",
+          `${event.node.id} disk write done${stale ? " (down)" : ""}`,
+          event.node.id,
+        );
+        break;
+      }
+      case "call":
+        recorder.begin("call", event.label, null);
+        break;
+    }
+    try {
+      const more = this.process(event);
+      recorder.end();
+      return more;
+    } catch (error) {
+      recorder.endWithError(error);
+      throw error;
+    }
+  }
+
+  /** A trace line that is also a note of the recorder. */
+  private traceNote(kind: NoteKind, node: NodeId | null, line: string): void {
+    this.trace.add(this.now, line);
+    this.recorder?.note(kind, node, line);
   }
 
   runFor(ms: number): void {
@@ -201,7 +262,7 @@ export class Cluster {
   crash(id: NodeId): void {
     const node = this.node(id);
     if (!node.up) return;
-    this.trace.add(this.now, `${id} CRASH (loses ${node.pendingWrites.length} unsynced writes)`);
+    this.traceNote("crash", id, `${id} CRASH (loses ${node.pendingWrites.length} unsynced writes)`);
     this.failProposals(id);
     node.crash();
     this.stats.crashes++;
@@ -215,8 +276,9 @@ export class Cluster {
 
   private startNode(node: SimNode): void {
     const raft = node.start();
-    this.trace.add(
-      this.now,
+    this.traceNote(
+      "start",
+      node.id,
       `${node.id} START term ${raft.term} log [${raft.log.firstIndex}..${raft.log.lastIndex()}] commit ${raft.commitIndex}`,
     );
     this.scheduleTick(node);
@@ -224,28 +286,28 @@ export class Cluster {
   }
 
   isolate(id: NodeId): void {
-    this.trace.add(this.now, `${id} ISOLATED`);
     this.network.isolate(id);
+    this.traceNote("isolate", id, `${id} ISOLATED`);
   }
 
   reconnect(id: NodeId): void {
-    this.trace.add(this.now, `${id} RECONNECTED`);
     this.network.reconnect(id);
+    this.traceNote("reconnect", id, `${id} RECONNECTED`);
   }
 
   partition(sides: readonly (readonly NodeId[])[]): void {
     this.network.partition(sides);
-    this.trace.add(this.now, `PARTITION ${this.network.describe()}`);
+    this.traceNote("partition", null, `PARTITION ${this.network.describe()}`);
   }
 
   cutLinks(links: readonly (readonly [NodeId, NodeId])[]): void {
     for (const [a, b] of links) this.network.cutLink(a, b);
-    this.trace.add(this.now, `CUT ${this.network.describe()}`);
+    this.traceNote("cut", null, `CUT ${this.network.describe()}`);
   }
 
   heal(): void {
     this.network.heal();
-    this.trace.add(this.now, "HEAL");
+    this.traceNote("heal", null, "HEAL");
   }
 
   setNetwork(faults: Partial<NetworkFaults>): void {
@@ -268,7 +330,11 @@ export class Cluster {
       }
       byIndex.get(result.index)?.onApplied?.(false);
       byIndex.set(result.index, { term: result.term, data, ...(onApplied ? { onApplied } : {}) });
-      this.trace.add(this.now, `${id} PROPOSE "${data}" at ${result.index} term ${result.term}`);
+      this.traceNote(
+        "propose",
+        id,
+        `${id} PROPOSE "${data}" at ${result.index} term ${result.term}`,
+      );
     }
     this.afterInput(node);
     return result;
@@ -278,7 +344,11 @@ export class Cluster {
     const node = this.node(id);
     if (node.raft === null) return { ok: false, reason: "not-leader", leader: null };
     const result = node.raft.proposeConfigChange(changes);
-    this.trace.add(this.now, `${id} CONFIG ${JSON.stringify(changes)} → ${JSON.stringify(result)}`);
+    this.traceNote(
+      "config",
+      id,
+      `${id} CONFIG ${JSON.stringify(changes)} → ${JSON.stringify(result)}`,
+    );
     this.afterInput(node);
     return result;
   }
@@ -287,7 +357,11 @@ export class Cluster {
     const node = this.node(id);
     if (node.raft === null) return { ok: false, reason: "not-leader", leader: null };
     const result = node.raft.transferLeadership(to);
-    this.trace.add(this.now, `${id} TRANSFER to ${to} → ${result.ok ? "started" : result.reason}`);
+    this.traceNote(
+      "transfer",
+      id,
+      `${id} TRANSFER to ${to} → ${result.ok ? "started" : result.reason}`,
+    );
     this.afterInput(node);
     return result;
   }
@@ -333,10 +407,12 @@ export class Cluster {
     if (node?.raft == null || !this.network.linkUp(message.from, message.to)) {
       this.network.stats.dropped++;
       this.trace.message(this.now, "lost", message);
+      this.recorder?.delivered(message, false);
       return;
     }
     this.network.stats.delivered++;
     this.trace.message(this.now, "recv", message);
+    this.recorder?.delivered(message, true);
     node.raft.step(message);
     this.afterInput(node);
   }
@@ -350,10 +426,16 @@ export class Cluster {
         message.offset,
         message.length,
       );
-      if (data === null) return; // that snapshot is gone; the leader resends a newer one
+      if (data === null) {
+        // That snapshot is gone; the leader resends a newer one.
+        this.recorder?.sent(message, 0);
+        return;
+      }
       outgoing = { ...message, data };
     }
-    for (const delay of this.network.schedule(outgoing)) {
+    const delays = this.network.schedule(outgoing);
+    this.recorder?.sent(outgoing, delays.length);
+    for (const delay of delays) {
       this.events.push(this.now + delay, { kind: "deliver", message: outgoing });
     }
   }
@@ -375,8 +457,9 @@ export class Cluster {
   private handleReady(node: SimNode, raft: RaftNode, ready: Ready): void {
     if (ready.softState !== null) {
       const { role, term, leader } = ready.softState;
-      this.trace.add(
-        this.now,
+      this.traceNote(
+        "role",
+        node.id,
         `${node.id} is ${role} in term ${term}${leader ? ` (leader ${leader})` : ""}`,
       );
       if (role === "leader") this.stats.elections++;
@@ -386,7 +469,7 @@ export class Cluster {
     node.absorbSnapshot(ready);
     if (ready.snapshot !== null) {
       this.stats.snapshotsInstalled++;
-      this.trace.add(this.now, `${node.id} INSTALL snapshot at ${ready.snapshot.index}`);
+      this.traceNote("install", node.id, `${node.id} INSTALL snapshot at ${ready.snapshot.index}`);
     }
     this.applyCommitted(node, raft, ready.committed);
     for (const read of ready.readStates)
@@ -435,7 +518,11 @@ export class Cluster {
     if (every > 0 && raft.appliedIndex - lastSnapshot >= every) {
       const meta = node.takeSnapshot(this.options.retainEntries);
       this.stats.snapshots++;
-      this.trace.add(this.now, `${node.id} SNAPSHOT at ${meta.index} (${meta.size} bytes)`);
+      this.traceNote(
+        "snapshot",
+        node.id,
+        `${node.id} SNAPSHOT at ${meta.index} (${meta.size} bytes)`,
+      );
     }
   }
 

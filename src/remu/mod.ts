@@ -3,5 +3,14 @@ export { Cluster } from "./cluster.js";
 export { InvariantChecker, InvariantKind, InvariantViolation } from "./invariants.js";
 export type { NetworkFaults } from "./network.js";
 export { VirtualNetwork } from "./network.js";
+export type {
+  NodeSnapshot,
+  RecordedMessage,
+  RecordedStep,
+  RecorderOptions,
+  Recording,
+  RecordingStep,
+} from "./recorder.js";
+export { exportRecording, Recorder, snapshotNode } from "./recorder.js";
 export type { FaultKind, RunOptions, RunResult } from "./run.js";
 export { ExitCode, faultKinds, runEmulation } from "./run.js";
