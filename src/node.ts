@@ -207,6 +207,7 @@ export class StageraftNode {
       directory,
       {
         adminTimeoutMs: Math.max(30_000, config.limits.requestTimeoutMs),
+        vectorDefaults: { engine: config.engines.vector, hnsw: config.engines.hnsw },
         capacityItems: config.stages.raftStep.queueItems,
         batchItems: config.stages.raftStep.batchItems,
         tickMs: config.raft.tickMs,

@@ -27,6 +27,13 @@ export interface RaftStepOptions {
   readonly snapshotRetainEntries: number;
   /** How long member-add / member-remove / transfer-leader may take. */
   readonly adminTimeoutMs: number;
+  /** What a vcreate without engine or params gets (resolved here, on the leader). */
+  readonly vectorDefaults: VectorDefaults;
+}
+
+export interface VectorDefaults {
+  readonly engine: "hnsw" | "flat";
+  readonly hnsw: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
 }
 
 export interface RaftStepPorts {
@@ -177,7 +184,8 @@ export class RaftStepStage implements RaftStepPort {
       this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
       return;
     }
-    const result = this.raft.propose(encodeCommand(toLogCommand(item.request, Date.now())));
+    const command = toLogCommand(item.request, Date.now(), this.options.vectorDefaults);
+    const result = this.raft.propose(encodeCommand(command));
     if (!result.ok) {
       const code = result.reason === "too-large" ? ErrorCode.overloaded : ErrorCode.unavailable;
       this.refuse(item, code, `proposal refused: ${result.reason}`);
@@ -380,7 +388,15 @@ export class RaftStepStage implements RaftStepPort {
   }
 }
 
-function toLogCommand(request: ClientRequest, ts: number): LogCommand {
+/**
+ * The entry a write becomes. A vcreate carries its engine and parameters fully resolved by the
+ * leader: replicas configured differently must still build the same collection.
+ */
+function toLogCommand(
+  request: ClientRequest,
+  ts: number,
+  vectorDefaults: VectorDefaults,
+): LogCommand {
   const meta =
     "session" in request && request.session !== undefined
       ? { session: { id: request.session, seq: request.seq! }, ts }
@@ -398,18 +414,10 @@ function toLogCommand(request: ClientRequest, ts: number): LogCommand {
     case "incr":
       return { kv: { op: "incr", key: request.key, delta: request.delta }, ...meta };
     case "vcreate": {
-      const { op, collection, dim, metric, engine, params } = request;
-      return {
-        vec: {
-          op,
-          collection,
-          dim,
-          metric,
-          ...(engine ? { engine } : {}),
-          ...(params ? { params } : {}),
-        },
-        ...meta,
-      };
+      const { op, collection, dim, metric } = request;
+      const engine = request.engine ?? vectorDefaults.engine;
+      const params = { ...vectorDefaults.hnsw, ...request.params };
+      return { vec: { op, collection, dim, metric, engine, params }, ...meta };
     }
     case "vput": {
       const { op, collection, key, vector, meta: fields } = request;

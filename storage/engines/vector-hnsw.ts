@@ -36,7 +36,8 @@ export class HnswIndex implements VectorIndex {
 
   upsert(label: number, vector: Float32Array): void {
     if (this.index.getCurrentCount() >= this.index.getMaxElements()) {
-      this.index.resizeIndex(this.index.getMaxElements() * 2);
+      // An index saved empty reloads with capacity 0: never grow from less than the start size.
+      this.index.resizeIndex(Math.max(this.index.getMaxElements() * 2, INITIAL_CAPACITY));
     }
     // A known label is updated in place, a removed one brought back (hnswlib unmarks it).
     this.index.addPoint(Array.from(vector), label);

@@ -46,7 +46,31 @@ export class TestCluster {
     private readonly configPath: string,
   ) {}
 
+  /**
+   * Start `size` nodes and wait for a leader. A free port can be taken by someone else between
+   * our probe and the node's listen: then everything started is stopped and the start retried
+   * on new ports (never leaving processes or temp dirs behind).
+   */
   static async start(size: number, config: Record<string, unknown> = {}): Promise<TestCluster> {
+    for (let attempt = 1; ; attempt++) {
+      const cluster = await TestCluster.startOnce(size, config);
+      try {
+        await cluster.waitForLeader();
+        return cluster;
+      } catch (error) {
+        const portTaken = cluster.nodes.some((node) =>
+          /cannot listen|port in use|EADDRINUSE/.test(node.output),
+        );
+        await cluster.stop();
+        if (!portTaken || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(
+    size: number,
+    config: Record<string, unknown>,
+  ): Promise<TestCluster> {
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
     const root = await mkdtemp(join(tmpdir(), "stageraft-it-"));
     const configPath = join(root, "config.json");
@@ -69,7 +93,6 @@ export class TestCluster {
       });
     }
     for (const node of cluster.nodes) cluster.spawn(node);
-    await cluster.waitForLeader();
     return cluster;
   }
 
