@@ -214,6 +214,11 @@ export class RaftStepStage implements RaftStepPort {
       this.refuse(item, ErrorCode.unavailable, "no leader is known right now");
       return;
     }
+    if (this.raft.role !== "leader" && !this.options.forwarding) {
+      // Without forwarding a follower sends linearizable and lease reads to the leader too.
+      this.notLeader(item);
+      return;
+    }
     const ctx = `${this.raft.id}:${++this.readSeq}`;
     this.pendingReads.set(ctx, { item });
     // A follower's core asks the leader for the read index; the read is then served locally.

@@ -867,6 +867,9 @@ describe("conformance - NOT_LEADER, UNAUTHORIZED, OVERLOADED, CONFLICT (3 nodes)
         { op: "put", key: "nl/k", value: "v", session: "nl", seq: 1 },
         { op: "transfer-leader", to: follower.name },
         { op: "member-remove", name: "n-unknown" },
+        { op: "get", key: "nl/k" },
+        { op: "get", key: "nl/k", consistency: "lease" },
+        { op: "scan", prefix: "nl/" },
       ];
       for (const frame of frames) {
         const id = newId();
