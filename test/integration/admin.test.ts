@@ -82,7 +82,7 @@ describe("admin - membership, transfer and snapshots over the protocol", () => {
     for (let k = 0; k < 10; k++) last = (await client.put(`s${k}`, "v")).index;
     const { index } = await client.snapshot();
     expect(index).toBeGreaterThanOrEqual(last);
-    expect(cluster.node("n1").output).toContain("snapshot taken");
+    await cluster.waitForOutput("n1", "snapshot taken");
   });
 });
 
@@ -135,6 +135,6 @@ describe("admin - auth", () => {
     });
     expect(closed).toBe(true);
     await cluster.waitForHealth("n1", () => true);
-    expect(cluster.node("n1").output).toContain("wrong peer token");
+    await cluster.waitForOutput("n1", "wrong peer token");
   });
 });

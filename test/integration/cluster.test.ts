@@ -79,7 +79,7 @@ describe("cluster - three real processes", () => {
     await cluster.waitForHealth(leader, (h) => Number(h.appliedIndex) >= last);
     cluster.restart(follower);
     await cluster.waitForHealth(follower, (h) => Number(h.appliedIndex) >= last, 20_000);
-    expect(cluster.node(follower).output).toContain("state restored from an installed snapshot");
+    await cluster.waitForOutput(follower, "state restored from an installed snapshot");
     const reader = cluster.client([follower]);
     expect((await reader.get("s0", { consistency: "stale" })).value).toBe("0");
     expect((await reader.get("s149", { consistency: "stale" })).value).toBe("149");

@@ -234,6 +234,15 @@ export class TestCluster {
     return client;
   }
 
+  /** Wait until a node's output (read asynchronously from its pipe) contains `text`. */
+  async waitForOutput(name: string, text: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.node(name).output.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`${name} never logged "${text}"\n${this.tail()}`);
+      await sleep(25);
+    }
+  }
+
   tail(lines = 30): string {
     return this.nodes
       .map((node) => `--- ${node.name}\n${node.output.trim().split("\n").slice(-lines).join("\n")}`)
