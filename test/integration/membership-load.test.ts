@@ -254,7 +254,11 @@ describe("membership under a write load", () => {
   });
 });
 
-async function pollUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+async function pollUntil(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
