@@ -2,7 +2,8 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
-import { RaftNode, raftConfig, SeededRandom } from "../raft/mod.js";
+import { chainChecksum } from "../raft/checksum.js";
+import { type Entry, RaftNode, raftConfig, SeededRandom, type SnapshotMeta } from "../raft/mod.js";
 import { ApplyStage } from "../stages/apply.js";
 import { ConnectionTable } from "../stages/connections.js";
 import { IngressStage } from "../stages/ingress.js";
@@ -77,6 +78,7 @@ export class StageraftNode {
     });
     if (contents.truncatedTail > 0)
       log.warn({ entries: contents.truncatedTail }, "cut a torn WAL tail (never acknowledged)");
+    const entries = await reconcileWal(wal, latest, contents.snapshot, contents.entries, log);
     const stateMachineOptions: StateMachineOptions = {
       kvEngine: config.engines.kv,
       dataDir: config.dataDir,
@@ -90,12 +92,12 @@ export class StageraftNode {
       },
       sessions: config.sessions,
     };
-    const vectorsInLog = logHasVectors(contents.entries);
+    const vectorsInLog = logHasVectors(entries);
     const { machine, applied, kvApplied } =
       config.stages.apply.pool === "workers"
         ? await RemoteStateMachine.open(stateMachineOptions, snapshots.dir, latest, vectorsInLog)
         : await openStateMachine(stateMachineOptions, snapshots, latest, vectorsInLog);
-    const lastIndex = contents.entries.at(-1)?.index ?? latest?.index ?? 0;
+    const lastIndex = entries.at(-1)?.index ?? latest?.index ?? 0;
     if (kvApplied > Math.max(lastIndex, latest?.index ?? 0)) {
       await machine.close();
       throw new StartupError(
@@ -104,7 +106,7 @@ export class StageraftNode {
     }
 
     const members = parseInitialCluster(config.initialCluster);
-    const fresh = contents.hardState.term === 0 && contents.entries.length === 0 && latest === null;
+    const fresh = contents.hardState.term === 0 && entries.length === 0 && latest === null;
     const voters = fresh && config.initialClusterState === "new" ? [...members.keys()] : [];
     // Stored at the first start: a restart must not depend on flags it may be given differently.
     const initialConfig = await wal.bootstrapConfig({ voters, outgoing: [], learners: [] });
@@ -127,7 +129,7 @@ export class StageraftNode {
       {
         hardState: contents.hardState,
         snapshot: latest,
-        entries: contents.entries,
+        entries,
         applied,
       },
     );
@@ -314,11 +316,15 @@ export class StageraftNode {
       },
       log.child({ stage: "ingress" }),
     );
+    // The session table must be loaded before anything can reach raft-step: a committed entry
+    // applied against an empty table could apply a retried write twice on this replica only.
+    await apply.start();
     let ports: { clientPort: number; peerPort: number };
     try {
       ports = await ingress.start();
     } catch (error) {
       await ingress.stop();
+      apply.stop();
       await wal.close();
       await machine.close();
       throw new StartupError((error as Error).message);
@@ -339,7 +345,6 @@ export class StageraftNode {
     );
     nodeRef.node = node;
     replicate.start();
-    await apply.start();
     raftStep.start();
     log.info(
       {
@@ -422,6 +427,38 @@ export class StageraftNode {
       "stageraft node stopped",
     );
   }
+}
+
+/**
+ * The snapshot store may be ahead of the WAL: a snapshot was put in place (installed from the
+ * leader, or taken here) and the process stopped before the WAL recorded it. Record it now and
+ * keep only the entries that follow it in the chain, so that the WAL never holds a gap.
+ */
+export async function reconcileWal(
+  wal: Wal,
+  latest: SnapshotMeta | null,
+  walSnapshot: SnapshotMeta | null,
+  entries: Entry[],
+  log: Logger,
+): Promise<Entry[]> {
+  if (latest === null || latest.index <= (walSnapshot?.index ?? 0)) return entries;
+  const kept: Entry[] = [];
+  let previous = { index: latest.index, chk: latest.chk };
+  for (const entry of entries) {
+    if (entry.index <= latest.index) continue;
+    const linked =
+      entry.index === previous.index + 1 &&
+      chainChecksum(previous.chk, entry.term, entry.index, entry.type, entry.data) === entry.chk;
+    if (!linked) break;
+    kept.push(entry);
+    previous = { index: entry.index, chk: entry.chk };
+  }
+  await wal.write([{ hardState: null, snapshot: latest, entries: kept }]);
+  log.warn(
+    { index: latest.index, kept: kept.length },
+    "the WAL lagged the latest snapshot; recorded it",
+  );
+  return kept;
 }
 
 function splitHostPort(address: string): [string, number] {

@@ -143,7 +143,13 @@ export class AdminOps {
         [{ type: "addVoter", node: request.name }],
         context,
       );
-      if (!promoted.ok) return this.refusal(promoted);
+      if (!promoted.ok) {
+        // The learner is in: no code that promises "nothing was done" may answer this.
+        return fail(
+          ErrorCode.timeout,
+          `${request.name} was added as a learner but not promoted (${promoted.reason}); member-add it again to promote it`,
+        );
+      }
       if (!(await this.waitFor(this.settled(promoted)))) {
         return fail(ErrorCode.timeout, "the promotion did not commit in time; it may commit later");
       }
@@ -163,12 +169,8 @@ export class AdminOps {
       );
       if (!removed.ok) return this.refusal(removed);
       // The leader may be the one removed: it steps down once C_new commits, so watch commit.
-      const done = await this.waitFor(
-        () =>
-          this.raft.commitIndex >= removed.index &&
-          !isJoint(this.raft.membership.current()) &&
-          this.raft.membership.currentIndex() <= this.raft.commitIndex,
-      );
+      // Our entry at its index (not another leader's), committed, and the joint phase left.
+      const done = await this.waitFor(this.settled(removed));
       if (!done)
         return fail(ErrorCode.timeout, "the removal did not commit in time; it may commit later");
       return this.members();

@@ -125,6 +125,7 @@ export class ApplyStage {
           break;
         case "restore":
           await this.restore(item.path, item.meta.index);
+          await this.serveReadyReads();
           this.log.info(
             { index: item.meta.index, term: item.meta.term },
             "state restored from an installed snapshot",
@@ -209,6 +210,11 @@ export class ApplyStage {
     const size = await packDirectory(work, this.snapshots.tempPath());
     await rm(work, { recursive: true, force: true });
     const { meta, retainFrom } = this.ports.raftStep.compact(index, size);
+    if (meta.index !== index) {
+      // An InstallSnapshot of a newer state won the race: ours is obsolete, keep theirs.
+      await rm(this.snapshots.tempPath(), { force: true });
+      return this.lastSnapshotIndex;
+    }
     await this.snapshots.commit(meta);
     this.lastSnapshotIndex = index;
     this.stats.snapshots++;

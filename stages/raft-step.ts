@@ -79,7 +79,11 @@ export class RaftStepStage implements RaftStepPort {
       batch: { maxItems: options.batchItems },
       concurrency: 1,
     });
-    this.stage.on("error", (error) => this.log.error({ err: error }, "raft-step batch failed"));
+    this.stage.on("error", (error) => {
+      // An assertion in the core, or a Ready half fanned out: nothing sound can follow.
+      this.log.fatal({ err: error }, "raft-step failed; stopping the node");
+      process.exit(70);
+    });
     this.lastRole = raft.role;
   }
 

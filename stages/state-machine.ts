@@ -88,7 +88,9 @@ export class StateMachine implements StateMachinePort {
       const command = decodeCommand(entry.data);
       if (entry === last && this.sessions.shouldExpireAt(entry.index)) expireTs = command.ts;
       if (command.snapshot) continue; // the apply stage snapshots after this run
-      const session = command.session;
+      // An entry the KV engine already applied (a replay after a restart) must not touch the
+      // session table: it already holds that entry's effect, including later expiries.
+      const session = entry.index <= this.kv.appliedIndex ? undefined : command.session;
       if (session !== undefined) {
         const prior = this.sessions.lookup(session.id, session.seq);
         if (prior !== null) {
