@@ -47,6 +47,25 @@ export const configSchema = z
           })
           .strict()
           .default({}),
+        /** Per collection name: the engine and HNSW parameters its vcreate gets by default. */
+        collections: z
+          .record(
+            z
+              .string()
+              .regex(
+                /^[A-Za-z0-9_.-]{1,128}$/,
+                "collection names are 1–128 letters, digits, _ . -",
+              ),
+            z
+              .object({
+                engine: z.enum(["hnsw", "flat"]).optional(),
+                m: z.number().int().min(2).max(256).optional(),
+                efConstruction: z.number().int().min(2).max(10_000).optional(),
+                efSearch: z.number().int().min(1).max(10_000).optional(),
+              })
+              .strict(),
+          )
+          .default({}),
       })
       .strict()
       .default({}),

@@ -209,7 +209,11 @@ export class StageraftNode {
       directory,
       {
         adminTimeoutMs: Math.max(30_000, config.limits.requestTimeoutMs),
-        vectorDefaults: { engine: config.engines.vector, hnsw: config.engines.hnsw },
+        vectorDefaults: {
+          engine: config.engines.vector,
+          hnsw: config.engines.hnsw,
+          collections: config.engines.collections,
+        },
         capacityItems: config.stages.raftStep.queueItems,
         batchItems: config.stages.raftStep.batchItems,
         tickMs: config.raft.tickMs,

@@ -34,6 +34,13 @@ export interface RaftStepOptions {
 export interface VectorDefaults {
   readonly engine: "hnsw" | "flat";
   readonly hnsw: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
+  /** Per collection name (engines.collections in the config). */
+  readonly collections: Readonly<
+    Record<
+      string,
+      { engine?: "hnsw" | "flat"; m?: number; efConstruction?: number; efSearch?: number }
+    >
+  >;
 }
 
 export interface RaftStepPorts {
@@ -424,8 +431,10 @@ function toLogCommand(
       return { kv: { op: "incr", key: request.key, delta: request.delta }, ...meta };
     case "vcreate": {
       const { op, collection, dim, metric } = request;
-      const engine = request.engine ?? vectorDefaults.engine;
-      const params = { ...vectorDefaults.hnsw, ...request.params };
+      const { engine: configured, ...configuredParams } =
+        vectorDefaults.collections[collection] ?? {};
+      const engine = request.engine ?? configured ?? vectorDefaults.engine;
+      const params = { ...vectorDefaults.hnsw, ...configuredParams, ...request.params };
       return { vec: { op, collection, dim, metric, engine, params }, ...meta };
     }
     case "vput": {
