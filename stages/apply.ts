@@ -160,11 +160,16 @@ export class ApplyStage {
       this.appliedIndex = entry.index;
       this.stats.applied += run.length;
       this.ports.raftStep.onApplied(entry.index);
+      // Answer before a snapshot, so that the run's writes do not wait for the checkpoint; the
+      // run's last entry (a snapshot request's answer is its index) is answered after it.
+      for (const item of snapshotHere ? run.slice(0, -1) : run)
+        this.answerWaiter(item, answers.get(item.index));
       if (snapshotHere) {
         const index = await this.takeSnapshot();
-        if (index === entry.index) answers.set(entry.index, { ok: true, result: { index } });
+        if (index === entry.index && !answers.has(entry.index))
+          answers.set(entry.index, { ok: true, result: { index } });
+        this.answerWaiter(entry, answers.get(entry.index));
       }
-      for (const item of run) this.answerWaiter(item, answers.get(item.index));
     }
     await this.serveReadyReads();
   }
