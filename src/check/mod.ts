@@ -1,3 +1,35 @@
-export * from "./history.js";
-export * from "./kv-model.js";
-export * from "./linearizability.js";
+// Linearizability checking of KV histories recorded from real runs.
+export type {
+  CasOutput,
+  ClientId,
+  DeleteOutput,
+  GetOutput,
+  IncrOutput,
+  KvClientLike,
+  KvInput,
+  KvOperation,
+  KvOutput,
+  Operation,
+  PendingCall,
+  PutOutput,
+  RecordedOutcome,
+  RecorderOptions,
+} from "./history.js";
+export {
+  HistoryRecorder,
+  isPending,
+  NOTHING_DONE_CODES,
+  outcomeOfError,
+  recordKv,
+  runKv,
+} from "./history.js";
+export type { KvEffect, KvState } from "./kv-model.js";
+export { applyKv, describeKv, kvModel, validateKvInput, validateKvOutput } from "./kv-model.js";
+export type {
+  CheckOptions,
+  CheckResult,
+  CheckStats,
+  Model,
+  StepResult,
+} from "./linearizability.js";
+export { checkKvHistory, checkOperations } from "./linearizability.js";
