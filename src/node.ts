@@ -389,12 +389,7 @@ export class StageraftNode {
   health(): Record<string, unknown> {
     const status = this.raft.status();
     return {
-      name: status.id,
-      role: status.role === "precandidate" ? "candidate" : status.role,
-      term: status.term,
-      leader: status.leader,
-      commitIndex: status.commitIndex,
-      appliedIndex: status.appliedIndex,
+      ...this.raftStep.statusResult(),
       lastIndex: status.lastIndex,
       members: status.config,
       peers: this.replicate.peerStatus(),

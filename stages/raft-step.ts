@@ -173,14 +173,22 @@ export class RaftStepStage implements RaftStepPort {
     else this.admin.handle(item);
   }
 
-  private statusResult(): Record<string, unknown> {
+  /** The contract's status fields (also the start of /health). */
+  statusResult(): Record<string, unknown> {
     const status = this.raft.status();
     const members = [
       ...new Set([...status.config.voters, ...status.config.outgoing, ...status.config.learners]),
     ];
+    // The contract's roles: a pre-candidate is a candidate; a non-voting member is a learner.
+    const role =
+      status.role === "precandidate"
+        ? "candidate"
+        : status.role === "follower" && status.config.learners.includes(status.id)
+          ? "learner"
+          : status.role;
     return {
       name: status.id,
-      role: status.role === "precandidate" ? "candidate" : status.role,
+      role,
       term: status.term,
       leader: status.leader,
       commitIndex: status.commitIndex,

@@ -48,6 +48,21 @@ describe("admin - membership, transfer and snapshots over the protocol", () => {
     expect((await client.put("after-remove", "ok")).index).toBeGreaterThan(last.index);
   });
 
+  it("admin - a node added with voter false reports the role learner", async () => {
+    cluster = await TestCluster.start(3);
+    const client = cluster.client(["n1", "n2", "n3"]);
+    const n4 = await cluster.join("n4");
+    const members = await client.memberAdd({
+      name: "n4",
+      peer: n4.peer,
+      client: n4.client,
+      voter: false,
+    });
+    expect(members.find((m) => m.name === "n4")?.voter).toBe(false);
+    await cluster.waitForHealth("n4", (h) => h.role === "learner");
+    expect((await cluster.client(["n4"]).status()).role).toBe("learner");
+  });
+
   it("admin - a second membership change while one is in flight gets CONFLICT", async () => {
     cluster = await TestCluster.start(3);
     const client = cluster.client(["n1", "n2", "n3"]);
