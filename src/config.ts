@@ -100,7 +100,15 @@ export const configSchema = z
       .default({}),
     stages: z
       .object({
-        raftStep: stage(16_384, 1_024),
+        raftStep: z
+          .object({
+            queueItems: z.number().int().min(1).max(10_000_000).default(16_384),
+            batchItems: z.number().int().min(1).max(1_000_000).default(1_024),
+            /** inline: the Raft core on the event loop; workers: in a worker thread. */
+            pool: z.enum(["inline", "workers"]).default("inline"),
+          })
+          .strict()
+          .default({}),
         walAppend: stage(1_024, 256),
         replicate: stage(8_192, 1_024),
         apply: z

@@ -8,7 +8,9 @@ import { ApplyStage } from "../stages/apply.js";
 import { ConnectionTable } from "../stages/connections.js";
 import { IngressStage } from "../stages/ingress.js";
 import { MemberDirectory } from "../stages/members.js";
+import { InlineRaftCore, type RaftCore } from "../stages/raft-core.js";
 import { RaftStepStage } from "../stages/raft-step.js";
+import { RaftCorePool } from "../stages/remote-raft-core.js";
 import { RemoteStateMachine } from "../stages/remote-state-machine.js";
 import { ReplicateStage } from "../stages/replicate.js";
 import { RespondStage } from "../stages/respond.js";
@@ -42,7 +44,6 @@ export class StageraftNode {
   private constructor(
     readonly config: NodeConfig,
     readonly log: Logger,
-    readonly raft: RaftNode,
     readonly ingress: IngressStage,
     readonly raftStep: RaftStepStage,
     readonly walAppend: WalAppendStage,
@@ -110,29 +111,32 @@ export class StageraftNode {
     const voters = fresh && config.initialClusterState === "new" ? [...members.keys()] : [];
     // Stored at the first start: a restart must not depend on flags it may be given differently.
     const initialConfig = await wal.bootstrapConfig({ voters, outgoing: [], learners: [] });
-    const raft = new RaftNode(
-      raftConfig(
-        { id: config.name, group: 1, initialConfig },
-        {
-          electionTicks: config.raft.electionTicks,
-          heartbeatTicks: config.raft.heartbeatTicks,
-          preVote: config.raft.preVote,
-          checkQuorum: config.raft.checkQuorum,
-          maxAppendBytes: config.raft.maxAppendBytes,
-          maxInflight: config.raft.maxInflight,
-          maxUncommittedBytes: config.raft.maxUncommittedBytes,
-          snapshotChunkBytes: config.raft.snapshotChunkBytes,
-          leaseDriftTicks: config.raft.leaseDriftTicks,
-        },
-      ),
-      new SeededRandom(seedFrom(config.name)),
+    const coreConfig = raftConfig(
+      { id: config.name, group: 1, initialConfig },
       {
-        hardState: contents.hardState,
-        snapshot: latest,
-        entries,
-        applied,
+        electionTicks: config.raft.electionTicks,
+        heartbeatTicks: config.raft.heartbeatTicks,
+        preVote: config.raft.preVote,
+        checkQuorum: config.raft.checkQuorum,
+        maxAppendBytes: config.raft.maxAppendBytes,
+        maxInflight: config.raft.maxInflight,
+        maxUncommittedBytes: config.raft.maxUncommittedBytes,
+        snapshotChunkBytes: config.raft.snapshotChunkBytes,
+        leaseDriftTicks: config.raft.leaseDriftTicks,
       },
     );
+    const restored = { hardState: contents.hardState, snapshot: latest, entries, applied };
+    const seed = seedFrom(config.name);
+    const retainEntries = config.raft.snapshotRetainEntries;
+    // One Raft group per node today: the workers pool has one worker, which owns the group.
+    const corePool = config.stages.raftStep.pool === "workers" ? new RaftCorePool(1) : null;
+    const core: RaftCore =
+      corePool !== null
+        ? await corePool.open({ config: coreConfig, seed, restored, retainEntries })
+        : new InlineRaftCore(
+            new RaftNode(coreConfig, new SeededRandom(seed), restored),
+            retainEntries,
+          );
 
     const [clientHost, clientPort] = splitHostPort(config.listenClient);
     const [peerHost, peerPort] = splitHostPort(config.listenPeer);
@@ -201,10 +205,14 @@ export class StageraftNode {
       log.child({ stage: "apply" }),
       applied,
     );
+    const closeCore = async (): Promise<void> => {
+      await raftStep.close();
+      await corePool?.close();
+    };
     const directory = new MemberDirectory(members);
     directory.learnClient(config.name, config.listenClient);
     const raftStep = new RaftStepStage(
-      raft,
+      core,
       { wal: walAppend, apply, replicate, respond },
       directory,
       {
@@ -218,7 +226,6 @@ export class StageraftNode {
         batchItems: config.stages.raftStep.batchItems,
         tickMs: config.raft.tickMs,
         forwarding: config.forwarding,
-        snapshotRetainEntries: config.raft.snapshotRetainEntries,
       },
       log.child({ stage: "raft-step" }),
     );
@@ -235,7 +242,7 @@ export class StageraftNode {
     // What /dashboard and /metrics read: live values, taken when asked.
     const observer: NodeObserver = new NodeObserver({
       name: config.name,
-      raft,
+      raft: raftStep,
       stages: () => [
         raftStep.snapshot(),
         walAppend.snapshot(),
@@ -266,7 +273,7 @@ export class StageraftNode {
               vectors: machine.vectors.stats(),
             }
           : null,
-      members: () => directory.view(raft.membership.current()),
+      members: () => directory.view(raftStep.status().config),
       links: () => replicate.peerStatus(),
     });
     raftStep.stage.on("batch", () => observer.observeLeader());
@@ -331,31 +338,34 @@ export class StageraftNode {
       apply.stop();
       await wal.close();
       await machine.close();
+      await closeCore();
       throw new StartupError((error as Error).message);
     }
     const node = new StageraftNode(
       config,
       log,
-      raft,
       ingress,
       raftStep,
       walAppend,
       replicate,
       apply,
       respond,
-      [wal, machine],
+      [{ close: closeCore }, wal, machine],
       ports,
       observer,
     );
     nodeRef.node = node;
     replicate.start();
     raftStep.start();
+    const started = raftStep.status();
     log.info(
       {
         group: 1,
-        term: raft.term,
-        index: raft.log.lastIndex(),
-        commitIndex: raft.commitIndex,
+        term: started.term,
+        index: started.lastIndex,
+        commitIndex: started.commitIndex,
+        raftStepPool: raftStep.pool,
+        applyPool: config.stages.apply.pool,
         appliedIndex: applied,
         client: `${clientHost}:${ports.clientPort}`,
         peer: `${peerHost}:${ports.peerPort}`,
@@ -387,7 +397,7 @@ export class StageraftNode {
   }
 
   health(): Record<string, unknown> {
-    const status = this.raft.status();
+    const status = this.raftStep.status();
     return {
       ...this.raftStep.statusResult(),
       lastIndex: status.lastIndex,
@@ -421,8 +431,9 @@ export class StageraftNode {
     })();
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 5_000))]);
     for (const closeable of this.closeables) await closeable.close();
+    const status = this.raftStep.status();
     this.log.info(
-      { group: 1, term: this.raft.term, index: this.raft.log.lastIndex() },
+      { group: 1, term: status.term, index: status.lastIndex },
       "stageraft node stopped",
     );
   }

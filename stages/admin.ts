@@ -1,17 +1,25 @@
-import type { RaftNode } from "../raft/node.js";
-import { isJoint } from "../raft/quorum.js";
-import type { ProposeResult } from "../raft/types.js";
+import type { RaftStatus } from "../raft/node.js";
+import type { ConfigChange, NodeId, ProposeResult } from "../raft/types.js";
 import type { ClientItem, ReplyBody, RespondPort } from "./items.js";
 import type { MemberDirectory } from "./members.js";
 import { type ClientRequest, ErrorCode } from "./protocol.js";
+import type { AdminCondition } from "./raft-core.js";
 
 type AdminRequest = Extract<
   ClientRequest,
   { op: "member-add" | "member-remove" | "transfer-leader" }
 >;
 
-interface Wait {
-  readonly until: () => boolean;
+/** What the admin operations need of the Raft core; proposals answer after the next round. */
+export interface AdminCore {
+  status(): RaftStatus;
+  proposeConfigChange(changes: readonly ConfigChange[], context: string): Promise<ProposeResult>;
+  transferLeadership(to: NodeId): Promise<ProposeResult>;
+}
+
+/** A condition to wait for, as data: the core evaluates it where it runs (maybe a worker). */
+export interface AdminWait {
+  readonly condition: AdminCondition;
   readonly deadline: number;
   readonly resolve: (ok: boolean) => void;
 }
@@ -20,32 +28,43 @@ interface Wait {
  * Membership changes and leadership transfer, on the leader, as multi-step operations checked
  * on every tick: member-add adds a learner, waits for it to catch up, then promotes it (joint
  * consensus, then the automatic C_new); member-remove waits for C_new to commit. One change at
- * a time: a second gets CONFLICT.
+ * a time: a second gets CONFLICT. The conditions are evaluated by the core after each round.
  */
 export class AdminOps {
-  private readonly waits = new Set<Wait>();
+  private readonly waits = new Set<AdminWait>();
   private changing = false;
 
   constructor(
-    private readonly raft: RaftNode,
+    private readonly core: AdminCore,
     private readonly directory: MemberDirectory,
     private readonly respond: RespondPort,
     private readonly timeoutMs: number,
   ) {}
 
-  /** Called on every tick: resolve the operations whose condition now holds or timed out. */
-  poll(): void {
-    if (this.waits.size === 0) return;
-    const now = Date.now();
-    for (const wait of [...this.waits]) {
-      if (wait.until()) {
-        this.waits.delete(wait);
-        wait.resolve(true);
-      } else if (now >= wait.deadline) {
-        this.waits.delete(wait);
-        wait.resolve(false);
-      }
+  /** The waits to evaluate in the next round. */
+  pending(): AdminWait[] {
+    return this.waits.size === 0 ? [] : [...this.waits];
+  }
+
+  /** A round evaluated `waits`: resolve those whose condition holds. */
+  settle(waits: readonly AdminWait[], holds: readonly boolean[]): void {
+    waits.forEach((wait, k) => {
+      if (!holds[k] || !this.waits.delete(wait)) return;
+      wait.resolve(true);
+    });
+  }
+
+  /** Called on every tick: give up the operations past their deadline. */
+  expire(now: number): void {
+    for (const wait of this.waits) {
+      if (now < wait.deadline) continue;
+      this.waits.delete(wait);
+      wait.resolve(false);
     }
+  }
+
+  private get status(): RaftStatus {
+    return this.core.status();
   }
 
   handle(item: ClientItem): void {
@@ -59,23 +78,19 @@ export class AdminOps {
     void run.then((body) => this.respond.reply({ target: item.target, body }));
   }
 
-  private waitFor(until: () => boolean, timeoutMs = this.timeoutMs): Promise<boolean> {
+  private waitFor(condition: AdminCondition, timeoutMs = this.timeoutMs): Promise<boolean> {
     return new Promise((resolve) =>
-      this.waits.add({ until, deadline: Date.now() + timeoutMs, resolve }),
+      this.waits.add({ condition, deadline: Date.now() + timeoutMs, resolve }),
     );
   }
 
-  /** Committed in our term, and the configuration has settled (no joint phase pending). */
-  private settled(result: Extract<ProposeResult, { ok: true }>): () => boolean {
-    return () =>
-      this.raft.commitIndex >= result.index &&
-      this.raft.log.term(result.index) === result.term &&
-      !isJoint(this.raft.membership.current()) &&
-      this.raft.membership.currentIndex() <= this.raft.commitIndex;
+  /** Our entry committed (not another leader's at its index), and no joint phase pending. */
+  private settled(result: Extract<ProposeResult, { ok: true }>): AdminCondition {
+    return { kind: "settled", index: result.index, term: result.term };
   }
 
   private members(): ReplyBody {
-    return { ok: true, result: { members: this.directory.view(this.raft.membership.current()) } };
+    return { ok: true, result: { members: this.directory.view(this.status.config) } };
   }
 
   private refusal(result: Extract<ProposeResult, { ok: false }>): ReplyBody {
@@ -108,7 +123,7 @@ export class AdminOps {
 
   private add(request: Extract<AdminRequest, { op: "member-add" }>): Promise<ReplyBody> {
     return this.exclusive(async () => {
-      const config = this.raft.membership.current();
+      const config = this.status.config;
       const isVoter = config.voters.includes(request.name);
       const isLearner = config.learners.includes(request.name);
       if (isVoter || (isLearner && !request.voter))
@@ -119,7 +134,7 @@ export class AdminOps {
         client: request.client,
       });
       if (!isLearner) {
-        const added = this.raft.proposeConfigChange(
+        const added = await this.core.proposeConfigChange(
           [{ type: "addLearner", node: request.name }],
           context,
         );
@@ -133,13 +148,13 @@ export class AdminOps {
       }
       if (!request.voter) return this.members();
       // A learner votes only once it has caught up, so that it cannot slow the quorum down.
-      const caughtUp = await this.waitFor(() => this.raft.learnerCaughtUp(request.name));
+      const caughtUp = await this.waitFor({ kind: "caughtUp", name: request.name });
       if (!caughtUp)
         return fail(
           ErrorCode.timeout,
           `${request.name} was added as a learner but has not caught up to be promoted`,
         );
-      const promoted = this.raft.proposeConfigChange(
+      const promoted = await this.core.proposeConfigChange(
         [{ type: "addVoter", node: request.name }],
         context,
       );
@@ -159,11 +174,11 @@ export class AdminOps {
 
   private remove(name: string): Promise<ReplyBody> {
     return this.exclusive(async () => {
-      const config = this.raft.membership.current();
+      const config = this.status.config;
       if (!config.voters.includes(name) && !config.learners.includes(name)) {
         return fail(ErrorCode.badRequest, `${name} is not a member`);
       }
-      const removed = this.raft.proposeConfigChange(
+      const removed = await this.core.proposeConfigChange(
         [{ type: "remove", node: name }],
         this.directory.context(),
       );
@@ -178,21 +193,21 @@ export class AdminOps {
   }
 
   private async transfer(to: string): Promise<ReplyBody> {
-    if (this.raft.role === "leader" && this.raft.id === to)
+    if (this.status.role === "leader" && this.status.id === to)
       return { ok: true, result: { leader: to } };
-    const result = this.raft.transferLeadership(to);
+    const result = await this.core.transferLeadership(to);
     if (!result.ok) {
       return result.reason === "config-invalid"
         ? fail(ErrorCode.badRequest, `${to} is not a voter`)
         : this.refusal(result);
     }
     // Done when `to` leads; over when we still lead but gave up (after one election timeout).
-    const abandoned = () => this.raft.role === "leader" && this.raft.leadTransferee === null;
-    await this.waitFor(() => this.raft.leader === to || abandoned());
-    if (this.raft.leader === to) return { ok: true, result: { leader: to } };
+    await this.waitFor({ kind: "transferred", to });
+    const { leader } = this.status;
+    if (leader === to) return { ok: true, result: { leader: to } };
     return fail(
       ErrorCode.unavailable,
-      `the transfer to ${to} did not complete; ${this.raft.leader ?? "no node"} leads`,
+      `the transfer to ${to} did not complete; ${leader ?? "no node"} leads`,
     );
   }
 }

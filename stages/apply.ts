@@ -214,7 +214,7 @@ export class ApplyStage {
     await this.machine.checkpoint(work);
     const size = await packDirectory(work, this.snapshots.tempPath());
     await rm(work, { recursive: true, force: true });
-    const { meta, retainFrom } = this.ports.raftStep.compact(index, size);
+    const { meta, retainFrom } = await this.ports.raftStep.compact(index, size);
     if (meta.index !== index) {
       // An InstallSnapshot of a newer state won the race: ours is obsolete, keep theirs.
       await rm(this.snapshots.tempPath(), { force: true });

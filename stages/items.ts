@@ -75,7 +75,7 @@ export interface RaftStepPort {
   onPersisted(ready: Ready): void;
   onApplied(index: number): void;
   /** The apply stage snapshotted its state up to `index`: compact the core's log. */
-  compact(index: number, size: number): { meta: SnapshotMeta; retainFrom: number };
+  compact(index: number, size: number): Promise<{ meta: SnapshotMeta; retainFrom: number }>;
   /** Room appeared downstream: take the next Ready. */
   kick(): void;
 }

@@ -1,9 +1,17 @@
 import type { Logger } from "pino";
 import { Stage, type StageSnapshot } from "../queues/mod.js";
 import { decodeConfigEntry } from "../raft/membership.js";
-import type { RaftNode, RaftStatus } from "../raft/node.js";
-import { EntryType, type Message, type Ready, type SnapshotMeta } from "../raft/types.js";
-import { AdminOps } from "./admin.js";
+import type { RaftStatus, ReadMode } from "../raft/node.js";
+import {
+  type ConfigChange,
+  EntryType,
+  type Message,
+  type NodeId,
+  type ProposeResult,
+  type Ready,
+  type SnapshotMeta,
+} from "../raft/types.js";
+import { type AdminCore, AdminOps, type AdminWait } from "./admin.js";
 import { encodeCommand, type LogCommand } from "./commands.js";
 import type {
   ApplyItem,
@@ -17,6 +25,7 @@ import type {
 } from "./items.js";
 import type { MemberDirectory } from "./members.js";
 import { adminOps, type ClientRequest, ErrorCode, leaderOps, writeOps } from "./protocol.js";
+import type { CoreView, RaftCore, RoundInput, RoundOutput } from "./raft-core.js";
 
 export interface RaftStepOptions {
   readonly capacityItems: number;
@@ -24,7 +33,6 @@ export interface RaftStepOptions {
   readonly tickMs: number;
   /** Followers forward writes to the leader; off: NOT_LEADER with the leader's address. */
   readonly forwarding: boolean;
-  readonly snapshotRetainEntries: number;
   /** How long member-add / member-remove / transfer-leader may take. */
   readonly adminTimeoutMs: number;
   /** What a vcreate without engine or params gets (resolved here, on the leader). */
@@ -50,58 +58,128 @@ export interface RaftStepPorts {
   readonly respond: RespondPort;
 }
 
-interface PendingRead {
-  readonly item: ClientItem;
+/** Readys taken per round at most: each needs a wal-append slot and two apply slots. */
+const readyBudgetMax = 8;
+
+/** Fan-out waiting for room downstream, in the order it must arrive there. */
+type Outgoing =
+  | { readonly kind: "ready"; readonly ready: Ready }
+  | { readonly kind: "apply"; readonly item: ApplyItem };
+
+/** What the next round carries, gathered as it arrives, with whom to answer. */
+class RoundBuilder {
+  persisted = 0;
+  appliedTo = 0;
+  compact: {
+    readonly index: number;
+    readonly size: number;
+    readonly resolve: (result: { meta: SnapshotMeta; retainFrom: number }) => void;
+  } | null = null;
+  ticks = 0;
+  messages: Message[] = [];
+  proposals: { readonly data: Uint8Array; readonly item: ClientItem }[] = [];
+  configChanges: {
+    readonly changes: readonly ConfigChange[];
+    readonly context: string;
+    readonly resolve: (result: ProposeResult) => void;
+  }[] = [];
+  transfers: { readonly to: NodeId; readonly resolve: (result: ProposeResult) => void }[] = [];
+  reads: { readonly ctx: string; readonly mode: ReadMode }[] = [];
+  /** Stage batches whose items this round carries: released when it completes. */
+  batchesDone: (() => void)[] = [];
+
+  isEmpty(): boolean {
+    return (
+      this.persisted === 0 &&
+      this.appliedTo === 0 &&
+      this.compact === null &&
+      this.ticks === 0 &&
+      this.messages.length === 0 &&
+      this.proposals.length === 0 &&
+      this.configChanges.length === 0 &&
+      this.transfers.length === 0 &&
+      this.reads.length === 0
+    );
+  }
 }
 
 /**
- * Stage 2: owns the Raft core. Client requests become proposals or ReadIndex requests, peer
+ * Stage 2: drives the Raft core. Client requests become proposals or ReadIndex requests, peer
  * messages are stepped, a timer ticks; then every Ready is fanned out — messages to replicate,
- * durable state to wal-append, committed entries and safe reads to apply. A Ready is taken only
- * when wal-append and apply have room for it, so nothing the core hands out is ever dropped.
+ * durable state to wal-append, committed entries and safe reads to apply. The core is reached
+ * in rounds (raft-core.ts): inline on the event loop, or in a worker thread; one round runs at
+ * a time and carries everything gathered since the last. A Ready is taken only when
+ * wal-append and apply have room for it, so nothing the core hands out is ever dropped.
  */
 export class RaftStepStage implements RaftStepPort {
   readonly stage: Stage<RaftStepItem>;
   private timer: NodeJS.Timeout | null = null;
-  private readonly pendingReads = new Map<string, PendingRead>();
+  private readonly pendingReads = new Map<string, ClientItem>();
   private readSeq = 0;
   private forwardSeq = 0;
   private readonly forwarded = new Map<number, { item: ClientItem }>();
   private lastRole: string;
-  stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0 };
+  stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0, rounds: 0 };
 
   private readonly admin: AdminOps;
+  private next = new RoundBuilder();
+  /** A round is running (inline: on the stack; workers: awaiting the worker). */
+  private busy = false;
+  private readonly outbox: Outgoing[] = [];
+  private outboxHead = 0;
+  /** Readys fanned out to wal-append and not yet durable, oldest first. */
+  private readonly inWal: Ready[] = [];
+  private stopped = false;
+  /** The round a worker is running, if any. */
+  private inflight: Promise<void> | null = null;
 
   constructor(
-    private readonly raft: RaftNode,
+    private readonly core: RaftCore,
     private readonly ports: RaftStepPorts,
     private readonly directory: MemberDirectory,
     private readonly options: RaftStepOptions,
     private readonly log: Logger,
   ) {
-    this.admin = new AdminOps(raft, directory, ports.respond, options.adminTimeoutMs);
-    this.learnMembers(raft.membership.currentContext());
+    const adminCore: AdminCore = {
+      status: () => this.core.status(),
+      proposeConfigChange: (changes, context) =>
+        new Promise((resolve) => {
+          this.next.configChanges.push({ changes, context, resolve });
+          this.run();
+        }),
+      transferLeadership: (to) =>
+        new Promise((resolve) => {
+          this.next.transfers.push({ to, resolve });
+          this.run();
+        }),
+    };
+    this.admin = new AdminOps(adminCore, directory, ports.respond, options.adminTimeoutMs);
+    this.learnMembers(core.view().configContext);
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
       concurrency: 1,
     });
-    this.stage.on("error", (error) => {
-      // An assertion in the core, or a Ready half fanned out: nothing sound can follow.
-      this.log.fatal({ err: error }, "raft-step failed; stopping the node");
-      process.exit(70);
-    });
-    this.lastRole = raft.role;
+    this.stage.on("error", (error) => this.fatal(error));
+    this.lastRole = core.status().role;
   }
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.options.tickMs);
-    this.flush();
+    this.run();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** After the pipeline drained: no more rounds; the round out (if any) finishes first. */
+  async close(): Promise<void> {
+    this.stop();
+    this.stopped = true;
+    await this.inflight;
+    await this.core.close();
   }
 
   offer(item: RaftStepItem): boolean {
@@ -113,29 +191,48 @@ export class RaftStepStage implements RaftStepPort {
   }
 
   status(): RaftStatus {
-    return this.raft.status();
+    return this.core.status();
+  }
+
+  /** The core's state for /dashboard and /metrics (with workers: as of the last round). */
+  view(): CoreView {
+    return this.core.view();
+  }
+
+  get pool(): "inline" | "workers" {
+    return this.core.pool;
+  }
+
+  private fatal(error: unknown): void {
+    // An assertion in the core, a dead core worker, or a Ready half fanned out: nothing sound
+    // can follow.
+    this.log.fatal({ err: error }, "raft-step failed; stopping the node");
+    process.exit(70);
   }
 
   private tick(): void {
-    this.raft.tick();
-    this.admin.poll();
+    this.next.ticks++;
+    this.admin.expire(Date.now());
     this.expireForwarded();
-    this.flush();
+    this.run();
   }
 
-  private handle(batch: RaftStepItem[]): void {
+  private handle(batch: RaftStepItem[]): void | Promise<void> {
     for (const item of batch) {
-      if (item.kind === "peer") this.stepMessages(item.messages);
-      else this.handleClient(item);
+      if (item.kind === "peer") {
+        for (const message of item.messages) this.next.messages.push(message);
+      } else this.handleClient(item);
     }
-    this.flush();
-  }
-
-  private stepMessages(messages: readonly Message[]): void {
-    for (const message of messages) {
-      if (message.group !== this.raft.config.group || message.to !== this.raft.id) continue;
-      this.raft.step(message);
+    if (this.core.pool === "inline" || this.next.isEmpty()) {
+      // Inline the round runs now; a batch that gave the core nothing (stale reads, status)
+      // need not wait for a worker's round.
+      this.run();
+      return;
     }
+    // The stage takes its next batch once this one's round is done: one round in flight.
+    const done = new Promise<void>((resolve) => this.next.batchesDone.push(resolve));
+    this.run();
+    return done;
   }
 
   private handleClient(item: ClientItem): void {
@@ -160,7 +257,7 @@ export class RaftStepStage implements RaftStepPort {
           target: item.target,
           body: {
             ok: true,
-            result: { members: this.directory.view(this.raft.membership.current()) },
+            result: { members: this.directory.view(this.core.status().config) },
           },
         });
         return;
@@ -168,14 +265,14 @@ export class RaftStepStage implements RaftStepPort {
         break;
     }
     if (!leaderOps[request.op]) this.handleRead(item);
-    else if (this.raft.role !== "leader") this.notLeader(item);
+    else if (this.core.status().role !== "leader") this.notLeader(item);
     else if (writeOps[request.op] || request.op === "snapshot") this.handleWrite(item);
     else this.admin.handle(item);
   }
 
   /** The contract's status fields (also the start of /health). */
   statusResult(): Record<string, unknown> {
-    const status = this.raft.status();
+    const status = this.core.status();
     const members = [
       ...new Set([...status.config.voters, ...status.config.outgoing, ...status.config.learners]),
     ];
@@ -198,29 +295,40 @@ export class RaftStepStage implements RaftStepPort {
   }
 
   private handleWrite(item: ClientItem): void {
-    // The apply stage must be able to take the waiter: then nothing can be lost after proposing.
-    if (!this.ports.apply.hasRoom(1, 0)) {
+    // The apply stage must be able to take the waiter (and this round's other waiters), and
+    // nothing may be waiting for room already: then nothing can be lost after proposing.
+    const waiters = this.next.proposals.length + 1;
+    if (this.outboxSize() > 0 || !this.ports.apply.hasRoom(waiters, 0)) {
       this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
       return;
     }
     const command = toLogCommand(item.request, Date.now(), this.options.vectorDefaults);
-    const result = this.raft.propose(encodeCommand(command));
+    this.next.proposals.push({ data: encodeCommand(command), item });
+  }
+
+  /** The core answered a proposal: the waiter goes to apply ahead of any Ready that commits it. */
+  private proposed(item: ClientItem, result: ProposeResult): void {
     if (!result.ok) {
+      if (result.reason === "not-leader") {
+        this.notLeader(item); // Leadership moved since the request was routed here.
+        return;
+      }
       const code = result.reason === "too-large" ? ErrorCode.overloaded : ErrorCode.unavailable;
       this.refuse(item, code, `proposal refused: ${result.reason}`);
       return;
     }
     this.stats.proposals++;
-    const waiter: ApplyItem = {
-      kind: "wait",
-      index: result.index,
-      term: result.term,
-      target: item.target,
-      request: item.request,
-      deadline: item.deadline,
-    };
-    const accepted = this.ports.apply.offer(waiter);
-    if (!accepted) throw new Error("apply stage refused a waiter it said it had room for");
+    this.push({
+      kind: "apply",
+      item: {
+        kind: "wait",
+        index: result.index,
+        term: result.term,
+        target: item.target,
+        request: item.request,
+        deadline: item.deadline,
+      },
+    });
   }
 
   private handleRead(item: ClientItem): void {
@@ -229,19 +337,20 @@ export class RaftStepStage implements RaftStepPort {
       this.offerRead(item, 0);
       return;
     }
-    if (this.raft.leader === null) {
+    const status = this.core.status();
+    if (status.leader === null) {
       this.refuse(item, ErrorCode.unavailable, "no leader is known right now");
       return;
     }
-    if (this.raft.role !== "leader" && !this.options.forwarding) {
+    if (status.role !== "leader" && !this.options.forwarding) {
       // Without forwarding a follower sends linearizable and lease reads to the leader too.
       this.notLeader(item);
       return;
     }
-    const ctx = `${this.raft.id}:${++this.readSeq}`;
-    this.pendingReads.set(ctx, { item });
+    const ctx = `${status.id}:${++this.readSeq}`;
+    this.pendingReads.set(ctx, item);
     // A follower's core asks the leader for the read index; the read is then served locally.
-    this.raft.readIndex(ctx, request.consistency);
+    this.next.reads.push({ ctx, mode: request.consistency });
   }
 
   private offerRead(item: ClientItem, index: number): void {
@@ -257,7 +366,7 @@ export class RaftStepStage implements RaftStepPort {
   }
 
   private notLeader(item: ClientItem): void {
-    const leader = this.raft.leader;
+    const leader = this.core.status().leader;
     if (leader === null) {
       this.refuse(item, ErrorCode.unavailable, "no leader is known right now");
       return;
@@ -308,7 +417,7 @@ export class RaftStepStage implements RaftStepPort {
         "the leader did not answer in time; the write may or may not have been applied",
       );
     }
-    for (const [ctx, { item }] of this.pendingReads) {
+    for (const [ctx, item] of this.pendingReads) {
       if (item.deadline > now) continue;
       this.pendingReads.delete(ctx);
       this.refuse(item, ErrorCode.timeout, "the read index was not confirmed in time");
@@ -323,24 +432,140 @@ export class RaftStepStage implements RaftStepPort {
     });
   }
 
-  // ------------------------------------------------------------ Ready fan-out
+  // ------------------------------------------------------------ rounds
 
-  /** Take Readys while downstream has room: wal-append one item, apply two (entries, restore). */
-  private flush(): void {
-    while (this.raft.hasReady()) {
-      if (!this.ports.wal.hasRoom(1, 0) || !this.ports.apply.hasRoom(2, 0)) return;
-      this.dispatch(this.raft.ready());
+  /** Run rounds until nothing is gathered; with workers this returns while a round is out. */
+  private run(): void {
+    if (this.busy) return; // The running loop picks up what was just gathered.
+    this.busy = true;
+    try {
+      for (;;) {
+        this.drainOutbox();
+        const budget = this.readyBudget();
+        if (!this.hasWork(budget)) break;
+        const round = this.next;
+        this.next = new RoundBuilder();
+        const waits = this.admin.pending();
+        const output = this.core.round(this.inputOf(round, waits, budget));
+        if (output instanceof Promise) {
+          this.inflight = output.then(
+            (result) => {
+              this.inflight = null;
+              this.busy = false;
+              this.absorb(round, waits, result);
+              this.run();
+            },
+            (error) => this.fatal(error),
+          );
+          return; // busy stays set until the worker answers.
+        }
+        this.absorb(round, waits, output);
+      }
+    } catch (error) {
+      this.fatal(error);
+    }
+    this.busy = false;
+  }
+
+  private hasWork(budget: number): boolean {
+    if (this.stopped) return false;
+    return (
+      !this.next.isEmpty() ||
+      this.next.batchesDone.length > 0 ||
+      (budget > 0 && this.core.hasReady())
+    );
+  }
+
+  private inputOf(round: RoundBuilder, waits: readonly AdminWait[], budget: number): RoundInput {
+    return {
+      group: this.core.group,
+      persisted: round.persisted,
+      appliedTo: round.appliedTo,
+      compact: round.compact && { index: round.compact.index, size: round.compact.size },
+      ticks: round.ticks,
+      messages: round.messages,
+      proposals: round.proposals.map((proposal) => proposal.data),
+      configChanges: round.configChanges.map(({ changes, context }) => ({ changes, context })),
+      transfers: round.transfers.map(({ to }) => to),
+      reads: round.reads,
+      conditions: waits.map((wait) => wait.condition),
+      readyBudget: budget,
+    };
+  }
+
+  private absorb(round: RoundBuilder, waits: readonly AdminWait[], output: RoundOutput): void {
+    this.stats.rounds++;
+    round.proposals.forEach(({ item }, k) => {
+      this.proposed(item, output.proposals[k]!);
+    });
+    round.configChanges.forEach(({ resolve }, k) => {
+      resolve(output.configChanges[k]!);
+    });
+    round.transfers.forEach(({ resolve }, k) => {
+      resolve(output.transfers[k]!);
+    });
+    if (round.compact !== null) {
+      const { meta } = output.compacted!;
+      const status = this.core.status();
+      this.log.info(
+        { group: this.core.group, term: status.term, index: meta.index, bytes: meta.size },
+        "snapshot taken, log compacted",
+      );
+      round.compact.resolve(output.compacted!);
+    }
+    this.admin.settle(waits, output.conditions);
+    for (const ready of output.readies) this.push({ kind: "ready", ready });
+    this.drainOutbox();
+    for (const done of round.batchesDone) done();
+  }
+
+  /** Readys downstream has room for: one wal-append slot and two apply slots each. */
+  private readyBudget(): number {
+    if (this.outboxSize() > 0) return 0;
+    let budget = 0;
+    while (
+      budget < readyBudgetMax &&
+      this.ports.wal.hasRoom(budget + 1, 0) &&
+      this.ports.apply.hasRoom(2 * (budget + 1), 0)
+    )
+      budget++;
+    return budget;
+  }
+
+  private push(outgoing: Outgoing): void {
+    this.outbox.push(outgoing);
+  }
+
+  private outboxSize(): number {
+    return this.outbox.length - this.outboxHead;
+  }
+
+  /** Fan out in order while downstream has room; the rest waits for kick(). */
+  private drainOutbox(): void {
+    while (this.outboxHead < this.outbox.length) {
+      const next = this.outbox[this.outboxHead]!;
+      if (next.kind === "apply") {
+        if (!this.ports.apply.offer(next.item)) break;
+      } else {
+        if (!this.ports.wal.hasRoom(1, 0) || !this.ports.apply.hasRoom(1, 0)) break;
+        this.dispatch(next.ready);
+      }
+      this.outboxHead++;
+    }
+    if (this.outboxHead === this.outbox.length) {
+      this.outbox.length = 0;
+      this.outboxHead = 0;
     }
   }
 
   kick(): void {
-    this.flush();
+    this.run();
   }
 
   /** New members' addresses arrive in configuration entries: connect to them at once. */
   private learnMembers(context: string): void {
     for (const member of this.directory.mergeContext(context)) {
-      if (member.name !== this.raft.id) this.ports.replicate.addPeer(member.name, member.peer);
+      if (member.name !== this.core.id) this.ports.replicate.addPeer(member.name, member.peer);
     }
   }
 
@@ -354,6 +579,7 @@ export class RaftStepStage implements RaftStepPort {
     if (ready.messages.length > 0) this.ports.replicate.send(ready.messages);
     if (!this.ports.wal.offer({ kind: "ready", ready }))
       throw new Error("wal-append refused a Ready it had room for");
+    this.inWal.push(ready);
     if (
       ready.committed.length > 0 &&
       !this.ports.apply.offer({ kind: "committed", entries: ready.committed })
@@ -361,13 +587,13 @@ export class RaftStepStage implements RaftStepPort {
       throw new Error("apply refused committed entries it had room for");
     }
     for (const state of ready.readStates) {
-      const pending = this.pendingReads.get(state.ctx);
-      if (pending === undefined) continue;
+      const item = this.pendingReads.get(state.ctx);
+      if (item === undefined) continue;
       this.pendingReads.delete(state.ctx);
-      if (state.ok) this.offerRead(pending.item, state.index);
+      if (state.ok) this.offerRead(item, state.index);
       else
         this.refuse(
-          pending.item,
+          item,
           ErrorCode.unavailable,
           "leadership changed before the read was confirmed",
         );
@@ -380,9 +606,9 @@ export class RaftStepStage implements RaftStepPort {
     this.lastRole = soft.role;
     this.log.info(
       {
-        group: this.raft.config.group,
+        group: this.core.group,
         term: soft.term,
-        index: this.raft.log.lastIndex(),
+        index: ready.entries.at(-1)?.index ?? this.core.status().lastIndex,
         role: soft.role,
         leader: soft.leader,
       },
@@ -391,24 +617,24 @@ export class RaftStepStage implements RaftStepPort {
   }
 
   onPersisted(ready: Ready): void {
+    const oldest = this.inWal.shift();
+    if (oldest !== ready) this.fatal(new Error("wal-append reported Readys out of order"));
     if (ready.persistedMessages.length > 0) this.ports.replicate.send(ready.persistedMessages);
-    this.raft.advance(ready);
-    this.flush();
+    this.next.persisted++;
+    this.run();
   }
 
   onApplied(index: number): void {
-    this.raft.appliedTo(index);
-    this.flush();
+    this.next.appliedTo = Math.max(this.next.appliedTo, index);
+    this.run();
   }
 
-  compact(index: number, size: number): { meta: SnapshotMeta; retainFrom: number } {
-    const meta = this.raft.compact(index, size, this.options.snapshotRetainEntries);
-    this.log.info(
-      { group: this.raft.config.group, term: this.raft.term, index: meta.index, bytes: size },
-      "snapshot taken, log compacted",
-    );
-    this.flush();
-    return { meta, retainFrom: this.raft.log.firstIndex };
+  compact(index: number, size: number): Promise<{ meta: SnapshotMeta; retainFrom: number }> {
+    return new Promise((resolve) => {
+      if (this.next.compact !== null) throw new Error("a compaction is already on its way");
+      this.next.compact = { index, size, resolve };
+      this.run();
+    });
   }
 }
 

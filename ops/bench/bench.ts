@@ -36,6 +36,11 @@ if (process.argv[2] === "vector") {
   const { runVectorBench } = await import("./vector.js");
   process.exit(await runVectorBench(process.argv.slice(3)));
 }
+// `npm run bench -- pools …`: this bench once per stage-pool choice, side by side (pools.ts).
+if (process.argv[2] === "pools") {
+  const { runPoolsBench } = await import("./pools.js");
+  process.exit(await runPoolsBench(process.argv.slice(3)));
+}
 
 // ---------------------------------------------------------------- paths and options
 
@@ -158,6 +163,14 @@ const program = new Command("bench")
       .default("inline"),
   )
   .addOption(
+    new Option(
+      "--raft-step-pool <kind>",
+      "stageraft's raft-step stage: inline (event loop) or workers (the Raft core in a worker thread)",
+    )
+      .choices(["inline", "workers"])
+      .default("inline"),
+  )
+  .addOption(
     new Option("--etcd-client <kind>", "HTTP client for etcd's JSON gateway")
       .choices(["http", "fetch"])
       .default("http"),
@@ -198,6 +211,7 @@ const options = program.opts<{
   timeout?: number;
   out: string;
   applyPool: "inline" | "workers";
+  raftStepPool: "inline" | "workers";
 }>();
 
 const raftTiming: RaftTiming = { tickMs: 100, electionTicks: 10, heartbeatTicks: 1 };
@@ -205,7 +219,7 @@ const stageraftConfig = {
   raft: raftTiming,
   wal: { sync: true },
   engines: { kv: "level" },
-  stages: { apply: { pool: options.applyPool } },
+  stages: { raftStep: { pool: options.raftStepPool }, apply: { pool: options.applyPool } },
   // info: stageraft logs only rare events at info (role changes, snapshots, shutdowns), and
   // the bench reads them to explain an exit; nothing per request.
   log: { level: "info" },

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import type { StageSnapshot } from "../../queues/mod.js";
-import type { RaftNode } from "../../raft/mod.js";
 import type { MemberView } from "../../stages/members.js";
+import type { CoreView } from "../../stages/raft-core.js";
 
 /**
  * What the dashboard and /metrics read from a running node. Getters only: everything is read
@@ -9,7 +9,8 @@ import type { MemberView } from "../../stages/members.js";
  */
 export interface NodeView {
   readonly name: string;
-  readonly raft: RaftNode;
+  /** The Raft core's state (with the workers pool: as of its last round). */
+  readonly raft: { view(): CoreView; status(): CoreView["status"] };
   /** The five queue stages, in path order (raft-step … respond). */
   stages(): StageSnapshot[];
   ingress(): IngressCounters;
@@ -193,7 +194,7 @@ export class NodeObserver {
 
   /** Counts leader changes; called after each raft-step batch and at every snapshot. */
   observeLeader(): void {
-    const leader = this.view.raft.leader;
+    const leader = this.view.raft.status().leader;
     if (leader !== this.lastLeader) {
       if (leader !== null) this.leaderChanges++;
       this.lastLeader = leader;
@@ -203,7 +204,7 @@ export class NodeObserver {
   local(): LocalSnapshot {
     this.observeLeader();
     const now = performance.now();
-    const { raft } = this.view;
+    const core = this.view.raft.view();
     const ingress = this.view.ingress();
     const framesPerSec = this.frames.rate(now, ingress.frames);
     const queues: StageRow[] = this.view.stages().map((s) => ({
@@ -237,20 +238,11 @@ export class NodeObserver {
       utilisation: 0,
     };
     const stages = [ingressRow, ...queues];
-    const status = raft.status();
+    const { status } = core;
     const followers =
-      raft.role === "leader"
-        ? [...raft.progress]
-            .map(([name, p]) => ({
-              name,
-              state: p.state,
-              matchIndex: p.matchIndex,
-              nextIndex: p.nextIndex,
-              lag: Math.max(0, status.lastIndex - p.matchIndex),
-              active: p.recentActive,
-            }))
-            .sort((a, b) => (a.name < b.name ? -1 : 1))
-        : null;
+      core.followers
+        ?.map((f) => ({ ...f, lag: Math.max(0, status.lastIndex - f.matchIndex) }))
+        .sort((a, b) => (a.name < b.name ? -1 : 1)) ?? null;
     if (now - this.eluAt >= 500) {
       const current = performance.eventLoopUtilization();
       this.eluValue = performance.eventLoopUtilization(current, this.elu).utilization;
@@ -274,7 +266,7 @@ export class NodeObserver {
         lastIndex: status.lastIndex,
         firstIndex: status.firstIndex,
         leadTransferee: status.leadTransferee,
-        checksum: raft.checksumAt(status.appliedIndex) ?? null,
+        checksum: core.checksumApplied,
         voters: [...status.config.voters, ...status.config.outgoing].filter(
           (name, k, all) => all.indexOf(name) === k,
         ),

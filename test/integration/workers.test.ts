@@ -40,3 +40,46 @@ describe("workers - the state machine in the apply stage's worker thread", () =>
     expect(cluster.node(leader).output).not.toContain('"level":60');
   });
 });
+
+describe("workers - the Raft core in the raft-step stage's worker thread", () => {
+  it("workers - forwarding, reads, transfer, InstallSnapshot and a clean stop with both pools in workers", async () => {
+    cluster = await TestCluster.start(3, {
+      raft: { ...fastRaft, snapshotEvery: 30, snapshotRetainEntries: 5 },
+      stages: { raftStep: { pool: "workers" }, apply: { pool: "workers" } },
+    });
+    const leader = await cluster.waitForLeader();
+    for (const node of cluster.nodes) expect(node.output).toContain('"raftStepPool":"workers"');
+    const followers = cluster.nodes.filter((n) => n.name !== leader).map((n) => n.name);
+    const [follower, lagging] = followers as [string, string];
+    // Through a follower: it forwards to the leader in the worker's view of the cluster.
+    const viaFollower = cluster.client([follower]);
+    for (let k = 0; k < 10; k++) await viaFollower.put(`a${k}`, `${k}`);
+    expect((await viaFollower.get("a9")).value).toBe("9");
+    expect((await viaFollower.get("a9", { consistency: "lease" })).value).toBe("9");
+    const status = await viaFollower.status();
+    expect(status.role).toBe("follower");
+    expect(status.leader).toBe(leader);
+    expect(status.commitIndex).toBeGreaterThanOrEqual(10);
+
+    // A follower stopped while the leader snapshots and compacts past it: InstallSnapshot.
+    await cluster.kill(lagging, "SIGKILL");
+    const writer = cluster.client([leader]);
+    let last = 0;
+    for (let k = 0; k < 80; k++) last = (await writer.put(`b${k}`, `${k}`)).index;
+    cluster.restart(lagging);
+    await cluster.waitForHealth(lagging, (h) => Number(h.appliedIndex) >= last);
+    expect((await cluster.client([lagging]).get("b79", { consistency: "stale" })).value).toBe("79");
+    expect(cluster.node(lagging).output).toContain("state restored from an installed snapshot");
+
+    // Transfer waits for a condition the core evaluates in its worker.
+    const admin = cluster.client([leader]);
+    expect((await admin.transferLeader(follower)).leader).toBe(follower);
+    expect(await cluster.waitForLeader()).toBe(follower);
+    expect((await cluster.client([follower]).put("after", "1")).index).toBeGreaterThan(last);
+
+    // SIGTERM drains the pipeline, then closes the core's worker: exit 0, not 70.
+    await cluster.kill(leader, "SIGTERM");
+    expect(cluster.node(leader).exitCode).toBe(0);
+    for (const node of cluster.nodes) expect(node.output).not.toContain('"level":60');
+  });
+});

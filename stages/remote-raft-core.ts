@@ -1,0 +1,81 @@
+import { workerFor } from "../queues/pool.js";
+import { WorkerPool } from "../queues/worker-pool.js";
+import type { RaftStatus } from "../raft/node.js";
+import type { NodeId } from "../raft/types.js";
+import type { CoreView, RaftCore, RoundInput, RoundOutput } from "./raft-core.js";
+import type { CoreHostCall, GroupSpec } from "./raft-core-host.js";
+
+/**
+ * The raft-step stage's "workers" pool: Raft cores in worker threads, each group pinned to one
+ * worker by its id (as vraft routes by RaftId), so that one group's rounds run in order while
+ * different groups run in parallel. The event loop keeps the I/O; the worker does the stepping.
+ */
+export class RaftCorePool {
+  private readonly pool: WorkerPool;
+
+  constructor(
+    readonly size: number,
+    /** The host module; tests running from sources point it at the compiled one. */
+    entry: URL = new URL("./raft-core-host.js", import.meta.url),
+  ) {
+    this.pool = new WorkerPool(entry, {
+      size,
+      // A worker that dies takes its groups' state with it: the node must stop, not restart it.
+      restartsMax: 0,
+      name: "raft-step",
+    });
+  }
+
+  workerFor(group: number): number {
+    return workerFor(group, this.size);
+  }
+
+  async open(spec: GroupSpec): Promise<RemoteRaftCore> {
+    const group = spec.config.group;
+    const worker = this.workerFor(group);
+    const call: CoreHostCall = { method: "open", spec };
+    const view = await this.pool.call<CoreView>(worker, call);
+    return new RemoteRaftCore(this.pool, worker, spec.config.id, group, view);
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** One group's core in its worker; the view mirrors the core as of the last round. */
+export class RemoteRaftCore implements RaftCore {
+  readonly pool = "workers";
+
+  constructor(
+    private readonly workers: WorkerPool,
+    private readonly worker: number,
+    readonly id: NodeId,
+    readonly group: number,
+    private lastView: CoreView,
+  ) {}
+
+  view(): CoreView {
+    return this.lastView;
+  }
+
+  status(): RaftStatus {
+    return this.lastView.status;
+  }
+
+  hasReady(): boolean {
+    return this.lastView.hasReady;
+  }
+
+  async round(input: RoundInput): Promise<RoundOutput> {
+    const call: CoreHostCall = { method: "round", input };
+    const output = await this.workers.call<RoundOutput>(this.worker, call);
+    this.lastView = output.view!;
+    return output;
+  }
+
+  async close(): Promise<void> {
+    const call: CoreHostCall = { method: "close", group: this.group };
+    await this.workers.call(this.worker, call);
+  }
+}
