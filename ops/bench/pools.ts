@@ -5,7 +5,8 @@
  * the other in one run, on fresh clusters, then the figures side by side: the measurement the
  * defaults are chosen by. Every other option goes to each bench run unchanged (--quick,
  * --seconds, --connections …); etcd is skipped. With --rounds N the combinations run N times,
- * interleaved (so that drift on the machine touches all of them), and the median is shown.
+ * interleaved (so that drift on the machine touches all of them): the table shows the mean
+ * throughput, every round's figure, and the latency of the median round.
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -102,6 +103,11 @@ function readFigures(path: string): PhaseFigures[] {
     }));
 }
 
+function meanOps(runs: readonly PhaseFigures[]): number | null {
+  if (runs.length === 0) return null;
+  return runs.reduce((sum, run) => sum + run.opsPerSecond, 0) / runs.length;
+}
+
 /** The run whose throughput is the median of the rounds (the lower middle for an even count). */
 function median(runs: readonly PhaseFigures[]): PhaseFigures | null {
   if (runs.length === 0) return null;
@@ -151,25 +157,28 @@ export async function runPoolsBench(argv: readonly string[]): Promise<number> {
 
   const machine = machineInfo(resultsDir);
   process.stdout.write(
-    `\nstage pools side by side (${rounds > 1 ? `median of ${rounds}` : "one run each"})\n`,
+    `\nstage pools side by side (${rounds > 1 ? `${rounds} rounds each: mean ops/s, latency of the median round` : "one run each"})\n`,
   );
   for (const line of describeMachine(machine)) process.stdout.write(`${line}\n`);
   const baseline = combos[0]!;
-  const summary: Record<string, Record<string, PhaseFigures | null>> = {};
+  const summary: Record<string, Record<string, unknown>> = {};
   const rows: string[][] = [];
+  const phaseRuns = (combo: Combo, op: string) =>
+    figures.get(slug(combo))!.flatMap((run) => run.filter((phase) => phase.op === op));
   for (const combo of combos) {
-    const runs = figures.get(slug(combo))!;
     summary[slug(combo)] = {};
     for (const op of phases) {
-      const picked = median(runs.flatMap((run) => run.filter((phase) => phase.op === op)));
-      summary[slug(combo)]![op] = picked;
-      const base = median(
-        figures.get(slug(baseline))!.flatMap((run) => run.filter((phase) => phase.op === op)),
-      );
+      const runs = phaseRuns(combo, op);
+      const picked = median(runs);
+      const mean = meanOps(runs);
+      const base = meanOps(phaseRuns(baseline, op));
+      summary[slug(combo)]![op] = {
+        meanOpsPerSecond: mean,
+        rounds: runs.map((run) => run.opsPerSecond),
+        medianRound: picked,
+      };
       const ratio =
-        picked !== null && base !== null && base.opsPerSecond > 0
-          ? `${(picked.opsPerSecond / base.opsPerSecond).toFixed(2)}x`
-          : "-";
+        mean !== null && base !== null && base > 0 ? `${(mean / base).toFixed(2)}x` : "-";
       const cpu =
         picked === null
           ? "-"
@@ -179,7 +188,8 @@ export async function runPoolsBench(argv: readonly string[]): Promise<number> {
       rows.push([
         label(combo),
         op,
-        picked === null ? "-" : integer.format(picked.opsPerSecond),
+        mean === null ? "-" : integer.format(mean),
+        runs.map((run) => integer.format(run.opsPerSecond)).join(" / "),
         ratio,
         ms(picked?.p50),
         ms(picked?.p99),
@@ -190,7 +200,17 @@ export async function runPoolsBench(argv: readonly string[]): Promise<number> {
   }
   process.stdout.write(
     `${table(
-      ["pools", "phase", "ops/s", `vs ${slug(baseline)}`, "p50", "p99", "errors", "server CPU"],
+      [
+        "pools",
+        "phase",
+        "ops/s",
+        "each round",
+        `vs ${slug(baseline)}`,
+        "p50",
+        "p99",
+        "errors",
+        "server CPU",
+      ],
       rows,
     )}\n`,
   );
