@@ -422,7 +422,7 @@ export class StageraftNode {
         const before =
           this.walAppend.stage.snapshot().accepted + this.apply.stage.snapshot().accepted;
         await this.raftStep.stage.idle();
-        await this.apply.stage.idle();
+        await this.apply.settled();
         await this.walAppend.stage.idle();
         const after =
           this.walAppend.stage.snapshot().accepted + this.apply.stage.snapshot().accepted;
@@ -430,6 +430,8 @@ export class StageraftNode {
       }
     })();
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    // A snapshot still being written reads from the engine: let it finish before closing.
+    await this.apply.snapshotWritten();
     for (const closeable of this.closeables) await closeable.close();
     const status = this.raftStep.status();
     this.log.info(

@@ -62,6 +62,8 @@ export class ApplyStage {
   private appliedIndex: number;
   private lastSnapshotIndex: number;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** The snapshot being written in the background, if any. */
+  private snapshotJob: Promise<void> | null = null;
   stats = { applied: 0, answered: 0, reads: 0, timeouts: 0, snapshots: 0 };
 
   constructor(
@@ -139,11 +141,7 @@ export class ApplyStage {
   private isSnapshotPoint(entry: Entry): boolean {
     if (this.options.snapshotEvery > 0 && entry.index % this.options.snapshotEvery === 0)
       return true;
-    return (
-      entry.type === EntryType.normal &&
-      entry.data.length > 0 &&
-      decodeCommand(entry.data).snapshot === true
-    );
+    return isSnapshotRequest(entry);
   }
 
   /** Apply in runs cut at session-expiry and snapshot points: both happen at exact log positions. */
@@ -160,15 +158,18 @@ export class ApplyStage {
       this.appliedIndex = entry.index;
       this.stats.applied += run.length;
       this.ports.raftStep.onApplied(entry.index);
-      // Answer before a snapshot, so that the run's writes do not wait for the checkpoint; the
-      // run's last entry (a snapshot request's answer is its index) is answered after it.
-      for (const item of snapshotHere ? run.slice(0, -1) : run)
+      // A snapshot request is answered with the snapshot's index once it is written; every
+      // other entry now, so that writes never wait for a checkpoint.
+      const request = snapshotHere && isSnapshotRequest(entry);
+      for (const item of request ? run.slice(0, -1) : run)
         this.answerWaiter(item, answers.get(item.index));
       if (snapshotHere) {
-        const index = await this.takeSnapshot();
-        if (index === entry.index && !answers.has(entry.index))
-          answers.set(entry.index, { ok: true, result: { index } });
-        this.answerWaiter(entry, answers.get(entry.index));
+        await this.startSnapshot((index) => {
+          if (!request) return;
+          if (index === entry.index && !answers.has(entry.index))
+            answers.set(entry.index, { ok: true, result: { index } });
+          this.answerWaiter(entry, answers.get(entry.index));
+        });
       }
     }
     await this.serveReadyReads();
@@ -205,13 +206,35 @@ export class ApplyStage {
     this.reply(read.target, await this.machine.read(read.request, this.appliedIndex));
   }
 
-  /** Checkpoint the state machine into one archive, compact the core, then the WAL. */
-  private async takeSnapshot(): Promise<number> {
+  /**
+   * Pin the state at appliedIndex, then write, archive and compact in the background while
+   * later entries apply: a snapshot costs the apply stage only the pinning (and the vector
+   * indexes, written at this exact position). One at a time: a second waits for the first.
+   * `done` gets the index of the snapshot that covers appliedIndex.
+   */
+  private async startSnapshot(done: (index: number) => void): Promise<void> {
+    await this.snapshotJob;
     const index = this.appliedIndex;
-    if (index <= this.lastSnapshotIndex) return this.lastSnapshotIndex;
+    if (index <= this.lastSnapshotIndex) {
+      done(this.lastSnapshotIndex);
+      return;
+    }
     const work = this.snapshots.workDir();
     await rm(work, { recursive: true, force: true });
-    await this.machine.checkpoint(work);
+    await this.machine.beginCheckpoint(work);
+    this.snapshotJob = this.finishSnapshot(index, work)
+      .then(done, (error: unknown) => {
+        this.log.fatal({ err: error, index }, "taking a snapshot failed; stopping the node");
+        process.exit(70);
+      })
+      .finally(() => {
+        this.snapshotJob = null;
+      });
+  }
+
+  /** Archive the checkpoint, compact the core, then the WAL; returns the snapshot's index. */
+  private async finishSnapshot(index: number, work: string): Promise<number> {
+    await this.machine.finishCheckpoint();
     const size = await packDirectory(work, this.snapshots.tempPath());
     await rm(work, { recursive: true, force: true });
     const { meta, retainFrom } = await this.ports.raftStep.compact(index, size);
@@ -223,14 +246,27 @@ export class ApplyStage {
     await this.snapshots.commit(meta);
     this.lastSnapshotIndex = index;
     this.stats.snapshots++;
+    this.log.debug({ index, bytes: size }, "snapshot written");
     if (!this.ports.wal.offer({ kind: "compact", meta, upTo: retainFrom - 1 })) {
       this.log.warn({ index }, "wal-append is full; the log is compacted at the next snapshot");
     }
     return index;
   }
 
+  /** Idle: nothing queued, nothing applying, no snapshot being written. */
+  async settled(): Promise<void> {
+    await this.stage.idle();
+    await this.snapshotWritten();
+  }
+
+  /** A snapshot still being written reads from the engine: storage closes after it. */
+  async snapshotWritten(): Promise<void> {
+    while (this.snapshotJob !== null) await this.snapshotJob;
+  }
+
   /** Replace the whole state by the snapshot archive at `path`, taken at `index`. */
   async restore(path: string, index: number): Promise<void> {
+    await this.snapshotJob; // It uses the same work dir, and an older state.
     const work = this.snapshots.workDir();
     await unpackArchive(path, work);
     await this.machine.restore(work, index);
@@ -269,4 +305,12 @@ export class ApplyStage {
     this.stats.answered++;
     this.ports.respond.reply({ target, body });
   }
+}
+
+function isSnapshotRequest(entry: Entry): boolean {
+  return (
+    entry.type === EntryType.normal &&
+    entry.data.length > 0 &&
+    decodeCommand(entry.data).snapshot === true
+  );
 }

@@ -54,8 +54,13 @@ export class RemoteStateMachine implements StateMachinePort {
     return (await this.call({ method: "read", request, appliedIndex })) as ReplyBody;
   }
 
-  async checkpoint(dir: string): Promise<void> {
-    await this.call({ method: "checkpoint", dir });
+  async beginCheckpoint(dir: string): Promise<void> {
+    await this.call({ method: "beginCheckpoint", dir });
+  }
+
+  /** The worker answers other calls (apply, read) while this one waits for the writing. */
+  async finishCheckpoint(): Promise<void> {
+    await this.call({ method: "finishCheckpoint" });
   }
 
   async restore(dir: string, index: number): Promise<void> {

@@ -24,7 +24,8 @@ export type HostCall =
   | { readonly method: "load" }
   | { readonly method: "apply"; readonly entries: readonly Entry[] }
   | { readonly method: "read"; readonly request: ClientRequest; readonly appliedIndex: number }
-  | { readonly method: "checkpoint"; readonly dir: string }
+  | { readonly method: "beginCheckpoint"; readonly dir: string }
+  | { readonly method: "finishCheckpoint" }
   | { readonly method: "restore"; readonly dir: string; readonly index: number }
   | { readonly method: "close" };
 
@@ -56,8 +57,10 @@ serveWorker<HostCall, unknown>(async (call) => {
       return [...(await opened().apply(call.entries))] satisfies [number, ReplyBody][];
     case "read":
       return opened().read(call.request, call.appliedIndex);
-    case "checkpoint":
-      return opened().checkpoint(call.dir);
+    case "beginCheckpoint":
+      return opened().beginCheckpoint(call.dir);
+    case "finishCheckpoint":
+      return opened().finishCheckpoint();
     case "restore":
       return opened().restore(call.dir, call.index);
     case "close":

@@ -24,7 +24,13 @@ export interface StateMachinePort {
   load(): Promise<void>;
   apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>>;
   read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody>;
-  checkpoint(dir: string): Promise<void>;
+  /**
+   * Pin the whole state as of now (the applied index) and start writing it into `dir`;
+   * resolves once pinned, so that applying may go on while finishCheckpoint() writes.
+   */
+  beginCheckpoint(dir: string): Promise<void>;
+  /** Resolves when the checkpoint begun last is written and synced (rejects if it failed). */
+  finishCheckpoint(): Promise<void>;
   restore(dir: string, index: number): Promise<void>;
   /** Session expiry happens at this entry (a pure function of the settings). */
   isExpiryPoint(index: number): boolean;
@@ -45,6 +51,8 @@ export interface StateMachineOptions {
  */
 export class StateMachine implements StateMachinePort {
   readonly sessions: SessionTable;
+  /** The KV checkpoint being written: settles to null, or to the error it failed with. */
+  private checkpointWriting: Promise<unknown> | null = null;
 
   constructor(
     readonly kv: KvEngine,
@@ -173,11 +181,29 @@ export class StateMachine implements StateMachinePort {
     }
   }
 
-  /** Write the whole state into `dir` (the caller archives it into one snapshot file). */
-  async checkpoint(dir: string): Promise<void> {
+  /**
+   * The KV engine pins its state when checkpoint() is called and writes it in the background;
+   * vector indexes are written now, at this exact log position (replicas reload them from the
+   * file, so they must all do it at the same entry). The caller archives `dir` afterwards.
+   */
+  async beginCheckpoint(dir: string): Promise<void> {
+    if (this.checkpointWriting !== null) throw new Error("a checkpoint is already being written");
     await mkdir(dir, { recursive: true });
-    await this.kv.checkpoint(join(dir, "kv.ckpt"));
+    const kvWritten = this.kv.checkpoint(join(dir, "kv.ckpt"));
+    // Observed here and rethrown by finishCheckpoint(): never an unhandled rejection.
+    this.checkpointWriting = kvWritten.then(
+      () => null,
+      (error: unknown) => error,
+    );
     await this.vectors.checkpoint(join(dir, "vectors"));
+  }
+
+  async finishCheckpoint(): Promise<void> {
+    const writing = this.checkpointWriting;
+    if (writing === null) throw new Error("no checkpoint was begun");
+    const error = await writing;
+    this.checkpointWriting = null;
+    if (error !== null) throw error;
   }
 
   async restore(dir: string, index: number): Promise<void> {

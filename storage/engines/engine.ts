@@ -60,7 +60,11 @@ export interface KvEngine {
   ): Promise<KvResult[]>;
   get(key: string): Promise<string | null>;
   scan(range: KvRange): Promise<KvItem[]>;
-  /** Write the whole state to `path`; returns its size in bytes. */
+  /**
+   * Write the whole state to `path`; returns its size in bytes. The state is the one at the
+   * call: it is pinned before checkpoint() returns its promise, and commands applied while
+   * the file is written do not reach it (the apply stage goes on applying meanwhile).
+   */
   checkpoint(path: string): Promise<number>;
   /** Replace the whole state by the checkpoint at `path`, taken at `index`. */
   restore(path: string, index: number): Promise<void>;

@@ -107,7 +107,7 @@ export class LevelKvEngine implements KvEngine {
     return out;
   }
 
-  /** A consistent copy: LevelDB iterators read from an implicit snapshot. */
+  /** A consistent copy: a LevelDB iterator reads from an implicit snapshot taken when created. */
   checkpoint(path: string): Promise<number> {
     const iterator = this.db.iterator({ gte: DATA_PREFIX, lt: prefixEnd(DATA_PREFIX) });
     return writeKvCheckpoint(

@@ -65,7 +65,8 @@ export class MemoryKvEngine implements KvEngine {
   }
 
   checkpoint(path: string): Promise<number> {
-    const entries = this.values.entries();
+    // A copy, taken now: the map changes while the file is written.
+    const entries = [...this.values];
     return writeKvCheckpoint(
       path,
       (function* () {

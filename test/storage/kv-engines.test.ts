@@ -439,6 +439,33 @@ describe("kv checkpoints", () => {
     }));
   }
 
+  test.each(["memory", "level"] as const)(
+    "kv - a %s checkpoint holds the state at the call, not the writes applied while it is written",
+    async (kind) => {
+      const dir = await dirs.make(`kv-pin-${kind}`);
+      const subject = await engine(
+        kind === "memory" ? new MemoryKvEngine() : new LevelKvEngine(join(dir, "db")),
+      );
+      const batch = fill();
+      await subject.applyBatch(batch, batch.length);
+      const expected = await state(subject);
+      const path = join(dir, "pinned.ckpt");
+      const written = subject.checkpoint(path);
+      // The apply stage goes on while the file is written: overwrite, delete, add.
+      const later: Batch = [
+        { index: batch.length + 1, command: { op: "put", key: KEYS[1]!, value: "changed" } },
+        { index: batch.length + 2, command: { op: "delete", key: KEYS[2]! } },
+        { index: batch.length + 3, command: { op: "put", key: "zz-new", value: "new" } },
+      ];
+      await subject.applyBatch(later, batch.length + 3);
+      await written;
+      const restored = await engine(new MemoryKvEngine());
+      await restored.restore(path, batch.length);
+      expect(await state(restored)).toEqual(expected);
+      expect(await subject.get("zz-new")).toBe("new");
+    },
+  );
+
   test("kv - checkpoint then restore into a fresh engine of the other kind gives the same state", async () => {
     const dir = await dirs.make("kv-ckpt");
     const memory = await engine(new MemoryKvEngine());
