@@ -130,13 +130,22 @@ export class StageraftNode {
     const retainEntries = config.raft.snapshotRetainEntries;
     // One Raft group per node today: the workers pool has one worker, which owns the group.
     const corePool = config.stages.raftStep.pool === "workers" ? new RaftCorePool(1) : null;
-    const core: RaftCore =
-      corePool !== null
-        ? await corePool.open({ config: coreConfig, seed, restored, retainEntries })
-        : new InlineRaftCore(
-            new RaftNode(coreConfig, new SeededRandom(seed), restored),
-            retainEntries,
-          );
+    let core: RaftCore;
+    try {
+      core =
+        corePool !== null
+          ? await corePool.open({ config: coreConfig, seed, restored, retainEntries })
+          : new InlineRaftCore(
+              new RaftNode(coreConfig, new SeededRandom(seed), restored),
+              retainEntries,
+            );
+    } catch (error) {
+      // A live worker thread would keep the process from exiting.
+      await corePool?.close();
+      await wal.close();
+      await machine.close();
+      throw new StartupError(`the Raft core could not start: ${(error as Error).message}`);
+    }
 
     const [clientHost, clientPort] = splitHostPort(config.listenClient);
     const [peerHost, peerPort] = splitHostPort(config.listenPeer);
@@ -329,7 +338,15 @@ export class StageraftNode {
     );
     // The session table must be loaded before anything can reach raft-step: a committed entry
     // applied against an empty table could apply a retried write twice on this replica only.
-    await apply.start();
+    try {
+      await apply.start();
+    } catch (error) {
+      apply.stop();
+      await closeCore();
+      await wal.close();
+      await machine.close();
+      throw new StartupError(`the state machine could not load: ${(error as Error).message}`);
+    }
     let ports: { clientPort: number; peerPort: number };
     try {
       ports = await ingress.start();
@@ -417,21 +434,25 @@ export class StageraftNode {
     this.replicate.close();
     // Drain in pipeline order, until a whole round finds every stage idle: apply may hand
     // wal-append a compaction after wal-append first looked idle.
+    // A worker's round in flight is part of raft-step too (settled() waits for it).
+    const handedOn = () =>
+      this.walAppend.stage.snapshot().accepted +
+      this.apply.stage.snapshot().accepted +
+      this.raftStep.stats.rounds;
     const drained = (async () => {
       for (let round = 0; round < 20; round++) {
-        const before =
-          this.walAppend.stage.snapshot().accepted + this.apply.stage.snapshot().accepted;
-        await this.raftStep.stage.idle();
+        const before = handedOn();
+        await this.raftStep.settled();
         await this.apply.settled();
         await this.walAppend.stage.idle();
-        const after =
-          this.walAppend.stage.snapshot().accepted + this.apply.stage.snapshot().accepted;
-        if (before === after) return;
+        if (before === handedOn()) return;
       }
     })();
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    // A snapshot still being written reads from the engine: let it finish before closing.
+    // A snapshot still being written reads from the engine: let it finish (and its WAL
+    // compaction land) before storage closes.
     await this.apply.snapshotWritten();
+    await this.walAppend.stage.idle();
     for (const closeable of this.closeables) await closeable.close();
     const status = this.raftStep.status();
     this.log.info(

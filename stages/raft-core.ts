@@ -159,10 +159,11 @@ export class CoreRunner {
       const meta = raft.compact(input.compact.index, input.compact.size, this.retainEntries);
       compacted = { meta, retainFrom: raft.log.firstIndex };
     }
-    for (let k = 0; k < input.ticks; k++) raft.tick();
+    // Messages before ticks: heartbeats and acks that waited for this round count first.
     for (const message of input.messages) {
       if (message.group === raft.config.group && message.to === raft.id) raft.step(message);
     }
+    for (let k = 0; k < input.ticks; k++) raft.tick();
     const proposals = input.proposals.map((data) => raft.propose(data));
     const configChanges = input.configChanges.map(({ changes, context }) =>
       raft.proposeConfigChange(changes, context),

@@ -448,16 +448,15 @@ export class RaftStepStage implements RaftStepPort {
         const waits = this.admin.pending();
         const output = this.core.round(this.inputOf(round, waits, budget));
         if (output instanceof Promise) {
-          this.inflight = output.then(
-            (result) => {
+          this.inflight = output
+            .then((result) => {
+              this.absorb(round, waits, result);
               this.inflight = null;
               this.busy = false;
-              this.absorb(round, waits, result);
               this.run();
-            },
-            (error) => this.fatal(error),
-          );
-          return; // busy stays set until the worker answers.
+            })
+            .catch((error: unknown) => this.fatal(error));
+          return; // busy stays set until the worker answers and its output is absorbed.
         }
         this.absorb(round, waits, output);
       }
@@ -519,17 +518,27 @@ export class RaftStepStage implements RaftStepPort {
     for (const done of round.batchesDone) done();
   }
 
-  /** Readys downstream has room for: one wal-append slot and two apply slots each. */
+  /**
+   * Readys downstream has room for: one wal-append slot and two apply slots each, behind the
+   * waiters of the round's proposals (which go to apply first).
+   */
   private readyBudget(): number {
     if (this.outboxSize() > 0) return 0;
+    const waiters = this.next.proposals.length;
     let budget = 0;
     while (
       budget < readyBudgetMax &&
       this.ports.wal.hasRoom(budget + 1, 0) &&
-      this.ports.apply.hasRoom(2 * (budget + 1), 0)
+      this.ports.apply.hasRoom(waiters + 2 * (budget + 1), 0)
     )
       budget++;
     return budget;
+  }
+
+  /** Nothing gathered, no round out, nothing waiting for room: for a drain at shutdown. */
+  async settled(): Promise<void> {
+    await this.stage.idle();
+    while (this.inflight !== null) await this.inflight;
   }
 
   private push(outgoing: Outgoing): void {
@@ -545,12 +554,15 @@ export class RaftStepStage implements RaftStepPort {
     while (this.outboxHead < this.outbox.length) {
       const next = this.outbox[this.outboxHead]!;
       if (next.kind === "apply") {
-        if (!this.ports.apply.offer(next.item)) break;
+        if (!this.ports.apply.hasRoom(1, 0)) break;
+        this.outboxHead++; // Before handing on: a port that calls back finds it taken.
+        if (!this.ports.apply.offer(next.item))
+          throw new Error("apply refused an item it had room for");
       } else {
         if (!this.ports.wal.hasRoom(1, 0) || !this.ports.apply.hasRoom(1, 0)) break;
+        this.outboxHead++;
         this.dispatch(next.ready);
       }
-      this.outboxHead++;
     }
     if (this.outboxHead === this.outbox.length) {
       this.outbox.length = 0;
@@ -577,9 +589,9 @@ export class RaftStepStage implements RaftStepPort {
       if (entry.type === EntryType.config) this.learnMembers(decodeConfigEntry(entry.data).context);
     }
     if (ready.messages.length > 0) this.ports.replicate.send(ready.messages);
+    this.inWal.push(ready); // First: a WAL that acknowledged at once must find it.
     if (!this.ports.wal.offer({ kind: "ready", ready }))
       throw new Error("wal-append refused a Ready it had room for");
-    this.inWal.push(ready);
     if (
       ready.committed.length > 0 &&
       !this.ports.apply.offer({ kind: "committed", entries: ready.committed })

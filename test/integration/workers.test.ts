@@ -77,9 +77,20 @@ describe("workers - the Raft core in the raft-step stage's worker thread", () =>
     expect(await cluster.waitForLeader()).toBe(follower);
     expect((await cluster.client([follower]).put("after", "1")).index).toBeGreaterThan(last);
 
-    // SIGTERM drains the pipeline, then closes the core's worker: exit 0, not 70.
-    await cluster.kill(leader, "SIGTERM");
-    expect(cluster.node(leader).exitCode).toBe(0);
+    // SIGTERM on the leader with writes in flight: the pipeline drains (the worker's round
+    // out included), then the core's worker closes: exit 0, not 70.
+    const busy = cluster.client([follower]);
+    const inflight = Array.from({ length: 300 }, (_, k) =>
+      busy.put(`c${k}`, "x").then(
+        () => "ok",
+        () => "failed",
+      ),
+    );
+    await busy.put("c-first", "x");
+    await cluster.kill(follower, "SIGTERM");
+    expect(cluster.node(follower).exitCode).toBe(0);
+    expect(cluster.node(follower).output).toContain("stageraft node stopped");
+    await Promise.all(inflight);
     for (const node of cluster.nodes) expect(node.output).not.toContain('"level":60');
   });
 });
