@@ -210,6 +210,7 @@ export class StageraftNode {
         capacityItems: config.stages.apply.queueItems,
         batchItems: config.stages.apply.batchItems,
         snapshotEvery: config.raft.snapshotEvery,
+        pool: config.stages.apply.pool,
       },
       log.child({ stage: "apply" }),
       applied,

@@ -26,6 +26,8 @@ export interface ApplyOptions {
    * a snapshot, and replicas must do so at the same entries to stay identical.
    */
   readonly snapshotEvery: number;
+  /** Where the state machine runs (reported in the stage's metrics). */
+  readonly pool: "inline" | "workers";
 }
 
 export interface ApplyPorts {
@@ -80,6 +82,8 @@ export class ApplyStage {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
       concurrency: 1,
+      poolKind: options.pool,
+      poolSize: 1,
     });
     this.stage.on("error", (error) => {
       // A half-applied batch would leave this replica's state unlike the others': stop, and

@@ -159,6 +159,8 @@ export class RaftStepStage implements RaftStepPort {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
       concurrency: 1,
+      poolKind: core.pool,
+      poolSize: 1,
     });
     this.stage.on("error", (error) => this.fatal(error));
     this.lastRole = core.status().role;

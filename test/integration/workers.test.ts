@@ -49,6 +49,11 @@ describe("workers - the Raft core in the raft-step stage's worker thread", () =>
     });
     const leader = await cluster.waitForLeader();
     for (const node of cluster.nodes) expect(node.output).toContain('"raftStepPool":"workers"');
+    // The stages report where they run (/health, /dashboard, /metrics).
+    const stages = (await cluster.health(leader))!.stages as { name: string; poolKind: string }[];
+    expect(stages.find((s) => s.name === "raft-step")?.poolKind).toBe("workers");
+    expect(stages.find((s) => s.name === "apply")?.poolKind).toBe("workers");
+    expect(stages.find((s) => s.name === "wal-append")?.poolKind).toBe("inline");
     const followers = cluster.nodes.filter((n) => n.name !== leader).map((n) => n.name);
     const [follower, lagging] = followers as [string, string];
     // Through a follower: it forwards to the leader in the worker's view of the cluster.
