@@ -24,9 +24,17 @@ const SEED = Number(process.env.LINEARIZABILITY_SEED ?? 20261122);
  * SIGSTOP/SIGCONT; the recorded history must be linearizable (checked per key, Wing–Gong with
  * Lowe's cache). Writes are not session-tagged: a lost answer stays "unknown" in the history.
  */
-describe("linearizability - a recorded history under faults", () => {
+const pools = [
+  { pools: "inline pools", config: {} },
+  {
+    pools: "the Raft core and the state machine in worker threads",
+    config: { stages: { raftStep: { pool: "workers" }, apply: { pool: "workers" } } },
+  },
+];
+
+describe.each(pools)("linearizability - a recorded history under faults, $pools", ({ config }) => {
   it(`linearizability - cas/put/get/incr with a leader kill -9 and a paused follower [seed ${SEED}]`, async () => {
-    cluster = await TestCluster.start(3);
+    cluster = await TestCluster.start(3, config);
     const random = new SeededRandom(SEED);
     const recorder = new HistoryRecorder<KvInput, KvOutput>();
     const keys = ["a", "b", "c", "d"];
