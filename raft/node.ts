@@ -594,6 +594,7 @@ export class RaftNode {
         sentTick: this.tickCount,
       });
     }
+    this.readOnly.sent();
   }
 
   private handleAppendResponse(m: AppendResponse, progress: Progress): void {
@@ -1046,7 +1047,9 @@ export class RaftNode {
       this.answerRead(ctx, from, false, 0);
       return;
     }
-    this.heartbeatBroadcastPending = true;
+    // With a round out, this read rides the next one, sent when that round is confirmed (or
+    // with the next periodic heartbeat, should the round be lost).
+    if (!this.readOnly.roundInFlight) this.heartbeatBroadcastPending = true;
   }
 
   private releaseReads(): void {
@@ -1055,6 +1058,7 @@ export class RaftNode {
     );
     for (const read of this.readOnly.release(seq))
       this.answerRead(read.ctx, read.from, true, read.index);
+    if (!this.readOnly.roundInFlight && this.readOnly.unsent) this.heartbeatBroadcastPending = true;
   }
 
   private answerRead(ctx: string, from: NodeId, ok: boolean, index: number): void {

@@ -13,12 +13,18 @@ export interface PendingRead {
 /**
  * ReadIndex rounds (Raft thesis §6.4). Each read gets a sequence number; heartbeats carry the
  * highest one, and once a quorum echoes a sequence number every read up to it is confirmed —
- * one heartbeat round serves any number of reads. Bounded by `capacity`.
+ * one heartbeat round serves any number of reads. One round at a time: reads that arrive
+ * while a round is out wait for the next one, so that under load each round carries many
+ * reads instead of each batch paying its own. Bounded by `capacity`.
  */
 export class ReadOnlyQueue {
   private pending: PendingRead[] = [];
   private head = 0;
   lastSeq = 0;
+  /** Highest sequence number sent in a heartbeat. */
+  private sentSeq = 0;
+  /** Highest sequence number a quorum echoed. */
+  private confirmedSeq = 0;
 
   constructor(readonly capacity: number) {}
 
@@ -34,9 +40,25 @@ export class ReadOnlyQueue {
     return true;
   }
 
+  /** A round was sent and a quorum has not echoed it yet. */
+  get roundInFlight(): boolean {
+    return this.sentSeq > this.confirmedSeq;
+  }
+
+  /** Reads no heartbeat has carried yet. */
+  get unsent(): boolean {
+    return this.lastSeq > this.sentSeq;
+  }
+
+  /** A heartbeat carrying lastSeq went out. */
+  sent(): void {
+    this.sentSeq = this.lastSeq;
+  }
+
   /** Every read confirmed by a quorum echo of `seq`, oldest first. */
   release(seq: number): PendingRead[] {
-    assert(seq <= this.lastSeq, "read-only: a quorum echoed a round never sent");
+    assert(seq <= this.sentSeq, "read-only: a quorum echoed a round never sent");
+    this.confirmedSeq = Math.max(this.confirmedSeq, seq);
     const released: PendingRead[] = [];
     while (this.head < this.pending.length && this.pending[this.head]!.seq <= seq) {
       released.push(this.pending[this.head]!);
@@ -54,6 +76,8 @@ export class ReadOnlyQueue {
     const all = this.pending.slice(this.head);
     this.pending = [];
     this.head = 0;
+    this.sentSeq = this.lastSeq;
+    this.confirmedSeq = this.lastSeq;
     return all;
   }
 }

@@ -54,6 +54,54 @@ describe("reads", () => {
     ]);
   });
 
+  test("reads - reads that arrive while a round is out ride the next round, sent when it is confirmed", () => {
+    const h = electedCluster();
+    const a = h.node("a");
+    h.take();
+    a.readIndex("r1");
+    h.processAll();
+    expect(h.pending(is("heartbeat", "a", "b")).length).toBe(1);
+    // Two more batches of reads while r1's round is out: no new heartbeat per batch.
+    a.readIndex("r2");
+    h.processAll();
+    a.readIndex("r3");
+    h.processAll();
+    expect(h.pending(is("heartbeat", "a", "b")).length).toBe(1);
+    h.take(is("heartbeat", "a", "c"));
+    h.deliver(is("heartbeat", "a", "b"));
+    h.deliver(is("heartbeatResp", "b", "a"));
+    expect(statesOf(h, "a").map((s) => s.ctx)).toEqual(["r1"]);
+    // r1's round confirmed: one heartbeat now carries r2 and r3 together.
+    h.processAll();
+    const next = h.pending(is("heartbeat", "a", "b")) as Heartbeat[];
+    expect(next.length).toBe(1);
+    expect(next[0]!.readSeq).toBe(3);
+    h.stabilize();
+    expect(statesOf(h, "a").map((s) => [s.ctx, s.ok])).toEqual([
+      ["r1", true],
+      ["r2", true],
+      ["r3", true],
+    ]);
+  });
+
+  test("reads - a lost round does not strand the reads behind it: the periodic heartbeat carries them", () => {
+    const h = electedCluster({ heartbeatTicks: 1 });
+    const a = h.node("a");
+    h.take();
+    a.readIndex("r1");
+    h.processAll();
+    h.take(is("heartbeat", "a")); // the round is lost
+    a.readIndex("r2");
+    h.processAll();
+    expect(h.pending(is("heartbeat", "a")).length).toBe(0);
+    h.tick("a");
+    h.stabilize();
+    expect(statesOf(h, "a").map((s) => [s.ctx, s.ok])).toEqual([
+      ["r1", true],
+      ["r2", true],
+    ]);
+  });
+
   test("reads - an echo of an older heartbeat does not confirm a newer read", () => {
     const h = electedCluster();
     const a = h.node("a");
@@ -277,6 +325,7 @@ describe("read-only", () => {
     expect(queue.add("r3", 6, "a")).toBe(true);
     expect(queue.lastSeq).toBe(3);
     expect(queue.size).toBe(3);
+    queue.sent();
     expect(queue.release(0)).toEqual([]);
     expect(queue.release(2).map((r) => [r.ctx, r.index, r.seq, r.from])).toEqual([
       ["r1", 5, 1, "a"],
@@ -294,6 +343,7 @@ describe("read-only", () => {
     expect(queue.add("r2", 1, "a")).toBe(true);
     expect(queue.add("r3", 1, "a")).toBe(false);
     expect(queue.lastSeq).toBe(2);
+    queue.sent();
     queue.release(1);
     expect(queue.add("r3", 1, "a")).toBe(true);
     expect(queue.lastSeq).toBe(3);
@@ -303,18 +353,51 @@ describe("read-only", () => {
     const queue = new ReadOnlyQueue(10);
     queue.add("r1", 1, "a");
     queue.add("r2", 1, "b");
+    queue.sent();
     queue.release(1);
     expect(queue.drain().map((r) => r.ctx)).toEqual(["r2"]);
     expect(queue.size).toBe(0);
     queue.add("r3", 1, "a");
     expect(queue.lastSeq).toBe(3);
+    queue.sent();
     expect(queue.release(3).map((r) => r.ctx)).toEqual(["r3"]);
   });
 
   test("read-only - releasing a round never sent is a bug", () => {
     const queue = new ReadOnlyQueue(10);
     queue.add("r1", 1, "a");
-    expect(() => queue.release(2)).toThrow(AssertionError);
+    queue.add("r2", 1, "a");
+    expect(() => queue.release(1)).toThrow(AssertionError); // Added, not sent yet.
+    queue.sent();
+    expect(queue.release(1).map((r) => r.ctx)).toEqual(["r1"]);
+    expect(() => queue.release(3)).toThrow(AssertionError);
+  });
+
+  test("read-only - one round at a time: reads during a round wait for the next", () => {
+    const queue = new ReadOnlyQueue(10);
+    expect(queue.roundInFlight).toBe(false);
+    queue.add("r1", 1, "a");
+    expect(queue.unsent).toBe(true);
+    queue.sent();
+    expect(queue.roundInFlight).toBe(true);
+    expect(queue.unsent).toBe(false);
+    queue.add("r2", 1, "a");
+    queue.add("r3", 1, "a");
+    expect(queue.roundInFlight).toBe(true);
+    expect(queue.unsent).toBe(true);
+    expect(queue.release(1).map((r) => r.ctx)).toEqual(["r1"]);
+    expect(queue.roundInFlight).toBe(false);
+    expect(queue.unsent).toBe(true);
+    queue.sent();
+    expect(queue.release(3).map((r) => r.ctx)).toEqual(["r2", "r3"]);
+    expect(queue.roundInFlight).toBe(false);
+    expect(queue.unsent).toBe(false);
+    // Leadership lost with a round out: nothing is in flight for the next term.
+    queue.add("r4", 1, "a");
+    queue.sent();
+    queue.drain();
+    expect(queue.roundInFlight).toBe(false);
+    expect(queue.unsent).toBe(false);
   });
 
   test("read-only - many reads stay in order across internal compaction", () => {
@@ -322,6 +405,7 @@ describe("read-only", () => {
     let released = 0;
     for (let k = 1; k <= 4000; k++) {
       queue.add(`r${k}`, k, "a");
+      queue.sent();
       if (k % 3 === 0) {
         for (const read of queue.release(k - 1)) {
           released++;
