@@ -12,11 +12,20 @@ const address = z
   .regex(/^[^:\s]+:\d{1,5}$/, "must be host:port")
   .refine((value) => Number(value.split(":").pop()) <= 65_535, "port must be <= 65535");
 
+const stageBounds = (queueItems: number, batchItems: number) => ({
+  queueItems: z.number().int().min(1).max(10_000_000).default(queueItems),
+  batchItems: z.number().int().min(1).max(1_000_000).default(batchItems),
+});
+
 const stage = (queueItems: number, batchItems: number) =>
+  z.object(stageBounds(queueItems, batchItems)).strict().default({});
+
+/** A stage whose work can leave the event loop: `pool` "inline", or "workers" (a thread). */
+const pooledStage = (queueItems: number, batchItems: number) =>
   z
     .object({
-      queueItems: z.number().int().min(1).max(10_000_000).default(queueItems),
-      batchItems: z.number().int().min(1).max(1_000_000).default(batchItems),
+      ...stageBounds(queueItems, batchItems),
+      pool: z.enum(["inline", "workers"]).default("inline"),
     })
     .strict()
     .default({});
@@ -100,26 +109,12 @@ export const configSchema = z
       .default({}),
     stages: z
       .object({
-        raftStep: z
-          .object({
-            queueItems: z.number().int().min(1).max(10_000_000).default(16_384),
-            batchItems: z.number().int().min(1).max(1_000_000).default(1_024),
-            /** inline: the Raft core on the event loop; workers: in a worker thread. */
-            pool: z.enum(["inline", "workers"]).default("inline"),
-          })
-          .strict()
-          .default({}),
+        /** pool "workers": the Raft core in a worker thread (the group pinned to it). */
+        raftStep: pooledStage(16_384, 1_024),
         walAppend: stage(1_024, 256),
         replicate: stage(8_192, 1_024),
-        apply: z
-          .object({
-            queueItems: z.number().int().min(1).max(10_000_000).default(8_192),
-            batchItems: z.number().int().min(1).max(1_000_000).default(1_024),
-            /** inline: on the event loop; workers: the state machine in a worker thread. */
-            pool: z.enum(["inline", "workers"]).default("inline"),
-          })
-          .strict()
-          .default({}),
+        /** pool "workers": the state machine (engines, indexes, sessions) in a worker thread. */
+        apply: pooledStage(8_192, 1_024),
         respond: stage(65_536, 4_096),
       })
       .strict()
