@@ -19,34 +19,41 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("admin - membership, transfer and snapshots over the protocol", () => {
-  it("admin - a new node joins as a learner, is promoted, serves reads, and is removed again", async () => {
-    cluster = await TestCluster.start(3, {
-      raft: { ...fastRaft, snapshotEvery: 30, snapshotRetainEntries: 5 },
-    });
-    const client = cluster.client(["n1", "n2", "n3"]);
-    for (let k = 0; k < 80; k++) await client.put(`m${k}`, `${k}`);
-    const n4 = await cluster.join("n4");
-    const members = await client.memberAdd({ name: "n4", peer: n4.peer, client: n4.client });
-    expect(members.find((m) => m.name === "n4")).toMatchObject({
-      voter: true,
-      peer: n4.peer,
-      client: n4.client,
-    });
-    expect(members.filter((m) => m.voter)).toHaveLength(4);
-    const last = await client.put("after-join", "yes");
-    await cluster.waitForHealth("n4", (h) => Number(h.appliedIndex) >= last.index);
-    const reader = cluster.client(["n4"]);
-    expect((await reader.get("m0", { consistency: "stale" })).value).toBe("0");
-    expect((await reader.get("after-join")).value).toBe("yes");
-    // Every node reports the same membership, with n4's addresses.
-    for (const name of ["n1", "n2", "n3", "n4"]) {
-      const view = await cluster.client([name]).members();
-      expect(view.map((m) => m.name).sort(), name).toEqual(["n1", "n2", "n3", "n4"]);
-    }
-    const after = await client.memberRemove("n4");
-    expect(after.map((m) => m.name).sort()).toEqual(["n1", "n2", "n3"]);
-    expect((await client.put("after-remove", "ok")).index).toBeGreaterThan(last.index);
-  });
+  it.each([
+    ["inline", {}],
+    ["workers", { stages: { raftStep: { pool: "workers" }, apply: { pool: "workers" } } }],
+  ])(
+    "admin - a new node joins as a learner, is promoted, serves reads, and is removed again (%s pools)",
+    async (_pools, stages) => {
+      cluster = await TestCluster.start(3, {
+        raft: { ...fastRaft, snapshotEvery: 30, snapshotRetainEntries: 5 },
+        ...stages,
+      });
+      const client = cluster.client(["n1", "n2", "n3"]);
+      for (let k = 0; k < 80; k++) await client.put(`m${k}`, `${k}`);
+      const n4 = await cluster.join("n4");
+      const members = await client.memberAdd({ name: "n4", peer: n4.peer, client: n4.client });
+      expect(members.find((m) => m.name === "n4")).toMatchObject({
+        voter: true,
+        peer: n4.peer,
+        client: n4.client,
+      });
+      expect(members.filter((m) => m.voter)).toHaveLength(4);
+      const last = await client.put("after-join", "yes");
+      await cluster.waitForHealth("n4", (h) => Number(h.appliedIndex) >= last.index);
+      const reader = cluster.client(["n4"]);
+      expect((await reader.get("m0", { consistency: "stale" })).value).toBe("0");
+      expect((await reader.get("after-join")).value).toBe("yes");
+      // Every node reports the same membership, with n4's addresses.
+      for (const name of ["n1", "n2", "n3", "n4"]) {
+        const view = await cluster.client([name]).members();
+        expect(view.map((m) => m.name).sort(), name).toEqual(["n1", "n2", "n3", "n4"]);
+      }
+      const after = await client.memberRemove("n4");
+      expect(after.map((m) => m.name).sort()).toEqual(["n1", "n2", "n3"]);
+      expect((await client.put("after-remove", "ok")).index).toBeGreaterThan(last.index);
+    },
+  );
 
   it("admin - a node added with voter false reports the role learner", async () => {
     cluster = await TestCluster.start(3);
