@@ -68,8 +68,10 @@ export class RemoteRaftCore implements RaftCore {
   }
 
   async round(input: RoundInput): Promise<RoundOutput> {
-    const call: CoreHostCall = { method: "round", input };
-    const output = await this.workers.call<RoundOutput>(this.worker, call);
+    const { proposals, buffer } = packProposals(input.proposals);
+    const call: CoreHostCall = { method: "round", input: { ...input, proposals } };
+    // The proposals move to the worker (transferred, not cloned).
+    const output = await this.workers.call<RoundOutput>(this.worker, call, buffer ? [buffer] : []);
     this.lastView = output.view!;
     return output;
   }
@@ -78,4 +80,27 @@ export class RemoteRaftCore implements RaftCore {
     const call: CoreHostCall = { method: "close", group: this.group };
     await this.workers.call(this.worker, call);
   }
+}
+
+/**
+ * The round's proposals copied into one buffer of their own, as views into it: that buffer can
+ * be transferred to the worker. (A proposal is usually a view into an encoder's shared slab,
+ * which must not be transferred, and whose clone would copy the whole slab.)
+ */
+export function packProposals(proposals: readonly Uint8Array[]): {
+  proposals: Uint8Array[];
+  buffer: ArrayBuffer | null;
+} {
+  if (proposals.length === 0) return { proposals: [], buffer: null };
+  let total = 0;
+  for (const data of proposals) total += data.length;
+  const packed = new Uint8Array(total);
+  const views: Uint8Array[] = [];
+  let offset = 0;
+  for (const data of proposals) {
+    packed.set(data, offset);
+    views.push(packed.subarray(offset, offset + data.length));
+    offset += data.length;
+  }
+  return { proposals: views, buffer: packed.buffer };
 }

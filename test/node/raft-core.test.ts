@@ -11,7 +11,7 @@ import {
   type RoundOutput,
 } from "../../stages/raft-core.js";
 import type { GroupSpec } from "../../stages/raft-core-host.js";
-import { RaftCorePool } from "../../stages/remote-raft-core.js";
+import { packProposals, RaftCorePool } from "../../stages/remote-raft-core.js";
 
 // The worker runs the compiled host; CI builds it in `npm ci` (prepare).
 const compiledHost = new URL("../../dist/stages/raft-core-host.js", import.meta.url);
@@ -143,6 +143,20 @@ describe("raft core - rounds inline and in worker threads", () => {
       }),
     );
     expect(one.status().term).toBe(before);
+  });
+
+  test("raft core - proposals cross to the worker in one buffer of their own, the encoder's untouched", () => {
+    const slab = new Uint8Array(8192).map((_, k) => k % 251);
+    const proposals = [slab.subarray(0, 3), slab.subarray(100, 110), slab.subarray(4000, 4001)];
+    const packed = packProposals(proposals);
+    expect(packed.buffer!.byteLength).toBe(14);
+    expect(packed.proposals.map((p) => [...p])).toEqual(proposals.map((p) => [...p]));
+    for (const view of packed.proposals) expect(view.buffer).toBe(packed.buffer);
+    structuredClone(packed.proposals, { transfer: [packed.buffer!] });
+    // The transferred buffer is gone from this thread; the encoder's slab is intact.
+    expect(packed.buffer!.byteLength).toBe(0);
+    expect(slab.byteLength).toBe(8192);
+    expect(packProposals([])).toEqual({ proposals: [], buffer: null });
   });
 
   test("raft core - misuse is refused with a clear error, and the worker lives on", async () => {
