@@ -595,6 +595,9 @@ export class RaftNode {
       });
     }
     this.readOnly.sent();
+    // Where the leader alone is a quorum (a configuration shrunk to one voter), sending the
+    // round confirms it: no echo will come.
+    this.releaseReads();
   }
 
   private handleAppendResponse(m: AppendResponse, progress: Progress): void {
@@ -1053,8 +1056,10 @@ export class RaftNode {
   }
 
   private releaseReads(): void {
+    // The leader vouches only for rounds it sent: reads waiting for the next round are not
+    // confirmed even where the leader alone is a quorum.
     const seq = committedIndex(this.membership.current(), (id) =>
-      id === this.id ? this.readOnly.lastSeq : (this.progress.get(id)?.ackedReadSeq ?? 0),
+      id === this.id ? this.readOnly.sentSeq : (this.progress.get(id)?.ackedReadSeq ?? 0),
     );
     for (const read of this.readOnly.release(seq))
       this.answerRead(read.ctx, read.from, true, read.index);

@@ -21,8 +21,8 @@ export class ReadOnlyQueue {
   private pending: PendingRead[] = [];
   private head = 0;
   lastSeq = 0;
-  /** Highest sequence number sent in a heartbeat. */
-  private sentSeq = 0;
+  /** Highest sequence number sent in a heartbeat: the most the leader itself can vouch for. */
+  sentSeq = 0;
   /** Highest sequence number a quorum echoed. */
   private confirmedSeq = 0;
 

@@ -102,6 +102,35 @@ describe("reads", () => {
     ]);
   });
 
+  test("reads - a configuration shrunk to the leader alone confirms the reads waiting for a round", () => {
+    const h = new Harness(["a", "b"], {}, 1);
+    h.elect("a");
+    h.tickAndStabilize(1);
+    const a = h.node("a");
+    h.add("c");
+    expect(h.changeConfig("a", [{ type: "addLearner", node: "c" }]).ok).toBe(true);
+    h.stabilize();
+    h.take();
+    a.readIndex("r1");
+    h.processAll();
+    h.take(is("heartbeat", "a", "b")); // lost
+    h.deliver(is("heartbeat", "a", "c"));
+    const [late] = h.take(is("heartbeatResp", "c", "a")); // the learner's echo, delayed
+    a.readIndex("r2"); // a round is out: r2 waits for the next one
+    h.processAll();
+    expect(h.changeConfig("a", [{ type: "remove", node: "b" }]).ok).toBe(true);
+    h.stabilize();
+    // A learner's echo cannot confirm anything, and must not crash the leader either.
+    h.stepMessage(late!);
+    h.processAll();
+    h.tick("a");
+    h.stabilize();
+    expect(statesOf(h, "a").map((s) => [s.ctx, s.ok])).toEqual([
+      ["r1", true],
+      ["r2", true],
+    ]);
+  });
+
   test("reads - an echo of an older heartbeat does not confirm a newer read", () => {
     const h = electedCluster();
     const a = h.node("a");
