@@ -66,6 +66,7 @@ export class ApplyStage {
   private sweepTimer: NodeJS.Timeout | null = null;
   /** The snapshot being written in the background, if any. */
   private snapshotJob: Promise<void> | null = null;
+  private snapshotsStopped = false;
   stats = { applied: 0, answered: 0, reads: 0, timeouts: 0, snapshots: 0 };
 
   constructor(
@@ -99,9 +100,11 @@ export class ApplyStage {
     this.sweepTimer = setInterval(() => this.expire(), 50);
   }
 
+  /** Shutting down: no new snapshots (a job started now could outlive the drain). */
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.snapshotsStopped = true;
   }
 
   offer(item: ApplyItem): boolean {
@@ -170,7 +173,8 @@ export class ApplyStage {
       if (snapshotHere) {
         await this.startSnapshot((index) => {
           if (!request) return;
-          if (index === entry.index && !answers.has(entry.index))
+          // A snapshot at or past the request covers it (a newer installed one may have won).
+          if (index >= entry.index && !answers.has(entry.index))
             answers.set(entry.index, { ok: true, result: { index } });
           this.answerWaiter(entry, answers.get(entry.index));
         });
@@ -219,15 +223,23 @@ export class ApplyStage {
   private async startSnapshot(done: (index: number) => void): Promise<void> {
     await this.snapshotJob;
     const index = this.appliedIndex;
-    if (index <= this.lastSnapshotIndex) {
+    if (index <= this.lastSnapshotIndex || this.snapshotsStopped) {
       done(this.lastSnapshotIndex);
       return;
     }
     const work = this.snapshots.workDir();
     await rm(work, { recursive: true, force: true });
-    await this.machine.beginCheckpoint(work);
+    if (!(await this.machine.beginCheckpoint(work, index))) {
+      // Replaying past a snapshot point the engine had already passed: no exact state to take
+      // here; the next point (or a restart's replay) takes one.
+      this.log.info({ index }, "snapshot point skipped: the KV engine is already past it");
+      await rm(work, { recursive: true, force: true });
+      done(this.lastSnapshotIndex);
+      return;
+    }
     this.snapshotJob = this.finishSnapshot(index, work)
-      .then(done, (error: unknown) => {
+      .then(done)
+      .catch((error: unknown) => {
         this.log.fatal({ err: error, index }, "taking a snapshot failed; stopping the node");
         process.exit(70);
       })
@@ -243,9 +255,10 @@ export class ApplyStage {
     await rm(work, { recursive: true, force: true });
     const { meta, retainFrom } = await this.ports.raftStep.compact(index, size);
     if (meta.index !== index) {
-      // An InstallSnapshot of a newer state won the race: ours is obsolete, keep theirs.
+      // An InstallSnapshot of a newer state won the race: ours is obsolete, keep theirs
+      // (which covers this index too).
       await rm(this.snapshots.tempPath(), { force: true });
-      return this.lastSnapshotIndex;
+      return Math.max(meta.index, this.lastSnapshotIndex);
     }
     await this.snapshots.commit(meta);
     this.lastSnapshotIndex = index;

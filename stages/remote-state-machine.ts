@@ -54,8 +54,8 @@ export class RemoteStateMachine implements StateMachinePort {
     return (await this.call({ method: "read", request, appliedIndex })) as ReplyBody;
   }
 
-  async beginCheckpoint(dir: string): Promise<void> {
-    await this.call({ method: "beginCheckpoint", dir });
+  async beginCheckpoint(dir: string, index: number): Promise<boolean> {
+    return (await this.call({ method: "beginCheckpoint", dir, index })) as boolean;
   }
 
   /** The worker answers other calls (apply, read) while this one waits for the writing. */

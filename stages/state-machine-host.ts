@@ -24,7 +24,7 @@ export type HostCall =
   | { readonly method: "load" }
   | { readonly method: "apply"; readonly entries: readonly Entry[] }
   | { readonly method: "read"; readonly request: ClientRequest; readonly appliedIndex: number }
-  | { readonly method: "beginCheckpoint"; readonly dir: string }
+  | { readonly method: "beginCheckpoint"; readonly dir: string; readonly index: number }
   | { readonly method: "finishCheckpoint" }
   | { readonly method: "restore"; readonly dir: string; readonly index: number }
   | { readonly method: "close" };
@@ -58,7 +58,7 @@ serveWorker<HostCall, unknown>(async (call) => {
     case "read":
       return opened().read(call.request, call.appliedIndex);
     case "beginCheckpoint":
-      return opened().beginCheckpoint(call.dir);
+      return opened().beginCheckpoint(call.dir, call.index);
     case "finishCheckpoint":
       return opened().finishCheckpoint();
     case "restore":

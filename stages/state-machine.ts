@@ -25,10 +25,11 @@ export interface StateMachinePort {
   apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>>;
   read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody>;
   /**
-   * Pin the whole state as of now (the applied index) and start writing it into `dir`;
-   * resolves once pinned, so that applying may go on while finishCheckpoint() writes.
+   * Pin the whole state as of `index` and start writing it into `dir`; resolves once pinned,
+   * so that applying may go on while finishCheckpoint() writes. Resolves false, writing
+   * nothing, when the state cannot be pinned at `index` (a durable KV engine already past it).
    */
-  beginCheckpoint(dir: string): Promise<void>;
+  beginCheckpoint(dir: string, index: number): Promise<boolean>;
   /** Resolves when the checkpoint begun last is written and synced (rejects if it failed). */
   finishCheckpoint(): Promise<void>;
   restore(dir: string, index: number): Promise<void>;
@@ -186,8 +187,11 @@ export class StateMachine implements StateMachinePort {
    * vector indexes are written now, at this exact log position (replicas reload them from the
    * file, so they must all do it at the same entry). The caller archives `dir` afterwards.
    */
-  async beginCheckpoint(dir: string): Promise<void> {
+  async beginCheckpoint(dir: string, index: number): Promise<boolean> {
     if (this.checkpointWriting !== null) throw new Error("a checkpoint is already being written");
+    // Replaying after a crash, a durable KV engine may hold writes past `index` (applied
+    // after a snapshot point whose snapshot never landed): its state is not the one at index.
+    if (this.kv.appliedIndex !== index) return false;
     await mkdir(dir, { recursive: true });
     const kvWritten = this.kv.checkpoint(join(dir, "kv.ckpt"));
     // Observed here and rethrown by finishCheckpoint(): never an unhandled rejection.
@@ -196,6 +200,7 @@ export class StateMachine implements StateMachinePort {
       (error: unknown) => error,
     );
     await this.vectors.checkpoint(join(dir, "vectors"));
+    return true;
   }
 
   async finishCheckpoint(): Promise<void> {

@@ -61,6 +61,8 @@ export class SnapshotStore {
       );
     await rename(fromPath, this.dataPath(meta.index));
     await this.writeMeta(meta);
+    // The renames are durable only once the directory is: the WAL may be compacted next.
+    await syncDirectory(this.dir);
     this.latestMeta = meta;
     await this.prune();
   }
@@ -147,5 +149,15 @@ export class SnapshotStore {
       if (index < oldestKept && !indices.includes(index))
         await rm(join(this.dir, name), { force: true });
     }
+  }
+}
+
+/** fsync a directory, so that the renames into it survive a power loss. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
