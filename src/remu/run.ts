@@ -295,7 +295,7 @@ class FaultDriver {
     return out;
   }
 
-  /** Remove a voter, add a removed node back as a learner, or promote a learner. */
+  /** Remove a voter (down to one: a leader alone is a quorum), add a removed node back as a learner, or promote a learner. */
   private changeMembership(): void {
     const leader = this.cluster.leaders()[0];
     if (leader === undefined) return;
@@ -310,7 +310,7 @@ class FaultDriver {
       this.cluster.proposeConfigChange(leader, [
         { type: "addLearner", node: this.random.pick(outside) },
       ]);
-    } else if (config.voters.length > 2) {
+    } else if (config.voters.length > 1) {
       this.cluster.proposeConfigChange(leader, [
         { type: "remove", node: this.random.pick(config.voters) },
       ]);
