@@ -21,8 +21,8 @@ export class ReadOnlyQueue {
   private pending: PendingRead[] = [];
   private head = 0;
   lastSeq = 0;
-  /** Highest sequence number sent in a heartbeat: the most the leader itself can vouch for. */
-  sentSeq = 0;
+  /** Highest sequence number sent in a heartbeat. */
+  private sentSeqValue = 0;
   /** Highest sequence number a quorum echoed. */
   private confirmedSeq = 0;
 
@@ -42,22 +42,27 @@ export class ReadOnlyQueue {
 
   /** A round was sent and a quorum has not echoed it yet. */
   get roundInFlight(): boolean {
-    return this.sentSeq > this.confirmedSeq;
+    return this.sentSeqValue > this.confirmedSeq;
+  }
+
+  /** The highest round sent: the most the leader itself can vouch for. */
+  get sentSeq(): number {
+    return this.sentSeqValue;
   }
 
   /** Reads no heartbeat has carried yet. */
   get unsent(): boolean {
-    return this.lastSeq > this.sentSeq;
+    return this.lastSeq > this.sentSeqValue;
   }
 
   /** A heartbeat carrying lastSeq went out. */
   sent(): void {
-    this.sentSeq = this.lastSeq;
+    this.sentSeqValue = this.lastSeq;
   }
 
   /** Every read confirmed by a quorum echo of `seq`, oldest first. */
   release(seq: number): PendingRead[] {
-    assert(seq <= this.sentSeq, "read-only: a quorum echoed a round never sent");
+    assert(seq <= this.sentSeqValue, "read-only: a quorum echoed a round never sent");
     this.confirmedSeq = Math.max(this.confirmedSeq, seq);
     const released: PendingRead[] = [];
     while (this.head < this.pending.length && this.pending[this.head]!.seq <= seq) {
@@ -76,7 +81,7 @@ export class ReadOnlyQueue {
     const all = this.pending.slice(this.head);
     this.pending = [];
     this.head = 0;
-    this.sentSeq = this.lastSeq;
+    this.sentSeqValue = this.lastSeq;
     this.confirmedSeq = this.lastSeq;
     return all;
   }

@@ -176,6 +176,14 @@ export class ApplyStage {
           // A snapshot at or past the request covers it (a newer installed one may have won).
           if (index >= entry.index && !answers.has(entry.index))
             answers.set(entry.index, { ok: true, result: { index } });
+          else if (!answers.has(entry.index))
+            answers.set(entry.index, {
+              ok: false,
+              error: {
+                code: ErrorCode.unavailable,
+                message: "no snapshot was taken (the node is shutting down); retry",
+              },
+            });
           this.answerWaiter(entry, answers.get(entry.index));
         });
       }

@@ -191,7 +191,16 @@ export class StateMachine implements StateMachinePort {
     if (this.checkpointWriting !== null) throw new Error("a checkpoint is already being written");
     // Replaying after a crash, a durable KV engine may hold writes past `index` (applied
     // after a snapshot point whose snapshot never landed): its state is not the one at index.
-    if (this.kv.appliedIndex !== index) return false;
+    if (this.kv.appliedIndex !== index) {
+      // Vector indexes must reload at the same entries on every replica: with vectors the KV
+      // engine is rolled back at start (openStateMachine), so this cannot happen; if it did,
+      // skipping would let this replica's indexes drift from the others'.
+      if (this.vectors.collectionCount > 0)
+        throw new Error(
+          `cannot snapshot at ${index}: the KV engine is at ${this.kv.appliedIndex} while vector collections exist`,
+        );
+      return false;
+    }
     await mkdir(dir, { recursive: true });
     const kvWritten = this.kv.checkpoint(join(dir, "kv.ckpt"));
     // Observed here and rethrown by finishCheckpoint(): never an unhandled rejection.

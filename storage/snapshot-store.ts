@@ -152,12 +152,29 @@ export class SnapshotStore {
   }
 }
 
-/** fsync a directory, so that the renames into it survive a power loss. */
+/**
+ * fsync a directory, so that the renames into it survive a power loss. Where the platform or
+ * file system cannot sync a directory (Windows, some network and FUSE file systems), there is
+ * nothing more to do: the files themselves are synced.
+ */
 async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(dir, "r");
+  } catch (error) {
+    if (unsupported(error)) return;
+    throw error;
+  }
   try {
     await handle.sync();
+  } catch (error) {
+    if (!unsupported(error)) throw error;
   } finally {
     await handle.close();
   }
+}
+
+function unsupported(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "EISDIR" || code === "EINVAL" || code === "ENOTSUP" || code === "EPERM";
 }
