@@ -135,7 +135,9 @@ describe.each(["inline", "workers"] as const)("raft-step with the %s pool", (poo
     const harness = new Harness(await coreFor(pool), 16);
     stages.push(harness.stage);
     harness.stage.start();
-    for (let wait = 0; wait < 200 && harness.stage.status().role !== "leader"; wait++) {
+    // Bounded by a generous deadline, not a count of sleeps: a loaded CI machine is slow.
+    const electedBy = Date.now() + 20_000;
+    while (harness.stage.status().role !== "leader" && Date.now() < electedBy) {
       harness.drainApply();
       await sleep(5);
     }
@@ -144,7 +146,8 @@ describe.each(["inline", "workers"] as const)("raft-step with the %s pool", (poo
     const total = 400;
     for (let k = 0; k < total; k++) expect(harness.stage.offer(harness.put(k))).toBe(true);
     // Apply drains slowly: the queue is full most of the time.
-    for (let round = 0; round < 400; round++) {
+    const settledBy = Date.now() + 30_000;
+    while (Date.now() < settledBy) {
       await sleep(2);
       harness.drainApply();
       const answered = new Set(harness.replies.map((r) => r.target.id));
