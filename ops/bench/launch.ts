@@ -291,16 +291,7 @@ export class StageraftCluster implements BenchCluster {
     const root = await makeTempRoot(options.parentDir, "stageraft-bench-");
     const configPath = join(root, "config.json");
     await writeFile(configPath, JSON.stringify(options.config, null, 2));
-    const ports = await freePorts(6);
-    const nodes = [0, 1, 2].map(
-      (k) =>
-        new ServerProcess(
-          `n${k + 1}`,
-          `127.0.0.1:${ports[2 * k]}`,
-          `127.0.0.1:${ports[2 * k + 1]}`,
-          join(root, `n${k + 1}`),
-        ),
-    );
+    const nodes = await threeServers("n", root);
     const cluster = new StageraftCluster(root, nodes);
     const initialCluster = nodes.map((node) => `${node.name}=${node.peerAddress}`).join(",");
     for (const node of nodes) {
@@ -423,16 +414,7 @@ export class EtcdCluster implements BenchCluster {
     startTimeoutMs: number;
   }): Promise<EtcdCluster> {
     const root = await makeTempRoot(options.parentDir, "etcd-bench-");
-    const ports = await freePorts(6);
-    const nodes = [0, 1, 2].map(
-      (k) =>
-        new ServerProcess(
-          `e${k + 1}`,
-          `127.0.0.1:${ports[2 * k]}`,
-          `127.0.0.1:${ports[2 * k + 1]}`,
-          join(root, `e${k + 1}`),
-        ),
-    );
+    const nodes = await threeServers("e", root);
     const cluster = new EtcdCluster(root, nodes);
     cluster.version = EtcdCluster.versionOf(options.binary);
     const initialCluster = nodes.map((node) => `${node.name}=http://${node.peerAddress}`).join(",");
@@ -531,4 +513,18 @@ export class EtcdCluster implements BenchCluster {
     await Promise.all(this.nodes.map((node) => node.kill()));
     await removeTempRoot(this.root);
   }
+}
+
+/** Three server processes named PREFIX1..3 on free loopback ports, data under `root`. */
+async function threeServers(prefix: string, root: string): Promise<ServerProcess[]> {
+  const ports = await freePorts(6);
+  return [0, 1, 2].map(
+    (k) =>
+      new ServerProcess(
+        `${prefix}${k + 1}`,
+        `127.0.0.1:${ports[2 * k]}`,
+        `127.0.0.1:${ports[2 * k + 1]}`,
+        join(root, `${prefix}${k + 1}`),
+      ),
+  );
 }
