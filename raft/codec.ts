@@ -122,6 +122,7 @@ function validateMessage(value: unknown): Message {
   if (type === "append") {
     if (!Array.isArray(m.entries)) fail("append.entries must be an array");
     m.entries = (m.entries as unknown[]).map(validateEntry);
+    validateAppendRun(m);
   }
   if (type === "snapshot") {
     m.meta = validateSnapshotMeta(m.meta);
@@ -129,6 +130,26 @@ function validateMessage(value: unknown): Message {
     if (m.data.length !== m.length) fail("snapshot.data length differs from its header");
   }
   return m as unknown as Message;
+}
+
+/**
+ * The shape the core relies on (it asserts there is no gap): entries follow prevLogIndex one
+ * by one, and terms never go back nor pass the sender's term, as in any leader's log.
+ */
+function validateAppendRun(m: Record<string, unknown>): void {
+  const term = m.term as number;
+  const prevLogIndex = m.prevLogIndex as number;
+  let lastTerm = m.prevLogTerm as number;
+  if (lastTerm > term) fail(`append.prevLogTerm ${lastTerm} is past the message's term ${term}`);
+  for (const [k, entry] of (m.entries as Entry[]).entries()) {
+    if (entry.index !== prevLogIndex + 1 + k)
+      fail(`append.entries: index ${entry.index} where ${prevLogIndex + 1 + k} must follow`);
+    if (entry.term < lastTerm || entry.term > term)
+      fail(
+        `append.entries: term ${entry.term} at index ${entry.index} out of [${lastTerm}, ${term}]`,
+      );
+    lastTerm = entry.term;
+  }
 }
 
 function validateEntry(value: unknown): Entry {

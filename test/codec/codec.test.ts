@@ -272,6 +272,26 @@ describe("codec", () => {
     );
   });
 
+  test("codec - an append's entries must follow prevLogIndex one by one, in terms the sender may send", () => {
+    const append = oneOfEach[3] as Extract<Message, { type: "append" }>;
+    const [first, second, third] = append.entries;
+    const withEntries = (entries: unknown[], patch: Record<string, unknown> = {}) => [
+      { ...append, ...patch, entries },
+    ];
+    // The core asserts on a gap ("log: gap before index"): the gateway must refuse it first.
+    expectCodecError(withEntries([{ ...first!, index: 12 }]), /append\.entries.*index 12/);
+    expectCodecError(withEntries([first, third]), /append\.entries.*index 13/);
+    expectCodecError(withEntries([second, first]), /append\.entries/);
+    expectCodecError(withEntries([{ ...first!, term: 8 }]), /append\.entries.*term/);
+    expectCodecError(withEntries([first, { ...second!, term: 6 }]), /append\.entries.*term/);
+    expectCodecError(withEntries([first], { prevLogTerm: 8, term: 9 }), /append\.entries.*term/);
+    expectCodecError(withEntries([], { prevLogTerm: 8 }), /append\.prevLogTerm/);
+    expectCodecError(withEntries([], { prevLogIndex: 2 ** 53 }), /append\.prevLogIndex/);
+    // Empty appends (heartbeat-like probes) and a whole valid run still pass.
+    expect(decodeMessages(pack(withEntries([])))).toHaveLength(1);
+    expect(decodeMessages(pack(withEntries([first, second, third])))).toHaveLength(1);
+  });
+
   test("codec - a type named like an Object.prototype member is rejected with CodecError", () => {
     for (const type of ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf"]) {
       const result = outcome(pack([{ ...base, type }]));
