@@ -402,7 +402,7 @@ export class NodeMetrics {
     plain(
       "counter",
       "stageraft_peer_rejected_total",
-      "Peer connections refused at hello",
+      "Peer connections refused (a bad hello, a bad frame, no hello in time)",
       (s) => s.ingress.peerRejected,
     );
     this.gauge(

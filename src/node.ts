@@ -308,6 +308,7 @@ export class StageraftNode {
         clientToken: config.auth.clientToken ?? null,
         adminToken: config.auth.adminToken ?? null,
         peerToken: config.auth.peerToken ?? null,
+        nodeName: config.name,
       },
       {
         raftStep,

@@ -1,13 +1,12 @@
 import uWS from "uWebSockets.js";
 import { timingSafeEqual } from "node:crypto";
-import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
 import type { AdmissionController } from "../queues/mod.js";
-import { CodecError, decodeMessages } from "../raft/codec.js";
 import type { NodeId } from "../raft/types.js";
 import type { ClientConnection, ConnectionTable } from "./connections.js";
 import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
-import { decodeJson, FrameError, FrameKind, FrameReader, type Hello } from "./peer-frames.js";
+import type { Hello } from "./peer-frames.js";
+import { PeerGateway } from "./peer-gateway.js";
 import {
   decodeRequest,
   ErrorCode,
@@ -29,6 +28,8 @@ export interface IngressOptions {
   readonly clientToken: string | null;
   readonly adminToken: string | null;
   readonly peerToken: string | null;
+  /** This node's name (a peer's hello may not claim it). */
+  readonly nodeName: NodeId;
 }
 
 export interface IngressPorts {
@@ -80,8 +81,7 @@ function tokenMatches(given: string | null, expected: string): boolean {
  */
 export class IngressStage {
   private listenSocket: uWS.us_listen_socket | null = null;
-  private peerServer: Server | null = null;
-  private readonly peerSockets = new Set<Socket>();
+  private peerGateway: PeerGateway | null = null;
   private readonly dashboardSockets = new Set<DashboardSocket>();
   private dashboardTimer: NodeJS.Timeout | null = null;
   private dashboardPushing = false;
@@ -343,142 +343,24 @@ export class IngressStage {
 
   // ------------------------------------------------------------ peers
 
+  /** The peer port is stages/peer-gateway.ts; it counts into this stage's stats. */
   private startPeer(): Promise<number> {
-    const server = createServer((socket) => this.acceptPeer(socket));
-    this.peerServer = server;
-    return new Promise((resolve, reject) => {
-      server.once("error", (error) =>
-        reject(
-          new Error(
-            `cannot listen for peers on ${this.options.peerHost}:${this.options.peerPort}: ${error.message}`,
-          ),
-        ),
-      );
-      server.listen(this.options.peerPort, this.options.peerHost, () => {
-        const address = server.address();
-        resolve(
-          typeof address === "object" && address !== null ? address.port : this.options.peerPort,
-        );
-      });
-    });
-  }
-
-  private acceptPeer(socket: Socket): void {
-    socket.setNoDelay(true);
-    this.peerSockets.add(socket);
-    const reader = new FrameReader(this.options.maxPeerFrameBytes);
-    let peer: NodeId | null = null;
-    socket.on("data", (chunk: Buffer) => {
-      let frames: { kind: number; payload: Buffer }[];
-      try {
-        frames = reader.push(chunk);
-      } catch (error) {
-        this.log.warn({ err: error, peer }, "bad peer stream; closing the connection");
-        socket.destroy();
-        return;
-      }
-      for (const frame of frames) {
-        if (peer === null) {
-          peer = this.peerHandshake(socket, frame);
-          if (peer === null) return;
-          continue;
-        }
-        this.peerFrame(peer, frame);
-      }
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => this.peerSockets.delete(socket));
-  }
-
-  private peerHandshake(socket: Socket, frame: { kind: number; payload: Buffer }): NodeId | null {
-    let hello: Hello | null = null;
-    try {
-      if (frame.kind === FrameKind.hello) hello = decodeJson<Hello>(frame.payload);
-    } catch {
-      hello = null;
-    }
-    const expected = this.options.peerToken;
-    if (
-      hello === null ||
-      typeof hello.name !== "string" ||
-      (expected !== null && !tokenMatches(hello.token, expected))
-    ) {
-      this.stats.peerRejected++;
-      this.log.warn(
-        { remote: socket.remoteAddress },
-        "peer connection refused: no hello or a wrong peer token",
-      );
-      socket.destroy();
-      return null;
-    }
-    this.ports.peerHello(hello);
-    return hello.name;
-  }
-
-  private peerFrame(peer: NodeId, frame: { kind: number; payload: Buffer }): void {
-    this.stats.peerFrames++;
-    try {
-      switch (frame.kind) {
-        case FrameKind.raft: {
-          const messages = decodeMessages(frame.payload).filter((message) => message.from === peer);
-          // A full raft-step queue drops peer messages: Raft retransmits, memory stays bounded.
-          if (messages.length > 0 && !this.ports.raftStep.offer({ kind: "peer", messages }))
-            this.stats.overloaded++;
-          return;
-        }
-        case FrameKind.forward: {
-          const { forwardId, id, request, admin } = decodeJson<{
-            forwardId: number;
-            id: RequestId;
-            request: object;
-            admin?: boolean;
-          }>(frame.payload);
-          const target: ReplyTarget = { kind: "remote", node: peer, forwardId, id };
-          // The follower validated it; validate again here all the same (the gateway rule).
-          const decoded = decodeRequest(JSON.stringify({ ...request, id }), this.options.limits);
-          if (!decoded.ok) {
-            this.ports.replyNow(target, encodeError(id, decoded.error));
-            return;
-          }
-          const item: ClientItem = {
-            kind: "client",
-            target,
-            admin: admin === true,
-            request: decoded.request,
-            deadline: Date.now() + this.options.requestTimeoutMs,
-          };
-          if (!this.ports.admission.admit() || !this.ports.raftStep.offer(item)) {
-            this.ports.replyNow(
-              target,
-              encodeError(id, {
-                code: ErrorCode.overloaded,
-                message: "the leader is overloaded; retry later",
-              }),
-            );
-          }
-          return;
-        }
-        case FrameKind.forwardReply: {
-          const { forwardId, text } = decodeJson<{ forwardId: number; text: string }>(
-            frame.payload,
-          );
-          this.ports.forwardReplied(forwardId, text);
-          return;
-        }
-        default:
-          throw new FrameError(`unknown peer frame kind ${frame.kind}`);
-      }
-    } catch (error) {
-      if (
-        error instanceof CodecError ||
-        error instanceof FrameError ||
-        error instanceof SyntaxError
-      ) {
-        this.log.warn({ err: error, peer }, "dropped an invalid peer frame");
-        return;
-      }
-      throw error;
-    }
+    const { options } = this;
+    this.peerGateway = new PeerGateway(
+      {
+        host: options.peerHost,
+        port: options.peerPort,
+        name: options.nodeName,
+        token: options.peerToken,
+        maxFrameBytes: options.maxPeerFrameBytes,
+        limits: options.limits,
+        requestTimeoutMs: options.requestTimeoutMs,
+      },
+      this.ports,
+      this.stats,
+      this.log,
+    );
+    return this.peerGateway.start();
   }
 
   async stop(): Promise<void> {
@@ -489,9 +371,6 @@ export class IngressStage {
     for (const ws of [...this.dashboardSockets]) ws.end(1001, "the node is shutting down");
     this.dashboardSockets.clear();
     this.connections.closeAll();
-    for (const socket of this.peerSockets) socket.destroy();
-    await new Promise<void>((resolve) =>
-      this.peerServer ? this.peerServer.close(() => resolve()) : resolve(),
-    );
+    await this.peerGateway?.stop();
   }
 }

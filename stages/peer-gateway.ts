@@ -1,0 +1,252 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type Server, type Socket } from "node:net";
+import type { Logger } from "pino";
+import type { AdmissionController } from "../queues/mod.js";
+import { decodeMessages } from "../raft/codec.js";
+import type { NodeId } from "../raft/types.js";
+import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
+import {
+  type Decoded,
+  decodeForward,
+  decodeForwardReply,
+  decodeHello,
+  FrameKind,
+  FrameReader,
+  type Hello,
+  type PeerFrame,
+} from "./peer-frames.js";
+import { decodeRequest, ErrorCode, encodeError, type ProtocolLimits } from "./protocol.js";
+
+/** Before its hello is checked a connection may send one frame this large, ... */
+export const helloFrameBytesMax = 4 * 1024;
+/** ... within this long of connecting. Peers send their hello first thing. */
+export const helloDeadlineMs = 5_000;
+/** Refusals are logged at most this often (a stranger can reconnect in a loop). */
+const refusalLogIntervalMs = 1_000;
+
+export interface PeerGatewayOptions {
+  readonly host: string;
+  readonly port: number;
+  /** This node's name: a hello claiming it is refused. */
+  readonly name: NodeId;
+  /** Required in every hello; null: any peer is let in. */
+  readonly token: string | null;
+  /** The largest frame an authenticated peer may send. */
+  readonly maxFrameBytes: number;
+  readonly limits: ProtocolLimits;
+  readonly requestTimeoutMs: number;
+}
+
+export interface PeerGatewayPorts {
+  readonly raftStep: { offer(item: RaftStepItem): boolean };
+  readonly admission: AdmissionController;
+  readonly forwardReplied: (forwardId: number, text: string) => void;
+  readonly peerHello: (hello: Hello) => void;
+  readonly replyNow: (target: ReplyTarget, text: string) => void;
+}
+
+/** The counters the gateway adds to (ingress's stats). */
+export interface PeerCounters {
+  peerFrames: number;
+  peerRejected: number;
+  overloaded: number;
+}
+
+/** Compares digests so that neither the content nor the length of the token leaks by timing. */
+function tokenMatches(given: string | null, expected: string): boolean {
+  if (given === null) return false;
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+/**
+ * The peer port: TCP, length-prefixed frames (stages/peer-frames.ts). Nothing from a peer is
+ * trusted until checked here: a connection must send a small hello (bounded size, a
+ * deadline, the token when one is set) before anything else, and every later frame is
+ * validated before it reaches raft-step. A bad frame closes that connection only and counts
+ * in peerRejected; the peer, if it is one, reconnects and says hello again.
+ */
+export class PeerGateway {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  private lastRefusalLogMs = 0;
+  private refusalsNotLogged = 0;
+
+  constructor(
+    private readonly options: PeerGatewayOptions,
+    private readonly ports: PeerGatewayPorts,
+    private readonly stats: PeerCounters,
+    private readonly log: Logger,
+  ) {}
+
+  start(): Promise<number> {
+    const { host, port } = this.options;
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", (error) =>
+        reject(new Error(`cannot listen for peers on ${host}:${port}: ${error.message}`)),
+      );
+      server.listen(port, host, () => {
+        const address = server.address();
+        resolve(typeof address === "object" && address !== null ? address.port : port);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    const server = this.server;
+    this.server = null;
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    const reader = new FrameReader(helloFrameBytesMax);
+    let peer: NodeId | null = null;
+    const deadline = setTimeout(
+      () => this.refuse(socket, null, `no hello within ${helloDeadlineMs} ms`),
+      helloDeadlineMs,
+    );
+    deadline.unref();
+    socket.on("data", (chunk: Buffer) => {
+      reader.push(chunk);
+      while (!socket.destroyed) {
+        let frame: PeerFrame | null;
+        try {
+          frame = reader.next();
+        } catch (error) {
+          this.refuse(socket, peer, (error as Error).message);
+          return;
+        }
+        if (frame === null) return;
+        if (peer === null) {
+          const hello = this.checkHello(frame);
+          if (!hello.ok) {
+            this.refuse(socket, null, hello.reason);
+            return;
+          }
+          peer = hello.value.name;
+          clearTimeout(deadline);
+          reader.setLimit(this.options.maxFrameBytes);
+          this.ports.peerHello(hello.value);
+          continue;
+        }
+        const refused = this.frame(peer, frame);
+        if (refused !== null) this.refuse(socket, peer, refused);
+      }
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      clearTimeout(deadline);
+      this.sockets.delete(socket);
+    });
+  }
+
+  private checkHello(frame: PeerFrame): Decoded<Hello> {
+    if (frame.kind !== FrameKind.hello)
+      return { ok: false, reason: `a frame of kind ${frame.kind} before the hello` };
+    const hello = decodeHello(frame.payload);
+    if (!hello.ok) return hello;
+    const expected = this.options.token;
+    if (expected !== null && !tokenMatches(hello.value.token, expected)) {
+      const reason = hello.value.token === null ? "no peer token" : "a wrong peer token";
+      return { ok: false, reason };
+    }
+    if (hello.value.name === this.options.name)
+      return { ok: false, reason: "the hello claims this node's own name" };
+    return hello;
+  }
+
+  /** Hand one frame of an authenticated peer on; the reason when it is refused. */
+  private frame(peer: NodeId, frame: PeerFrame): string | null {
+    this.stats.peerFrames++;
+    switch (frame.kind) {
+      case FrameKind.raft:
+        return this.raftFrame(peer, frame.payload);
+      case FrameKind.forward:
+        return this.forwardFrame(peer, frame.payload);
+      case FrameKind.forwardReply: {
+        const reply = decodeForwardReply(frame.payload);
+        if (!reply.ok) return reply.reason;
+        this.ports.forwardReplied(reply.value.forwardId, reply.value.text);
+        return null;
+      }
+      case FrameKind.hello:
+        return "a second hello";
+      default:
+        return `unknown peer frame kind ${frame.kind}`;
+    }
+  }
+
+  private raftFrame(peer: NodeId, payload: Buffer): string | null {
+    let messages: ReturnType<typeof decodeMessages>;
+    try {
+      messages = decodeMessages(payload);
+    } catch (error) {
+      // Whatever a hostile payload makes the decoder throw, it is that frame's fault.
+      return `an invalid raft frame: ${(error as Error).message}`;
+    }
+    // A peer speaks only for itself.
+    const own = messages.filter((message) => message.from === peer);
+    // A full raft-step queue drops peer messages: Raft retransmits, memory stays bounded.
+    if (own.length > 0 && !this.ports.raftStep.offer({ kind: "peer", messages: own }))
+      this.stats.overloaded++;
+    return null;
+  }
+
+  private forwardFrame(peer: NodeId, payload: Buffer): string | null {
+    const forward = decodeForward(payload);
+    if (!forward.ok) return forward.reason;
+    const { forwardId, id, request, admin } = forward.value;
+    const target: ReplyTarget = { kind: "remote", node: peer, forwardId, id };
+    // The follower validated the request; validate it again as any client frame.
+    const decoded = decodeRequest(JSON.stringify({ ...request, id }), this.options.limits);
+    if (!decoded.ok) {
+      this.ports.replyNow(target, encodeError(id, decoded.error));
+      return null;
+    }
+    const item: ClientItem = {
+      kind: "client",
+      target,
+      admin,
+      request: decoded.request,
+      deadline: Date.now() + this.options.requestTimeoutMs,
+    };
+    if (!this.ports.admission.admit() || !this.ports.raftStep.offer(item)) {
+      this.ports.replyNow(
+        target,
+        encodeError(id, {
+          code: ErrorCode.overloaded,
+          message: "the leader is overloaded; retry later",
+        }),
+      );
+    }
+    return null;
+  }
+
+  private refuse(socket: Socket, peer: NodeId | null, reason: string): void {
+    if (socket.destroyed) return;
+    const remote = socket.remoteAddress;
+    socket.destroy();
+    this.stats.peerRejected++;
+    const now = Date.now();
+    if (now - this.lastRefusalLogMs < refusalLogIntervalMs) {
+      this.refusalsNotLogged++;
+      return;
+    }
+    this.log.warn(
+      {
+        remote,
+        peer,
+        reason,
+        refusalsNotLogged: this.refusalsNotLogged,
+      },
+      `peer connection refused: ${reason}`,
+    );
+    this.lastRefusalLogMs = now;
+    this.refusalsNotLogged = 0;
+  }
+}
