@@ -163,7 +163,12 @@ export const configSchema = z
       .object({
         clientToken: z.string().min(1).optional(),
         adminToken: z.string().min(1).optional(),
-        peerToken: z.string().min(1).optional(),
+        // It travels in the peer hello, which peers accept only up to 4 KiB.
+        peerToken: z
+          .string()
+          .min(1)
+          .refine((t) => Buffer.byteLength(JSON.stringify(t)) <= 1026, "at most 1 KiB as JSON")
+          .optional(),
       })
       .strict()
       .default({}),

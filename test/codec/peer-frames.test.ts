@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
+import { configSchema } from "../../src/config.js";
 import {
   decodeForward,
   decodeForwardReply,
@@ -11,6 +12,7 @@ import {
   isHostPort,
   type PeerFrame,
 } from "../../stages/peer-frames.js";
+import { helloFrameBytesMax } from "../../stages/peer-gateway.js";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -244,5 +246,38 @@ describe("peer frames - decoders", () => {
       { forwardId: 1, text: null },
     ])
       expect(decodeForwardReply(json(bad)).ok, JSON.stringify(bad)).toBe(false);
+  });
+});
+
+describe("peer frames - the hello limit and the config", () => {
+  const base = {
+    name: "n".repeat(64),
+    dataDir: "/tmp/x",
+    listenClient: `${"h".repeat(253)}:65535`,
+    listenPeer: "127.0.0.1:8001",
+    initialCluster: `${"n".repeat(64)}=127.0.0.1:8001`,
+  };
+
+  test("peer frames - the largest hello a valid config sends fits the hello limit", () => {
+    // JSON escapes a control character as 6 bytes: the worst token per character.
+    for (const token of ["t".repeat(1024), "\u0001".repeat(170), "😀".repeat(256)]) {
+      const parsed = configSchema.safeParse({ ...base, auth: { peerToken: token } });
+      expect(parsed.success, `token of ${token.length} chars`).toBe(true);
+      const hello = encodeJsonFrame(FrameKind.hello, {
+        name: base.name,
+        clientAddress: base.listenClient,
+        token,
+      });
+      expect(hello.length - 4).toBeLessThanOrEqual(helloFrameBytesMax);
+      expect(decodeHello(hello.subarray(5)).ok).toBe(true);
+    }
+  });
+
+  test("peer frames - a peer token too long for a hello is refused at load", () => {
+    for (const token of ["t".repeat(4096), "\u0001".repeat(1024)]) {
+      const parsed = configSchema.safeParse({ ...base, auth: { peerToken: token } });
+      expect(parsed.success, `token of ${token.length} chars`).toBe(false);
+      if (!parsed.success) expect(JSON.stringify(parsed.error.issues)).toMatch(/peerToken/);
+    }
   });
 });
