@@ -397,6 +397,13 @@ export class StageraftNode {
       },
       "stageraft node started",
     );
+    if ((config.auth.clientToken || config.auth.adminToken) && !config.auth.peerToken) {
+      // Whoever reaches the peer port is a peer: it can forward admin ops and send Raft messages.
+      log.warn(
+        { group: 1, peer: `${peerHost}:${ports.peerPort}` },
+        "client tokens are set but auth.peerToken is not: the peer port lets anyone in",
+      );
+    }
     return node;
   }
 

@@ -160,13 +160,14 @@ describe("peer port - with auth.peerToken set", () => {
   });
 });
 
-describe("peer port - without tokens, after a hello", () => {
+describe("peer port - without a peer token, after a hello", () => {
   let cluster: TestCluster;
   let client: StageraftClient;
   const target = "n2";
 
   beforeAll(async () => {
-    cluster = await TestCluster.start(3);
+    // An admin token only: clients need none, and the peer port is open to anyone.
+    cluster = await TestCluster.start(3, { auth: { adminToken: "admin-secret" } });
     client = cluster.client([target]);
   });
   afterAll(async () => {
@@ -211,6 +212,10 @@ describe("peer port - without tokens, after a hello", () => {
       await expectAlive(cluster, target, client);
     },
   );
+
+  it("peer port - a node with client tokens but no peer token warns at start", async () => {
+    await cluster.waitForOutput(target, "auth.peerToken is not");
+  });
 
   it("peer port - bad frames split one byte at a time close the connection too", async () => {
     const hello = jsonFrame(1, { name: "n1", clientAddress: cluster.node("n1").client });
