@@ -126,6 +126,15 @@ describe("peer port - with auth.peerToken set", () => {
     expect(members.find((m) => m.name === "n1")?.client).toBe(real);
   });
 
+  it("peer port - a token holder naming a non-member is let in but not put in the directory", async () => {
+    // A node about to be added says hello before `member add`: refusing it would only delay it.
+    const stranger = jsonFrame(1, { name: "n9", clientAddress: "evil:1", token: peerToken });
+    expect(await probe(cluster.node(target).peer, [stranger], 1_000)).toBe(false);
+    const members = await client.members();
+    expect(members.map((m) => m.name).sort()).toEqual(["n1", "n2", "n3"]);
+    expect(members.map((m) => m.client)).not.toContain("evil:1");
+  });
+
   it("peer port - a hello announcing 200 MiB is refused at its length, not buffered", async () => {
     const header = Buffer.alloc(4);
     header.writeUInt32BE(200 * 1024 * 1024, 0);
