@@ -56,6 +56,17 @@ interface SocketData {
 /** Per-socket data of a /dashboard/live subscriber. */
 type DashboardSocket = uWS.WebSocket<Record<string, never>>;
 
+/** uWS.js takes (host, port, options, cb) too; its typings list options only without a host. */
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  cb: (socket: uWS.us_listen_socket | false) => void,
+) => uWS.TemplatedApp;
+
+/** uWS.ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (a const enum in the typings: not at run time). */
+const exclusivePort = 1;
+
 /** A dashboard socket this far behind gets no new pictures until it drains. */
 const dashboardBackpressureBytes = 1 << 20;
 
@@ -196,12 +207,16 @@ export class IngressStage {
         .writeStatus("404 Not Found")
         .end("not found: try /v1 (WebSocket), /health, /metrics or /dashboard\n");
     });
+    const { clientHost, clientPort } = this.options;
     return new Promise((resolve, reject) => {
-      app.listen(this.options.clientHost, this.options.clientPort, (socket) => {
+      // uWS listens with SO_REUSEPORT by default: a second node on the same port would start
+      // and share the clients with the first. Exclusive makes the second one fail instead.
+      const listen = app.listen as unknown as ListenWithOptions;
+      listen.call(app, clientHost, clientPort, exclusivePort, (socket) => {
         if (socket === false) {
           reject(
             new Error(
-              `cannot listen for clients on ${this.options.clientHost}:${this.options.clientPort} (port in use?)`,
+              `cannot listen for clients on ${clientHost}:${clientPort}: port in use (or the address is not local)`,
             ),
           );
           return;
