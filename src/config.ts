@@ -164,6 +164,8 @@ export const configSchema = z
         clientToken: z.string().min(1).optional(),
         adminToken: z.string().min(1).optional(),
         peerToken: z.string().min(1).optional(),
+        /** /metrics and /dashboard need the client or admin token too (the probes stay open). */
+        protectHttp: z.boolean().default(false),
       })
       .strict()
       .default({}),
@@ -197,6 +199,13 @@ export const configSchema = z
         code: "custom",
         path: ["limits", "maxPeerFrameBytes"],
         message: "must hold at least two max-size values",
+      });
+    }
+    if (config.auth.protectHttp && !config.auth.clientToken && !config.auth.adminToken) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth", "protectHttp"],
+        message: "needs auth.clientToken or auth.adminToken (the token HTTP requests must carry)",
       });
     }
     try {

@@ -308,6 +308,7 @@ export class StageraftNode {
         clientToken: config.auth.clientToken ?? null,
         adminToken: config.auth.adminToken ?? null,
         peerToken: config.auth.peerToken ?? null,
+        protectHttp: config.auth.protectHttp,
       },
       {
         raftStep,
@@ -331,7 +332,7 @@ export class StageraftNode {
           metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
           return metrics.render();
         },
-        dashboard: () => page,
+        dashboard: (token) => (token === null ? page : renderDashboard(config.name, { token })),
         dashboardSnapshot: () => observer.dashboardFresh(),
         dashboardAsset: (name) => assets.get(name),
       },

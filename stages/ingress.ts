@@ -29,6 +29,8 @@ export interface IngressOptions {
   readonly clientToken: string | null;
   readonly adminToken: string | null;
   readonly peerToken: string | null;
+  /** /metrics, /dashboard and its assets need the client or admin token (auth.protectHttp). */
+  readonly protectHttp: boolean;
 }
 
 export interface IngressPorts {
@@ -41,7 +43,8 @@ export interface IngressPorts {
   readonly replyNow: (target: ReplyTarget, text: string) => void;
   readonly health: () => Record<string, unknown>;
   readonly metrics: () => Promise<string>;
-  readonly dashboard: () => string;
+  /** The page; `token` (from ?token=) is passed on to its asset URLs. */
+  readonly dashboard: (token: string | null) => string;
   /** The JSON-able picture pushed to /dashboard/live subscribers once a second. */
   readonly dashboardSnapshot: () => Promise<unknown>;
   /** A static file of the dashboard (/dashboard/assets/<name>), read at start. */
@@ -144,7 +147,8 @@ export class IngressStage {
     app.get("/health", (res) => {
       res.writeHeader("content-type", "application/json").end(JSON.stringify(this.ports.health()));
     });
-    app.get("/metrics", (res) => {
+    app.get("/metrics", (res, req) => {
+      if (!this.httpAllowed(res, req, false)) return;
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
@@ -154,10 +158,13 @@ export class IngressStage {
         res.cork(() => res.writeHeader("content-type", "text/plain; version=0.0.4").end(text));
       });
     });
-    app.get("/dashboard", (res) => {
-      res.writeHeader("content-type", "text/html; charset=utf-8").end(this.ports.dashboard());
+    app.get("/dashboard", (res, req) => {
+      if (!this.httpAllowed(res, req, true)) return;
+      const token = this.options.protectHttp ? req.getQuery("token") || null : null;
+      res.writeHeader("content-type", "text/html; charset=utf-8").end(this.ports.dashboard(token));
     });
     app.get("/dashboard/assets/:file", (res, req) => {
+      if (!this.httpAllowed(res, req, true)) return;
       const asset = this.ports.dashboardAsset(req.getParameter(0) ?? "");
       if (asset === undefined) {
         res.writeStatus("404 Not Found").end("no such dashboard asset\n");
@@ -165,7 +172,10 @@ export class IngressStage {
       }
       res
         .writeHeader("content-type", asset.contentType)
-        .writeHeader("cache-control", "public, max-age=3600")
+        .writeHeader(
+          "cache-control",
+          this.options.protectHttp ? "private, max-age=3600" : "public, max-age=3600",
+        )
         .end(asset.body);
     });
     // The dashboard's live feed: the same token rule as /v1; one picture a second per socket.
@@ -250,11 +260,38 @@ export class IngressStage {
     );
   }
 
-  /** The token rule of /v1 (and /dashboard/live): null when refused. */
-  private authorize(req: uWS.HttpRequest): { admin: boolean } | null {
+  /** A request's token: its Bearer header, else (where `query`) its ?token=. */
+  private requestToken(req: uWS.HttpRequest, query: boolean): string | null {
     const header = req.getHeader("authorization");
     const bearer = header.startsWith("Bearer ") ? header.slice(7) : null;
-    const token = bearer ?? (req.getQuery("token") || null);
+    return bearer ?? (query ? req.getQuery("token") || null : null);
+  }
+
+  /**
+   * auth.protectHttp: /metrics and the dashboard's page and assets need the client or admin
+   * token (config validation ensures one is set). Refused: answers 401 and returns false.
+   */
+  private httpAllowed(res: uWS.HttpResponse, req: uWS.HttpRequest, query: boolean): boolean {
+    if (!this.options.protectHttp) return true;
+    const token = this.requestToken(req, query);
+    const { clientToken, adminToken } = this.options;
+    if (clientToken !== null && tokenMatches(token, clientToken)) return true;
+    if (adminToken !== null && tokenMatches(token, adminToken)) return true;
+    this.stats.unauthorized++;
+    res
+      .writeStatus("401 Unauthorized")
+      .writeHeader("www-authenticate", 'Bearer realm="stageraft"')
+      .end(
+        query
+          ? "a valid token is required (Authorization: Bearer <token> or ?token=)\n"
+          : "a valid token is required (Authorization: Bearer <token>)\n",
+      );
+    return false;
+  }
+
+  /** The token rule of /v1 (and /dashboard/live): null when refused. */
+  private authorize(req: uWS.HttpRequest): { admin: boolean } | null {
+    const token = this.requestToken(req, true);
     const { clientToken, adminToken } = this.options;
     const admin =
       adminToken === null
