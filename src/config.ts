@@ -135,6 +135,14 @@ export const configSchema = z
           .default(1 << 20),
         maxScanLimit: z.number().int().min(1).default(10_000),
         maxInflightPerConnection: z.number().int().min(1).default(4_096),
+        /** Reply bytes owed to one connection before its requests get OVERLOADED (uWS closes
+         * a socket at 16 MiB of backpressure: the bound stays below that). */
+        maxReplyBytesPerConnection: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(16 << 20)
+          .default(8 << 20),
         requestTimeoutMs: z.number().int().min(10).default(5_000),
         maxPeerFrameBytes: z
           .number()

@@ -175,6 +175,7 @@ export class StageraftNode {
       {
         capacityItems: config.stages.respond.queueItems,
         batchItems: config.stages.respond.batchItems,
+        maxReplyBytesPerConnection: config.limits.maxReplyBytesPerConnection,
       },
       log.child({ stage: "respond" }),
     );
@@ -303,6 +304,7 @@ export class StageraftNode {
           maxScanLimit: config.limits.maxScanLimit,
         },
         maxInflightPerConnection: config.limits.maxInflightPerConnection,
+        maxReplyBytesPerConnection: config.limits.maxReplyBytesPerConnection,
         requestTimeoutMs: config.limits.requestTimeoutMs,
         maxPeerFrameBytes: config.limits.maxPeerFrameBytes,
         clientToken: config.auth.clientToken ?? null,

@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import type { AdmissionController } from "../queues/mod.js";
 import { CodecError, decodeMessages } from "../raft/codec.js";
 import type { NodeId } from "../raft/types.js";
-import type { ClientConnection, ConnectionTable } from "./connections.js";
+import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
 import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
 import { decodeJson, FrameError, FrameKind, FrameReader, type Hello } from "./peer-frames.js";
 import {
@@ -24,6 +24,8 @@ export interface IngressOptions {
   readonly limits: ProtocolLimits;
   /** Requests in flight per connection before OVERLOADED. */
   readonly maxInflightPerConnection: number;
+  /** Reply bytes owed to a connection (queued or unread) before its requests get OVERLOADED. */
+  readonly maxReplyBytesPerConnection: number;
   readonly requestTimeoutMs: number;
   readonly maxPeerFrameBytes: number;
   readonly clientToken: string | null;
@@ -326,6 +328,9 @@ export class IngressStage {
       connId,
       admin,
       inflight: 0,
+      queuedReplyBytes: 0,
+      // uWS throws on any access to a closed socket.
+      bufferedBytes: () => (connection.closed ? 0 : ws.getBufferedAmount()),
       closed: false,
       send: (text) => {
         ws.send(text, false);
@@ -371,6 +376,16 @@ export class IngressStage {
         ws,
         decoded.id,
         `more than ${this.options.maxInflightPerConnection} requests in flight on this connection`,
+      );
+      return;
+    }
+    // A client that does not read its replies gets no more work done for it (uWS cannot pause
+    // reading a WebSocket): answered OVERLOADED, not executed, until it drains.
+    if (owedReplyBytes(connection) > this.options.maxReplyBytesPerConnection) {
+      this.overloaded(
+        ws,
+        decoded.id,
+        `more than ${this.options.maxReplyBytesPerConnection} bytes of replies wait for this connection to read them`,
       );
       return;
     }
