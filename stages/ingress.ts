@@ -80,6 +80,11 @@ function frameLimitBytes(limits: ProtocolLimits): number {
   return limits.maxValueBytes * 2 + limits.maxKeyBytes * 2 + 64 * 1024;
 }
 
+/** The most uWS buffers of one incoming message before it gives up on the connection. */
+function transportLimitBytes(limits: ProtocolLimits): number {
+  return Math.max(64 << 20, 2 * frameLimitBytes(limits));
+}
+
 function tokenMatches(given: string | null, expected: string): boolean {
   if (given === null) return false;
   const a = Buffer.from(given);
@@ -127,9 +132,11 @@ export class IngressStage {
     const { limits } = this.options;
     const app = uWS.App();
     app.ws<SocketData>("/v1", {
-      // uWS drops a connection without a close frame past this; frames between the protocol's
-      // limit and this get a proper 1009 close from message().
-      maxPayloadLength: 4 * frameLimitBytes(limits),
+      // uWS drops a connection without a close frame past this (the client sees 1006: uWS
+      // cannot send a close code there); frames between the protocol's limit and this get a
+      // proper 1009 from message(). Hence a ceiling far above any frame a client means to send,
+      // paid only while such a frame is being received.
+      maxPayloadLength: transportLimitBytes(limits),
       maxBackpressure: 16 * 1024 * 1024,
       closeOnBackpressureLimit: 1,
       idleTimeout: 120,
