@@ -202,6 +202,8 @@ export class IngressStage {
             .end("a valid token is required (Authorization: Bearer <token> or ?token=)\n");
           return;
         }
+        // It carries what /metrics does: protectHttp guards it even where /v1 is open.
+        if (!this.httpAllowed(res, req, true)) return;
         res.upgrade(
           {},
           req.getHeader("sec-websocket-key"),

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { TestCluster } from "./harness.js";
 
@@ -55,6 +56,29 @@ describe("http auth - auth.protectHttp", () => {
     expect((await get(`${base}/dashboard?token=wrong`)).status).toBe(401);
     // /metrics is for scrapers: a Bearer header only, no token in URLs (and their logs).
     expect((await get(`${base}/metrics?token=${clientToken}`)).status).toBe(401);
+  });
+
+  it("http auth - with only an admin token, protectHttp guards the pages and the live feed", async () => {
+    cluster = await TestCluster.start(1, { auth: { adminToken, protectHttp: true } });
+    const address = cluster.node("n1").client;
+    const base = `http://${address}`;
+    expect((await get(`${base}/metrics`)).status).toBe(401);
+    expect((await get(`${base}/metrics`, adminToken)).status).toBe(200);
+    expect((await get(`${base}/dashboard?token=${adminToken}`)).status).toBe(200);
+    const live = (query: string) =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(`ws://${address}/dashboard/live${query}`);
+        ws.once("open", () => {
+          ws.terminate();
+          resolve("open");
+        });
+        ws.once("unexpected-response", (_req, res) => resolve(String(res.statusCode)));
+        ws.once("error", () => resolve("error"));
+      });
+    expect(await live("")).toBe("401");
+    expect(await live(`?token=${adminToken}`)).toBe("open");
+    // /v1 stays as auth.* says: open to clients without a token when no client token is set.
+    expect((await cluster.client(["n1"]).status()).name).toBe("n1");
   });
 
   it("http auth - without protectHttp the HTTP pages stay open as before", async () => {
