@@ -135,6 +135,14 @@ export const configSchema = z
           .default(1 << 20),
         maxScanLimit: z.number().int().min(1).default(10_000),
         maxInflightPerConnection: z.number().int().min(1).default(4_096),
+        /** Reply bytes owed to one connection before its requests get OVERLOADED (uWS closes
+         * a socket at 16 MiB of backpressure: the bound stays below that). */
+        maxReplyBytesPerConnection: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(16 << 20)
+          .default(8 << 20),
         requestTimeoutMs: z.number().int().min(10).default(5_000),
         maxPeerFrameBytes: z
           .number()
@@ -169,6 +177,8 @@ export const configSchema = z
           .min(1)
           .refine((t) => Buffer.byteLength(JSON.stringify(t)) <= 1026, "at most 1 KiB as JSON")
           .optional(),
+        /** /metrics and /dashboard need the client or admin token too (the probes stay open). */
+        protectHttp: z.boolean().default(false),
       })
       .strict()
       .default({}),
@@ -202,6 +212,13 @@ export const configSchema = z
         code: "custom",
         path: ["limits", "maxPeerFrameBytes"],
         message: "must hold at least two max-size values",
+      });
+    }
+    if (config.auth.protectHttp && !config.auth.clientToken && !config.auth.adminToken) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth", "protectHttp"],
+        message: "needs auth.clientToken or auth.adminToken (the token HTTP requests must carry)",
       });
     }
     try {

@@ -312,6 +312,18 @@ export class NodeMetrics {
     );
     plain(
       "counter",
+      "stageraft_apply_reads_refused_total",
+      "Reads answered OVERLOADED unserved: their connection had too many replies unread",
+      (s) => s.apply.readsRefused,
+    );
+    plain(
+      "counter",
+      "stageraft_apply_reads_dropped_total",
+      "Reads not served because their connection had closed",
+      (s) => s.apply.readsDropped,
+    );
+    plain(
+      "counter",
       "stageraft_apply_timeouts_total",
       "Requests that timed out waiting to apply",
       (s) => s.apply.timeouts,

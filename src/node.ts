@@ -175,6 +175,7 @@ export class StageraftNode {
       {
         capacityItems: config.stages.respond.queueItems,
         batchItems: config.stages.respond.batchItems,
+        maxReplyBytesPerConnection: config.limits.maxReplyBytesPerConnection,
       },
       log.child({ stage: "respond" }),
     );
@@ -303,12 +304,14 @@ export class StageraftNode {
           maxScanLimit: config.limits.maxScanLimit,
         },
         maxInflightPerConnection: config.limits.maxInflightPerConnection,
+        maxReplyBytesPerConnection: config.limits.maxReplyBytesPerConnection,
         requestTimeoutMs: config.limits.requestTimeoutMs,
         maxPeerFrameBytes: config.limits.maxPeerFrameBytes,
         clientToken: config.auth.clientToken ?? null,
         adminToken: config.auth.adminToken ?? null,
         peerToken: config.auth.peerToken ?? null,
         nodeName: config.name,
+        protectHttp: config.auth.protectHttp,
       },
       {
         raftStep,
@@ -332,7 +335,7 @@ export class StageraftNode {
           metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
           return metrics.render();
         },
-        dashboard: () => page,
+        dashboard: (token) => (token === null ? page : renderDashboard(config.name, { token })),
         dashboardSnapshot: () => observer.dashboardFresh(),
         dashboardAsset: (name) => assets.get(name),
       },

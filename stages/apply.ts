@@ -67,7 +67,17 @@ export class ApplyStage {
   /** The snapshot being written in the background, if any. */
   private snapshotJob: Promise<void> | null = null;
   private snapshotsStopped = false;
-  stats = { applied: 0, answered: 0, reads: 0, timeouts: 0, snapshots: 0 };
+  stats = {
+    applied: 0,
+    answered: 0,
+    reads: 0,
+    /** Reads answered OVERLOADED unserved: their client had too many replies unread. */
+    readsRefused: 0,
+    /** Reads not served: their client had gone. */
+    readsDropped: 0,
+    timeouts: 0,
+    snapshots: 0,
+  };
 
   constructor(
     private readonly machine: StateMachinePort,
@@ -213,11 +223,46 @@ export class ApplyStage {
     if (this.waitingReads.length === 0) return;
     const ready = this.waitingReads.filter((read) => read.index <= this.appliedIndex);
     this.waitingReads = this.waitingReads.filter((read) => read.index > this.appliedIndex);
-    // Reads are independent: LevelDB serves them in parallel from its thread pool.
-    await Promise.all(ready.map((read) => this.serveRead(read)));
+    // Reads are independent: LevelDB serves them in parallel from its thread pool. One
+    // connection's reads go one after another, so that each sees the replies owed before it.
+    const lanes = new Map<number, WaitingRead[]>();
+    const parallel: WaitingRead[] = [];
+    for (const read of ready) {
+      if (read.target.kind === "remote") parallel.push(read);
+      else {
+        const reads = lanes.get(read.target.connId);
+        if (reads === undefined) lanes.set(read.target.connId, [read]);
+        else reads.push(read);
+      }
+    }
+    const lane = async (reads: WaitingRead[]) => {
+      for (const read of reads) await this.serveRead(read);
+    };
+    await Promise.all([
+      ...parallel.map((read) => this.serveRead(read)),
+      ...[...lanes.values()].map(lane),
+    ]);
   }
 
   private async serveRead(read: WaitingRead): Promise<void> {
+    // Reads are the costly part of a reply (a large value read and encoded): none is done for
+    // a client that is gone or that does not read what it was sent.
+    const room = this.ports.respond.room?.(read.target) ?? "open";
+    if (room === "gone") {
+      this.stats.readsDropped++;
+      return;
+    }
+    if (room === "full") {
+      this.stats.readsRefused++;
+      this.reply(read.target, {
+        ok: false,
+        error: {
+          code: ErrorCode.overloaded,
+          message: "too many replies wait for this connection to read them; retry later",
+        },
+      });
+      return;
+    }
     this.stats.reads++;
     this.reply(read.target, await this.machine.read(read.request, this.appliedIndex));
   }

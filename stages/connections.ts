@@ -5,10 +5,19 @@ export interface ClientConnection {
   readonly admin: boolean;
   /** Requests admitted and not answered yet (bounded per connection). */
   inflight: number;
+  /** Estimated bytes of replies handed to respond and not yet written to the socket. */
+  queuedReplyBytes: number;
+  /** Bytes written to the socket that the client has not taken yet (held by uWS). */
+  bufferedBytes(): number;
   closed: boolean;
   send(text: string): void;
   cork(fn: () => void): void;
   end(): void;
+}
+
+/** Reply bytes a connection owes its client: queued in respond plus buffered in the socket. */
+export function owedReplyBytes(connection: ClientConnection): number {
+  return connection.queuedReplyBytes + connection.bufferedBytes();
 }
 
 /** The open client connections by id; shared by ingress (owner) and respond. */

@@ -3,7 +3,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import type { AdmissionController } from "../queues/mod.js";
 import type { NodeId } from "../raft/types.js";
-import type { ClientConnection, ConnectionTable } from "./connections.js";
+import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
 import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
 import type { Hello } from "./peer-frames.js";
 import { PeerGateway } from "./peer-gateway.js";
@@ -23,6 +23,8 @@ export interface IngressOptions {
   readonly limits: ProtocolLimits;
   /** Requests in flight per connection before OVERLOADED. */
   readonly maxInflightPerConnection: number;
+  /** Reply bytes owed to a connection (queued or unread) before its requests get OVERLOADED. */
+  readonly maxReplyBytesPerConnection: number;
   readonly requestTimeoutMs: number;
   readonly maxPeerFrameBytes: number;
   readonly clientToken: string | null;
@@ -30,6 +32,8 @@ export interface IngressOptions {
   readonly peerToken: string | null;
   /** This node's name (a peer's hello may not claim it). */
   readonly nodeName: NodeId;
+  /** /metrics, /dashboard and its assets need the client or admin token (auth.protectHttp). */
+  readonly protectHttp: boolean;
 }
 
 export interface IngressPorts {
@@ -42,7 +46,8 @@ export interface IngressPorts {
   readonly replyNow: (target: ReplyTarget, text: string) => void;
   readonly health: () => Record<string, unknown>;
   readonly metrics: () => Promise<string>;
-  readonly dashboard: () => string;
+  /** The page; `token` (from ?token=) is passed on to its asset URLs. */
+  readonly dashboard: (token: string | null) => string;
   /** The JSON-able picture pushed to /dashboard/live subscribers once a second. */
   readonly dashboardSnapshot: () => Promise<unknown>;
   /** A static file of the dashboard (/dashboard/assets/<name>), read at start. */
@@ -57,12 +62,28 @@ interface SocketData {
 /** Per-socket data of a /dashboard/live subscriber. */
 type DashboardSocket = uWS.WebSocket<Record<string, never>>;
 
+/** uWS.js takes (host, port, options, cb) too; its typings list options only without a host. */
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  cb: (socket: uWS.us_listen_socket | false) => void,
+) => uWS.TemplatedApp;
+
+/** uWS.ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (a const enum in the typings: not at run time). */
+const exclusivePort = 1;
+
 /** A dashboard socket this far behind gets no new pictures until it drains. */
 const dashboardBackpressureBytes = 1 << 20;
 
 /** The largest legal frame: a max-size value and key (JSON may double them) plus the envelope. */
 function frameLimitBytes(limits: ProtocolLimits): number {
   return limits.maxValueBytes * 2 + limits.maxKeyBytes * 2 + 64 * 1024;
+}
+
+/** The most uWS buffers of one incoming message before it gives up on the connection. */
+function transportLimitBytes(limits: ProtocolLimits): number {
+  return Math.max(64 << 20, 2 * frameLimitBytes(limits));
 }
 
 function tokenMatches(given: string | null, expected: string): boolean {
@@ -111,9 +132,11 @@ export class IngressStage {
     const { limits } = this.options;
     const app = uWS.App();
     app.ws<SocketData>("/v1", {
-      // uWS drops a connection without a close frame past this; frames between the protocol's
-      // limit and this get a proper 1009 close from message().
-      maxPayloadLength: 4 * frameLimitBytes(limits),
+      // uWS drops a connection without a close frame past this (the client sees 1006: uWS
+      // cannot send a close code there); frames between the protocol's limit and this get a
+      // proper 1009 from message(). Hence a ceiling far above any frame a client means to send,
+      // paid only while such a frame is being received.
+      maxPayloadLength: transportLimitBytes(limits),
       maxBackpressure: 16 * 1024 * 1024,
       closeOnBackpressureLimit: 1,
       idleTimeout: 120,
@@ -133,7 +156,8 @@ export class IngressStage {
     app.get("/health", (res) => {
       res.writeHeader("content-type", "application/json").end(JSON.stringify(this.ports.health()));
     });
-    app.get("/metrics", (res) => {
+    app.get("/metrics", (res, req) => {
+      if (!this.httpAllowed(res, req, false)) return;
       let aborted = false;
       res.onAborted(() => {
         aborted = true;
@@ -143,10 +167,13 @@ export class IngressStage {
         res.cork(() => res.writeHeader("content-type", "text/plain; version=0.0.4").end(text));
       });
     });
-    app.get("/dashboard", (res) => {
-      res.writeHeader("content-type", "text/html; charset=utf-8").end(this.ports.dashboard());
+    app.get("/dashboard", (res, req) => {
+      if (!this.httpAllowed(res, req, true)) return;
+      const token = this.options.protectHttp ? req.getQuery("token") || null : null;
+      res.writeHeader("content-type", "text/html; charset=utf-8").end(this.ports.dashboard(token));
     });
     app.get("/dashboard/assets/:file", (res, req) => {
+      if (!this.httpAllowed(res, req, true)) return;
       const asset = this.ports.dashboardAsset(req.getParameter(0) ?? "");
       if (asset === undefined) {
         res.writeStatus("404 Not Found").end("no such dashboard asset\n");
@@ -154,7 +181,10 @@ export class IngressStage {
       }
       res
         .writeHeader("content-type", asset.contentType)
-        .writeHeader("cache-control", "public, max-age=3600")
+        .writeHeader(
+          "cache-control",
+          this.options.protectHttp ? "private, max-age=3600" : "public, max-age=3600",
+        )
         .end(asset.body);
     });
     // The dashboard's live feed: the same token rule as /v1; one picture a second per socket.
@@ -172,6 +202,8 @@ export class IngressStage {
             .end("a valid token is required (Authorization: Bearer <token> or ?token=)\n");
           return;
         }
+        // It carries what /metrics does: protectHttp guards it even where /v1 is open.
+        if (!this.httpAllowed(res, req, true)) return;
         res.upgrade(
           {},
           req.getHeader("sec-websocket-key"),
@@ -196,12 +228,16 @@ export class IngressStage {
         .writeStatus("404 Not Found")
         .end("not found: try /v1 (WebSocket), /health, /metrics or /dashboard\n");
     });
+    const { clientHost, clientPort } = this.options;
     return new Promise((resolve, reject) => {
-      app.listen(this.options.clientHost, this.options.clientPort, (socket) => {
+      // uWS listens with SO_REUSEPORT by default: a second node on the same port would start
+      // and share the clients with the first. Exclusive makes the second one fail instead.
+      const listen = app.listen as unknown as ListenWithOptions;
+      listen.call(app, clientHost, clientPort, exclusivePort, (socket) => {
         if (socket === false) {
           reject(
             new Error(
-              `cannot listen for clients on ${this.options.clientHost}:${this.options.clientPort} (port in use?)`,
+              `cannot listen for clients on ${clientHost}:${clientPort}: port in use (or the address is not local)`,
             ),
           );
           return;
@@ -235,11 +271,38 @@ export class IngressStage {
     );
   }
 
-  /** The token rule of /v1 (and /dashboard/live): null when refused. */
-  private authorize(req: uWS.HttpRequest): { admin: boolean } | null {
+  /** A request's token: its Bearer header, else (where `query`) its ?token=. */
+  private requestToken(req: uWS.HttpRequest, query: boolean): string | null {
     const header = req.getHeader("authorization");
     const bearer = header.startsWith("Bearer ") ? header.slice(7) : null;
-    const token = bearer ?? (req.getQuery("token") || null);
+    return bearer ?? (query ? req.getQuery("token") || null : null);
+  }
+
+  /**
+   * auth.protectHttp: /metrics and the dashboard's page and assets need the client or admin
+   * token (config validation ensures one is set). Refused: answers 401 and returns false.
+   */
+  private httpAllowed(res: uWS.HttpResponse, req: uWS.HttpRequest, query: boolean): boolean {
+    if (!this.options.protectHttp) return true;
+    const token = this.requestToken(req, query);
+    const { clientToken, adminToken } = this.options;
+    if (clientToken !== null && tokenMatches(token, clientToken)) return true;
+    if (adminToken !== null && tokenMatches(token, adminToken)) return true;
+    this.stats.unauthorized++;
+    res
+      .writeStatus("401 Unauthorized")
+      .writeHeader("www-authenticate", 'Bearer realm="stageraft"')
+      .end(
+        query
+          ? "a valid token is required (Authorization: Bearer <token> or ?token=)\n"
+          : "a valid token is required (Authorization: Bearer <token>)\n",
+      );
+    return false;
+  }
+
+  /** The token rule of /v1 (and /dashboard/live): null when refused. */
+  private authorize(req: uWS.HttpRequest): { admin: boolean } | null {
+    const token = this.requestToken(req, true);
     const { clientToken, adminToken } = this.options;
     const admin =
       adminToken === null
@@ -274,6 +337,9 @@ export class IngressStage {
       connId,
       admin,
       inflight: 0,
+      queuedReplyBytes: 0,
+      // uWS throws on any access to a closed socket.
+      bufferedBytes: () => (connection.closed ? 0 : ws.getBufferedAmount()),
       closed: false,
       send: (text) => {
         ws.send(text, false);
@@ -319,6 +385,16 @@ export class IngressStage {
         ws,
         decoded.id,
         `more than ${this.options.maxInflightPerConnection} requests in flight on this connection`,
+      );
+      return;
+    }
+    // A client that does not read its replies gets no more work done for it (uWS cannot pause
+    // reading a WebSocket): answered OVERLOADED, not executed, until it drains.
+    if (owedReplyBytes(connection) > this.options.maxReplyBytesPerConnection) {
+      this.overloaded(
+        ws,
+        decoded.id,
+        `more than ${this.options.maxReplyBytesPerConnection} bytes of replies wait for this connection to read them`,
       );
       return;
     }

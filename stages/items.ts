@@ -100,6 +100,11 @@ export interface ReplicatePort {
   forwardReply(to: NodeId, forwardId: number, text: string): void;
 }
 
+/** Whether a reply can still go to its target: "full" when its client stopped reading. */
+export type ReplyRoom = "open" | "full" | "gone";
+
 export interface RespondPort {
   reply(reply: Reply): void;
+  /** Checked before costly work (reads) is done for a target; absent: always "open". */
+  room?(target: ReplyTarget): ReplyRoom;
 }

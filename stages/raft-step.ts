@@ -119,7 +119,8 @@ export class RaftStepStage implements RaftStepPort {
   private forwardSeq = 0;
   private readonly forwarded = new Map<number, { item: ClientItem }>();
   private lastRole: string;
-  stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0, rounds: 0 };
+  /** dropped: reads skipped because their client had gone. */
+  stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0, dropped: 0, rounds: 0 };
 
   private readonly admin: AdminOps;
   private next = new RoundBuilder();
@@ -334,6 +335,11 @@ export class RaftStepStage implements RaftStepPort {
   }
 
   private handleRead(item: ClientItem): void {
+    // Nobody would take the answer: skip the read (the costly part) rather than serve it.
+    if (this.ports.respond.room?.(item.target) === "gone") {
+      this.stats.dropped++;
+      return;
+    }
     const request = item.request as Extract<ClientRequest, { consistency: unknown }>;
     if (request.consistency === "stale") {
       this.offerRead(item, 0);

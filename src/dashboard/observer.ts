@@ -45,6 +45,8 @@ export interface ApplyCounters {
   readonly applied: number;
   readonly answered: number;
   readonly reads: number;
+  readonly readsRefused: number;
+  readonly readsDropped: number;
   readonly timeouts: number;
   readonly snapshots: number;
 }

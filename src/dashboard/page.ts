@@ -6,14 +6,16 @@
  * /dashboard/assets/), the Raft state with per-follower progress, the cluster's members as
  * this node sees them, and the WAL, engines and connections.
  */
-export function renderDashboard(name: string): string {
+export function renderDashboard(name: string, options: { token?: string } = {}): string {
   const title = escapeHtml(name);
+  // With auth.protectHttp the assets need the token too; a browser can only put it in the URL.
+  const query = options.token ? `?token=${encodeURIComponent(options.token)}` : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>stageraft · ${title}</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="/dashboard/assets/uplot.min.css">
+<link rel="stylesheet" href="/dashboard/assets/uplot.min.css${query}">
 <style>${css}</style></head>
 <body>
 <header class="top">
@@ -71,7 +73,7 @@ export function renderDashboard(name: string): string {
   </section>
 </main>
 <footer>stageraft · <a href="/metrics">/metrics</a> · <a href="/health">/health</a> · live over WebSocket /dashboard/live</footer>
-<script src="/dashboard/assets/uplot.min.js"></script>
+<script src="/dashboard/assets/uplot.min.js${query}"></script>
 <script>${script}</script>
 </body></html>`;
 }

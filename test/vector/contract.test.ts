@@ -456,6 +456,32 @@ describe.each(engines)("vector engine contract - %s", (engine) => {
     return store;
   }
 
+  it(`${engine} - meta names __proto__, constructor, prototype are kept through search and checkpoints`, async () => {
+    const store = new VectorStore();
+    create(store, "c", 2, "l2");
+    const text = '{"__proto__":"x","constructor":"y","prototype":null}';
+    applyOk(store, {
+      op: "vput",
+      collection: "c",
+      key: "a",
+      vector: [0, 0],
+      meta: JSON.parse(text) as Meta,
+    });
+    applyOk(store, { op: "vput", collection: "c", key: "b", vector: [1, 1], meta: { z: 1 } });
+    const query = { collection: "c", vector: [0, 0], k: 2 } as const;
+    expect(JSON.stringify(hitsOf(store.search(query))[0]!.meta)).toBe(text);
+    const byProto = store.search({ ...query, filter: JSON.parse('{"__proto__":"x"}') as Meta });
+    expect(hitsOf(byProto).map((hit) => hit.key)).toEqual(["a"]);
+    // A field the point lacks never matches, even one every object inherits.
+    const inherited = store.search({ ...query, filter: { constructor: "y", z: 1 } });
+    expect(hitsOf(inherited)).toEqual([]);
+    const dir = await tempDir("meta");
+    await store.checkpoint(dir);
+    const restored = new VectorStore();
+    await restored.restore(dir, 0);
+    expect(JSON.stringify(hitsOf(restored.search(query))[0]!.meta)).toBe(text);
+  });
+
   it(`${engine} - checkpoint then restore into a fresh store gives identical answers`, async () => {
     const dim = 16;
     const store = freshStore(dim);
