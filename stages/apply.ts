@@ -315,14 +315,12 @@ export class ApplyStage {
     return this.lastSnapshotIndex;
   }
 
-  /** Idle: nothing queued, nothing applying, no snapshot being written. */
+  /**
+   * Idle: nothing queued, nothing applying, no snapshot being written (a snapshot reads from
+   * the engine: storage closes after it; after stop() it ends at its next chunk).
+   */
   async settled(): Promise<void> {
     await this.stage.idle();
-    await this.snapshotWritten();
-  }
-
-  /** A snapshot still being written reads from the engine: storage closes after it. */
-  async snapshotWritten(): Promise<void> {
     while (this.snapshotJob !== null) await this.snapshotJob;
   }
 
