@@ -252,9 +252,11 @@ program
       }
       throw error;
     }
+    // Exit 0 once every step of the stop finished; 1 when one overran the deadline or failed
+    // (logged with what it was waiting for), which is as safe as kill -9.
     const shutdown = (signal: string) => {
       node.log.info({ signal }, "shutting down");
-      void node.stop().then(() => process.exit(0));
+      void node.stop().then((outcome) => process.exit(outcome === "clean" ? 0 : 1));
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));

@@ -32,6 +32,7 @@ import {
 } from "./dashboard/observer.js";
 import { renderDashboard } from "./dashboard/page.js";
 import { NodeMetrics } from "./metrics.js";
+import { runClosers, type StopOutcome } from "./shutdown.js";
 
 export class StartupError extends Error {
   override readonly name = "StartupError";
@@ -50,7 +51,8 @@ export class StageraftNode {
     readonly replicate: ReplicateStage,
     readonly apply: ApplyStage,
     readonly respond: RespondStage,
-    private readonly closeables: { close(): Promise<void> }[],
+    /** What the stages run on, opened before them: closed after them. */
+    private readonly storage: Record<"core" | "wal" | "machine", { close(): Promise<void> }>,
     readonly ports: { clientPort: number; peerPort: number },
     private readonly observer: NodeObserver,
   ) {}
@@ -372,7 +374,7 @@ export class StageraftNode {
       replicate,
       apply,
       respond,
-      [{ close: closeCore }, wal, machine],
+      { core: { close: closeCore }, wal, machine },
       ports,
       observer,
     );
@@ -436,43 +438,67 @@ export class StageraftNode {
     };
   }
 
-  /** SIGTERM: stop taking work, let the pipeline drain, close storage. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * SIGTERM: stop taking work, let the pipeline drain, close storage: the steps in reverse
+   * order of start, all within `deadlineMs` whatever the node holds (a snapshot being written
+   * is abandoned, not awaited). "forced": a step overran or failed and was logged, the rest
+   * skipped; exiting then is safe (see runClosers).
+   */
+  async stop(deadlineMs = stopDeadlineMs): Promise<StopOutcome> {
+    if (this.stopped) return "clean";
     this.stopped = true;
-    await this.ingress.stop();
-    this.raftStep.stop();
-    this.apply.stop();
-    this.replicate.close();
-    // Drain in pipeline order, until a whole round finds every stage idle: apply may hand
-    // wal-append a compaction after wal-append first looked idle.
-    // A worker's round in flight is part of raft-step too (settled() waits for it).
+    const outcome = await runClosers(
+      [
+        { name: "raft ticks", close: () => this.raftStep.stop() },
+        { name: "replicate", close: () => this.replicate.close() },
+        { name: "ingress", close: () => this.ingress.stop() },
+        { name: "apply timers and snapshots", close: () => this.apply.stop() },
+        {
+          name: "pipeline drain",
+          close: () => this.drain(),
+          pending: () => ({
+            stages: this.stageSnapshots().map((s) => ({ name: s.name, depth: s.queueDepth })),
+            apply: this.apply.pending(),
+          }),
+        },
+        { name: "raft core", close: () => this.storage.core.close() },
+        { name: "state machine", close: () => this.storage.machine.close() },
+        { name: "wal", close: () => this.storage.wal.close() },
+      ],
+      deadlineMs,
+      this.log,
+    );
+    const status = this.raftStep.status();
+    this.log.info(
+      { group: 1, term: status.term, index: status.lastIndex, outcome },
+      "stageraft node stopped",
+    );
+    return outcome;
+  }
+
+  /**
+   * Drain in pipeline order until a whole round finds every stage idle: apply may hand
+   * wal-append a compaction after wal-append first looked idle. A worker's round in flight is
+   * part of raft-step too (settled() waits for it).
+   */
+  private async drain(): Promise<void> {
     const handedOn = () =>
       this.walAppend.stage.snapshot().accepted +
       this.apply.stage.snapshot().accepted +
       this.raftStep.stats.rounds;
-    const drained = (async () => {
-      for (let round = 0; round < 20; round++) {
-        const before = handedOn();
-        await this.raftStep.settled();
-        await this.apply.settled();
-        await this.walAppend.stage.idle();
-        if (before === handedOn()) return;
-      }
-    })();
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-    // A snapshot still being written reads from the engine: let it finish (and its WAL
-    // compaction land) before storage closes.
-    await this.apply.snapshotWritten();
-    await this.walAppend.stage.idle();
-    for (const closeable of this.closeables) await closeable.close();
-    const status = this.raftStep.status();
-    this.log.info(
-      { group: 1, term: status.term, index: status.lastIndex },
-      "stageraft node stopped",
-    );
+    for (let round = 0; round < 20; round++) {
+      const before = handedOn();
+      await this.raftStep.settled();
+      await this.apply.settled();
+      await this.walAppend.stage.idle();
+      if (before === handedOn()) return;
+    }
+    throw new Error("the pipeline was still busy after 20 rounds of draining");
   }
 }
+
+/** A stop finishes within this, or leaves anyway (safely: see runClosers). */
+export const stopDeadlineMs = 10_000;
 
 /**
  * The snapshot store may be ahead of the WAL: a snapshot was put in place (installed from the

@@ -64,9 +64,11 @@ export class ApplyStage {
   private appliedIndex: number;
   private lastSnapshotIndex: number;
   private sweepTimer: NodeJS.Timeout | null = null;
-  /** The snapshot being written in the background, if any. */
+  /** The snapshot being written in the background, if any, and its index. */
   private snapshotJob: Promise<void> | null = null;
-  private snapshotsStopped = false;
+  private snapshotIndexWriting = 0;
+  /** Aborted by stop(): no new snapshot, and the one being written is abandoned. */
+  private readonly stopping = new AbortController();
   stats = {
     applied: 0,
     answered: 0,
@@ -110,11 +112,26 @@ export class ApplyStage {
     this.sweepTimer = setInterval(() => this.expire(), 50);
   }
 
-  /** Shutting down: no new snapshots (a job started now could outlive the drain). */
+  /**
+   * Shutting down: no new snapshots, and the one being written is abandoned, since writing a
+   * big state can take longer than a stop may. Abandoning is safe: a snapshot counts only once
+   * committed; until then the previous snapshot and the WAL hold the state, and the WAL
+   * compaction it would have brought simply does not happen.
+   */
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
-    this.snapshotsStopped = true;
+    this.stopping.abort();
+    this.machine.abortCheckpoint().catch(() => {}); // A worker already gone has nothing to abort.
+  }
+
+  /** What a stop that overran its deadline was waiting for here. */
+  pending(): { queued: number; applying: number; snapshotWriting: number | null } {
+    return {
+      queued: this.stage.depth,
+      applying: this.stage.inflight,
+      snapshotWriting: this.snapshotJob === null ? null : this.snapshotIndexWriting,
+    };
   }
 
   offer(item: ApplyItem): boolean {
@@ -276,7 +293,7 @@ export class ApplyStage {
   private async startSnapshot(done: (index: number) => void): Promise<void> {
     await this.snapshotJob;
     const index = this.appliedIndex;
-    if (index <= this.lastSnapshotIndex || this.snapshotsStopped) {
+    if (index <= this.lastSnapshotIndex || this.stopping.signal.aborted) {
       done(this.lastSnapshotIndex);
       return;
     }
@@ -290,7 +307,11 @@ export class ApplyStage {
       done(this.lastSnapshotIndex);
       return;
     }
+    // A stop() while the state was being pinned found no checkpoint to abort yet.
+    if (this.stopping.signal.aborted) await this.machine.abortCheckpoint();
+    this.snapshotIndexWriting = index;
     this.snapshotJob = this.finishSnapshot(index, work)
+      .catch((error: unknown) => this.abandonSnapshot(error, index, work))
       .then(done)
       .catch((error: unknown) => {
         this.log.fatal({ err: error, index }, "taking a snapshot failed; stopping the node");
@@ -303,10 +324,14 @@ export class ApplyStage {
 
   /** Archive the checkpoint, compact the core, then the WAL; returns the snapshot's index. */
   private async finishSnapshot(index: number, work: string): Promise<number> {
+    const stopping = this.stopping.signal;
     await this.machine.finishCheckpoint();
-    const size = await packDirectory(work, this.snapshots.tempPath());
+    const size = await packDirectory(work, this.snapshots.tempPath(), stopping);
     await rm(work, { recursive: true, force: true });
+    stopping.throwIfAborted();
     const { meta, retainFrom } = await this.ports.raftStep.compact(index, size);
+    // The core's compaction is in memory only: a stopping node forgets it.
+    stopping.throwIfAborted();
     if (meta.index !== index) {
       // An InstallSnapshot of a newer state won the race: ours is obsolete, keep theirs
       // (which covers this index too).
@@ -323,14 +348,24 @@ export class ApplyStage {
     return index;
   }
 
-  /** Idle: nothing queued, nothing applying, no snapshot being written. */
-  async settled(): Promise<void> {
-    await this.stage.idle();
-    await this.snapshotWritten();
+  /**
+   * A snapshot job failed: stop() abandoned it (nothing was committed, so discard its files and
+   * report the last snapshot), or it really failed (rethrown: fatal).
+   */
+  private async abandonSnapshot(error: unknown, index: number, work: string): Promise<number> {
+    if (!this.stopping.signal.aborted) throw error;
+    this.log.info({ index }, "snapshot abandoned: the node is stopping");
+    await rm(work, { recursive: true, force: true }).catch(() => {});
+    await rm(this.snapshots.tempPath(), { force: true }).catch(() => {});
+    return this.lastSnapshotIndex;
   }
 
-  /** A snapshot still being written reads from the engine: storage closes after it. */
-  async snapshotWritten(): Promise<void> {
+  /**
+   * Idle: nothing queued, nothing applying, no snapshot being written (a snapshot reads from
+   * the engine: storage closes after it; after stop() it ends at its next chunk).
+   */
+  async settled(): Promise<void> {
+    await this.stage.idle();
     while (this.snapshotJob !== null) await this.snapshotJob;
   }
 

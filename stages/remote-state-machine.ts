@@ -63,6 +63,10 @@ export class RemoteStateMachine implements StateMachinePort {
     await this.call({ method: "finishCheckpoint" });
   }
 
+  async abortCheckpoint(): Promise<void> {
+    await this.call({ method: "abortCheckpoint" });
+  }
+
   async restore(dir: string, index: number): Promise<void> {
     await this.call({ method: "restore", dir, index });
   }

@@ -26,6 +26,7 @@ export type HostCall =
   | { readonly method: "read"; readonly request: ClientRequest; readonly appliedIndex: number }
   | { readonly method: "beginCheckpoint"; readonly dir: string; readonly index: number }
   | { readonly method: "finishCheckpoint" }
+  | { readonly method: "abortCheckpoint" }
   | { readonly method: "restore"; readonly dir: string; readonly index: number }
   | { readonly method: "close" };
 
@@ -61,6 +62,8 @@ serveWorker<HostCall, unknown>(async (call) => {
       return opened().beginCheckpoint(call.dir, call.index);
     case "finishCheckpoint":
       return opened().finishCheckpoint();
+    case "abortCheckpoint":
+      return opened().abortCheckpoint();
     case "restore":
       return opened().restore(call.dir, call.index);
     case "close":

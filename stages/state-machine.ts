@@ -32,6 +32,8 @@ export interface StateMachinePort {
   beginCheckpoint(dir: string, index: number): Promise<boolean>;
   /** Resolves when the checkpoint begun last is written and synced (rejects if it failed). */
   finishCheckpoint(): Promise<void>;
+  /** Stopping: give up the checkpoint being written; finishCheckpoint() rejects soon after. */
+  abortCheckpoint(): Promise<void>;
   restore(dir: string, index: number): Promise<void>;
   /** Session expiry happens at this entry (a pure function of the settings). */
   isExpiryPoint(index: number): boolean;
@@ -54,6 +56,7 @@ export class StateMachine implements StateMachinePort {
   readonly sessions: SessionTable;
   /** The KV checkpoint being written: settles to null, or to the error it failed with. */
   private checkpointWriting: Promise<unknown> | null = null;
+  private checkpointAbort: AbortController | null = null;
 
   constructor(
     readonly kv: KvEngine,
@@ -202,7 +205,8 @@ export class StateMachine implements StateMachinePort {
       return false;
     }
     await mkdir(dir, { recursive: true });
-    const kvWritten = this.kv.checkpoint(join(dir, "kv.ckpt"));
+    this.checkpointAbort = new AbortController();
+    const kvWritten = this.kv.checkpoint(join(dir, "kv.ckpt"), this.checkpointAbort.signal);
     // Observed here and rethrown by finishCheckpoint(): never an unhandled rejection.
     this.checkpointWriting = kvWritten.then(
       () => null,
@@ -217,7 +221,12 @@ export class StateMachine implements StateMachinePort {
     if (writing === null) throw new Error("no checkpoint was begun");
     const error = await writing;
     this.checkpointWriting = null;
+    this.checkpointAbort = null;
     if (error !== null) throw error;
+  }
+
+  async abortCheckpoint(): Promise<void> {
+    this.checkpointAbort?.abort();
   }
 
   async restore(dir: string, index: number): Promise<void> {

@@ -8,6 +8,8 @@ import CRC32C from "crc-32/crc32c.js";
  *   then [file count u32][crc32c of everything before u32].
  */
 const MAGIC = Buffer.from("SRAR1\n");
+/** Files are copied in chunks: a big checkpoint is never held in memory whole. */
+const CHUNK_BYTES = 1 << 20;
 
 export class ArchiveCorruptError extends Error {
   override readonly name = "ArchiveCorruptError";
@@ -23,8 +25,15 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Pack `dir` into `file` (synced); returns the archive's size. */
-export async function packDirectory(dir: string, file: string): Promise<number> {
+/**
+ * Pack `dir` into `file` (synced); returns the archive's size. `signal` abandons the packing
+ * between chunks (a stopping node): the promise rejects and `file` is incomplete.
+ */
+export async function packDirectory(
+  dir: string,
+  file: string,
+  signal?: AbortSignal,
+): Promise<number> {
   const handle = await open(file, "w");
   try {
     let crc = CRC32C.buf(MAGIC, 0);
@@ -39,13 +48,25 @@ export async function packDirectory(dir: string, file: string): Promise<number> 
     const files = await listFiles(dir);
     for (const path of files) {
       const name = Buffer.from(relative(dir, path));
-      const data = await readFile(path);
-      const header = Buffer.alloc(4 + name.length + 8);
-      header.writeUInt32BE(name.length, 0);
-      name.copy(header, 4);
-      header.writeDoubleBE(data.length, 4 + name.length);
-      await write(header);
-      await write(data);
+      const source = await open(path, "r");
+      try {
+        const length = (await source.stat()).size;
+        const header = Buffer.alloc(4 + name.length + 8);
+        header.writeUInt32BE(name.length, 0);
+        name.copy(header, 4);
+        header.writeDoubleBE(length, 4 + name.length);
+        await write(header);
+        const chunk = Buffer.alloc(Math.min(CHUNK_BYTES, length));
+        for (let offset = 0; offset < length; ) {
+          signal?.throwIfAborted();
+          const { bytesRead } = await source.read(chunk, 0, chunk.length, offset);
+          if (bytesRead === 0) throw new Error(`${path}: shorter than its ${length} bytes`);
+          await write(chunk.subarray(0, bytesRead));
+          offset += bytesRead;
+        }
+      } finally {
+        await source.close();
+      }
     }
     const trailer = Buffer.alloc(8);
     trailer.writeUInt32BE(files.length, 0);

@@ -64,8 +64,9 @@ export interface KvEngine {
    * Write the whole state to `path`; returns its size in bytes. The state is the one at the
    * call: it is pinned before checkpoint() returns its promise, and commands applied while
    * the file is written do not reach it (the apply stage goes on applying meanwhile).
+   * `signal` abandons the writing: the promise rejects soon after, the file is incomplete.
    */
-  checkpoint(path: string): Promise<number>;
+  checkpoint(path: string, signal?: AbortSignal): Promise<number>;
   /** Replace the whole state by the checkpoint at `path`, taken at `index`. */
   restore(path: string, index: number): Promise<void>;
   stats(): EngineStats;

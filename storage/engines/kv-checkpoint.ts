@@ -16,9 +16,11 @@ export class CheckpointCorruptError extends Error {
   override readonly name = "CheckpointCorruptError";
 }
 
+/** `signal` abandons the writing (a stopping node): the file left behind is incomplete. */
 export async function writeKvCheckpoint(
   path: string,
   items: AsyncIterable<KvItem> | Iterable<KvItem>,
+  signal?: AbortSignal,
 ): Promise<number> {
   const file = await open(path, "w");
   try {
@@ -35,6 +37,7 @@ export async function writeKvCheckpoint(
       pendingBytes = 0;
     };
     for await (const item of items) {
+      signal?.throwIfAborted();
       const key = encoder.encode(item.key);
       const value = encoder.encode(item.value);
       const record = new Uint8Array(8 + key.length + value.length);

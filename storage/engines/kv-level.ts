@@ -108,7 +108,7 @@ export class LevelKvEngine implements KvEngine {
   }
 
   /** A consistent copy: a LevelDB iterator reads from an implicit snapshot taken when created. */
-  checkpoint(path: string): Promise<number> {
+  checkpoint(path: string, signal?: AbortSignal): Promise<number> {
     const iterator = this.db.iterator({ gte: DATA_PREFIX, lt: prefixEnd(DATA_PREFIX) });
     return writeKvCheckpoint(
       path,
@@ -116,6 +116,7 @@ export class LevelKvEngine implements KvEngine {
         for await (const [key, value] of iterator)
           yield { key: key.slice(DATA_PREFIX.length), value };
       })(),
+      signal,
     );
   }
 

@@ -64,7 +64,7 @@ export class MemoryKvEngine implements KvEngine {
     return out;
   }
 
-  checkpoint(path: string): Promise<number> {
+  checkpoint(path: string, signal?: AbortSignal): Promise<number> {
     // A copy, taken now: the map changes while the file is written.
     const entries = [...this.values];
     return writeKvCheckpoint(
@@ -72,6 +72,7 @@ export class MemoryKvEngine implements KvEngine {
       (function* () {
         for (const [key, value] of entries) yield { key, value };
       })(),
+      signal,
     );
   }
 

@@ -466,6 +466,31 @@ describe("kv checkpoints", () => {
     },
   );
 
+  test.each(["memory", "level"] as const)(
+    "kv - a %s checkpoint abandoned by its signal rejects, and the engine goes on",
+    async (kind) => {
+      const dir = await dirs.make(`kv-abort-${kind}`);
+      const subject = await engine(
+        kind === "memory" ? new MemoryKvEngine() : new LevelKvEngine(join(dir, "db")),
+      );
+      const batch = fill();
+      await subject.applyBatch(batch, batch.length);
+      const stopping = new AbortController();
+      stopping.abort();
+      await expect(
+        subject.checkpoint(join(dir, "abandoned.ckpt"), stopping.signal),
+      ).rejects.toThrow(/aborted/);
+      // The iterator is released: the engine applies, reads, checkpoints and closes as before.
+      await subject.applyBatch(
+        [{ index: batch.length + 1, command: { op: "put", key: "after", value: "1" } }],
+        batch.length + 1,
+      );
+      expect(await subject.get("after")).toBe("1");
+      expect(await subject.checkpoint(join(dir, "whole.ckpt"))).toBeGreaterThan(0);
+      await close(subject);
+    },
+  );
+
   test("kv - checkpoint then restore into a fresh engine of the other kind gives the same state", async () => {
     const dir = await dirs.make("kv-ckpt");
     const memory = await engine(new MemoryKvEngine());
