@@ -13,7 +13,10 @@ export function status(env: Env, cmd: Command): void {
 
 export function raftLog(env: Env, cmd: Command): void {
   const disk = env.peer(word(cmd, 0)).disk;
-  if (disk.snapshot !== null) env.print(formatSnapshot(disk.snapshot.meta));
+  if (disk.snapshot !== null) {
+    const hex = Buffer.from(disk.snapshot.data).toString("hex");
+    env.print(`${formatSnapshot(disk.snapshot.meta)} data=${hex}`);
+  }
   for (const entry of disk.entries) env.print(formatEntry(entry));
   if (disk.snapshot === null && disk.entries.length === 0) env.print("log is empty");
 }
