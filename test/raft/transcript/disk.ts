@@ -9,7 +9,7 @@ import type {
   RestoredState,
   SnapshotChunk,
   SnapshotMeta,
-} from "../../../raft/types.js";
+} from "../../../raft/mod.js";
 
 export interface StoredSnapshot {
   readonly meta: SnapshotMeta;

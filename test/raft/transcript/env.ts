@@ -2,18 +2,17 @@
  * The interaction environment: N RaftNodes, their disks, and one network queue. Nothing
  * happens unless a command says so: a tick, a delivered message, a processed Ready.
  */
-import type { RaftSettings } from "../../../raft/config.js";
-import { raftConfig } from "../../../raft/config.js";
-import { RaftNode } from "../../../raft/node.js";
-import { SeededRandom } from "../../../raft/rand.js";
 import type {
   Entry,
   MembershipConfig,
   Message,
   NodeId,
+  RaftConfig,
+  RaftSettings,
   Ready,
   RestoredState,
-} from "../../../raft/types.js";
+} from "../../../raft/mod.js";
+import { RaftNode, raftConfig, SeededRandom } from "../../../raft/mod.js";
 import { Disk } from "./disk.js";
 import { formatMessage, formatReady } from "./format.js";
 
@@ -22,6 +21,8 @@ export interface Peer {
   node: RaftNode;
   readonly disk: Disk;
   readonly settings: Partial<RaftSettings>;
+  /** The node's resolved configuration (settings with defaults), kept by the owner. */
+  readonly config: RaftConfig;
   readonly initialConfig: MembershipConfig;
   /** Index of the last entry this node applied (its state machine). */
   applied: number;
@@ -76,11 +77,13 @@ export class Env {
 
   createNode(id: NodeId, initialConfig: MembershipConfig, settings: Partial<RaftSettings>): Peer {
     const disk = new Disk();
+    const config = raftConfig({ id, group: 1, initialConfig }, settings);
     const peer: Peer = {
       id,
-      node: this.boot(id, initialConfig, settings, 0),
+      node: this.boot(config, 0),
       disk,
       settings,
+      config,
       initialConfig,
       applied: 0,
       appliedEntries: [],
@@ -94,22 +97,17 @@ export class Env {
   restart(peer: Peer): void {
     peer.restarts++;
     const restored = peer.disk.restored();
-    peer.node = this.boot(peer.id, peer.initialConfig, peer.settings, peer.restarts, restored);
+    peer.node = this.boot(peer.config, peer.restarts, restored);
     peer.applied = restored.applied;
     peer.appliedEntries = [];
   }
 
-  private boot(
-    id: NodeId,
-    initialConfig: MembershipConfig,
-    settings: Partial<RaftSettings>,
-    restarts: number,
-    restored?: RestoredState,
-  ): RaftNode {
+  private boot(config: RaftConfig, restarts: number, restored?: RestoredState): RaftNode {
     // Each node's randomness is a function of the file's seed, its id and its restarts only.
     let seed = this.seed;
-    for (const c of `${id}#${restarts}`) seed = (Math.imul(seed, 31) + c.charCodeAt(0)) >>> 0;
-    const config = raftConfig({ id, group: 1, initialConfig }, settings);
+    for (const c of `${config.id}#${restarts}`) {
+      seed = (Math.imul(seed, 31) + c.charCodeAt(0)) >>> 0;
+    }
     return new RaftNode(config, new SeededRandom(seed), restored);
   }
 

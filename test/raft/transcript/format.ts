@@ -2,16 +2,17 @@
  * A compact, stable text form of the core's values, in etcd's style: entries as
  * `term/index EntryNormal "data"`, messages as `1->2 MsgApp Term:1 Log:1/3 Commit:3 ...`.
  */
-import { decodeConfigEntry } from "../../../raft/membership.js";
-import type { RaftStatus } from "../../../raft/node.js";
+
+import type { RaftStatus } from "../../../raft/mod.js";
 import {
+  decodeConfigEntry,
   type Entry,
   EntryType,
   type MembershipConfig,
   type Message,
   type Ready,
   type SnapshotMeta,
-} from "../../../raft/types.js";
+} from "../../../raft/mod.js";
 
 const decoder = new TextDecoder();
 

@@ -4,7 +4,7 @@
  * node applies the same entry at an index) and committed entries never changing on any disk,
  * plus commit indexes that never go back within one incarnation of a node.
  */
-import type { NodeId } from "../../../raft/types.js";
+import type { NodeId } from "../../../raft/mod.js";
 import type { Env } from "./env.js";
 
 interface Position {

@@ -4,7 +4,7 @@
  * Adds n nodes, numbered after the existing ones. Listed in no configuration (voters=()),
  * a node joins later and learns the membership from its leader.
  */
-import type { RaftSettings } from "../../../../raft/config.js";
+import type { RaftSettings } from "../../../../raft/mod.js";
 import type { Command } from "../datadriven.js";
 import type { Env } from "../env.js";
 import { formatConfig } from "../format.js";

@@ -9,7 +9,8 @@ import { formatResult } from "./propose.js";
 
 export function campaign(env: Env, cmd: Command): void {
   const id = word(cmd, 0);
-  env.observe(id, (node) => node.campaign(node.config.preVote ? "pre" : "real"));
+  const preVote = env.peer(id).config.preVote;
+  env.observe(id, (node) => node.campaign(preVote ? "pre" : "real"));
 }
 
 export function transferLeader(env: Env, cmd: Command): void {

@@ -3,7 +3,7 @@
  *   order sent) into them; messages across a cut link are dropped.
  * drop-msgs id... [type=...] [from=x]: lose them instead.
  */
-import type { Message } from "../../../../raft/types.js";
+import type { Message } from "../../../../raft/mod.js";
 import type { Command } from "../datadriven.js";
 import type { Env } from "../env.js";
 import { formatMessage } from "../format.js";

@@ -2,7 +2,7 @@
  * propose id data: a normal entry; prints where it went or why it was refused.
  * propose-conf-change id v4 l5 r3: add voter 4, add learner 5, remove 3 (one proposal).
  */
-import type { ConfigChange, ProposeResult } from "../../../../raft/types.js";
+import type { ConfigChange, ProposeResult } from "../../../../raft/mod.js";
 import type { Command } from "../datadriven.js";
 import type { Env } from "../env.js";
 import { fail, word } from "./args.js";

@@ -4,8 +4,7 @@
  * set-log id log=(1,1,2) term=3 [vote=x] [commit=0]: replace the node's disk with a log of
  *   these terms (entry data "t<term>i<index>") and restart it: to set up Figure 7/8 logs.
  */
-import { chainChecksum } from "../../../../raft/checksum.js";
-import { type Entry, EntryType } from "../../../../raft/types.js";
+import { chainChecksum, type Entry, EntryType } from "../../../../raft/mod.js";
 import type { Command } from "../datadriven.js";
 import type { Env } from "../env.js";
 import { formatStatus } from "../format.js";

@@ -18,14 +18,14 @@ export function tick(env: Env, cmd: Command): void {
 
 export function tickHeartbeat(env: Env, cmd: Command): void {
   const id = word(cmd, 0);
-  const ticks = env.peer(id).node.config.heartbeatTicks;
+  const ticks = env.peer(id).config.heartbeatTicks;
   for (let k = 0; k < ticks; k++) env.observe(id, (node) => node.tick());
 }
 
 export function tickElection(env: Env, cmd: Command): void {
   const id = word(cmd, 0);
   const node = env.peer(id).node;
-  const et = node.config.electionTicks;
+  const et = env.peer(id).config.electionTicks;
   if (node.status().role === "leader") {
     for (let k = 0; k < et; k++) env.observe(id, (n) => n.tick());
     return;
