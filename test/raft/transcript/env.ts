@@ -29,6 +29,8 @@ export interface Peer {
   /** Entries this node applied since it last started or installed a snapshot. */
   appliedEntries: Entry[];
   restarts: number;
+  /** While not null, Readys are handed out and their messages sent, but their writes wait. */
+  held: Ready[] | null;
 }
 
 export class Env {
@@ -88,6 +90,7 @@ export class Env {
       applied: 0,
       appliedEntries: [],
       restarts: 0,
+      held: null,
     };
     this.peers.set(id, peer);
     return peer;
@@ -100,6 +103,7 @@ export class Env {
     peer.node = this.boot(peer.config, peer.restarts, restored);
     peer.applied = restored.applied;
     peer.appliedEntries = [];
+    peer.held = null;
   }
 
   private boot(config: RaftConfig, restarts: number, restored?: RestoredState): RaftNode {
@@ -137,11 +141,21 @@ export class Env {
     const ready = peer.node.ready();
     this.print(...formatReady(ready));
     this.queue.push(...ready.messages);
+    if (peer.held !== null) {
+      peer.held.push(ready);
+      this.print(`(write held: ${peer.held.length} Ready${peer.held.length > 1 ? "s" : ""})`);
+      return true;
+    }
+    this.complete(peer, ready);
+    return true;
+  }
+
+  /** The disk write of `ready` is done: advance, send what waited for it, apply. */
+  complete(peer: Peer, ready: Ready): void {
     peer.disk.persist(ready);
-    this.observe(id, (node) => node.advance(ready));
+    this.observe(peer.id, (node) => node.advance(ready));
     this.queue.push(...ready.persistedMessages);
     this.apply(peer, ready);
-    return true;
   }
 
   private apply(peer: Peer, ready: Ready): void {

@@ -7,6 +7,7 @@ import { compact } from "./compact.js";
 import { deliverMsgs, dropMsgs } from "./deliver.js";
 import { raftLog, status } from "./inspect.js";
 import { cut, heal, isolate } from "./network.js";
+import { holdWrites, persist } from "./persist.js";
 import { propose, proposeConfChange } from "./propose.js";
 import { readIndex } from "./read-index.js";
 import { processReady, stabilize } from "./ready.js";
@@ -25,6 +26,8 @@ export const handlers: Readonly<Record<string, Handler>> = {
   propose,
   "propose-conf-change": proposeConfChange,
   "process-ready": processReady,
+  "hold-writes": holdWrites,
+  persist,
   stabilize,
   "deliver-msgs": deliverMsgs,
   "drop-msgs": dropMsgs,
