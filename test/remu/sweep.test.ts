@@ -4,7 +4,8 @@ import { faultKinds, type RunResult, runEmulation } from "../../src/remu/mod.js"
 // The randomised sweep: every fault on, a safety phase of STEPS events and a liveness phase,
 // for SEEDS seeds on 3 and on 5 nodes. A failure names its seed and shows the trace; replay it
 // with `npx stageraft remu --nodes N --seed S --steps STEPS`. `npm run fuzz` runs more.
-const SEEDS = 300;
+// REMU_SWEEP_SEEDS sets the seed count (`npm run test:fast` runs a short sweep).
+const SEEDS = Number(process.env.REMU_SWEEP_SEEDS ?? 300);
 const STEPS = 20_000;
 const FIRST_SEED = Number(process.env.REMU_FIRST_SEED ?? 1);
 
