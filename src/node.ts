@@ -94,7 +94,7 @@ export class StageraftNode {
       sessions: config.sessions,
     };
     const vectorsInLog = logHasVectors(entries);
-    const { machine, applied, kvApplied } =
+    const { machine, applied, kvApplied, kvRebuild } =
       config.stages.apply.pool === "workers"
         ? await RemoteStateMachine.open(stateMachineOptions, snapshots.dir, latest, vectorsInLog)
         : await openStateMachine(stateMachineOptions, snapshots, latest, vectorsInLog);
@@ -105,6 +105,19 @@ export class StageraftNode {
         `the ${config.engines.kv} engine has applied index ${kvApplied}, beyond the WAL (${lastIndex}): the data dir is inconsistent`,
       );
     }
+    // The log must replay every entry the engine lacks (after a rebuild: all past the snapshot).
+    const firstHeld = entries[0]?.index ?? lastIndex + 1;
+    if (firstHeld > kvApplied + 1) {
+      await machine.close();
+      throw new StartupError(
+        `the ${config.engines.kv} engine is at index ${kvApplied}${kvRebuild === null ? "" : ` (${kvRebuild})`} but the WAL starts at ${firstHeld} and no snapshot covers the entries between: restore this node from a snapshot (remove and re-add it)`,
+      );
+    }
+    if (kvRebuild !== null)
+      log.warn(
+        { group: 1, index: kvApplied, lastIndex, reason: kvRebuild },
+        `the ${config.engines.kv} engine was emptied and is rebuilt from the snapshot and the WAL`,
+      );
 
     const members = parseInitialCluster(config.initialCluster);
     const fresh = contents.hardState.term === 0 && entries.length === 0 && latest === null;

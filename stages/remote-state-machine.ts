@@ -22,7 +22,12 @@ export class RemoteStateMachine implements StateMachinePort {
     snapshotDir: string,
     latest: SnapshotMeta | null,
     vectorsInLog: boolean,
-  ): Promise<{ machine: RemoteStateMachine; applied: number; kvApplied: number }> {
+  ): Promise<{
+    machine: RemoteStateMachine;
+    applied: number;
+    kvApplied: number;
+    kvRebuild: string | null;
+  }> {
     const data: HostData = { options, snapshotDir };
     const pool = new WorkerPool(new URL("./state-machine-host.js", import.meta.url), {
       size: 1,
@@ -34,6 +39,7 @@ export class RemoteStateMachine implements StateMachinePort {
     const result = (await machine.call({ method: "open", latest, vectorsInLog })) as {
       applied: number;
       kvApplied: number;
+      kvRebuild: string | null;
     };
     return { machine, ...result };
   }

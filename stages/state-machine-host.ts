@@ -49,7 +49,11 @@ serveWorker<HostCall, unknown>(async (call) => {
         call.vectorsInLog,
       );
       machine = result.machine;
-      return { applied: result.applied, kvApplied: result.kvApplied };
+      return {
+        applied: result.applied,
+        kvApplied: result.kvApplied,
+        kvRebuild: result.kvRebuild,
+      };
     }
     case "load":
       return opened().load();

@@ -238,7 +238,12 @@ export async function openStateMachine(
   snapshots: SnapshotStore,
   latest: SnapshotMeta | null,
   vectorsInLog: boolean,
-): Promise<{ machine: StateMachine; applied: number; kvApplied: number }> {
+): Promise<{
+  machine: StateMachine;
+  applied: number;
+  kvApplied: number;
+  kvRebuild: string | null;
+}> {
   const kv = kvEngines[options.kvEngine](options.dataDir);
   await kv.open();
   const vectors = new VectorStore(options.vectors);
@@ -261,6 +266,7 @@ export async function openStateMachine(
     machine,
     applied: Math.min(kv.appliedIndex, vectors.appliedIndex),
     kvApplied: kv.appliedIndex,
+    kvRebuild: kv.rebuild ?? null,
   };
 }
 
