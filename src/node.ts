@@ -138,7 +138,19 @@ export class StageraftNode {
         leaseDriftTicks: config.raft.leaseDriftTicks,
       },
     );
-    const restored = { hardState: contents.hardState, snapshot: latest, entries, applied };
+    if (contents.storedCommit > lastIndex)
+      log.warn(
+        {
+          group: 1,
+          term: contents.hardState.term,
+          index: lastIndex,
+          commitIndex: contents.storedCommit,
+        },
+        "the WAL lost synced entries (its stored commit index is beyond its last entry): this node neither votes nor campaigns until the leader has replicated them again",
+      );
+    // The core sees the stored commit: beyond the log, it waits to catch up before voting.
+    const hardState = { ...contents.hardState, commit: contents.storedCommit };
+    const restored = { hardState, snapshot: latest, entries, applied };
     const seed = seedFrom(config.name);
     const retainEntries = config.raft.snapshotRetainEntries;
     // One Raft group per node today: the workers pool has one worker, which owns the group.

@@ -49,6 +49,11 @@ export interface WalContents {
   readonly entries: Entry[];
   /** Entries cut from a torn or corrupt tail at load (never acknowledged: not durable). */
   readonly truncatedTail: number;
+  /**
+   * The commit index as stored; hardState.commit is capped at the last index. Above it, the
+   * storage lost synced records (a disk fault, as LevelDB drops a damaged log block).
+   */
+  readonly storedCommit: number;
 }
 
 export function entryKey(index: number): Uint8Array {
@@ -203,7 +208,13 @@ export class Wal {
     this.firstIndex = firstStored ?? (snapshot?.index ?? 0) + 1;
     this.lastIndex = entries.at(-1)?.index ?? snapshot?.index ?? 0;
     const commit = Math.min(hardState.commit, this.lastIndex);
-    return { hardState: { ...hardState, commit }, snapshot, entries, truncatedTail: badRun };
+    return {
+      hardState: { ...hardState, commit },
+      snapshot,
+      entries,
+      truncatedTail: badRun,
+      storedCommit: hardState.commit,
+    };
   }
 
   private linksTo(previous: { index: number; chk: number } | null, entry: Entry): boolean {
