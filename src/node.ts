@@ -11,15 +11,9 @@ import { MemberDirectory } from "../stages/members.js";
 import { InlineRaftCore, type RaftCore } from "../stages/raft-core.js";
 import { RaftStepStage } from "../stages/raft-step.js";
 import { RaftCorePool } from "../stages/remote-raft-core.js";
-import { RemoteStateMachine } from "../stages/remote-state-machine.js";
 import { ReplicateStage } from "../stages/replicate.js";
 import { RespondStage } from "../stages/respond.js";
-import {
-  logHasVectors,
-  openStateMachine,
-  StateMachine,
-  type StateMachineOptions,
-} from "../stages/state-machine.js";
+import { logHasVectors, StateMachine, type StateMachineOptions } from "../stages/state-machine.js";
 import { WalAppendStage } from "../stages/wal-append.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
 import { Wal, WalCorruptError } from "../storage/wal.js";
@@ -32,6 +26,7 @@ import {
 } from "./dashboard/observer.js";
 import { renderDashboard } from "./dashboard/page.js";
 import { NodeMetrics } from "./metrics.js";
+import { openCheckedState } from "./open-state.js";
 
 export class StartupError extends Error {
   override readonly name = "StartupError";
@@ -94,30 +89,21 @@ export class StageraftNode {
       sessions: config.sessions,
     };
     const vectorsInLog = logHasVectors(entries);
-    const { machine, applied, kvApplied, kvRebuild } =
-      config.stages.apply.pool === "workers"
-        ? await RemoteStateMachine.open(stateMachineOptions, snapshots.dir, latest, vectorsInLog)
-        : await openStateMachine(stateMachineOptions, snapshots, latest, vectorsInLog);
+    const opened = await openCheckedState(
+      config,
+      stateMachineOptions,
+      snapshots,
+      latest,
+      entries,
+      vectorsInLog,
+      log,
+    );
+    if (!opened.ok) {
+      await wal.close();
+      throw new StartupError(opened.message);
+    }
+    const { machine, applied } = opened;
     const lastIndex = entries.at(-1)?.index ?? latest?.index ?? 0;
-    if (kvApplied > Math.max(lastIndex, latest?.index ?? 0)) {
-      await machine.close();
-      throw new StartupError(
-        `the ${config.engines.kv} engine has applied index ${kvApplied}, beyond the WAL (${lastIndex}): the data dir is inconsistent`,
-      );
-    }
-    // The log must replay every entry the engine lacks (after a rebuild: all past the snapshot).
-    const firstHeld = entries[0]?.index ?? lastIndex + 1;
-    if (firstHeld > kvApplied + 1) {
-      await machine.close();
-      throw new StartupError(
-        `the ${config.engines.kv} engine is at index ${kvApplied}${kvRebuild === null ? "" : ` (${kvRebuild})`} but the WAL starts at ${firstHeld} and no snapshot covers the entries between: restore this node from a snapshot (remove and re-add it)`,
-      );
-    }
-    if (kvRebuild !== null)
-      log.warn(
-        { group: 1, index: kvApplied, lastIndex, reason: kvRebuild },
-        `the ${config.engines.kv} engine was emptied and is rebuilt from the snapshot and the WAL`,
-      );
 
     const members = parseInitialCluster(config.initialCluster);
     const fresh = contents.hardState.term === 0 && entries.length === 0 && latest === null;
@@ -138,18 +124,14 @@ export class StageraftNode {
         leaseDriftTicks: config.raft.leaseDriftTicks,
       },
     );
-    if (contents.storedCommit > lastIndex)
+    // Entries once durable here are gone: the core waits to hold them again before voting.
+    const durableCommit = Math.max(contents.storedCommit, opened.lostTo);
+    if (durableCommit > lastIndex)
       log.warn(
-        {
-          group: 1,
-          term: contents.hardState.term,
-          index: lastIndex,
-          commitIndex: contents.storedCommit,
-        },
-        "the WAL lost synced entries (its stored commit index is beyond its last entry): this node neither votes nor campaigns until the leader has replicated them again",
+        { group: 1, term: contents.hardState.term, index: lastIndex, commitIndex: durableCommit },
+        "the WAL lost synced entries (they were committed here): this node neither votes nor campaigns until the leader has replicated them again",
       );
-    // The core sees the stored commit: beyond the log, it waits to catch up before voting.
-    const hardState = { ...contents.hardState, commit: contents.storedCommit };
+    const hardState = { ...contents.hardState, commit: durableCommit };
     const restored = { hardState, snapshot: latest, entries, applied };
     const seed = seedFrom(config.name);
     const retainEntries = config.raft.snapshotRetainEntries;

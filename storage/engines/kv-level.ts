@@ -36,12 +36,11 @@ export class LevelKvEngine implements KvEngine {
   appliedIndex = 0;
   /** Why the engine was emptied at open and must be rebuilt from the snapshot and log, or null. */
   rebuild: string | null = null;
-  private readonly db: ClassicLevel<string, string>;
+  /** Made by open(): abstract-level starts opening a database as soon as it is constructed. */
+  private db!: ClassicLevel<string, string>;
   private applied = 0;
 
-  constructor(readonly dir: string) {
-    this.db = new ClassicLevel<string, string>(dir, { keyEncoding: "utf8", valueEncoding: "utf8" });
-  }
+  constructor(readonly dir: string) {}
 
   async open(): Promise<void> {
     // Checked before LevelDB opens: its recovery would drop a damaged log block for good.
@@ -49,6 +48,10 @@ export class LevelKvEngine implements KvEngine {
     if (damage !== null) {
       this.rebuild = `damaged (${damage}); the damaged copy is kept in ${await setAside(this.dir)}`;
     }
+    this.db = new ClassicLevel<string, string>(this.dir, {
+      keyEncoding: "utf8",
+      valueEncoding: "utf8",
+    });
     await this.db.open();
     const format = await this.db.get(FORMAT_KEY);
     if (format === undefined) {
@@ -209,7 +212,7 @@ export class LevelKvEngine implements KvEngine {
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    await this.db?.close();
   }
 }
 
