@@ -63,6 +63,7 @@ export class StageraftNode {
     const latest = await snapshots.open();
     const wal = await Wal.open(join(config.dataDir, "wal"), { sync: config.wal.sync }).catch(
       (error: Error) => {
+        if (error instanceof WalCorruptError) throw new StartupError(error.message);
         throw new StartupError(
           `cannot open the WAL in ${config.dataDir} (is another node using it?): ${error.message}`,
         );

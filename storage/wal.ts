@@ -2,6 +2,7 @@ import { ClassicLevel } from "classic-level";
 import CRC32C from "crc-32/crc32c.js";
 import { chainChecksum } from "../raft/checksum.js";
 import type { Entry, EntryType, HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
+import { checkLevelLogs } from "./level-log.js";
 
 /**
  * The write-ahead log on LevelDB (classic-level).
@@ -147,6 +148,16 @@ export class Wal {
   ) {}
 
   static async open(dir: string, options: { sync?: boolean } = {}): Promise<Wal> {
+    // Before LevelDB opens (abstract-level opens on construction): its recovery would drop
+    // the rest of a damaged log block — entries, or the term and vote — without a word.
+    const damage = await checkLevelLogs(dir);
+    if (damage !== null) {
+      throw new WalCorruptError(
+        `the WAL's LevelDB log ${damage.file} is damaged at byte ${damage.offset} (${damage.reason}) ` +
+          "and records after it are intact: LevelDB would silently drop the records in between; " +
+          "refusing to start. Restore this node from a snapshot (remove and re-add it).",
+      );
+    }
     const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, {
       keyEncoding: "view",
       valueEncoding: "view",

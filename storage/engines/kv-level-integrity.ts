@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { readFile, rename, rm } from "node:fs/promises";
 import CRC32C from "crc-32/crc32c.js";
-import { checkLevelLogs } from "./level-log.js";
+import { checkLevelLogs } from "../level-log.js";
 
 /**
  * What keeps the LevelDB KV engine from serving what was never written: LevelDB is opened
