@@ -40,14 +40,33 @@ export class LevelKvEngine implements KvEngine {
   private db!: ClassicLevel<string, string>;
   private applied = 0;
 
-  constructor(readonly dir: string) {}
+  /** verifyAtOpen (default true): read every record once at open (off only in tests). */
+  constructor(
+    readonly dir: string,
+    private readonly options: { readonly verifyAtOpen?: boolean } = {},
+  ) {}
 
   async open(): Promise<void> {
     // Checked before LevelDB opens: its recovery would drop a damaged log block for good.
     const damage = await findDamage(this.dir);
-    if (damage !== null) {
-      this.rebuild = `damaged (${damage}); the damaged copy is kept in ${await setAside(this.dir)}`;
+    if (damage !== null) await this.setAside(damage);
+    await this.openDb();
+    // Every record, once: a damaged key or table block would otherwise read as "not found".
+    const bad = this.options.verifyAtOpen === false ? null : await this.findBadRecord();
+    if (bad !== null) {
+      await this.db.close();
+      await this.setAside(bad);
+      await this.openDb();
     }
+    const applied = this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null);
+    this.appliedIndex = Number(applied ?? 0);
+  }
+
+  private async setAside(damage: string): Promise<void> {
+    this.rebuild = `damaged (${damage}); the damaged copy is kept in ${await setAside(this.dir)}`;
+  }
+
+  private async openDb(): Promise<void> {
     this.db = new ClassicLevel<string, string>(this.dir, {
       keyEncoding: "utf8",
       valueEncoding: "utf8",
@@ -65,8 +84,19 @@ export class LevelKvEngine implements KvEngine {
     } else if (this.read(FORMAT_KEY, format) !== FORMAT) {
       throw new KvDamageError(`${this.dir}: unknown KV engine format ${JSON.stringify(format)}`);
     }
-    const applied = this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null);
-    this.appliedIndex = Number(applied ?? 0);
+  }
+
+  /** The first record failing its checksum (or unreadable), or null. */
+  private async findBadRecord(): Promise<string | null> {
+    try {
+      for await (const [key, value] of this.db.iterator()) {
+        if (openValue(key, value) === null)
+          return `the record ${JSON.stringify(key.slice(0, 200))} fails its checksum`;
+      }
+    } catch (error) {
+      return `reading it failed: ${(error as Error).message}`;
+    }
+    return null;
   }
 
   private async hasData(): Promise<boolean> {

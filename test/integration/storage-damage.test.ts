@@ -87,7 +87,7 @@ describe("storage damage - real processes", () => {
     expect(cluster.node(follower).output).toContain("rebuilt from the snapshot and the WAL");
   });
 
-  it("storage damage - a byte flipped in a value in a KV engine's table file: never served", async () => {
+  it("storage damage - a byte flipped in a value in a KV engine's table file: never served, the engine rebuilt", async () => {
     cluster = await TestCluster.start(3);
     const { follower, lastIndex } = await writeAll(cluster);
     // A restart turns the engine's log into a table file (.ldb).
@@ -108,28 +108,10 @@ describe("storage damage - real processes", () => {
       if (flipped) break;
     }
     expect(flipped, "a value found verbatim in a table file").toBe(true);
-    cluster.restart(follower);
-    await cluster.waitForHealth(follower, (h) => Number(h.appliedIndex) >= lastIndex);
-    // The damaged value is refused, never served; the node stops (exit 70) and marks its engine.
-    const reader = cluster.client([follower], { maxAttempts: 1 });
-    const served: string[] = [];
-    let refused = false;
-    for (let k = KEYS - 1; k >= 0 && !refused; k--) {
-      try {
-        const answer = await reader.get(keyOf(k), { consistency: "stale" });
-        if (answer.value !== valueFor(k))
-          served.push(`${keyOf(k)}: ${JSON.stringify(answer.value)}`);
-      } catch {
-        refused = true;
-      }
-    }
-    expect(served).toEqual([]);
-    expect(refused, "the damaged value was refused").toBe(true);
-    expect(await cluster.node(follower).exited).toBe(70);
-    expect(cluster.node(follower).output).toContain("fails its checksum");
-    // The next start rebuilds the engine from the snapshot and the log.
+    // Found at start (every record is read once): rebuilt from the snapshot and the log.
     cluster.restart(follower);
     expect(await servedBy(cluster, follower, lastIndex)).toEqual([]);
+    expect(cluster.node(follower).output).toContain("fails its checksum");
     expect(cluster.node(follower).output).toContain("rebuilt from the snapshot and the WAL");
   });
 });

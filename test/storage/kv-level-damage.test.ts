@@ -16,8 +16,8 @@ afterEach(async () => {
   await dirs.removeAll();
 });
 
-async function open(dir: string): Promise<LevelKvEngine> {
-  const engine = new LevelKvEngine(dir);
+async function open(dir: string, verifyAtOpen = true): Promise<LevelKvEngine> {
+  const engine = new LevelKvEngine(dir, { verifyAtOpen });
   await engine.open();
   opened.push(engine);
   return engine;
@@ -91,16 +91,47 @@ describe("LevelDB KV engine damage", () => {
     expect(existsSync(`${dir}.damaged`)).toBe(true);
   });
 
-  test("kv damage - a value failing its checksum is never served: the read throws, the engine is marked", async () => {
+  /** Rewrite one stored record of a closed engine in `dir`. */
+  async function tamper(dir: string, change: (db: ClassicLevel<string, string>) => Promise<void>) {
+    const db = new ClassicLevel<string, string>(dir);
+    await db.open();
+    await change(db);
+    await db.close();
+  }
+
+  test("kv damage - a damaged value or key is found at open: the engine is emptied (rebuilt)", async () => {
+    for (const kind of ["value", "key"]) {
+      const dir = join(await dirs.make(`kv${kind}`), "kv");
+      await putAll(await open(dir), 10);
+      await closeAll();
+      await tamper(dir, async (db) => {
+        const stored = (await db.get("d:k3"))!;
+        if (kind === "value") await db.put("d:k3", stored.replace("number", "numbex"));
+        else
+          await db.batch([
+            { type: "del", key: "d:k3" },
+            { type: "put", key: "d:k#", value: stored },
+          ]);
+      });
+      const engine = await open(dir);
+      expect(engine.rebuild, kind).toMatch(/fails its checksum/);
+      expect(engine.appliedIndex, kind).toBe(0);
+      expect(await engine.get("k2"), kind).toBeNull();
+      expect(existsSync(`${dir}.damaged`), kind).toBe(true);
+      await closeAll();
+    }
+  });
+
+  test("kv damage - a value failing its checksum while running is never served: the read throws, the engine is marked", async () => {
     const dir = join(await dirs.make("kvvalue"), "kv");
     await putAll(await open(dir), 10);
     await closeAll();
-    const db = new ClassicLevel<string, string>(dir);
-    await db.open();
-    const stored = (await db.get("d:k3"))!;
-    await db.put("d:k3", stored.replace("number", "numbex"));
-    await db.close();
-    const engine = await open(dir);
+    await tamper(dir, async (db) => {
+      const stored = (await db.get("d:k3"))!;
+      await db.put("d:k3", stored.replace("number", "numbex"));
+    });
+    // As if damaged after the check at open.
+    const engine = await open(dir, false);
     expect(engine.rebuild).toBeNull();
     expect(await engine.get("k2")).toMatch(/^value number 2/);
     await expect(engine.get("k3")).rejects.toBeInstanceOf(KvDamageError);
