@@ -36,6 +36,18 @@ export function sealValue(key: string, value: string): string {
   return crcOf(key, value) + value;
 }
 
+/** The same check on raw bytes (no decoding): for reading a whole engine. */
+export function sealHolds(key: Uint8Array, stored: Uint8Array): boolean {
+  if (stored.length < CRC_CHARS) return false;
+  const length = new Uint8Array(4);
+  new DataView(length.buffer).setUint32(0, key.length);
+  const seed = CRC32C.buf(key, CRC32C.buf(length, 0));
+  const crc = (CRC32C.buf(stored.subarray(CRC_CHARS), seed) >>> 0).toString(16);
+  const expected = crc.padStart(CRC_CHARS, "0");
+  for (let k = 0; k < CRC_CHARS; k++) if (stored[k] !== expected.charCodeAt(k)) return false;
+  return true;
+}
+
 /** The value stored under `key`, or null when it fails its checksum. */
 export function openValue(key: string, stored: string): string | null {
   if (stored.length < CRC_CHARS) return null;

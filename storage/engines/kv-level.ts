@@ -18,12 +18,14 @@ import {
   KvDamageError,
   markDamaged,
   openValue,
+  sealHolds,
   sealValue,
   setAside,
 } from "./kv-level-integrity.js";
 
 const DATA_PREFIX = "d:";
 const APPLIED_KEY = "m:applied";
+const decoder = new TextDecoder();
 
 /**
  * KV state in LevelDB. The applied index is written in the same batch as the data, so after
@@ -88,13 +90,25 @@ export class LevelKvEngine implements KvEngine {
 
   /** The first record failing its checksum (or unreadable), or null. */
   private async findBadRecord(): Promise<string | null> {
+    const iterator = this.db.iterator<Uint8Array, Uint8Array>({
+      keyEncoding: "view",
+      valueEncoding: "view",
+      fillCache: false,
+      highWaterMarkBytes: 1 << 20,
+    });
     try {
-      for await (const [key, value] of this.db.iterator()) {
-        if (openValue(key, value) === null)
-          return `the record ${JSON.stringify(key.slice(0, 200))} fails its checksum`;
+      for (;;) {
+        const records = await iterator.nextv(10_000);
+        if (records.length === 0) break;
+        for (const [key, value] of records) {
+          if (!sealHolds(key, value))
+            return `the record ${JSON.stringify(decoder.decode(key.subarray(0, 200)))} fails its checksum`;
+        }
       }
     } catch (error) {
       return `reading it failed: ${(error as Error).message}`;
+    } finally {
+      await iterator.close().catch(() => {});
     }
     return null;
   }
