@@ -20,8 +20,10 @@ import {
   type Entry,
   EntryType,
   type HardState,
+  type Heartbeat,
   type HeartbeatResponse,
   type InstallSnapshot,
+  type LostEntries,
   type MembershipConfig,
   type Message,
   type MessageType,
@@ -124,6 +126,16 @@ export class RaftNode {
   private readOnly: ReadOnlyQueue;
   private waitingReads: { ctx: string; from: NodeId; mode: ReadMode }[] = [];
 
+  /** Followers this node, as leader, found to have lost acknowledged entries (a count). */
+  followersLostEntries = 0;
+  lastLostEntries: LostEntries | null = null;
+  /**
+   * The commit index stored before a restart whose log turned out shorter (the storage lost
+   * durable entries): until it holds that far again, this node neither votes nor campaigns,
+   * so that it cannot help elect a leader lacking entries it had acknowledged. 0: none.
+   */
+  private catchUpIndex = 0;
+
   // Follower: an InstallSnapshot being received.
   private incomingSnapshot: { meta: SnapshotMeta; nextOffset: number } | null = null;
 
@@ -164,8 +176,13 @@ export class RaftNode {
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.applyingIndex = this.appliedIndex;
-    this.commitIndex = Math.max(hardState.commit, this.appliedIndex);
-    assert(this.commitIndex <= this.log.lastIndex(), "restore: commit beyond the log");
+    assert(this.appliedIndex <= this.log.lastIndex(), "restore: applied beyond the log");
+    // A stored commit beyond the log: entries once durable are gone (a storage fault).
+    if (hardState.commit > this.log.lastIndex()) this.catchUpIndex = hardState.commit;
+    this.commitIndex = Math.min(
+      Math.max(hardState.commit, this.appliedIndex),
+      this.log.lastIndex(),
+    );
     this.stableIndex = this.log.lastIndex();
     this.inProgressIndex = this.stableIndex;
     this.handedHardState = hardState;
@@ -278,7 +295,16 @@ export class RaftNode {
     }
   }
 
+  /** See catchUpIndex: durable entries were lost and are not back yet. */
+  private catchingUp(): boolean {
+    return this.catchUpIndex > this.stableIndex;
+  }
+
   private handleVoteRequest(m: VoteRequest): void {
+    if (this.catchingUp()) {
+      this.send({ type: "voteResp", to: m.from, pre: m.pre, granted: false });
+      return;
+    }
     const canVote =
       this.vote === m.from ||
       (this.vote === null && this.leader === null) ||
@@ -312,6 +338,7 @@ export class RaftNode {
         else if (m.type === "snapshot") this.handleSnapshot(m);
         else {
           this.commitTo(Math.min(m.leaderCommit, this.log.lastIndex()));
+          this.maybeReportLostEntries(m);
           this.send({
             type: "heartbeatResp",
             to: m.from,
@@ -332,6 +359,25 @@ export class RaftNode {
       default:
         return; // stale responses from an earlier role
     }
+  }
+
+  /**
+   * The leader sends min(commit, our matchIndex): beyond our log, we lost entries we had
+   * acknowledged. Say so as a rejection at that index with our last entry as the hint —
+   * the leader then probes from there (Progress.maybeLostEntries).
+   */
+  private maybeReportLostEntries(m: Heartbeat): void {
+    const lastIndex = this.log.lastIndex();
+    if (m.leaderCommit <= lastIndex) return;
+    this.send({
+      type: "appendResp",
+      to: m.from,
+      reject: true,
+      index: m.leaderCommit,
+      hintIndex: lastIndex,
+      hintTerm: this.log.term(lastIndex) ?? 0,
+      sentTick: m.sentTick,
+    });
   }
 
   private stepCandidate(m: Message): void {
@@ -431,7 +477,7 @@ export class RaftNode {
   }
 
   private promotable(): boolean {
-    return isVoter(this.membership.current(), this.id);
+    return isVoter(this.membership.current(), this.id) && !this.catchingUp();
   }
 
   private resetTimers(): void {
@@ -606,7 +652,12 @@ export class RaftNode {
     if (m.reject) {
       const matchHint =
         m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
-      if (progress.maybeDecrTo(m.index, matchHint)) {
+      const matchIndex = progress.matchIndex;
+      if (progress.maybeLostEntries(m.index, matchHint)) {
+        this.followersLostEntries++;
+        this.lastLostEntries = { peer: m.from, matchIndex, lastIndex: matchHint };
+        this.sendAppend(m.from, progress, true);
+      } else if (progress.maybeDecrTo(m.index, matchHint)) {
         if (progress.state === "replicate") progress.becomeProbe();
         this.sendAppend(m.from, progress, true);
       }
@@ -1214,6 +1265,9 @@ export class RaftNode {
       firstIndex: this.log.firstIndex,
       config: this.membership.current(),
       leadTransferee: this.leadTransferee,
+      followersLostEntries: this.followersLostEntries,
+      lastLostEntries: this.lastLostEntries,
+      catchUpIndex: this.catchingUp() ? this.catchUpIndex : 0,
     };
   }
 }
@@ -1231,4 +1285,9 @@ export interface RaftStatus {
   readonly firstIndex: number;
   readonly config: MembershipConfig;
   readonly leadTransferee: NodeId | null;
+  /** Followers found (as leader) to have lost acknowledged entries, and the latest one. */
+  readonly followersLostEntries: number;
+  readonly lastLostEntries: LostEntries | null;
+  /** Nonzero while this node lost durable entries up to here: it neither votes nor campaigns. */
+  readonly catchUpIndex: number;
 }

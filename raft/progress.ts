@@ -135,6 +135,21 @@ export class Progress {
     return true;
   }
 
+  /**
+   * A rejection at or below matchIndex whose hint lies below it: the follower acknowledged
+   * entries it no longer holds (its storage lost them; Raft assumes it cannot, so etcd's
+   * MaybeDecrTo ignores such a rejection as stale, and the follower would stay behind for
+   * good). matchIndex falls to the hint and the follower is probed from there. Returns true
+   * when that happened.
+   */
+  maybeLostEntries(rejected: number, matchHint: number): boolean {
+    if (this.state === "snapshot" || rejected > this.matchIndex || matchHint >= this.matchIndex)
+      return false;
+    this.matchIndex = matchHint;
+    this.becomeProbe();
+    return true;
+  }
+
   /** May another AppendEntries go to this follower now? */
   isPaused(): boolean {
     switch (this.state) {

@@ -222,6 +222,15 @@ export interface RestoredState {
   readonly applied: number;
 }
 
+/** A follower found to hold fewer entries than it had acknowledged (its storage lost them). */
+export interface LostEntries {
+  readonly peer: NodeId;
+  /** What the leader had counted it as holding. */
+  readonly matchIndex: number;
+  /** Where the follower's log agrees with the leader's now. */
+  readonly lastIndex: number;
+}
+
 export type ProposeResult =
   | { readonly ok: true; readonly index: number; readonly term: number }
   | { readonly ok: false; readonly reason: ProposeRefusal; readonly leader: NodeId | null };

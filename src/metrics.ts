@@ -233,6 +233,17 @@ export class NodeMetrics {
       s.raft.leader === null ? 0 : 1,
     );
     raft(
+      "stageraft_raft_followers_lost_entries_total",
+      "Times this node, as leader, found a follower holding fewer entries than it had acknowledged (its storage lost them); each is repaired by probing",
+      (s) => s.raft.followersLostEntries,
+      "counter",
+    );
+    raft(
+      "stageraft_raft_catch_up_index",
+      "Nonzero while this node's storage lost durable entries up to this index: it neither votes nor campaigns until it holds them again",
+      (s) => s.raft.catchUpIndex,
+    );
+    raft(
       "stageraft_raft_leader_changes_seen_total",
       "Times this node saw a new leader since it started",
       (s) => s.raft.leaderChanges,

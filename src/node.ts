@@ -11,15 +11,9 @@ import { MemberDirectory } from "../stages/members.js";
 import { InlineRaftCore, type RaftCore } from "../stages/raft-core.js";
 import { RaftStepStage } from "../stages/raft-step.js";
 import { RaftCorePool } from "../stages/remote-raft-core.js";
-import { RemoteStateMachine } from "../stages/remote-state-machine.js";
 import { ReplicateStage } from "../stages/replicate.js";
 import { RespondStage } from "../stages/respond.js";
-import {
-  logHasVectors,
-  openStateMachine,
-  StateMachine,
-  type StateMachineOptions,
-} from "../stages/state-machine.js";
+import { logHasVectors, StateMachine, type StateMachineOptions } from "../stages/state-machine.js";
 import { WalAppendStage } from "../stages/wal-append.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
 import { Wal, WalCorruptError } from "../storage/wal.js";
@@ -32,6 +26,7 @@ import {
 } from "./dashboard/observer.js";
 import { renderDashboard } from "./dashboard/page.js";
 import { NodeMetrics } from "./metrics.js";
+import { openCheckedState } from "./open-state.js";
 import { runClosers, type StopOutcome } from "./shutdown.js";
 
 export class StartupError extends Error {
@@ -70,6 +65,7 @@ export class StageraftNode {
     const latest = await snapshots.open();
     const wal = await Wal.open(join(config.dataDir, "wal"), { sync: config.wal.sync }).catch(
       (error: Error) => {
+        if (error instanceof WalCorruptError) throw new StartupError(error.message);
         throw new StartupError(
           `cannot open the WAL in ${config.dataDir} (is another node using it?): ${error.message}`,
         );
@@ -96,17 +92,21 @@ export class StageraftNode {
       sessions: config.sessions,
     };
     const vectorsInLog = logHasVectors(entries);
-    const { machine, applied, kvApplied } =
-      config.stages.apply.pool === "workers"
-        ? await RemoteStateMachine.open(stateMachineOptions, snapshots.dir, latest, vectorsInLog)
-        : await openStateMachine(stateMachineOptions, snapshots, latest, vectorsInLog);
-    const lastIndex = entries.at(-1)?.index ?? latest?.index ?? 0;
-    if (kvApplied > Math.max(lastIndex, latest?.index ?? 0)) {
-      await machine.close();
-      throw new StartupError(
-        `the ${config.engines.kv} engine has applied index ${kvApplied}, beyond the WAL (${lastIndex}): the data dir is inconsistent`,
-      );
+    const opened = await openCheckedState(
+      config,
+      stateMachineOptions,
+      snapshots,
+      latest,
+      entries,
+      vectorsInLog,
+      log,
+    );
+    if (!opened.ok) {
+      await wal.close();
+      throw new StartupError(opened.message);
     }
+    const { machine, applied } = opened;
+    const lastIndex = entries.at(-1)?.index ?? latest?.index ?? 0;
 
     const members = parseInitialCluster(config.initialCluster);
     const fresh = contents.hardState.term === 0 && entries.length === 0 && latest === null;
@@ -127,7 +127,15 @@ export class StageraftNode {
         leaseDriftTicks: config.raft.leaseDriftTicks,
       },
     );
-    const restored = { hardState: contents.hardState, snapshot: latest, entries, applied };
+    // Entries once durable here are gone: the core waits to hold them again before voting.
+    const durableCommit = Math.max(contents.storedCommit, opened.lostTo);
+    if (durableCommit > lastIndex)
+      log.warn(
+        { group: 1, term: contents.hardState.term, index: lastIndex, commitIndex: durableCommit },
+        "the WAL lost synced entries (they were committed here): this node neither votes nor campaigns until the leader has replicated them again",
+      );
+    const hardState = { ...contents.hardState, commit: durableCommit };
+    const restored = { hardState, snapshot: latest, entries, applied };
     const seed = seedFrom(config.name);
     const retainEntries = config.raft.snapshotRetainEntries;
     // One Raft group per node today: the workers pool has one worker, which owns the group.

@@ -281,7 +281,22 @@ export class ApplyStage {
       return;
     }
     this.stats.reads++;
-    this.reply(read.target, await this.machine.read(read.request, this.appliedIndex));
+    let body: ReplyBody;
+    try {
+      body = await this.machine.read(read.request, this.appliedIndex);
+    } catch (error) {
+      // Storage failed (say a value failed its checksum): nothing is served, the client may
+      // ask another node, and the error stops this one (the stage's fatal path).
+      this.reply(read.target, {
+        ok: false,
+        error: {
+          code: ErrorCode.unavailable,
+          message: "this node could not read its state; ask another node",
+        },
+      });
+      throw error;
+    }
+    this.reply(read.target, body);
   }
 
   /**

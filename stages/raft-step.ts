@@ -119,6 +119,8 @@ export class RaftStepStage implements RaftStepPort {
   private forwardSeq = 0;
   private readonly forwarded = new Map<number, { item: ClientItem }>();
   private lastRole: string;
+  /** followersLostEntries already logged. */
+  private lostEntriesLogged = 0;
   /** dropped: reads skipped because their client had gone. */
   stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0, dropped: 0, rounds: 0 };
 
@@ -294,6 +296,9 @@ export class RaftStepStage implements RaftStepPort {
       commitIndex: status.commitIndex,
       appliedIndex: status.appliedIndex,
       members,
+      // Storage faults (issue #10): see docs/raft.md, "Lost entries".
+      followersLostEntries: status.followersLostEntries,
+      catchUpIndex: status.catchUpIndex,
     };
   }
 
@@ -521,6 +526,7 @@ export class RaftStepStage implements RaftStepPort {
       round.compact.resolve(output.compacted!);
     }
     this.admin.settle(waits, output.conditions);
+    this.noteLostEntries();
     for (const ready of output.readies) this.push({ kind: "ready", ready });
     this.drainOutbox();
     for (const done of round.batchesDone) done();
@@ -618,6 +624,24 @@ export class RaftStepStage implements RaftStepPort {
           "leadership changed before the read was confirmed",
         );
     }
+  }
+
+  /** The core found a follower short of entries it had acknowledged: say so (it repairs it). */
+  private noteLostEntries(): void {
+    const status = this.core.status();
+    if (status.followersLostEntries === this.lostEntriesLogged) return;
+    this.lostEntriesLogged = status.followersLostEntries;
+    const lost = status.lastLostEntries;
+    this.log.warn(
+      {
+        group: this.core.group,
+        term: status.term,
+        index: lost?.matchIndex,
+        follower: lost?.peer,
+        followerIndex: lost?.lastIndex,
+      },
+      "a follower lost entries it had acknowledged (its storage lost synced writes); replicating them again",
+    );
   }
 
   private logRoleChange(ready: Ready): void {

@@ -22,7 +22,14 @@ export class RemoteStateMachine implements StateMachinePort {
     snapshotDir: string,
     latest: SnapshotMeta | null,
     vectorsInLog: boolean,
-  ): Promise<{ machine: RemoteStateMachine; applied: number; kvApplied: number }> {
+    logLastIndex: number,
+  ): Promise<{
+    machine: RemoteStateMachine;
+    applied: number;
+    kvApplied: number;
+    kvRebuild: string | null;
+    kvAhead: number;
+  }> {
     const data: HostData = { options, snapshotDir };
     const pool = new WorkerPool(new URL("./state-machine-host.js", import.meta.url), {
       size: 1,
@@ -31,9 +38,16 @@ export class RemoteStateMachine implements StateMachinePort {
       name: "apply",
     });
     const machine = new RemoteStateMachine(pool, options.sessions);
-    const result = (await machine.call({ method: "open", latest, vectorsInLog })) as {
+    const result = (await machine.call({
+      method: "open",
+      latest,
+      vectorsInLog,
+      logLastIndex,
+    })) as {
       applied: number;
       kvApplied: number;
+      kvRebuild: string | null;
+      kvAhead: number;
     };
     return { machine, ...result };
   }

@@ -20,6 +20,7 @@ export type HostCall =
       readonly method: "open";
       readonly latest: SnapshotMeta | null;
       readonly vectorsInLog: boolean;
+      readonly logLastIndex: number;
     }
   | { readonly method: "load" }
   | { readonly method: "apply"; readonly entries: readonly Entry[] }
@@ -48,9 +49,15 @@ serveWorker<HostCall, unknown>(async (call) => {
         snapshots,
         call.latest,
         call.vectorsInLog,
+        call.logLastIndex,
       );
       machine = result.machine;
-      return { applied: result.applied, kvApplied: result.kvApplied };
+      return {
+        applied: result.applied,
+        kvApplied: result.kvApplied,
+        kvRebuild: result.kvRebuild,
+        kvAhead: result.kvAhead,
+      };
     }
     case "load":
       return opened().load();

@@ -240,27 +240,42 @@ export class StateMachine implements StateMachinePort {
  * Open the engines and bring the state machine to a consistent point before the log replays
  * onto it. Vectors live in memory: they come back from the latest snapshot. The KV engine may
  * be ahead of it (LevelDB keeps its state); it is rolled back to the snapshot whenever vectors
- * are in play, so that the session table and every engine replay the same entries.
+ * are in play, so that the session table and every engine replay the same entries — and when
+ * it is ahead of the log's last index (the WAL lost synced entries: the leader sends them
+ * again, and they must apply again). `kvAhead` is then the index it had reached.
  */
 export async function openStateMachine(
   options: StateMachineOptions,
   snapshots: SnapshotStore,
   latest: SnapshotMeta | null,
   vectorsInLog: boolean,
-): Promise<{ machine: StateMachine; applied: number; kvApplied: number }> {
+  logLastIndex: number,
+): Promise<{
+  machine: StateMachine;
+  applied: number;
+  kvApplied: number;
+  kvRebuild: string | null;
+  kvAhead: number;
+}> {
   const kv = kvEngines[options.kvEngine](options.dataDir);
   await kv.open();
   const vectors = new VectorStore(options.vectors);
   const machine = new StateMachine(kv, vectors, options.sessions);
   const work = snapshots.workDir();
+  const kvAhead = kv.appliedIndex > logLastIndex ? kv.appliedIndex : 0;
   if (latest !== null) {
     await unpackArchive(snapshots.dataPath(latest.index), work);
     await vectors.restore(join(work, "vectors"), latest.index);
-    if (kv.appliedIndex < latest.index || vectors.collectionCount > 0 || vectorsInLog) {
+    if (
+      kv.appliedIndex < latest.index ||
+      vectors.collectionCount > 0 ||
+      vectorsInLog ||
+      kvAhead > 0
+    ) {
       await kv.restore(join(work, "kv.ckpt"), latest.index);
     }
     await rm(work, { recursive: true, force: true });
-  } else if (vectorsInLog && kv.appliedIndex > 0) {
+  } else if ((vectorsInLog || kvAhead > 0) && kv.appliedIndex > 0) {
     await mkdir(work, { recursive: true });
     await writeKvCheckpoint(join(work, "empty.ckpt"), []);
     await kv.restore(join(work, "empty.ckpt"), 0);
@@ -270,6 +285,8 @@ export async function openStateMachine(
     machine,
     applied: Math.min(kv.appliedIndex, vectors.appliedIndex),
     kvApplied: kv.appliedIndex,
+    kvRebuild: kv.rebuild ?? null,
+    kvAhead,
   };
 }
 

@@ -2,6 +2,7 @@ import { ClassicLevel } from "classic-level";
 import CRC32C from "crc-32/crc32c.js";
 import { chainChecksum } from "../raft/checksum.js";
 import type { Entry, EntryType, HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
+import { checkLevelLogs } from "./level-log.js";
 
 /**
  * The write-ahead log on LevelDB (classic-level).
@@ -49,6 +50,11 @@ export interface WalContents {
   readonly entries: Entry[];
   /** Entries cut from a torn or corrupt tail at load (never acknowledged: not durable). */
   readonly truncatedTail: number;
+  /**
+   * The commit index as stored; hardState.commit is capped at the last index. Above it, the
+   * storage lost synced records (a disk fault, as LevelDB drops a damaged log block).
+   */
+  readonly storedCommit: number;
 }
 
 export function entryKey(index: number): Uint8Array {
@@ -142,6 +148,16 @@ export class Wal {
   ) {}
 
   static async open(dir: string, options: { sync?: boolean } = {}): Promise<Wal> {
+    // Before LevelDB opens (abstract-level opens on construction): its recovery would drop
+    // the rest of a damaged log block — entries, or the term and vote — without a word.
+    const damage = await checkLevelLogs(dir);
+    if (damage !== null) {
+      throw new WalCorruptError(
+        `the WAL's LevelDB log ${damage.file} is damaged at byte ${damage.offset} (${damage.reason}) ` +
+          "and records after it are intact: LevelDB would silently drop the records in between; " +
+          "refusing to start. Restore this node from a snapshot (remove and re-add it).",
+      );
+    }
     const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, {
       keyEncoding: "view",
       valueEncoding: "view",
@@ -203,7 +219,13 @@ export class Wal {
     this.firstIndex = firstStored ?? (snapshot?.index ?? 0) + 1;
     this.lastIndex = entries.at(-1)?.index ?? snapshot?.index ?? 0;
     const commit = Math.min(hardState.commit, this.lastIndex);
-    return { hardState: { ...hardState, commit }, snapshot, entries, truncatedTail: badRun };
+    return {
+      hardState: { ...hardState, commit },
+      snapshot,
+      entries,
+      truncatedTail: badRun,
+      storedCommit: hardState.commit,
+    };
   }
 
   private linksTo(previous: { index: number; chk: number } | null, entry: Entry): boolean {

@@ -95,6 +95,10 @@ export interface RaftView {
   readonly voters: readonly string[];
   readonly learners: readonly string[];
   readonly leaderChanges: number;
+  /** Followers this node, as leader, found to have lost acknowledged entries (repaired). */
+  readonly followersLostEntries: number;
+  /** Nonzero while this node lost durable entries up to here (it does not vote meanwhile). */
+  readonly catchUpIndex: number;
   /** Leader only. */
   readonly followers: readonly FollowerProgress[] | null;
 }
@@ -274,6 +278,8 @@ export class NodeObserver {
         ),
         learners: [...status.config.learners],
         leaderChanges: this.leaderChanges,
+        followersLostEntries: status.followersLostEntries,
+        catchUpIndex: status.catchUpIndex,
         followers,
       },
       ingress: { ...ingress, framesPerSec },

@@ -46,6 +46,8 @@ export interface KvEngine {
   readonly name: string;
   /** Index of the last command applied; durable engines store it with the data. */
   readonly appliedIndex: number;
+  /** Set by open() when the engine found itself damaged and emptied: why (it is rebuilt). */
+  readonly rebuild?: string | null;
   open(): Promise<void>;
   /**
    * Apply `commands` (log order) and record `lastIndex` as applied. `sidecar`, given the

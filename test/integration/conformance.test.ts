@@ -196,6 +196,8 @@ const EXTRA_FIELDS: Record<string, readonly string[]> = {
   cas: ["index"],
   incr: ["index"],
   scan: ["index"],
+  // Storage faults (issue #10): docs/raft.md, "Lost entries".
+  status: ["followersLostEntries", "catchUpIndex"],
   vsearch: ["index"],
 };
 

@@ -39,7 +39,13 @@ const incr = (index: number): Entry => ({
 async function open(dataDir: string): Promise<StateMachine> {
   const snapshots = new SnapshotStore(join(dataDir, "snap"));
   await snapshots.open();
-  const { machine } = await openStateMachine(options(dataDir), snapshots, null, false);
+  const { machine } = await openStateMachine(
+    options(dataDir),
+    snapshots,
+    null,
+    false,
+    Number.MAX_SAFE_INTEGER,
+  );
   machines.push(machine);
   return machine;
 }

@@ -186,6 +186,28 @@ describe("wal recovery: damage to the LevelDB log file", () => {
   });
 });
 
+describe("wal recovery: damage inside LevelDB's log", () => {
+  test("wal - a record of LevelDB's log failing its checksum before intact records: refused, naming the file", async () => {
+    // LevelDB (opened without paranoid checks) would drop the rest of that 32 KiB block —
+    // entries, or the term and vote — and open without a word.
+    const dir = await dirs.make("wal-mid");
+    await writeHistory(dir, 1_000);
+    const path = await newestLog(dir);
+    const bytes = new Uint8Array(await readFile(path));
+    expect(bytes.length).toBeGreaterThan(2 * 32 * 1024);
+    await writeFile(path, flipped(bytes, 5_000));
+    const error = await Wal.open(dir, { sync: true }).then(
+      async (wal) => {
+        await wal.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(WalCorruptError);
+    expect((error as Error).message).toContain(path);
+  });
+});
+
 describe("wal recovery: damaged values", () => {
   test("wal - cuts a corrupt last entry, whichever byte of its record is flipped; a later load is clean", async () => {
     const dir = await dirs.make("wal");

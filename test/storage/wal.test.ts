@@ -64,6 +64,7 @@ describe("wal", () => {
       snapshot: null,
       entries: [],
       truncatedTail: 0,
+      storedCommit: 0,
     });
     expect(wal.range).toEqual({ firstIndex: 1, lastIndex: 0 });
   });
@@ -119,6 +120,7 @@ describe("wal", () => {
       snapshot: meta20,
       entries: [],
       truncatedTail: 0,
+      storedCommit: 20,
     });
     expect(wal.range).toEqual({ firstIndex: 21, lastIndex: 20 });
     await closeWal(wal);
