@@ -318,8 +318,8 @@ export class StageraftNode {
       {
         raftStep,
         admission,
-        forwardReplied: (forwardId, text) => {
-          const item = raftStep.onForwardReply(forwardId);
+        forwardReplied: (from, forwardId, text) => {
+          const item = raftStep.onForwardReply(forwardId, from);
           if (item !== null && item.target.kind === "local")
             respond.deliver(item.target.connId, [text]);
         },

@@ -40,7 +40,7 @@ export interface IngressPorts {
   readonly raftStep: { offer(item: RaftStepItem): boolean };
   readonly admission: AdmissionController;
   /** A follower's forwarded request came back from the leader: hand the text to its client. */
-  readonly forwardReplied: (forwardId: number, text: string) => void;
+  readonly forwardReplied: (from: NodeId, forwardId: number, text: string) => void;
   readonly peerHello: (hello: Hello) => void;
   /** Reply straight away (errors decided at the gate); bypasses the pipeline. */
   readonly replyNow: (target: ReplyTarget, text: string) => void;
