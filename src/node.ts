@@ -291,7 +291,8 @@ export class StageraftNode {
     });
     raftStep.stage.on("batch", () => observer.observeLeader());
     let metrics: NodeMetrics | null = null;
-    const page = renderDashboard(config.name);
+    const { protectHttp } = config.auth;
+    const page = renderDashboard(config.name, { protectHttp });
     const assets = loadDashboardAssets();
     const ingress: IngressStage = new IngressStage(
       connections,
@@ -337,7 +338,8 @@ export class StageraftNode {
           metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
           return metrics.render();
         },
-        dashboard: (token) => (token === null ? page : renderDashboard(config.name, { token })),
+        dashboard: (token) =>
+          token === null ? page : renderDashboard(config.name, { token, protectHttp }),
         dashboardSnapshot: () => observer.dashboardFresh(),
         dashboardAsset: (name) => assets.get(name),
       },
