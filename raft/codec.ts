@@ -1,5 +1,12 @@
 import { Packr } from "msgpackr";
-import type { Entry, Message, MessageType, SnapshotMeta } from "./types.js";
+import {
+  type Entry,
+  EntryType,
+  type MembershipConfig,
+  type Message,
+  type MessageType,
+  type SnapshotMeta,
+} from "./types.js";
 
 /**
  * Raft messages ⇄ bytes (MessagePack via msgpackr). A frame carries a batch of messages.
@@ -111,11 +118,7 @@ function validateMessage(value: unknown): Message {
     fail(`${type}: from and to must be strings`);
   for (const [name, kind] of fields) {
     const field = m[name];
-    if (
-      kind === "number"
-        ? !isCount(field) && !(name === "sentTick" && Number.isFinite(field))
-        : typeof field !== kind
-    ) {
+    if (kind === "number" ? !isCount(field) : typeof field !== kind) {
       fail(`${type}.${name} must be a ${kind === "number" ? "non-negative integer" : kind}`);
     }
   }
@@ -128,6 +131,8 @@ function validateMessage(value: unknown): Message {
     m.meta = validateSnapshotMeta(m.meta);
     if (!(m.data instanceof Uint8Array)) fail("snapshot.data must be bytes");
     if (m.data.length !== m.length) fail("snapshot.data length differs from its header");
+    const { size } = m.meta as SnapshotMeta;
+    validateSnapshotChunk(m.offset as number, m.data.length, m.done as boolean, size);
   }
   return m as unknown as Message;
 }
@@ -159,6 +164,7 @@ function validateEntry(value: unknown): Entry {
     fail("entry term, index and chk must be integers");
   if (e.type !== 0 && e.type !== 1) fail("entry type must be 0 or 1");
   if (!(e.data instanceof Uint8Array)) fail("entry data must be bytes");
+  if (e.type === EntryType.config) validateConfigEntryData(e.data, e.index as number);
   return e as unknown as Entry;
 }
 
@@ -171,10 +177,58 @@ function validateSnapshotMeta(value: unknown): SnapshotMeta {
   if (meta.configContext !== undefined && typeof meta.configContext !== "string") {
     fail("snapshot meta configContext must be a string");
   }
-  const config = meta.config as Record<string, unknown> | undefined;
-  const isIds = (ids: unknown) => Array.isArray(ids) && ids.every((id) => typeof id === "string");
-  if (!config || !isIds(config.voters) || !isIds(config.outgoing) || !isIds(config.learners)) {
-    fail("snapshot meta config must list voters, outgoing and learners");
-  }
+  validateMembership(meta.config, "snapshot meta config");
   return meta as unknown as SnapshotMeta;
+}
+
+/**
+ * raft/node.ts handleSnapshot appends the chunk at `offset` and installs the snapshot on
+ * `done`: a chunk never passes meta.size, and the last one ends exactly there.
+ */
+function validateSnapshotChunk(offset: number, length: number, done: boolean, size: number) {
+  if (offset + length > size)
+    fail(`snapshot chunk [${offset}, ${offset + length}) passes the snapshot's size ${size}`);
+  if (done && offset + length !== size)
+    fail(`snapshot chunk ends at ${offset + length} but is done (size ${size})`);
+}
+
+// Non-fatal, as raft/membership.ts decodeConfigEntry decodes (what passes here decodes there).
+const configDecoder = new TextDecoder();
+
+/**
+ * A config entry's data as raft/membership.ts decodeConfigEntry reads it and the core then
+ * asserts on (assertValidMembership): refused here so that no peer can make the core throw.
+ */
+function validateConfigEntryData(data: Uint8Array, index: number): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(configDecoder.decode(data));
+  } catch {
+    fail(`config entry ${index}: data is not JSON`);
+  }
+  if (typeof value !== "object" || value === null) fail(`config entry ${index}: not an object`);
+  const { config, context } = value as Record<string, unknown>;
+  validateMembership(config, `config entry ${index}: config`);
+  if (typeof context !== "string") fail(`config entry ${index}: context must be a string`);
+}
+
+/** Three lists of names, none repeated, learners apart from voters (old and new). */
+function validateMembership(value: unknown, what: string): asserts value is MembershipConfig {
+  if (typeof value !== "object" || value === null) fail(`${what} is not an object`);
+  const config = value as Record<string, unknown>;
+  const isIds = (ids: unknown): ids is string[] =>
+    Array.isArray(ids) && ids.every((id) => typeof id === "string");
+  const { voters, outgoing, learners } = config;
+  if (!isIds(voters) || !isIds(outgoing) || !isIds(learners))
+    fail(`${what} must list voters, outgoing and learners as strings`);
+  for (const [name, ids] of [
+    ["voters", voters],
+    ["outgoing", outgoing],
+    ["learners", learners],
+  ] as const) {
+    if (new Set(ids).size !== ids.length) fail(`${what}: duplicate name in ${name}`);
+  }
+  const voting = new Set([...voters, ...outgoing]);
+  const both = learners.find((learner) => voting.has(learner));
+  if (both !== undefined) fail(`${what}: ${both.slice(0, 64)} is both voter and learner`);
 }

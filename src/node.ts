@@ -299,7 +299,8 @@ export class StageraftNode {
     });
     raftStep.stage.on("batch", () => observer.observeLeader());
     let metrics: NodeMetrics | null = null;
-    const page = renderDashboard(config.name);
+    const { protectHttp } = config.auth;
+    const page = renderDashboard(config.name, { protectHttp });
     const assets = loadDashboardAssets();
     const ingress: IngressStage = new IngressStage(
       connections,
@@ -326,8 +327,8 @@ export class StageraftNode {
       {
         raftStep,
         admission,
-        forwardReplied: (forwardId, text) => {
-          const item = raftStep.onForwardReply(forwardId);
+        forwardReplied: (from, forwardId, text) => {
+          const item = raftStep.onForwardReply(forwardId, from);
           if (item !== null && item.target.kind === "local")
             respond.deliver(item.target.connId, [text]);
         },
@@ -345,7 +346,8 @@ export class StageraftNode {
           metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
           return metrics.render();
         },
-        dashboard: (token) => (token === null ? page : renderDashboard(config.name, { token })),
+        dashboard: (token) =>
+          token === null ? page : renderDashboard(config.name, { token, protectHttp }),
         dashboardSnapshot: () => observer.dashboardFresh(),
         dashboardAsset: (name) => assets.get(name),
       },

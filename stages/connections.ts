@@ -5,7 +5,10 @@ export interface ClientConnection {
   readonly admin: boolean;
   /** Requests admitted and not answered yet (bounded per connection). */
   inflight: number;
-  /** Estimated bytes of replies handed to respond and not yet written to the socket. */
+  /**
+   * Estimated bytes (respond.ts replyBytesEstimate: UTF-8 strings plus envelope) of replies
+   * handed to respond and not yet written to the socket; each reply adds and takes off once.
+   */
   queuedReplyBytes: number;
   /** Bytes written to the socket that the client has not taken yet (held by uWS). */
   bufferedBytes(): number;

@@ -1,9 +1,9 @@
 import uWS from "uWebSockets.js";
-import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "pino";
 import type { AdmissionController } from "../queues/mod.js";
 import type { NodeId } from "../raft/types.js";
 import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
+import { HttpRoutes, type HttpRoutesPorts } from "./http-routes.js";
 import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
 import type { Hello } from "./peer-frames.js";
 import { PeerGateway } from "./peer-gateway.js";
@@ -14,6 +14,7 @@ import {
   type ProtocolLimits,
   type RequestId,
 } from "./protocol.js";
+import { clientAccess, requestToken } from "./tokens.js";
 
 export interface IngressOptions {
   readonly clientHost: string;
@@ -36,31 +37,20 @@ export interface IngressOptions {
   readonly protectHttp: boolean;
 }
 
-export interface IngressPorts {
+export interface IngressPorts extends HttpRoutesPorts {
   readonly raftStep: { offer(item: RaftStepItem): boolean };
   readonly admission: AdmissionController;
   /** A follower's forwarded request came back from the leader: hand the text to its client. */
-  readonly forwardReplied: (forwardId: number, text: string) => void;
+  readonly forwardReplied: (from: NodeId, forwardId: number, text: string) => void;
   readonly peerHello: (hello: Hello) => void;
   /** Reply straight away (errors decided at the gate); bypasses the pipeline. */
   readonly replyNow: (target: ReplyTarget, text: string) => void;
-  readonly health: () => Record<string, unknown>;
-  readonly metrics: () => Promise<string>;
-  /** The page; `token` (from ?token=) is passed on to its asset URLs. */
-  readonly dashboard: (token: string | null) => string;
-  /** The JSON-able picture pushed to /dashboard/live subscribers once a second. */
-  readonly dashboardSnapshot: () => Promise<unknown>;
-  /** A static file of the dashboard (/dashboard/assets/<name>), read at start. */
-  readonly dashboardAsset: (name: string) => { contentType: string; body: Buffer } | undefined;
 }
 
 interface SocketData {
   connId: number;
   admin: boolean;
 }
-
-/** Per-socket data of a /dashboard/live subscriber. */
-type DashboardSocket = uWS.WebSocket<Record<string, never>>;
 
 /** uWS.js takes (host, port, options, cb) too; its typings list options only without a host. */
 type ListenWithOptions = (
@@ -73,9 +63,6 @@ type ListenWithOptions = (
 /** uWS.ListenOptions.LIBUS_LISTEN_EXCLUSIVE_PORT (a const enum in the typings: not at run time). */
 const exclusivePort = 1;
 
-/** A dashboard socket this far behind gets no new pictures until it drains. */
-const dashboardBackpressureBytes = 1 << 20;
-
 /** The largest legal frame: a max-size value and key (JSON may double them) plus the envelope. */
 function frameLimitBytes(limits: ProtocolLimits): number {
   return limits.maxValueBytes * 2 + limits.maxKeyBytes * 2 + 64 * 1024;
@@ -86,26 +73,17 @@ function transportLimitBytes(limits: ProtocolLimits): number {
   return Math.max(64 << 20, 2 * frameLimitBytes(limits));
 }
 
-function tokenMatches(given: string | null, expected: string): boolean {
-  if (given === null) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /**
  * Stage 1: the node's front door. Clients: WebSocket /v1 on uWebSockets.js, each frame decoded
  * and validated here (bad frames get BAD_REQUEST and the connection lives on), then admitted
- * only while the pipeline has room (else OVERLOADED at once). Also GET /health, /metrics and
- * /dashboard (with its static assets and the WebSocket feed /dashboard/live). Peers: a TCP
- * port carrying length-prefixed frames, token-checked at hello.
+ * only while the pipeline has room (else OVERLOADED at once). The same port serves the HTTP
+ * routes of stages/http-routes.ts (/health, /metrics, /dashboard). Peers: a TCP port carrying
+ * length-prefixed frames (stages/peer-gateway.ts), token-checked at hello.
  */
 export class IngressStage {
   private listenSocket: uWS.us_listen_socket | null = null;
   private peerGateway: PeerGateway | null = null;
-  private readonly dashboardSockets = new Set<DashboardSocket>();
-  private dashboardTimer: NodeJS.Timeout | null = null;
-  private dashboardPushing = false;
+  private readonly http: HttpRoutes;
   stats = {
     frames: 0,
     badFrames: 0,
@@ -120,7 +98,9 @@ export class IngressStage {
     private readonly options: IngressOptions,
     private readonly ports: IngressPorts,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.http = new HttpRoutes(options, ports, this.stats, log);
+  }
 
   async start(): Promise<{ clientPort: number; peerPort: number }> {
     const peerPort = await this.startPeer();
@@ -153,81 +133,16 @@ export class IngressStage {
         this.connections.remove(connId);
       },
     });
-    app.get("/health", (res) => {
-      res.writeHeader("content-type", "application/json").end(JSON.stringify(this.ports.health()));
-    });
-    app.get("/metrics", (res, req) => {
-      if (!this.httpAllowed(res, req, false)) return;
-      let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-      });
-      void this.ports.metrics().then((text) => {
-        if (aborted) return;
-        res.cork(() => res.writeHeader("content-type", "text/plain; version=0.0.4").end(text));
-      });
-    });
-    app.get("/dashboard", (res, req) => {
-      if (!this.httpAllowed(res, req, true)) return;
-      const token = this.options.protectHttp ? req.getQuery("token") || null : null;
-      res.writeHeader("content-type", "text/html; charset=utf-8").end(this.ports.dashboard(token));
-    });
-    app.get("/dashboard/assets/:file", (res, req) => {
-      if (!this.httpAllowed(res, req, true)) return;
-      const asset = this.ports.dashboardAsset(req.getParameter(0) ?? "");
-      if (asset === undefined) {
-        res.writeStatus("404 Not Found").end("no such dashboard asset\n");
-        return;
-      }
-      res
-        .writeHeader("content-type", asset.contentType)
-        .writeHeader(
-          "cache-control",
-          this.options.protectHttp ? "private, max-age=3600" : "public, max-age=3600",
-        )
-        .end(asset.body);
-    });
-    // The dashboard's live feed: the same token rule as /v1; one picture a second per socket.
-    app.ws<Record<string, never>>("/dashboard/live", {
-      maxPayloadLength: 4 * 1024,
-      maxBackpressure: 4 * dashboardBackpressureBytes,
-      closeOnBackpressureLimit: 1,
-      idleTimeout: 120,
-      sendPingsAutomatically: true,
-      upgrade: (res, req, context) => {
-        if (this.authorize(req) === null) {
-          this.stats.unauthorized++;
-          res
-            .writeStatus("401 Unauthorized")
-            .end("a valid token is required (Authorization: Bearer <token> or ?token=)\n");
-          return;
-        }
-        // It carries what /metrics does: protectHttp guards it even where /v1 is open.
-        if (!this.httpAllowed(res, req, true)) return;
-        res.upgrade(
-          {},
-          req.getHeader("sec-websocket-key"),
-          req.getHeader("sec-websocket-protocol"),
-          req.getHeader("sec-websocket-extensions"),
-          context,
-        );
-      },
-      open: (ws) => {
-        this.dashboardSockets.add(ws);
-        this.pushDashboard();
-      },
-      message: () => {},
-      close: (ws) => {
-        this.dashboardSockets.delete(ws);
-      },
-    });
-    this.dashboardTimer = setInterval(() => this.pushDashboard(), 1_000);
-    this.dashboardTimer.unref();
+    this.http.register(app);
     app.any("/*", (res) => {
       res
         .writeStatus("404 Not Found")
         .end("not found: try /v1 (WebSocket), /health, /metrics or /dashboard\n");
     });
+    return this.listen(app);
+  }
+
+  private listen(app: uWS.TemplatedApp): Promise<number> {
     const { clientHost, clientPort } = this.options;
     return new Promise((resolve, reject) => {
       // uWS listens with SO_REUSEPORT by default: a second node on the same port would start
@@ -253,7 +168,7 @@ export class IngressStage {
     req: uWS.HttpRequest,
     context: uWS.us_socket_context_t,
   ): void {
-    const auth = this.authorize(req);
+    const auth = clientAccess(requestToken(req, true), this.options);
     if (auth === null) {
       this.stats.unauthorized++;
       res
@@ -269,66 +184,6 @@ export class IngressStage {
       req.getHeader("sec-websocket-extensions"),
       context,
     );
-  }
-
-  /** A request's token: its Bearer header, else (where `query`) its ?token=. */
-  private requestToken(req: uWS.HttpRequest, query: boolean): string | null {
-    const header = req.getHeader("authorization");
-    const bearer = header.startsWith("Bearer ") ? header.slice(7) : null;
-    return bearer ?? (query ? req.getQuery("token") || null : null);
-  }
-
-  /**
-   * auth.protectHttp: /metrics and the dashboard's page and assets need the client or admin
-   * token (config validation ensures one is set). Refused: answers 401 and returns false.
-   */
-  private httpAllowed(res: uWS.HttpResponse, req: uWS.HttpRequest, query: boolean): boolean {
-    if (!this.options.protectHttp) return true;
-    const token = this.requestToken(req, query);
-    const { clientToken, adminToken } = this.options;
-    if (clientToken !== null && tokenMatches(token, clientToken)) return true;
-    if (adminToken !== null && tokenMatches(token, adminToken)) return true;
-    this.stats.unauthorized++;
-    res
-      .writeStatus("401 Unauthorized")
-      .writeHeader("www-authenticate", 'Bearer realm="stageraft"')
-      .end(
-        query
-          ? "a valid token is required (Authorization: Bearer <token> or ?token=)\n"
-          : "a valid token is required (Authorization: Bearer <token>)\n",
-      );
-    return false;
-  }
-
-  /** The token rule of /v1 (and /dashboard/live): null when refused. */
-  private authorize(req: uWS.HttpRequest): { admin: boolean } | null {
-    const token = this.requestToken(req, true);
-    const { clientToken, adminToken } = this.options;
-    const admin =
-      adminToken === null
-        ? clientToken === null || tokenMatches(token, clientToken)
-        : tokenMatches(token, adminToken);
-    const allowed = admin || clientToken === null || tokenMatches(token, clientToken);
-    return allowed ? { admin } : null;
-  }
-
-  /** One picture for every dashboard watching; none is built while nobody watches. */
-  private pushDashboard(): void {
-    if (this.dashboardSockets.size === 0 || this.dashboardPushing) return;
-    this.dashboardPushing = true;
-    void this.ports
-      .dashboardSnapshot()
-      .then((snapshot) => {
-        const text = JSON.stringify(snapshot);
-        // Sockets closed meanwhile have left the set: only open ones are written to.
-        for (const ws of this.dashboardSockets) {
-          if (ws.getBufferedAmount() < dashboardBackpressureBytes) ws.send(text, false);
-        }
-      })
-      .catch((error: unknown) => this.log.warn({ err: error }, "dashboard snapshot failed"))
-      .finally(() => {
-        this.dashboardPushing = false;
-      });
   }
 
   private open(ws: uWS.WebSocket<SocketData>): void {
@@ -442,10 +297,7 @@ export class IngressStage {
   async stop(): Promise<void> {
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    if (this.dashboardTimer) clearInterval(this.dashboardTimer);
-    this.dashboardTimer = null;
-    for (const ws of [...this.dashboardSockets]) ws.end(1001, "the node is shutting down");
-    this.dashboardSockets.clear();
+    this.http.stop();
     this.connections.closeAll();
     await this.peerGateway?.stop();
   }

@@ -25,6 +25,15 @@ export interface Reply {
   readonly body: ReplyBody;
 }
 
+/**
+ * A reply in respond's queue, with the bytes it was counted for in its connection's
+ * queuedReplyBytes when it was queued (0: no local connection was counted). Taken off once,
+ * when it is written or fails: the estimate is computed only once per reply.
+ */
+export interface QueuedReply extends Reply {
+  readonly bytesEstimate: number;
+}
+
 export interface ClientItem {
   readonly kind: "client";
   readonly target: ReplyTarget;

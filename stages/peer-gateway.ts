@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
 import type { AdmissionController } from "../queues/mod.js";
@@ -16,11 +15,16 @@ import {
   type PeerFrame,
 } from "./peer-frames.js";
 import { decodeRequest, ErrorCode, encodeError, type ProtocolLimits } from "./protocol.js";
+import { tokenMatches } from "./tokens.js";
 
 /** Before its hello is checked a connection may send one frame this large, ... */
 export const helloFrameBytesMax = 4 * 1024;
 /** ... within this long of connecting. Peers send their hello first thing. */
 export const helloDeadlineMs = 5_000;
+/** Connections that have not said hello yet, at most; past it a new one is closed at once. */
+export const pendingHellosMax = 64;
+/** A frame partly received must make progress: no new byte for this long closes the link. */
+export const frameIdleMs = 15_000;
 /** Refusals are logged at most this often (a stranger can reconnect in a loop). */
 const refusalLogIntervalMs = 1_000;
 
@@ -35,12 +39,17 @@ export interface PeerGatewayOptions {
   readonly maxFrameBytes: number;
   readonly limits: ProtocolLimits;
   readonly requestTimeoutMs: number;
+  /** Tests shorten or lengthen these; the defaults are the constants above. */
+  readonly helloDeadlineMs?: number;
+  readonly frameIdleMs?: number;
+  readonly pendingHellosMax?: number;
 }
 
 export interface PeerGatewayPorts {
   readonly raftStep: { offer(item: RaftStepItem): boolean };
   readonly admission: AdmissionController;
-  readonly forwardReplied: (forwardId: number, text: string) => void;
+  /** `from`: the authenticated peer that sent the reply (only the leader asked may answer). */
+  readonly forwardReplied: (from: NodeId, forwardId: number, text: string) => void;
   readonly peerHello: (hello: Hello) => void;
   readonly replyNow: (target: ReplyTarget, text: string) => void;
 }
@@ -52,11 +61,11 @@ export interface PeerCounters {
   overloaded: number;
 }
 
-/** Compares digests so that neither the content nor the length of the token leaks by timing. */
-function tokenMatches(given: string | null, expected: string): boolean {
-  if (given === null) return false;
-  const digest = (text: string) => createHash("sha256").update(text).digest();
-  return timingSafeEqual(digest(given), digest(expected));
+/** One connection on the peer port; `peer` is null until its hello is checked. */
+interface Link {
+  readonly socket: Socket;
+  readonly reader: FrameReader;
+  peer: NodeId | null;
 }
 
 /**
@@ -69,6 +78,8 @@ function tokenMatches(given: string | null, expected: string): boolean {
 export class PeerGateway {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  /** Open connections that have not said hello yet (bounded by pendingHellosMax). */
+  private pendingHellos = 0;
   private lastRefusalLogMs = 0;
   private refusalsNotLogged = 0;
 
@@ -102,47 +113,78 @@ export class PeerGateway {
   }
 
   private accept(socket: Socket): void {
+    const { options } = this;
     socket.setNoDelay(true);
+    socket.on("error", () => {});
+    // Strangers are cheap to open: only so many may wait to say hello at once.
+    if (this.pendingHellos >= (options.pendingHellosMax ?? pendingHellosMax)) {
+      this.refuse(socket, null, `more than ${this.pendingHellos} connections await their hello`);
+      return;
+    }
     this.sockets.add(socket);
-    const reader = new FrameReader(helloFrameBytesMax);
-    let peer: NodeId | null = null;
+    this.pendingHellos++;
+    const link: Link = { socket, reader: new FrameReader(helloFrameBytesMax), peer: null };
+    const helloMs = options.helloDeadlineMs ?? helloDeadlineMs;
     const deadline = setTimeout(
-      () => this.refuse(socket, null, `no hello within ${helloDeadlineMs} ms`),
-      helloDeadlineMs,
+      () => this.refuse(socket, null, `no hello within ${helloMs} ms`),
+      helloMs,
     );
     deadline.unref();
+    const idleMs = options.frameIdleMs ?? frameIdleMs;
+    let idle: NodeJS.Timeout | null = null;
     socket.on("data", (chunk: Buffer) => {
-      reader.push(chunk);
-      while (!socket.destroyed) {
-        let frame: PeerFrame | null;
-        try {
-          frame = reader.next();
-        } catch (error) {
-          this.refuse(socket, peer, (error as Error).message);
-          return;
-        }
-        if (frame === null) return;
-        if (peer === null) {
-          const hello = this.checkHello(frame);
-          if (!hello.ok) {
-            this.refuse(socket, null, hello.reason);
-            return;
-          }
-          peer = hello.value.name;
-          clearTimeout(deadline);
-          reader.setLimit(this.options.maxFrameBytes);
-          this.ports.peerHello(hello.value);
-          continue;
-        }
-        const refused = this.frame(peer, frame);
-        if (refused !== null) this.refuse(socket, peer, refused);
+      this.received(link, chunk);
+      if (link.peer !== null) clearTimeout(deadline);
+      // A frame begun must keep coming; between frames a peer may be quiet as long as it likes.
+      if (socket.destroyed || link.peer === null || link.reader.bufferedBytes === 0) {
+        if (idle !== null) clearTimeout(idle);
+        idle = null;
+      } else if (idle === null) {
+        idle = setTimeout(
+          () => this.refuse(socket, link.peer, `a frame stalled for ${idleMs} ms`),
+          idleMs,
+        );
+        idle.unref();
+      } else {
+        idle.refresh();
       }
     });
-    socket.on("error", () => {});
     socket.on("close", () => {
       clearTimeout(deadline);
+      if (idle !== null) clearTimeout(idle);
+      if (link.peer === null) this.pendingHellos--;
       this.sockets.delete(socket);
     });
+  }
+
+  /** Pull every whole frame out of what has arrived; the first must be a good hello. */
+  private received(link: Link, chunk: Buffer): void {
+    const { socket, reader } = link;
+    reader.push(chunk);
+    while (!socket.destroyed) {
+      let frame: PeerFrame | null;
+      try {
+        frame = reader.next();
+      } catch (error) {
+        this.refuse(socket, link.peer, (error as Error).message);
+        return;
+      }
+      if (frame === null) return;
+      if (link.peer === null) {
+        const hello = this.checkHello(frame);
+        if (!hello.ok) {
+          this.refuse(socket, null, hello.reason);
+          return;
+        }
+        link.peer = hello.value.name;
+        this.pendingHellos--;
+        reader.setLimit(this.options.maxFrameBytes);
+        this.ports.peerHello(hello.value);
+        continue;
+      }
+      const refused = this.frame(link.peer, frame);
+      if (refused !== null) this.refuse(socket, link.peer, refused);
+    }
   }
 
   private checkHello(frame: PeerFrame): Decoded<Hello> {
@@ -171,7 +213,7 @@ export class PeerGateway {
       case FrameKind.forwardReply: {
         const reply = decodeForwardReply(frame.payload);
         if (!reply.ok) return reply.reason;
-        this.ports.forwardReplied(reply.value.forwardId, reply.value.text);
+        this.ports.forwardReplied(peer, reply.value.forwardId, reply.value.text);
         return null;
       }
       case FrameKind.hello:

@@ -117,12 +117,21 @@ export class RaftStepStage implements RaftStepPort {
   private readonly pendingReads = new Map<string, ClientItem>();
   private readSeq = 0;
   private forwardSeq = 0;
-  private readonly forwarded = new Map<number, { item: ClientItem }>();
+  /** Requests forwarded, by forward id, with the leader they went to (only it may answer). */
+  private readonly forwarded = new Map<number, { item: ClientItem; leader: NodeId }>();
   private lastRole: string;
   /** followersLostEntries already logged. */
   private lostEntriesLogged = 0;
-  /** dropped: reads skipped because their client had gone. */
-  stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0, dropped: 0, rounds: 0 };
+  /** dropped: reads skipped because their client had gone; strayForwardReplies: see below. */
+  stats = {
+    readies: 0,
+    proposals: 0,
+    forwarded: 0,
+    refused: 0,
+    dropped: 0,
+    rounds: 0,
+    strayForwardReplies: 0,
+  };
 
   private readonly admin: AdminOps;
   private next = new RoundBuilder();
@@ -389,7 +398,7 @@ export class RaftStepStage implements RaftStepPort {
       if (
         this.ports.replicate.forward(leader, forwardId, item.target.id, item.request, item.admin)
       ) {
-        this.forwarded.set(forwardId, { item });
+        this.forwarded.set(forwardId, { item, leader });
         this.stats.forwarded++;
         return;
       }
@@ -410,10 +419,21 @@ export class RaftStepStage implements RaftStepPort {
     });
   }
 
-  /** The leader answered a request this node forwarded. */
-  onForwardReply(forwardId: number): ClientItem | null {
+  /**
+   * The leader answered a request this node forwarded. A reply from any other peer is dropped
+   * (counted, logged once): it would answer a client with words the leader never said.
+   */
+  onForwardReply(forwardId: number, from: NodeId): ClientItem | null {
     const pending = this.forwarded.get(forwardId);
     if (pending === undefined) return null;
+    if (pending.leader !== from) {
+      if (this.stats.strayForwardReplies++ === 0)
+        this.log.warn(
+          { forwardId, from, leader: pending.leader },
+          "a forward reply from a peer the request was not forwarded to: dropped",
+        );
+      return null;
+    }
     this.forwarded.delete(forwardId);
     return pending.item;
   }

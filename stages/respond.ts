@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { Stage, type StageSnapshot } from "../queues/mod.js";
 import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
 import type {
+  QueuedReply,
   ReplicatePort,
   Reply,
   ReplyBody,
@@ -9,7 +10,7 @@ import type {
   ReplyTarget,
   RespondPort,
 } from "./items.js";
-import { encodeError, encodeSuccess } from "./protocol.js";
+import { ErrorCode, encodeError, encodeSuccess } from "./protocol.js";
 
 export interface RespondOptions {
   readonly capacityItems: number;
@@ -25,8 +26,9 @@ export interface RespondOptions {
  * requests go back to the follower that forwarded them.
  */
 export class RespondStage implements RespondPort {
-  readonly stage: Stage<Reply>;
-  stats = { sent: 0, dropped: 0 };
+  readonly stage: Stage<QueuedReply>;
+  /** encodeFailed: replies that could not be encoded (answered TIMEOUT instead, logged). */
+  stats = { sent: 0, dropped: 0, encodeFailed: 0 };
 
   constructor(
     private readonly connections: ConnectionTable,
@@ -34,7 +36,7 @@ export class RespondStage implements RespondPort {
     private readonly options: RespondOptions,
     private readonly log: Logger,
   ) {
-    this.stage = new Stage<Reply>("respond", (batch) => this.handle(batch), {
+    this.stage = new Stage<QueuedReply>("respond", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
       concurrency: 1,
@@ -48,8 +50,10 @@ export class RespondStage implements RespondPort {
    */
   reply(reply: Reply): void {
     const connection = this.localConnection(reply.target);
-    if (connection !== undefined) connection.queuedReplyBytes += replyBytesEstimate(reply.body);
-    if (!this.stage.offer(reply)) this.handle([reply]);
+    const bytesEstimate = connection === undefined ? 0 : replyBytesEstimate(reply.body);
+    if (connection !== undefined) connection.queuedReplyBytes += bytesEstimate;
+    const queued: QueuedReply = { ...reply, bytesEstimate };
+    if (!this.stage.offer(queued)) this.handle([queued]);
   }
 
   /** A reply to a forwarded request goes to the follower, which bounds its own client. */
@@ -68,23 +72,43 @@ export class RespondStage implements RespondPort {
     return this.stage.snapshot();
   }
 
-  private handle(batch: Reply[]): void {
+  private handle(batch: QueuedReply[]): void {
     const byConnection = new Map<number, string[]>();
-    for (const { target, body } of batch) {
-      const connection = this.localConnection(target);
-      if (connection !== undefined) connection.queuedReplyBytes -= replyBytesEstimate(body);
-      const text = body.ok
-        ? encodeSuccess(target.id, body.result)
-        : encodeError(target.id, body.error);
-      if (target.kind === "remote") {
-        this.replicate.forwardReply(target.node, target.forwardId, text);
-        continue;
+    for (const reply of batch) {
+      const { target } = reply;
+      try {
+        const text = this.encode(reply);
+        if (target.kind === "remote") {
+          this.replicate.forwardReply(target.node, target.forwardId, text);
+          continue;
+        }
+        const texts = byConnection.get(target.connId);
+        if (texts === undefined) byConnection.set(target.connId, [text]);
+        else texts.push(text);
+      } catch (error) {
+        this.log.error({ err: error, target }, "a reply could not be sent");
+      } finally {
+        // Released once per reply whatever happened to it: a leak would refuse its client
+        // for ever (its owed bytes never fall back under the bound).
+        const connection = this.localConnection(target);
+        if (connection !== undefined) connection.queuedReplyBytes -= reply.bytesEstimate;
       }
-      const texts = byConnection.get(target.connId);
-      if (texts === undefined) byConnection.set(target.connId, [text]);
-      else texts.push(text);
     }
     for (const [connId, texts] of byConnection) this.deliver(connId, texts);
+  }
+
+  /** The reply's text; one that cannot be encoded (a bug) answers TIMEOUT: it may have run. */
+  private encode({ target, body }: Reply): string {
+    try {
+      return body.ok ? encodeSuccess(target.id, body.result) : encodeError(target.id, body.error);
+    } catch (error) {
+      this.stats.encodeFailed++;
+      this.log.error({ err: error, id: target.id }, "a reply could not be encoded; sent TIMEOUT");
+      return encodeError(target.id, {
+        code: ErrorCode.timeout,
+        message: "the reply could not be encoded; the operation may have been applied",
+      });
+    }
   }
 
   /** Send already-encoded replies to one local connection. */
@@ -103,9 +127,9 @@ export class RespondStage implements RespondPort {
 }
 
 /**
- * About the encoded size of a reply (strings, one level of items, the envelope): cheap, and
- * the same for a body every time, so that adding it at reply() and taking it off at the write
- * leaves a connection's count at zero.
+ * About the encoded size of a reply in bytes: the UTF-8 length of its strings (escapes not
+ * counted), one level of items, the envelope. Computed once per reply, at reply(), and carried
+ * on the queued item, so the same number is taken off at the write.
  */
 export function replyBytesEstimate(body: ReplyBody): number {
   if (!body.ok) return 256;
@@ -115,7 +139,7 @@ export function replyBytesEstimate(body: ReplyBody): number {
 }
 
 function valueBytes(value: unknown, depth: number): number {
-  if (typeof value === "string") return value.length + 2;
+  if (typeof value === "string") return Buffer.byteLength(value, "utf8") + 2;
   if (depth === 0 || typeof value !== "object" || value === null) return 8;
   let bytes = 2;
   if (Array.isArray(value)) {
@@ -123,6 +147,6 @@ function valueBytes(value: unknown, depth: number): number {
     return bytes;
   }
   for (const [key, item] of Object.entries(value))
-    bytes += key.length + 4 + valueBytes(item, depth - 1);
+    bytes += Buffer.byteLength(key, "utf8") + 4 + valueBytes(item, depth - 1);
   return bytes;
 }

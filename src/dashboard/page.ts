@@ -6,8 +6,16 @@
  * /dashboard/assets/), the Raft state with per-follower progress, the cluster's members as
  * this node sees them, and the WAL, engines and connections.
  */
-export function renderDashboard(name: string, options: { token?: string } = {}): string {
+export function renderDashboard(
+  name: string,
+  options: { token?: string; protectHttp?: boolean } = {},
+): string {
   const title = escapeHtml(name);
+  // A link cannot carry a Bearer header and /metrics takes no ?token=: under protectHttp a
+  // browser would only get 401, so the page says what it takes instead of linking.
+  const metrics = options.protectHttp
+    ? "/metrics needs a Bearer token"
+    : '<a href="/metrics">/metrics</a>';
   // With auth.protectHttp the assets need the token too; a browser can only put it in the URL.
   const query = options.token ? `?token=${encodeURIComponent(options.token)}` : "";
   return `<!doctype html>
@@ -72,7 +80,7 @@ export function renderDashboard(name: string, options: { token?: string } = {}):
     </div>
   </section>
 </main>
-<footer>stageraft · <a href="/metrics">/metrics</a> · <a href="/health">/health</a> · live over WebSocket /dashboard/live</footer>
+<footer>stageraft · ${metrics} · <a href="/health">/health</a> · live over WebSocket /dashboard/live</footer>
 <script src="/dashboard/assets/uplot.min.js${query}"></script>
 <script>${script}</script>
 </body></html>`;

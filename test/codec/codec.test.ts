@@ -19,7 +19,12 @@ function entry(index: number, type: EntryType, data: Uint8Array, prevChk: number
 }
 
 const e1 = entry(11, EntryType.normal, encoder.encode("put a=1 ü😀"), 0);
-const e2 = entry(12, EntryType.config, encoder.encode('{"voters":["n1"]}'), e1.chk);
+const e2 = entry(
+  12,
+  EntryType.config,
+  encoder.encode('{"config":{"voters":["n1"],"outgoing":[],"learners":[]},"context":""}'),
+  e1.chk,
+);
 const e3 = entry(13, EntryType.normal, new Uint8Array(0), e2.chk); // a no-op
 // A payload that is a view into a larger buffer, with every byte value.
 const all = new Uint8Array(300).map((_, k) => k & 0xff);
@@ -54,7 +59,7 @@ const oneOfEach: Message[] = [
     prevLogTerm: 7,
     entries: [],
     leaderCommit: 14,
-    sentTick: -1.5,
+    sentTick: 0,
   },
   {
     ...base,
@@ -440,5 +445,100 @@ describe("codec robustness (fast-check)", () => {
       }),
       { seed: MUTATED_SEED, numRuns: 3000 },
     );
+  });
+});
+
+/** An append carrying one entry after prevLogIndex 10 (term 7). */
+function appendOf(type: EntryType, data: Uint8Array): unknown[] {
+  const e = entry(11, type, data, 0);
+  return [{ ...oneOfEach[3]!, entries: [e] }];
+}
+const configData = (value: unknown) => encoder.encode(JSON.stringify(value));
+const goodConfig = { voters: ["n1", "n2"], outgoing: [], learners: ["n3"] };
+
+describe("codec - what the core asserts on is refused at the gateway", () => {
+  test("codec - a valid config entry passes", () => {
+    const frame = appendOf(EntryType.config, configData({ config: goodConfig, context: "" }));
+    expect(decodeMessages(pack(frame))).toHaveLength(1);
+  });
+
+  test("codec - a config entry whose data is not JSON is refused", () => {
+    expectCodecError(appendOf(EntryType.config, encoder.encode("{nope")), /config entry/);
+    expectCodecError(appendOf(EntryType.config, new Uint8Array(0)), /config entry/);
+  });
+
+  test("codec - a config entry without voters, outgoing and learners as string arrays is refused", () => {
+    for (const config of [
+      undefined,
+      null,
+      { outgoing: [], learners: [] },
+      { voters: ["n1"], learners: [] },
+      { voters: ["n1"], outgoing: [] },
+      { voters: [1], outgoing: [], learners: [] },
+      { voters: ["n1"], outgoing: "n2", learners: [] },
+    ]) {
+      expectCodecError(appendOf(EntryType.config, configData({ config, context: "" })), /config/);
+    }
+    expectCodecError(appendOf(EntryType.config, configData(null)), /config entry/);
+  });
+
+  test("codec - a config entry with a duplicate member is refused", () => {
+    const dup = (patch: Record<string, unknown>) =>
+      appendOf(EntryType.config, configData({ config: { ...goodConfig, ...patch }, context: "" }));
+    expectCodecError(dup({ voters: ["n1", "n1"] }), /duplicate/);
+    expectCodecError(dup({ learners: ["n3", "n3"] }), /duplicate/);
+    expectCodecError(dup({ outgoing: ["n1", "n1"] }), /duplicate/);
+  });
+
+  test("codec - a config entry with a learner that is also a voter is refused", () => {
+    const both = (patch: Record<string, unknown>) =>
+      appendOf(EntryType.config, configData({ config: { ...goodConfig, ...patch }, context: "" }));
+    expectCodecError(both({ learners: ["n1"] }), /both voter and learner/);
+    expectCodecError(both({ outgoing: ["n3"] }), /both voter and learner/);
+  });
+
+  test("codec - a config entry whose context is not a string is refused", () => {
+    for (const context of [undefined, 5, null, { a: 1 }]) {
+      expectCodecError(
+        appendOf(EntryType.config, configData({ config: goodConfig, context })),
+        /context/,
+      );
+    }
+  });
+
+  test("codec - a snapshot's meta config obeys the same membership rules", () => {
+    const snapshot = oneOfEach[8]!;
+    const withConfig = (config: unknown) => [{ ...snapshot, meta: { ...meta, config } }];
+    expectCodecError(withConfig({ voters: ["a", "a"], outgoing: [], learners: [] }), /duplicate/);
+    expectCodecError(withConfig({ voters: ["a"], outgoing: [], learners: ["a"] }), /both/);
+  });
+
+  test("codec - sentTick is a non-negative safe integer", () => {
+    for (const sentTick of [-1, 1.5, -1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expectCodecError([{ ...oneOfEach[3]!, sentTick }], /sentTick/);
+      expectCodecError([{ ...oneOfEach[5]!, sentTick }], /sentTick/);
+      expectCodecError([{ ...oneOfEach[7]!, sentTick }], /sentTick/);
+    }
+  });
+
+  test("codec - a snapshot chunk may not pass the snapshot's size", () => {
+    const data = new Uint8Array(256);
+    const chunk = (offset: number, done: boolean) => [
+      { ...base, type: "snapshot", meta, offset, length: data.length, done, data },
+    ];
+    expect(decodeMessages(pack(chunk(4096 - 256, true)))).toHaveLength(1);
+    expectCodecError(chunk(4096 - 255, false), /snapshot chunk .*size/);
+    expectCodecError(chunk(4096, true), /snapshot chunk .*size/);
+    expectCodecError(chunk(2 ** 52, false), /snapshot chunk .*size/);
+  });
+
+  test("codec - a snapshot chunk is done exactly when it ends at the snapshot's size", () => {
+    const data = new Uint8Array(256);
+    const chunk = (offset: number, done: boolean) => [
+      { ...base, type: "snapshot", meta, offset, length: data.length, done, data },
+    ];
+    expectCodecError(chunk(0, true), /snapshot chunk .*done/);
+    expectCodecError(chunk(1024, true), /snapshot chunk .*done/);
+    expect(decodeMessages(pack(chunk(1024, false)))).toHaveLength(1);
   });
 });

@@ -42,7 +42,26 @@ describe("http auth - auth.protectHttp", () => {
       expect((await get(`${base}${path}`, adminToken)).status, path).toBe(200);
     }
     expect((await get(`${base}/metrics`, clientToken)).body).toContain("stageraft_");
-    expect((await get(`${base}/health`)).status).toBe(200);
+    // /health stays open for probes, but without a token it answers the probe fields only:
+    // per-stage metrics, peer addresses and members are for token holders.
+    const probe = await get(`${base}/health`);
+    expect(probe.status).toBe(200);
+    expect(Object.keys(JSON.parse(probe.body)).sort()).toEqual(
+      ["appliedIndex", "commitIndex", "leader", "name", "role", "term"].sort(),
+    );
+    expect(JSON.parse(probe.body).name).toBe("n1");
+    for (const token of ["wrong", undefined]) {
+      const body = JSON.parse((await get(`${base}/health`, token)).body);
+      expect(body.stages, `token ${token}`).toBeUndefined();
+    }
+    for (const token of [clientToken, adminToken]) {
+      const full = await get(`${base}/health`, token);
+      expect(full.status).toBe(200);
+      const body = JSON.parse(full.body);
+      expect(body.name).toBe("n1");
+      for (const key of ["stages", "peers", "members", "lastIndex"])
+        expect(body).toHaveProperty(key);
+    }
 
     // A browser cannot set a header: the page takes ?token= and passes it on to its assets
     // (and its live feed, which takes ?token= as /v1 does).
@@ -86,7 +105,9 @@ describe("http auth - auth.protectHttp", () => {
     const base = `http://${cluster.node("n1").client}`;
     expect((await get(`${base}/metrics`)).status).toBe(200);
     expect((await get(`${base}/dashboard`)).status).toBe(200);
-    expect((await get(`${base}/health`)).status).toBe(200);
+    const health = await get(`${base}/health`);
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toHaveProperty("stages");
   });
 
   it("http auth - protectHttp without a client or admin token is refused at load", () => {

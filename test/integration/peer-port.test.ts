@@ -2,6 +2,7 @@ import { connect as connectTcp } from "node:net";
 import { pack } from "msgpackr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StageraftClient } from "../../src/mod.js";
+import { pendingHellosMax } from "../../stages/peer-gateway.js";
 import { TestCluster } from "./harness.js";
 
 /**
@@ -148,6 +149,34 @@ describe("peer port - with auth.peerToken set", () => {
     await expectAlive(cluster, target, client);
   });
 
+  it("peer port - past the cap of connections awaiting their hello, a new one is closed at once", async () => {
+    const [host, port] = cluster.node(target).peer.split(":");
+    const opened: { closed: boolean; socket: ReturnType<typeof connectTcp> }[] = [];
+    const openOne = () =>
+      new Promise<{ closed: boolean; socket: ReturnType<typeof connectTcp> }>((resolve) => {
+        const socket = connectTcp({ host: host!, port: Number(port) }, () => resolve(entry));
+        const entry = { closed: false, socket };
+        socket.on("error", () => {});
+        socket.on("close", () => {
+          entry.closed = true;
+        });
+      });
+    try {
+      for (let k = 0; k < pendingHellosMax; k++) opened.push(await openOne());
+      const extra = await openOne();
+      opened.push(extra);
+      await new Promise<void>((resolve) => {
+        if (extra.closed) resolve();
+        else extra.socket.on("close", () => resolve());
+      });
+      // Closed for the cap, not by the hello deadline: the older ones are all still open.
+      expect(opened.slice(0, pendingHellosMax).filter((o) => o.closed)).toHaveLength(0);
+    } finally {
+      for (const { socket } of opened) socket.destroy();
+    }
+    await expectAlive(cluster, target, client);
+  });
+
   it("peer port - a good hello sent one byte at a time is accepted; a bad frame after it closes the connection", async () => {
     const good = jsonFrame(1, {
       name: "n1",
@@ -163,7 +192,7 @@ describe("peer port - with auth.peerToken set", () => {
   });
 
   it("peer port - every refusal was counted and the cluster still commits on every node", async () => {
-    expect(await peerRejected(cluster, target)).toBeGreaterThanOrEqual(badHellos.length + 3);
+    expect(await peerRejected(cluster, target)).toBeGreaterThanOrEqual(badHellos.length + 4);
     for (const node of cluster.nodes)
       await expectAlive(cluster, node.name, cluster.client([node.name]));
   });

@@ -187,3 +187,89 @@ describe.each(["inline", "workers"] as const)("raft-step with the %s pool", (poo
     for (const index of committed) expect(persisted.has(index)).toBe(true);
   });
 });
+
+describe("raft-step - forwarded requests", () => {
+  test("raft-step - a forward reply is taken only from the leader the request went to", async () => {
+    const config = raftConfig(
+      {
+        id: "n1",
+        group: 1,
+        initialConfig: { voters: ["n1", "n2", "n3"], outgoing: [], learners: [] },
+      },
+      { electionTicks: 1000, heartbeatTicks: 1 },
+    );
+    const core = new InlineRaftCore(new RaftNode(config, new SeededRandom(3), restored), 0);
+    const forwards: { to: string; forwardId: number }[] = [];
+    const stage = new RaftStepStage(
+      core,
+      {
+        wal: { offer: () => true, hasRoom: () => true },
+        apply: { offer: () => true, hasRoom: () => true },
+        replicate: {
+          send: () => {},
+          forward: (to, forwardId) => {
+            forwards.push({ to, forwardId });
+            return true;
+          },
+          addPeer: () => {},
+          forwardReply: () => {},
+        },
+        respond: { reply: () => {} },
+      },
+      new MemberDirectory(new Map([["n1", "127.0.0.1:1"]])),
+      {
+        capacityItems: 100,
+        batchItems: 16,
+        tickMs: 1_000,
+        forwarding: true,
+        adminTimeoutMs: 1_000,
+        vectorDefaults: {
+          engine: "flat",
+          hnsw: { m: 16, efConstruction: 200, efSearch: 50 },
+          collections: {},
+        },
+      },
+      silent,
+    );
+    stages.push(stage);
+    // n2 leads term 1: its heartbeat makes it n1's leader.
+    stage.offer({
+      kind: "peer",
+      messages: [
+        {
+          type: "heartbeat",
+          group: 1,
+          from: "n2",
+          to: "n1",
+          term: 1,
+          leaderCommit: 0,
+          readSeq: 0,
+          sentTick: 0,
+        },
+      ],
+    });
+    const by = Date.now() + 10_000;
+    while (stage.status().leader !== "n2" && Date.now() < by) await sleep(5);
+    expect(stage.status().leader).toBe("n2");
+    stage.offer({
+      kind: "client",
+      target: { kind: "local", connId: 1, id: 1 },
+      request: { op: "put", key: "k", value: "v" },
+      admin: false,
+      deadline: Date.now() + 60_000,
+    });
+    while (forwards.length === 0 && Date.now() < by) await sleep(5);
+    expect(forwards).toHaveLength(1);
+    const { to, forwardId } = forwards[0]!;
+    expect(to).toBe("n2");
+    // Another peer (n3, or anyone who said hello) cannot answer for the leader.
+    expect(stage.onForwardReply(forwardId, "n3")).toBeNull();
+    expect(stage.stats.strayForwardReplies).toBe(1);
+    expect(stage.onForwardReply(forwardId, "n2")?.target).toEqual({
+      kind: "local",
+      connId: 1,
+      id: 1,
+    });
+    expect(stage.onForwardReply(forwardId, "n2")).toBeNull();
+  });
+});

@@ -75,4 +75,57 @@ describe("respond - reply bytes owed per connection", () => {
       256,
     );
   });
+
+  test("respond - the estimate is UTF-8 bytes", () => {
+    const estimate = replyBytesEstimate({ ok: true, result: { value: "é".repeat(1000) } });
+    expect(estimate).toBeGreaterThanOrEqual(2000);
+  });
+
+  test("respond - a reply's estimate is taken once: a result changed after reply() leaks nothing", async () => {
+    const { connections, connection, respond } = setUp();
+    const items = [{ key: "a", value: "x" }];
+    connection.inflight = 1;
+    respond.reply({
+      target: { kind: "local", connId: connection.connId, id: 1 },
+      body: { ok: true, result: { items } },
+    });
+    // The result grows before respond writes it (its estimate would differ the second time).
+    items.push({ key: "b", value: "y".repeat(5000) });
+    await respond.stage.idle();
+    expect(connection.sent).toHaveLength(1);
+    expect(connection.queuedReplyBytes).toBe(0);
+    expect(connection.inflight).toBe(0);
+    connections.remove(connection.connId);
+  });
+
+  test("respond - a reply that cannot be encoded is answered with an error; the rest of the batch is written and released", async () => {
+    const { connection, respond } = setUp();
+    connection.inflight = 3;
+    const target = (id: number) => ({ kind: "local", connId: connection.connId, id }) as const;
+    respond.reply({ target: target(1), body: { ok: true, result: { value: "a" } } });
+    // JSON.stringify throws on a BigInt: an encoder bug must not cost the other replies.
+    respond.reply({ target: target(2), body: { ok: true, result: { value: 10n } } });
+    respond.reply({ target: target(3), body: { ok: true, result: { value: "c" } } });
+    await respond.stage.idle();
+    expect(connection.queuedReplyBytes).toBe(0);
+    expect(connection.inflight).toBe(0);
+    const sent = connection.sent.map((text) => JSON.parse(text));
+    expect(sent.map((reply) => reply.id)).toEqual([1, 2, 3]);
+    expect(sent[0]).toMatchObject({ ok: true, value: "a" });
+    expect(sent[1]).toMatchObject({ ok: false, error: { code: "TIMEOUT" } });
+    expect(sent[2]).toMatchObject({ ok: true, value: "c" });
+  });
 });
+
+function setUp() {
+  const connections = new ConnectionTable();
+  const connection = fakeConnection(connections.allocateId());
+  connections.add(connection);
+  const respond = new RespondStage(
+    connections,
+    { forwardReply: () => {} },
+    { capacityItems: 100, batchItems: 10, maxReplyBytesPerConnection: 1 << 20 },
+    silent,
+  );
+  return { connections, connection, respond };
+}
