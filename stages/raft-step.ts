@@ -58,6 +58,9 @@ export interface RaftStepPorts {
   readonly respond: RespondPort;
 }
 
+/** A forwarded admin op waits this much longer than the leader's own admin timeout. */
+const forwardMarginMs = 2_000;
+
 /** Readys taken per round at most: each needs a wal-append slot and two apply slots. */
 const readyBudgetMax = 8;
 
@@ -117,7 +120,8 @@ export class RaftStepStage implements RaftStepPort {
   private readonly pendingReads = new Map<string, ClientItem>();
   private readSeq = 0;
   private forwardSeq = 0;
-  private readonly forwarded = new Map<number, { item: ClientItem }>();
+  /** Forwarded requests by forward id, with when this node stops waiting for the leader. */
+  private readonly forwarded = new Map<number, { item: ClientItem; deadline: number }>();
   private lastRole: string;
   stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0, rounds: 0 };
 
@@ -142,6 +146,7 @@ export class RaftStepStage implements RaftStepPort {
   ) {
     const adminCore: AdminCore = {
       status: () => this.core.status(),
+      configContext: () => this.core.view().configContext,
       proposeConfigChange: (changes, context) =>
         new Promise((resolve) => {
           this.next.configChanges.push({ changes, context, resolve });
@@ -153,7 +158,13 @@ export class RaftStepStage implements RaftStepPort {
           this.run();
         }),
     };
-    this.admin = new AdminOps(adminCore, directory, ports.respond, options.adminTimeoutMs);
+    this.admin = new AdminOps(
+      adminCore,
+      directory,
+      ports.respond,
+      options.adminTimeoutMs,
+      log.child({ part: "admin" }),
+    );
     this.learnMembers(core.view().configContext);
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
@@ -215,6 +226,7 @@ export class RaftStepStage implements RaftStepPort {
   private tick(): void {
     this.next.ticks++;
     this.admin.expire(Date.now());
+    this.admin.autopilot();
     this.expireForwarded();
     this.run();
   }
@@ -378,7 +390,11 @@ export class RaftStepStage implements RaftStepPort {
       if (
         this.ports.replicate.forward(leader, forwardId, item.target.id, item.request, item.admin)
       ) {
-        this.forwarded.set(forwardId, { item });
+        // An admin op may take the leader up to adminTimeoutMs: never give up before it does.
+        const deadline = adminOps[item.request.op]
+          ? Date.now() + this.options.adminTimeoutMs + forwardMarginMs
+          : item.deadline;
+        this.forwarded.set(forwardId, { item, deadline });
         this.stats.forwarded++;
         return;
       }
@@ -410,8 +426,8 @@ export class RaftStepStage implements RaftStepPort {
   private expireForwarded(): void {
     if (this.forwarded.size === 0 && this.pendingReads.size === 0) return;
     const now = Date.now();
-    for (const [forwardId, { item }] of this.forwarded) {
-      if (item.deadline > now) continue;
+    for (const [forwardId, { item, deadline }] of this.forwarded) {
+      if (deadline > now) continue;
       this.forwarded.delete(forwardId);
       this.refuse(
         item,
