@@ -15,6 +15,7 @@ import {
   type ProtocolLimits,
   type RequestId,
 } from "./protocol.js";
+import type { RemovedNotice } from "./removal.js";
 
 export interface IngressOptions {
   readonly clientHost: string;
@@ -37,6 +38,8 @@ export interface IngressPorts {
   /** A follower's forwarded request came back from the leader: hand the text to its client. */
   readonly forwardReplied: (forwardId: number, text: string) => void;
   readonly peerHello: (hello: Hello) => void;
+  /** A peer (the leader) says this node is no longer a member. */
+  readonly removedNotice: (from: NodeId, notice: RemovedNotice) => void;
   /** Reply straight away (errors decided at the gate); bypasses the pipeline. */
   readonly replyNow: (target: ReplyTarget, text: string) => void;
   readonly health: () => Record<string, unknown>;
@@ -458,6 +461,9 @@ export class IngressStage {
           }
           return;
         }
+        case FrameKind.removed:
+          this.ports.removedNotice(peer, decodeJson<RemovedNotice>(frame.payload));
+          return;
         case FrameKind.forwardReply: {
           const { forwardId, text } = decodeJson<{ forwardId: number; text: string }>(
             frame.payload,

@@ -4,7 +4,8 @@
  * peer token; then Raft message batches (msgpack) and forwarded client requests (JSON).
  */
 
-export const FrameKind = { hello: 1, raft: 2, forward: 3, forwardReply: 4 } as const;
+/** removed: the leader tells a node it is no longer a member (stages/removal.ts). */
+export const FrameKind = { hello: 1, raft: 2, forward: 3, forwardReply: 4, removed: 5 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 export interface Hello {

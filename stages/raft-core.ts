@@ -79,6 +79,8 @@ export interface CoreView {
   readonly checksumApplied: number | null;
   /** The member addresses carried by the current configuration. */
   readonly configContext: string;
+  /** Index of the entry that installed the current configuration. */
+  readonly configIndex: number;
   /** The core holds a Ready not yet taken. */
   readonly hasReady: boolean;
 }
@@ -112,6 +114,7 @@ export function coreView(raft: RaftNode): CoreView {
         : null,
     checksumApplied: raft.checksumAt(status.appliedIndex) ?? null,
     configContext: raft.membership.currentContext(),
+    configIndex: raft.membership.currentIndex(),
     hasReady: raft.hasReady(),
   };
 }

@@ -26,6 +26,7 @@ import type {
 import type { MemberDirectory } from "./members.js";
 import { adminOps, type ClientRequest, ErrorCode, leaderOps, writeOps } from "./protocol.js";
 import type { CoreView, RaftCore, RoundInput, RoundOutput } from "./raft-core.js";
+import { Removal, type RemovedNotice } from "./removal.js";
 
 export interface RaftStepOptions {
   readonly capacityItems: number;
@@ -56,6 +57,8 @@ export interface RaftStepPorts {
   readonly apply: QueuePort<ApplyItem>;
   readonly replicate: ReplicatePort;
   readonly respond: RespondPort;
+  /** This node learned that it was removed from the cluster: the program stops it. */
+  readonly removed?: (reason: string) => void;
 }
 
 /** A forwarded admin op waits this much longer than the leader's own admin timeout. */
@@ -126,6 +129,7 @@ export class RaftStepStage implements RaftStepPort {
   stats = { readies: 0, proposals: 0, forwarded: 0, refused: 0, rounds: 0 };
 
   private readonly admin: AdminOps;
+  private readonly removal: Removal;
   private next = new RoundBuilder();
   /** A round is running (inline: on the stack; workers: awaiting the worker). */
   private busy = false;
@@ -164,6 +168,19 @@ export class RaftStepStage implements RaftStepPort {
       ports.respond,
       options.adminTimeoutMs,
       log.child({ part: "admin" }),
+    );
+    this.removal = new Removal(
+      { status: () => this.core.status(), configIndex: () => this.core.view().configIndex },
+      ports.replicate,
+      directory,
+      (reason) => {
+        this.log.warn(
+          { group: core.group, term: core.status().term, reason },
+          "the member has been permanently removed from the cluster",
+        );
+        ports.removed?.(reason);
+      },
+      log.child({ part: "removal" }),
     );
     this.learnMembers(core.view().configContext);
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
@@ -227,6 +244,7 @@ export class RaftStepStage implements RaftStepPort {
     this.next.ticks++;
     this.admin.expire(Date.now());
     this.admin.autopilot();
+    this.removal.tick();
     this.expireForwarded();
     this.run();
   }
@@ -235,6 +253,8 @@ export class RaftStepStage implements RaftStepPort {
     for (const item of batch) {
       if (item.kind === "peer") {
         for (const message of item.messages) this.next.messages.push(message);
+        const first = item.messages[0];
+        if (first !== undefined) this.removal.heard(first.from);
       } else this.handleClient(item);
     }
     if (this.core.pool === "inline" || this.next.isEmpty()) {
@@ -249,8 +269,17 @@ export class RaftStepStage implements RaftStepPort {
     return done;
   }
 
+  /** A peer's "you were removed" notice (stages/removal.ts decides whether to believe it). */
+  onRemovedNotice(from: NodeId, notice: RemovedNotice): void {
+    this.removal.onNotice(from, notice);
+  }
+
   private handleClient(item: ClientItem): void {
     const { request } = item;
+    if (this.removal.isRemoved) {
+      this.refuse(item, ErrorCode.unavailable, "this node was removed from the cluster");
+      return;
+    }
     if (adminOps[request.op] && !item.admin) {
       this.refuse(
         item,

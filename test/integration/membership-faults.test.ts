@@ -129,3 +129,74 @@ describe("membership faults - etcd's order and changes back to back", () => {
     expect((error as StageraftError).code).toBe("BAD_REQUEST");
   });
 });
+
+async function waitForExit(
+  c: TestCluster,
+  name: string,
+  timeoutMs = 20_000,
+): Promise<number | null> {
+  const node = c.node(name);
+  const exited = await Promise.race([
+    node.exited.then(() => true),
+    sleep(timeoutMs).then(() => false),
+  ]);
+  if (!exited || node.process !== null)
+    throw new Error(`${name} still runs ${timeoutMs} ms after its removal\n${c.tail()}`);
+  return node.exitCode;
+}
+
+/** The survivors no longer list `name`: not in /health's peers, not in /metrics. */
+async function expectForgotten(c: TestCluster, name: string, survivors: readonly string[]) {
+  for (const survivor of survivors) {
+    const health = await c.waitForHealth(
+      survivor,
+      (h) => !(h.peers as { name: string }[]).some((p) => p.name === name),
+    );
+    expect((health.members as { voters: string[] }).voters).not.toContain(name);
+    const metrics = await (await fetch(`http://${c.node(survivor).client}/metrics`)).text();
+    expect(metrics).not.toContain(`peer="${name}"`);
+  }
+}
+
+async function addFourth(c: TestCluster): Promise<void> {
+  const admin = c.client(["n1", "n2", "n3"], { requestTimeoutMs: 60_000 });
+  const n4 = await c.join("n4");
+  await admin.memberAdd({ name: "n4", peer: n4.peer, client: n4.client });
+  await waitForMembers(c, (list) => list.filter((m) => m.voter).length === 4, ["n1", "n2", "n3"]);
+}
+
+describe("membership faults - a removed member stops serving and exits", () => {
+  it("a removed follower logs why, exits 0, and the others forget its link and series", async () => {
+    cluster = await TestCluster.start(3);
+    await addFourth(cluster);
+    const admin = cluster.client(["n1", "n2", "n3"], { requestTimeoutMs: 60_000 });
+    await admin.memberRemove("n4");
+    expect(await waitForExit(cluster, "n4")).toBe(0);
+    expect(cluster.node("n4").output).toContain("permanently removed from the cluster");
+    await expectForgotten(cluster, "n4", ["n1", "n2", "n3"]);
+    expect((await admin.put("after", "removal")).index).toBeGreaterThan(0);
+  });
+
+  it("a member removed while it was down learns it from the leader when it comes back", async () => {
+    cluster = await TestCluster.start(3);
+    await addFourth(cluster);
+    await cluster.kill("n4");
+    const admin = cluster.client(["n1", "n2", "n3"], { requestTimeoutMs: 60_000 });
+    await admin.memberRemove("n4");
+    await expectForgotten(cluster, "n4", ["n1", "n2", "n3"]);
+    cluster.restart("n4");
+    expect(await waitForExit(cluster, "n4")).toBe(0);
+    expect(cluster.node("n4").output).toContain("permanently removed from the cluster");
+  });
+
+  it("a removed leader exits once it has committed its removal", async () => {
+    cluster = await TestCluster.start(3);
+    const leader = await cluster.waitForLeader();
+    const rest = cluster.nodes.map((n) => n.name).filter((n) => n !== leader);
+    const admin = cluster.client([leader], { requestTimeoutMs: 60_000, maxAttempts: 1 });
+    await admin.memberRemove(leader);
+    expect(await waitForExit(cluster, leader)).toBe(0);
+    await cluster.waitForLeader(15_000, rest);
+    await expectForgotten(cluster, leader, rest);
+  });
+});
