@@ -171,6 +171,12 @@ export class ReplicateStage implements ReplicatePort {
     const link = this.links.get(name);
     if (link === undefined) return;
     this.links.delete(name);
+    if (notice !== null && !link.up) {
+      // The link is down right now: try a connection of its own, so the notice is not lost.
+      link.close();
+      this.notifyRemoved(link.address, notice);
+      return;
+    }
     link.closeAfter(notice === null ? null : encodeJsonFrame(FrameKind.removed, notice));
   }
 
