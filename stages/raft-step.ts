@@ -61,7 +61,7 @@ export interface RaftStepPorts {
   readonly removed?: (reason: string) => void;
 }
 
-/** A forwarded admin op waits this much longer than the leader's own admin timeout. */
+/** A forwarded request waits this much longer than the leader's own timeout for it. */
 const forwardMarginMs = 2_000;
 
 /** Readys taken per round at most: each needs a wal-append slot and two apply slots. */
@@ -419,10 +419,11 @@ export class RaftStepStage implements RaftStepPort {
       if (
         this.ports.replicate.forward(leader, forwardId, item.target.id, item.request, item.admin)
       ) {
-        // An admin op may take the leader up to adminTimeoutMs: never give up before it does.
-        const deadline = adminOps[item.request.op]
-          ? Date.now() + this.options.adminTimeoutMs + forwardMarginMs
-          : item.deadline;
+        // The leader times the request from when it gets it (an admin op: adminTimeoutMs), and
+        // answers TIMEOUT itself: never give up before it does.
+        const deadline =
+          (adminOps[item.request.op] ? Date.now() + this.options.adminTimeoutMs : item.deadline) +
+          forwardMarginMs;
         this.forwarded.set(forwardId, { item, deadline });
         this.stats.forwarded++;
         return;
