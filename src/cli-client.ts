@@ -328,6 +328,16 @@ export function registerClientCommands(program: Command): void {
         return CliExit.ok;
       }),
     );
+  member
+    .command("promote")
+    .description("make a learner (added with --learner) a voter; it must have caught up")
+    .argument("<name>")
+    .action(async (name: string, _options, command: Command) =>
+      run(command, async (client, { write }) => {
+        printMembers(await client.memberPromote(name), write);
+        return CliExit.ok;
+      }),
+    );
 
   program
     .command("transfer-leader")

@@ -260,6 +260,12 @@ program
     };
     process.once("SIGTERM", () => shutdown("SIGTERM"));
     process.once("SIGINT", () => shutdown("SIGINT"));
+    // A removed member must not serve (etcd does the same): stop cleanly and exit 0, so that a
+    // supervisor restarting on failure leaves it stopped.
+    void node.removed.then((reason) => {
+      node.log.warn({ reason }, "removed from the cluster: stopping, exit code 0");
+      shutdown("removed");
+    });
   });
 
 registerClientCommands(program);

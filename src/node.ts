@@ -50,6 +50,8 @@ export class StageraftNode {
     private readonly storage: Record<"core" | "wal" | "machine", { close(): Promise<void> }>,
     readonly ports: { clientPort: number; peerPort: number },
     private readonly observer: NodeObserver,
+    /** Resolves (with why) once this node learns that it was removed from the cluster. */
+    readonly removed: Promise<string>,
   ) {}
 
   static async start(
@@ -230,11 +232,26 @@ export class StageraftNode {
       await raftStep.close();
       await corePool?.close();
     };
+    const removedGraceMs = 4 * config.raft.electionTicks * config.raft.tickMs;
+    let removedResolve: (reason: string) => void = () => {};
+    const removed = new Promise<string>((resolve) => {
+      removedResolve = resolve;
+    });
     const directory = new MemberDirectory(members);
     directory.learnClient(config.name, config.listenClient);
     const raftStep = new RaftStepStage(
       core,
-      { wal: walAppend, apply, replicate, respond },
+      {
+        wal: walAppend,
+        apply,
+        replicate,
+        respond,
+        removed: (reason) => {
+          // Stay up a little, refusing requests with UNAVAILABLE: followers that still take
+          // this node for the leader get an answer (and elect a new one) instead of silence.
+          setTimeout(() => removedResolve(reason), removedGraceMs).unref();
+        },
+      },
       directory,
       {
         adminTimeoutMs: Math.max(30_000, config.limits.requestTimeoutMs),
@@ -332,6 +349,7 @@ export class StageraftNode {
           if (item !== null && item.target.kind === "local")
             respond.deliver(item.target.connId, [text]);
         },
+        removedNotice: (from, notice) => raftStep.onRemovedNotice(from, notice),
         peerHello: (hello) => {
           replicate.peerSeen(hello.name);
           directory.learnClient(hello.name, hello.clientAddress);
@@ -387,6 +405,7 @@ export class StageraftNode {
       { core: { close: closeCore }, wal, machine },
       ports,
       observer,
+      removed,
     );
     nodeRef.node = node;
     replicate.start();

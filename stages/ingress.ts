@@ -14,6 +14,7 @@ import {
   type ProtocolLimits,
   type RequestId,
 } from "./protocol.js";
+import type { RemovedNotice } from "./removal.js";
 import { clientAccess, requestToken } from "./tokens.js";
 
 export interface IngressOptions {
@@ -43,6 +44,8 @@ export interface IngressPorts extends HttpRoutesPorts {
   /** A follower's forwarded request came back from the leader: hand the text to its client. */
   readonly forwardReplied: (from: NodeId, forwardId: number, text: string) => void;
   readonly peerHello: (hello: Hello) => void;
+  /** A peer (the leader) says this node is no longer a member. */
+  readonly removedNotice: (from: NodeId, notice: RemovedNotice) => void;
   /** Reply straight away (errors decided at the gate); bypasses the pipeline. */
   readonly replyNow: (target: ReplyTarget, text: string) => void;
 }

@@ -1,5 +1,6 @@
 import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../raft/types.js";
 import type { ClientRequest, ErrorBody, RequestId } from "./protocol.js";
+import type { RemovalPeers } from "./removal.js";
 
 /**
  * What flows between the stages, and the small ports through which a stage reaches the next
@@ -94,7 +95,7 @@ export interface QueuePort<T> {
   hasRoom(items: number, bytes: number): boolean;
 }
 
-export interface ReplicatePort {
+export interface ReplicatePort extends RemovalPeers {
   send(messages: readonly Message[]): void;
   /** Ship a client request to the leader; false if the link is not up. */
   forward(

@@ -47,11 +47,15 @@ export class MemberDirectory {
     return merged;
   }
 
-  /** The context to write with a configuration change: the whole directory, plus `extra`. */
-  context(extra?: MemberAddress): string {
+  /**
+   * The context to write with a configuration change: the whole directory, plus `extra`, and
+   * the learners the leader is to promote once they have caught up (replicated, so that a new
+   * leader carries the promotion on).
+   */
+  context(extra?: MemberAddress, promote: readonly NodeId[] = []): string {
     const members = new Map(this.members);
     if (extra) members.set(extra.name, extra);
-    return JSON.stringify({ members: [...members.values()] });
+    return JSON.stringify({ members: [...members.values()], promote });
   }
 
   learnClient(name: NodeId, client: string): void {
@@ -75,5 +79,16 @@ export class MemberDirectory {
         voter: voters.has(name),
       };
     });
+  }
+}
+
+/** The learners a configuration's context asks the leader to promote (none when absent). */
+export function promoteIntent(context: string): NodeId[] {
+  if (context === "") return [];
+  try {
+    const { promote } = JSON.parse(context) as { promote?: unknown };
+    return Array.isArray(promote) ? promote.filter((n) => typeof n === "string") : [];
+  } catch {
+    return [];
   }
 }

@@ -1,4 +1,5 @@
 import type { RequestId } from "./protocol.js";
+import type { RemovedNotice } from "./removal.js";
 
 /**
  * Frames on the peer port (TCP): [length u32 BE][kind u8][payload], length counting kind and
@@ -7,7 +8,8 @@ import type { RequestId } from "./protocol.js";
  * Decoders here are the gateway's checks: what they return has every field of the right type.
  */
 
-export const FrameKind = { hello: 1, raft: 2, forward: 3, forwardReply: 4 } as const;
+/** removed: the leader tells a node it is no longer a member (stages/removal.ts). */
+export const FrameKind = { hello: 1, raft: 2, forward: 3, forwardReply: 4, removed: 5 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 export interface Hello {
@@ -82,6 +84,7 @@ export function isHostPort(value: unknown): value is string {
   return match !== null && Number(match[1]) <= 65_535;
 }
 
+/** A non-negative safe integer (forward ids, terms, indexes). */
 function isForwardId(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
@@ -133,6 +136,15 @@ export function decodeForwardReply(payload: Uint8Array): Decoded<ForwardReply> {
   if (typeof text !== "string")
     return { ok: false, reason: "a forward reply's text is not a string" };
   return { ok: true, value: { forwardId, text } };
+}
+
+export function decodeRemovedNotice(payload: Uint8Array): Decoded<RemovedNotice> {
+  const fields = decodeObject(payload);
+  if (fields === null) return { ok: false, reason: "a removal notice is not a JSON object" };
+  const { term, commitIndex } = fields;
+  if (!isForwardId(term) || !isForwardId(commitIndex))
+    return { ok: false, reason: "a removal notice's term or commitIndex is not a count" };
+  return { ok: true, value: { term, commitIndex } };
 }
 
 /** One frame off the wire: its kind byte and its payload (which may share the input chunk). */

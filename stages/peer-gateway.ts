@@ -9,12 +9,14 @@ import {
   decodeForward,
   decodeForwardReply,
   decodeHello,
+  decodeRemovedNotice,
   FrameKind,
   FrameReader,
   type Hello,
   type PeerFrame,
 } from "./peer-frames.js";
 import { decodeRequest, ErrorCode, encodeError, type ProtocolLimits } from "./protocol.js";
+import type { RemovedNotice } from "./removal.js";
 import { tokenMatches } from "./tokens.js";
 
 /** Before its hello is checked a connection may send one frame this large, ... */
@@ -51,6 +53,8 @@ export interface PeerGatewayPorts {
   /** `from`: the authenticated peer that sent the reply (only the leader asked may answer). */
   readonly forwardReplied: (from: NodeId, forwardId: number, text: string) => void;
   readonly peerHello: (hello: Hello) => void;
+  /** A peer (the leader) says this node is no longer a member. */
+  readonly removedNotice: (from: NodeId, notice: RemovedNotice) => void;
   readonly replyNow: (target: ReplyTarget, text: string) => void;
 }
 
@@ -214,6 +218,12 @@ export class PeerGateway {
         const reply = decodeForwardReply(frame.payload);
         if (!reply.ok) return reply.reason;
         this.ports.forwardReplied(peer, reply.value.forwardId, reply.value.text);
+        return null;
+      }
+      case FrameKind.removed: {
+        const notice = decodeRemovedNotice(frame.payload);
+        if (!notice.ok) return notice.reason;
+        this.ports.removedNotice(peer, notice.value);
         return null;
       }
       case FrameKind.hello:

@@ -54,6 +54,7 @@ export type ClientRequest =
       readonly voter: boolean;
     }
   | { readonly op: "member-remove"; readonly name: string }
+  | { readonly op: "member-promote"; readonly name: string }
   | { readonly op: "transfer-leader"; readonly to: string }
   | { readonly op: "snapshot" }
   | ({
@@ -100,6 +101,7 @@ export const writeOps: Record<ClientOp, boolean> = {
   members: false,
   "member-add": false,
   "member-remove": false,
+  "member-promote": false,
   "transfer-leader": false,
   snapshot: false,
   vcreate: true,
@@ -120,6 +122,7 @@ export const adminOps: Record<ClientOp, boolean> = {
   members: false,
   "member-add": true,
   "member-remove": true,
+  "member-promote": true,
   "transfer-leader": true,
   snapshot: true,
   vcreate: false,
@@ -133,6 +136,7 @@ export const leaderOps: Record<ClientOp, boolean> = {
   ...writeOps,
   "member-add": true,
   "member-remove": true,
+  "member-promote": true,
   "transfer-leader": true,
   snapshot: true,
 };
@@ -500,6 +504,7 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
       };
     }
     case "member-remove":
+    case "member-promote":
       return { op, name: nameField(frame, "name") };
     case "vcreate":
     case "vput":

@@ -58,6 +58,8 @@ export type AdminCondition =
   /** The entry (index, term) committed and the configuration settled (not joint, committed). */
   | { readonly kind: "settled"; readonly index: number; readonly term: number }
   | { readonly kind: "caughtUp"; readonly name: NodeId }
+  /** A leader would take a configuration change now (or this node no longer leads). */
+  | { readonly kind: "configSettled" }
   /** The transfer to `to` finished: `to` leads, or this leader gave the transfer up. */
   | { readonly kind: "transferred"; readonly to: NodeId };
 
@@ -77,6 +79,8 @@ export interface CoreView {
   readonly checksumApplied: number | null;
   /** The member addresses carried by the current configuration. */
   readonly configContext: string;
+  /** Index of the entry that installed the current configuration. */
+  readonly configIndex: number;
   /** The core holds a Ready not yet taken. */
   readonly hasReady: boolean;
 }
@@ -110,6 +114,7 @@ export function coreView(raft: RaftNode): CoreView {
         : null,
     checksumApplied: raft.checksumAt(status.appliedIndex) ?? null,
     configContext: raft.membership.currentContext(),
+    configIndex: raft.membership.currentIndex(),
     hasReady: raft.hasReady(),
   };
 }
@@ -125,6 +130,14 @@ function holds(raft: RaftNode, condition: AdminCondition): boolean {
       );
     case "caughtUp":
       return raft.learnerCaughtUp(condition.name);
+    case "configSettled":
+      // The leader's first entry of its term committed, and no configuration entry pending.
+      return (
+        raft.role !== "leader" ||
+        (raft.log.term(raft.commitIndex) === raft.term &&
+          !isJoint(raft.membership.current()) &&
+          raft.membership.currentIndex() <= raft.commitIndex)
+      );
     case "transferred":
       return (
         raft.leader === condition.to || (raft.role === "leader" && raft.leadTransferee === null)

@@ -26,6 +26,7 @@ import type {
 import type { MemberDirectory } from "./members.js";
 import { adminOps, type ClientRequest, ErrorCode, leaderOps, writeOps } from "./protocol.js";
 import type { CoreView, RaftCore, RoundInput, RoundOutput } from "./raft-core.js";
+import { Removal, type RemovedNotice } from "./removal.js";
 
 export interface RaftStepOptions {
   readonly capacityItems: number;
@@ -56,7 +57,12 @@ export interface RaftStepPorts {
   readonly apply: QueuePort<ApplyItem>;
   readonly replicate: ReplicatePort;
   readonly respond: RespondPort;
+  /** This node learned that it was removed from the cluster: the program stops it. */
+  readonly removed?: (reason: string) => void;
 }
+
+/** A forwarded request waits this much longer than the leader's own timeout for it. */
+const forwardMarginMs = 2_000;
 
 /** Readys taken per round at most: each needs a wal-append slot and two apply slots. */
 const readyBudgetMax = 8;
@@ -117,8 +123,12 @@ export class RaftStepStage implements RaftStepPort {
   private readonly pendingReads = new Map<string, ClientItem>();
   private readSeq = 0;
   private forwardSeq = 0;
-  /** Requests forwarded, by forward id, with the leader they went to (only it may answer). */
-  private readonly forwarded = new Map<number, { item: ClientItem; leader: NodeId }>();
+  /** Requests forwarded, by forward id: the leader they went to (only it may answer) and
+   * when this node stops waiting for it. */
+  private readonly forwarded = new Map<
+    number,
+    { item: ClientItem; leader: NodeId; deadline: number }
+  >();
   private lastRole: string;
   /** followersLostEntries already logged. */
   private lostEntriesLogged = 0;
@@ -134,6 +144,7 @@ export class RaftStepStage implements RaftStepPort {
   };
 
   private readonly admin: AdminOps;
+  private readonly removal: Removal;
   private next = new RoundBuilder();
   /** A round is running (inline: on the stack; workers: awaiting the worker). */
   private busy = false;
@@ -154,6 +165,7 @@ export class RaftStepStage implements RaftStepPort {
   ) {
     const adminCore: AdminCore = {
       status: () => this.core.status(),
+      configContext: () => this.core.view().configContext,
       proposeConfigChange: (changes, context) =>
         new Promise((resolve) => {
           this.next.configChanges.push({ changes, context, resolve });
@@ -165,7 +177,26 @@ export class RaftStepStage implements RaftStepPort {
           this.run();
         }),
     };
-    this.admin = new AdminOps(adminCore, directory, ports.respond, options.adminTimeoutMs);
+    this.admin = new AdminOps(
+      adminCore,
+      directory,
+      ports.respond,
+      options.adminTimeoutMs,
+      log.child({ part: "admin" }),
+    );
+    this.removal = new Removal(
+      { status: () => this.core.status(), configIndex: () => this.core.view().configIndex },
+      ports.replicate,
+      directory,
+      (reason) => {
+        this.log.warn(
+          { group: core.group, term: core.status().term, reason },
+          "the member has been permanently removed from the cluster",
+        );
+        ports.removed?.(reason);
+      },
+      log.child({ part: "removal" }),
+    );
     this.learnMembers(core.view().configContext);
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
@@ -227,6 +258,8 @@ export class RaftStepStage implements RaftStepPort {
   private tick(): void {
     this.next.ticks++;
     this.admin.expire(Date.now());
+    this.admin.autopilot();
+    this.removal.tick();
     this.expireForwarded();
     this.run();
   }
@@ -235,6 +268,8 @@ export class RaftStepStage implements RaftStepPort {
     for (const item of batch) {
       if (item.kind === "peer") {
         for (const message of item.messages) this.next.messages.push(message);
+        const first = item.messages[0];
+        if (first !== undefined) this.removal.heard(first.from);
       } else this.handleClient(item);
     }
     if (this.core.pool === "inline" || this.next.isEmpty()) {
@@ -249,8 +284,17 @@ export class RaftStepStage implements RaftStepPort {
     return done;
   }
 
+  /** A peer's "you were removed" notice (stages/removal.ts decides whether to believe it). */
+  onRemovedNotice(from: NodeId, notice: RemovedNotice): void {
+    this.removal.onNotice(from, notice);
+  }
+
   private handleClient(item: ClientItem): void {
     const { request } = item;
+    if (this.removal.isRemoved) {
+      this.refuse(item, ErrorCode.unavailable, "this node was removed from the cluster");
+      return;
+    }
     if (adminOps[request.op] && !item.admin) {
       this.refuse(
         item,
@@ -398,7 +442,12 @@ export class RaftStepStage implements RaftStepPort {
       if (
         this.ports.replicate.forward(leader, forwardId, item.target.id, item.request, item.admin)
       ) {
-        this.forwarded.set(forwardId, { item, leader });
+        // The leader times the request from when it gets it (an admin op: adminTimeoutMs), and
+        // answers TIMEOUT itself: never give up before it does.
+        const deadline =
+          (adminOps[item.request.op] ? Date.now() + this.options.adminTimeoutMs : item.deadline) +
+          forwardMarginMs;
+        this.forwarded.set(forwardId, { item, leader, deadline });
         this.stats.forwarded++;
         return;
       }
@@ -441,8 +490,8 @@ export class RaftStepStage implements RaftStepPort {
   private expireForwarded(): void {
     if (this.forwarded.size === 0 && this.pendingReads.size === 0) return;
     const now = Date.now();
-    for (const [forwardId, { item }] of this.forwarded) {
-      if (item.deadline > now) continue;
+    for (const [forwardId, { item, deadline }] of this.forwarded) {
+      if (deadline > now) continue;
       this.forwarded.delete(forwardId);
       this.refuse(
         item,

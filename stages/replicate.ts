@@ -7,6 +7,7 @@ import type { SnapshotStore } from "../storage/snapshot-store.js";
 import type { ReplicatePort } from "./items.js";
 import { encodeFrame, encodeJsonFrame, FrameKind, type Hello } from "./peer-frames.js";
 import type { ClientRequest, RequestId } from "./protocol.js";
+import type { RemovedNotice } from "./removal.js";
 
 export interface ReplicateOptions {
   readonly capacityItems: number;
@@ -108,6 +109,17 @@ class PeerLink {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.socket?.destroy();
   }
+
+  /** Write a last frame (if the link is up), then close once it is flushed. */
+  closeAfter(frame: Buffer | null): void {
+    if (frame === null || !this.connected || this.socket === null) {
+      this.close();
+      return;
+    }
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.socket.end(frame);
+  }
 }
 
 /**
@@ -148,6 +160,36 @@ export class ReplicateStage implements ReplicatePort {
     const link = new PeerLink(name, address, this.self, this.options, this.log);
     this.links.set(name, link);
     if (this.started) link.start();
+  }
+
+  peerNames(): NodeId[] {
+    return [...this.links.keys()];
+  }
+
+  /** The peer left the configuration: say so on its link (if given), close it, forget it. */
+  removePeer(name: NodeId, notice: RemovedNotice | null): void {
+    const link = this.links.get(name);
+    if (link === undefined) return;
+    this.links.delete(name);
+    if (notice !== null && !link.up) {
+      // The link is down right now: try a connection of its own, so the notice is not lost.
+      link.close();
+      this.notifyRemoved(link.address, notice);
+      return;
+    }
+    link.closeAfter(notice === null ? null : encodeJsonFrame(FrameKind.removed, notice));
+  }
+
+  /** A removed node we have no link to is talking: tell it on a one-shot connection. */
+  notifyRemoved(address: string, notice: RemovedNotice): void {
+    const [host, port] = splitAddress(address);
+    const socket = connect({ host, port, noDelay: true });
+    socket.setTimeout(5_000, () => socket.destroy());
+    socket.on("error", () => {});
+    socket.on("connect", () => {
+      socket.write(encodeJsonFrame(FrameKind.hello, this.self));
+      socket.end(encodeJsonFrame(FrameKind.removed, notice));
+    });
   }
 
   start(): void {

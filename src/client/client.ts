@@ -173,7 +173,10 @@ export class StageraftClient {
     return ((await this.request({ op: "members" })) as { members: MemberInfo[] }).members;
   }
 
-  /** Add a member: as a learner, then (voter, the default) promoted once it has caught up. */
+  /**
+   * Add a member: answered once it is in the configuration as a learner; a voter (the default)
+   * is then promoted by the leader, without further requests, once it has caught up.
+   */
   async memberAdd(member: {
     name: string;
     peer: string;
@@ -186,6 +189,12 @@ export class StageraftClient {
 
   async memberRemove(name: string): Promise<MemberInfo[]> {
     return ((await this.request({ op: "member-remove", name })) as { members: MemberInfo[] })
+      .members;
+  }
+
+  /** Promote a learner (one added with voter false) that has caught up. */
+  async memberPromote(name: string): Promise<MemberInfo[]> {
+    return ((await this.request({ op: "member-promote", name })) as { members: MemberInfo[] })
       .members;
   }
 

@@ -48,6 +48,7 @@ async function startGateway(options: Partial<PeerGatewayOptions>): Promise<Start
         replies.push(args);
       },
       peerHello: () => {},
+      removedNotice: () => {},
       replyNow: () => {},
     },
     stats,

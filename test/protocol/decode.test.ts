@@ -287,6 +287,11 @@ describe("protocol - every op of the contract, with its exact field names", () =
     });
     expect(refused({ id: 1, op: "member-remove" })).toBe("BAD_REQUEST");
     expect(refused({ id: 1, op: "member-remove", to: "n2" })).toBe("BAD_REQUEST");
+    expect(accepted({ id: 1, op: "member-promote", name: "n4" })).toEqual({
+      op: "member-promote",
+      name: "n4",
+    });
+    expect(refused({ id: 1, op: "member-promote" })).toBe("BAD_REQUEST");
     expect(accepted({ id: 1, op: "transfer-leader", to: "n2" })).toEqual({
       op: "transfer-leader",
       to: "n2",
@@ -656,6 +661,7 @@ function problems(frame: Record<string, unknown>, request: ClientRequest): strin
       only("name", "peer", "client", "voter");
       break;
     case "member-remove":
+    case "member-promote":
       if (typeof r.name !== "string") out.push("bad name");
       same("name");
       only("name");
@@ -776,6 +782,7 @@ const OPS = [
   "members",
   "member-add",
   "member-remove",
+  "member-promote",
   "transfer-leader",
   "snapshot",
   "vcreate",
