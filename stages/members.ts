@@ -25,21 +25,19 @@ export class MemberDirectory {
 
   /** Merge the directory carried by a configuration entry's context. */
   mergeContext(context: string): MemberAddress[] {
-    if (context === "") return [];
-    let parsed: { members?: MemberAddress[] };
-    try {
-      parsed = JSON.parse(context) as { members?: MemberAddress[] };
-    } catch {
-      return [];
-    }
+    // A context arrives from the log, which peers fill: anything but our shape is ignored.
+    const listed = parseContext(context)?.members;
+    if (!Array.isArray(listed)) return [];
     const merged: MemberAddress[] = [];
-    for (const member of parsed.members ?? []) {
-      if (typeof member?.name !== "string" || typeof member.peer !== "string") continue;
+    for (const member of listed as Partial<MemberAddress>[]) {
+      if (typeof member !== "object" || member === null) continue;
+      if (typeof member.name !== "string" || typeof member.peer !== "string") continue;
+      const client = typeof member.client === "string" ? member.client : null;
       const known = this.members.get(member.name);
       const next = {
         name: member.name,
         peer: member.peer,
-        client: member.client ?? known?.client ?? null,
+        client: client ?? known?.client ?? null,
       };
       this.members.set(member.name, next);
       merged.push(next);
@@ -84,11 +82,19 @@ export class MemberDirectory {
 
 /** The learners a configuration's context asks the leader to promote (none when absent). */
 export function promoteIntent(context: string): NodeId[] {
-  if (context === "") return [];
+  const promote = parseContext(context)?.promote;
+  return Array.isArray(promote) ? promote.filter((n): n is string => typeof n === "string") : [];
+}
+
+/** A configuration context as an object, or null when it is empty or not one. */
+function parseContext(context: string): Record<string, unknown> | null {
+  if (context === "") return null;
   try {
-    const { promote } = JSON.parse(context) as { promote?: unknown };
-    return Array.isArray(promote) ? promote.filter((n) => typeof n === "string") : [];
+    const parsed: unknown = JSON.parse(context);
+    return typeof parsed === "object" && parsed !== null
+      ? (parsed as Record<string, unknown>)
+      : null;
   } catch {
-    return [];
+    return null;
   }
 }
