@@ -970,37 +970,32 @@ describe("conformance - NOT_LEADER, UNAUTHORIZED, OVERLOADED, CONFLICT (3 nodes)
   it("conformance - CONFLICT for a membership change while another is in progress", async () => {
     const leader = await cluster.waitForLeader();
     const admin = await RawSocket.open(cluster.node(leader).client, auth.adminToken);
-    // n9 never starts: its promotion waits for a catch-up that never comes.
-    const firstId = newId();
-    void admin
-      .request(
-        { id: firstId, op: "member-add", name: "n9", peer: "127.0.0.1:9", client: "127.0.0.1:9" },
-        120_000,
-      )
-      .catch(() => {});
-    // Wait until the first change is visibly under way (n9 is a learner).
-    const observer = cluster.client([leader], { token: auth.adminToken });
-    for (let attempt = 0; ; attempt++) {
-      const members = await observer.members();
-      if (members.some((m) => m.name === "n9")) break;
-      if (attempt > 200) throw new Error("n9 never appeared as a learner");
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    let id = newId();
-    expectError(
-      await admin.request({
-        id,
+    // Pipelined on one connection: the second and third reach the leader while the first is
+    // being committed (CONTRACT §7: CONFLICT only then). n9 never starts.
+    const [addId, secondId, removeId] = [newId(), newId(), newId()];
+    const replies = await Promise.all([
+      admin.request({
+        id: addId,
+        op: "member-add",
+        name: "n9",
+        peer: "127.0.0.1:9",
+        client: "127.0.0.1:9",
+      }),
+      admin.request({
+        id: secondId,
         op: "member-add",
         name: "n8",
         peer: "127.0.0.1:8",
         client: "127.0.0.1:8",
       }),
-      "CONFLICT",
-      id,
-    );
-    id = newId();
-    expectError(await admin.request({ id, op: "member-remove", name: "n3" }), "CONFLICT", id);
-    // CONFLICT promised nothing was done.
+      admin.request({ id: removeId, op: "member-remove", name: "n3" }),
+    ]);
+    expect(replies[0]!.ok, JSON.stringify(replies[0])).toBe(true);
+    expectError(replies[1]!, "CONFLICT", secondId);
+    expectError(replies[2]!, "CONFLICT", removeId);
+    // CONFLICT promised nothing was done: n9 is in (a learner until it catches up), n8 is not,
+    // n3 still votes.
+    const observer = cluster.client([leader], { token: auth.adminToken });
     const members = await observer.members();
     expect(members.map((m) => m.name).sort()).toEqual(["n1", "n2", "n3", "n9"]);
     expect(
