@@ -17,6 +17,8 @@ import type {
 import { type ClientRequest, ErrorCode } from "./protocol.js";
 import type { StateMachinePort } from "./state-machine.js";
 
+/** Reads of one connection served at once, before its room is looked at again. */
+const readWindowPerConnection = 16;
 export interface ApplyOptions {
   readonly capacityItems: number;
   readonly batchItems: number;
@@ -241,7 +243,8 @@ export class ApplyStage {
     const ready = this.waitingReads.filter((read) => read.index <= this.appliedIndex);
     this.waitingReads = this.waitingReads.filter((read) => read.index > this.appliedIndex);
     // Reads are independent: LevelDB serves them in parallel from its thread pool. One
-    // connection's reads go one after another, so that each sees the replies owed before it.
+    // connection's reads go in windows, so that each window sees the replies owed before it
+    // (a client that stops reading gets at most one window served past its bound).
     const lanes = new Map<number, WaitingRead[]>();
     const parallel: WaitingRead[] = [];
     for (const read of ready) {
@@ -253,7 +256,10 @@ export class ApplyStage {
       }
     }
     const lane = async (reads: WaitingRead[]) => {
-      for (const read of reads) await this.serveRead(read);
+      for (let k = 0; k < reads.length; k += readWindowPerConnection)
+        await Promise.all(
+          reads.slice(k, k + readWindowPerConnection).map((read) => this.serveRead(read)),
+        );
     };
     await Promise.all([
       ...parallel.map((read) => this.serveRead(read)),
