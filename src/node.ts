@@ -4,17 +4,21 @@ import pino, { type Logger } from "pino";
 import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
 import { chainChecksum } from "../raft/checksum.js";
 import { type Entry, RaftNode, raftConfig, SeededRandom, type SnapshotMeta } from "../raft/mod.js";
-import { ApplyStage } from "../stages/apply.js";
-import { ConnectionTable } from "../stages/connections.js";
-import { IngressStage } from "../stages/ingress.js";
-import { MemberDirectory } from "../stages/members.js";
-import { InlineRaftCore, type RaftCore } from "../stages/raft-core.js";
-import { RaftStepStage } from "../stages/raft-step.js";
-import { RaftCorePool } from "../stages/remote-raft-core.js";
-import { ReplicateStage } from "../stages/replicate.js";
-import { RespondStage } from "../stages/respond.js";
-import { logHasVectors, StateMachine, type StateMachineOptions } from "../stages/state-machine.js";
-import { WalAppendStage } from "../stages/wal-append.js";
+import { ApplyStage } from "../stages/apply/apply.js";
+import {
+  logHasVectors,
+  StateMachine,
+  type StateMachineOptions,
+} from "../stages/apply/state-machine.js";
+import { IngressStage } from "../stages/ingress/ingress.js";
+import { MemberDirectory } from "../stages/raft-step/members.js";
+import { InlineRaftCore, type RaftCore } from "../stages/raft-step/raft-core.js";
+import { RaftStepStage } from "../stages/raft-step/raft-step.js";
+import { RaftCorePool } from "../stages/raft-step/remote-raft-core.js";
+import { ReplicateStage } from "../stages/replicate/replicate.js";
+import { ConnectionTable } from "../stages/respond/connections.js";
+import { RespondStage } from "../stages/respond/respond.js";
+import { WalAppendStage } from "../stages/wal-append/wal-append.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
 import { Wal, WalCorruptError } from "../storage/wal.js";
 import { type NodeConfig, parseInitialCluster } from "./config.js";

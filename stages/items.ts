@@ -1,6 +1,6 @@
 import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../raft/types.js";
 import type { ClientRequest, ErrorBody, RequestId } from "./protocol.js";
-import type { RemovalPeers } from "./removal.js";
+import type { RemovalPeers } from "./raft-step/removal.js";
 
 /**
  * What flows between the stages, and the small ports through which a stage reaches the next

@@ -6,12 +6,12 @@ import { RaftNode } from "../../raft/node.js";
 import { SeededRandom } from "../../raft/rand.js";
 import type { Ready } from "../../raft/types.js";
 import type { ApplyItem, ClientItem, Reply, WalItem } from "../../stages/items.js";
-import { MemberDirectory } from "../../stages/members.js";
-import { InlineRaftCore, type RaftCore } from "../../stages/raft-core.js";
-import { RaftStepStage } from "../../stages/raft-step.js";
-import { RaftCorePool } from "../../stages/remote-raft-core.js";
+import { MemberDirectory } from "../../stages/raft-step/members.js";
+import { InlineRaftCore, type RaftCore } from "../../stages/raft-step/raft-core.js";
+import { RaftStepStage } from "../../stages/raft-step/raft-step.js";
+import { RaftCorePool } from "../../stages/raft-step/remote-raft-core.js";
 
-const compiledHost = new URL("../../dist/stages/raft-core-host.js", import.meta.url);
+const compiledHost = new URL("../../dist/stages/raft-step/raft-core-host.js", import.meta.url);
 const silent = pino({ level: "silent" });
 
 const groupConfig = raftConfig(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeCommand, encodeCommand, type LogCommand } from "../../stages/commands.js";
+import { decodeCommand, encodeCommand, type LogCommand } from "../../stages/apply/commands.js";
 import { decodeRequest, defaultProtocolLimits } from "../../stages/protocol.js";
 
 /**

@@ -1,6 +1,6 @@
 import { Packr } from "msgpackr";
-import type { KvCommand } from "../storage/engines/engine.js";
-import type { VectorCommand } from "../storage/engines/vector-store.js";
+import type { KvCommand } from "../../storage/engines/engine.js";
+import type { VectorCommand } from "../../storage/engines/vector-store.js";
 
 /**
  * What a normal log entry carries: a state machine command, with the client session that

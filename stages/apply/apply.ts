@@ -1,10 +1,9 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../queues/mod.js";
-import { type Entry, EntryType } from "../raft/types.js";
-import { packDirectory, unpackArchive } from "../storage/archive.js";
-import type { SnapshotStore } from "../storage/snapshot-store.js";
-import { decodeCommand } from "./commands.js";
+import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import { type Entry, EntryType } from "../../raft/types.js";
+import { packDirectory, unpackArchive } from "../../storage/archive.js";
+import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type {
   ApplyItem,
   QueuePort,
@@ -13,8 +12,9 @@ import type {
   ReplyTarget,
   RespondPort,
   WalItem,
-} from "./items.js";
-import { type ClientRequest, ErrorCode } from "./protocol.js";
+} from "../items.js";
+import { type ClientRequest, ErrorCode } from "../protocol.js";
+import { decodeCommand } from "./commands.js";
 import type { StateMachinePort } from "./state-machine.js";
 
 /** Reads of one connection served at once, before its room is looked at again. */

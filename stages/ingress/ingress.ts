@@ -1,20 +1,24 @@
 import uWS from "uWebSockets.js";
 import type { Logger } from "pino";
-import type { AdmissionController } from "../queues/mod.js";
-import type { NodeId } from "../raft/types.js";
-import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
-import { HttpRoutes, type HttpRoutesPorts } from "./http-routes.js";
-import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
-import type { Hello } from "./peer-frames.js";
-import { PeerGateway } from "./peer-gateway.js";
+import type { AdmissionController } from "../../queues/mod.js";
+import type { NodeId } from "../../raft/types.js";
+import type { ClientItem, RaftStepItem, ReplyTarget } from "../items.js";
 import {
   decodeRequest,
   ErrorCode,
   encodeError,
   type ProtocolLimits,
   type RequestId,
-} from "./protocol.js";
-import type { RemovedNotice } from "./removal.js";
+} from "../protocol.js";
+import type { RemovedNotice } from "../raft-step/removal.js";
+import type { Hello } from "../replicate/peer-frames.js";
+import { PeerGateway } from "../replicate/peer-gateway.js";
+import {
+  type ClientConnection,
+  type ConnectionTable,
+  owedReplyBytes,
+} from "../respond/connections.js";
+import { HttpRoutes, type HttpRoutesPorts } from "./http-routes.js";
 import { clientAccess, requestToken } from "./tokens.js";
 
 export interface IngressOptions {

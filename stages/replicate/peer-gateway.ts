@@ -1,9 +1,12 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
-import type { AdmissionController } from "../queues/mod.js";
-import { decodeMessages } from "../raft/codec.js";
-import type { NodeId } from "../raft/types.js";
-import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
+import type { AdmissionController } from "../../queues/mod.js";
+import { decodeMessages } from "../../raft/codec.js";
+import type { NodeId } from "../../raft/types.js";
+import { tokenMatches } from "../ingress/tokens.js";
+import type { ClientItem, RaftStepItem, ReplyTarget } from "../items.js";
+import { decodeRequest, ErrorCode, encodeError, type ProtocolLimits } from "../protocol.js";
+import type { RemovedNotice } from "../raft-step/removal.js";
 import {
   type Decoded,
   decodeForward,
@@ -15,9 +18,6 @@ import {
   type Hello,
   type PeerFrame,
 } from "./peer-frames.js";
-import { decodeRequest, ErrorCode, encodeError, type ProtocolLimits } from "./protocol.js";
-import type { RemovedNotice } from "./removal.js";
-import { tokenMatches } from "./tokens.js";
 
 /** Before its hello is checked a connection may send one frame this large, ... */
 export const helloFrameBytesMax = 4 * 1024;

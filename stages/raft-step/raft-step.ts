@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../queues/mod.js";
-import { decodeConfigEntry } from "../raft/membership.js";
-import type { RaftStatus, ReadMode } from "../raft/node.js";
+import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import { decodeConfigEntry } from "../../raft/membership.js";
+import type { RaftStatus, ReadMode } from "../../raft/node.js";
 import {
   type ConfigChange,
   EntryType,
@@ -10,9 +10,8 @@ import {
   type ProposeResult,
   type Ready,
   type SnapshotMeta,
-} from "../raft/types.js";
-import { type AdminCore, AdminOps, type AdminWait } from "./admin.js";
-import { encodeCommand, type LogCommand } from "./commands.js";
+} from "../../raft/types.js";
+import { encodeCommand, type LogCommand } from "../apply/commands.js";
 import type {
   ApplyItem,
   ClientItem,
@@ -22,9 +21,10 @@ import type {
   ReplicatePort,
   RespondPort,
   WalItem,
-} from "./items.js";
+} from "../items.js";
+import { adminOps, type ClientRequest, ErrorCode, leaderOps, writeOps } from "../protocol.js";
+import { type AdminCore, AdminOps, type AdminWait } from "./admin.js";
 import type { MemberDirectory } from "./members.js";
-import { adminOps, type ClientRequest, ErrorCode, leaderOps, writeOps } from "./protocol.js";
 import type { CoreView, RaftCore, RoundInput, RoundOutput } from "./raft-core.js";
 import { Removal, type RemovedNotice } from "./removal.js";
 

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../queues/mod.js";
-import type { Ready } from "../raft/types.js";
-import type { SnapshotStore } from "../storage/snapshot-store.js";
-import type { Wal, WalWrite } from "../storage/wal.js";
-import type { ApplyItem, QueuePort, RaftStepPort, WalItem } from "./items.js";
+import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import type { Ready } from "../../raft/types.js";
+import type { SnapshotStore } from "../../storage/snapshot-store.js";
+import type { Wal, WalWrite } from "../../storage/wal.js";
+import type { ApplyItem, QueuePort, RaftStepPort, WalItem } from "../items.js";
 
 export interface WalAppendOptions {
   readonly capacityItems: number;

@@ -1,5 +1,5 @@
-import type { RequestId } from "./protocol.js";
-import type { RemovedNotice } from "./removal.js";
+import type { RequestId } from "../protocol.js";
+import type { RemovedNotice } from "../raft-step/removal.js";
 
 /**
  * Frames on the peer port (TCP): [length u32 BE][kind u8][payload], length counting kind and
