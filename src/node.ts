@@ -29,6 +29,7 @@ import {
   NodeObserver,
 } from "./dashboard/observer.js";
 import { renderDashboard } from "./dashboard/page.js";
+import { HttpRoutes } from "./http/routes.js";
 import { NodeMetrics } from "./metrics.js";
 import { openCheckedState } from "./open-state.js";
 import { runClosers, type StopOutcome } from "./shutdown.js";
@@ -323,6 +324,26 @@ export class StageraftNode {
     const { protectHttp } = config.auth;
     const page = renderDashboard(config.name, { protectHttp });
     const assets = loadDashboardAssets();
+    const http = new HttpRoutes(
+      {
+        clientToken: config.auth.clientToken ?? null,
+        adminToken: config.auth.adminToken ?? null,
+        protectHttp,
+      },
+      {
+        health: () => nodeRef.node!.health(),
+        // Built at the first scrape: a node nobody scrapes pays nothing.
+        metrics: () => {
+          metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
+          return metrics.render();
+        },
+        dashboard: (token) =>
+          token === null ? page : renderDashboard(config.name, { token, protectHttp }),
+        dashboardSnapshot: () => observer.dashboardFresh(),
+        dashboardAsset: (name) => assets.get(name),
+      },
+      log.child({ stage: "ingress" }),
+    );
     const ingress: IngressStage = new IngressStage(
       connections,
       {
@@ -343,7 +364,6 @@ export class StageraftNode {
         adminToken: config.auth.adminToken ?? null,
         peerToken: config.auth.peerToken ?? null,
         nodeName: config.name,
-        protectHttp: config.auth.protectHttp,
       },
       {
         raftStep,
@@ -362,16 +382,7 @@ export class StageraftNode {
           if (target.kind === "remote") replicate.forwardReply(target.node, target.forwardId, text);
           else respond.deliver(target.connId, [text]);
         },
-        health: () => nodeRef.node!.health(),
-        // Built at the first scrape: a node nobody scrapes pays nothing.
-        metrics: () => {
-          metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
-          return metrics.render();
-        },
-        dashboard: (token) =>
-          token === null ? page : renderDashboard(config.name, { token, protectHttp }),
-        dashboardSnapshot: () => observer.dashboardFresh(),
-        dashboardAsset: (name) => assets.get(name),
+        http,
       },
       log.child({ stage: "ingress" }),
     );

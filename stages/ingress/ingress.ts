@@ -18,7 +18,6 @@ import {
   type ConnectionTable,
   owedReplyBytes,
 } from "../respond/connections.js";
-import { HttpRoutes, type HttpRoutesPorts } from "./http-routes.js";
 import { clientAccess, requestToken } from "./tokens.js";
 
 export interface IngressOptions {
@@ -38,11 +37,20 @@ export interface IngressOptions {
   readonly peerToken: string | null;
   /** This node's name (a peer's hello may not claim it). */
   readonly nodeName: NodeId;
-  /** /metrics, /dashboard and its assets need the client or admin token (auth.protectHttp). */
-  readonly protectHttp: boolean;
 }
 
-export interface IngressPorts extends HttpRoutesPorts {
+/**
+ * The HTTP routes the client port serves beside /v1 (/health, /metrics, /dashboard), handed in
+ * by src/ (src/http/routes.ts): ingress only registers them and stops them.
+ */
+export interface IngressHttp {
+  /** Add the routes to `app`; refusals for a missing or wrong token count into `counters`. */
+  register(app: uWS.TemplatedApp, counters: { unauthorized: number }): void;
+  stop(): void;
+}
+
+export interface IngressPorts {
+  readonly http: IngressHttp;
   readonly raftStep: { offer(item: RaftStepItem): boolean };
   readonly admission: AdmissionController;
   /** A follower's forwarded request came back from the leader: hand the text to its client. */
@@ -84,13 +92,13 @@ function transportLimitBytes(limits: ProtocolLimits): number {
  * Stage 1: the node's front door. Clients: WebSocket /v1 on uWebSockets.js, each frame decoded
  * and validated here (bad frames get BAD_REQUEST and the connection lives on), then admitted
  * only while the pipeline has room (else OVERLOADED at once). The same port serves the HTTP
- * routes of stages/http-routes.ts (/health, /metrics, /dashboard). Peers: a TCP port carrying
- * length-prefixed frames (stages/peer-gateway.ts), token-checked at hello.
+ * routes handed in as `ports.http` (src/http/routes.ts: /health, /metrics, /dashboard). Peers:
+ * a TCP port carrying length-prefixed frames (stages/replicate/peer-gateway.ts), token-checked
+ * at hello.
  */
 export class IngressStage {
   private listenSocket: uWS.us_listen_socket | null = null;
   private peerGateway: PeerGateway | null = null;
-  private readonly http: HttpRoutes;
   stats = {
     frames: 0,
     badFrames: 0,
@@ -105,9 +113,7 @@ export class IngressStage {
     private readonly options: IngressOptions,
     private readonly ports: IngressPorts,
     private readonly log: Logger,
-  ) {
-    this.http = new HttpRoutes(options, ports, this.stats, log);
-  }
+  ) {}
 
   async start(): Promise<{ clientPort: number; peerPort: number }> {
     const peerPort = await this.startPeer();
@@ -140,7 +146,7 @@ export class IngressStage {
         this.connections.remove(connId);
       },
     });
-    this.http.register(app);
+    this.ports.http.register(app, this.stats);
     app.any("/*", (res) => {
       res
         .writeStatus("404 Not Found")
@@ -281,7 +287,7 @@ export class IngressStage {
 
   // ------------------------------------------------------------ peers
 
-  /** The peer port is stages/peer-gateway.ts; it counts into this stage's stats. */
+  /** The peer port is stages/replicate/peer-gateway.ts; it counts into this stage's stats. */
   private startPeer(): Promise<number> {
     const { options } = this;
     this.peerGateway = new PeerGateway(
@@ -304,7 +310,7 @@ export class IngressStage {
   async stop(): Promise<void> {
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    this.http.stop();
+    this.ports.http.stop();
     this.connections.closeAll();
     await this.peerGateway?.stop();
   }
