@@ -29,6 +29,7 @@ import {
   NodeObserver,
 } from "./dashboard/observer.js";
 import { renderDashboard } from "./dashboard/page.js";
+import { fatalExit } from "./fatal.js";
 import { HttpRoutes } from "./http/routes.js";
 import { NodeMetrics } from "./metrics.js";
 import { openCheckedState } from "./open-state.js";
@@ -204,11 +205,13 @@ export class StageraftNode {
       compact: (index: number, size: number) => late.raftStep!.compact(index, size),
       kick: () => late.raftStep!.kick(),
     };
+    const fatal = fatalExit(log, () => late.raftStep?.status() ?? null);
     const walAppend = new WalAppendStage(
       wal,
       snapshots,
       {
         raftStep: raftStepPort,
+        fatal,
         apply: {
           offer: (item) => late.apply!.offer(item),
           hasRoom: (i, b) => late.apply!.hasRoom(i, b),
@@ -218,12 +221,11 @@ export class StageraftNode {
         capacityItems: config.stages.walAppend.queueItems,
         batchItems: config.stages.walAppend.batchItems,
       },
-      log.child({ stage: "wal-append" }),
     );
     const apply = new ApplyStage(
       machine,
       snapshots,
-      { raftStep: raftStepPort, respond, wal: walAppend },
+      { raftStep: raftStepPort, respond, wal: walAppend, fatal },
       {
         capacityItems: config.stages.apply.queueItems,
         batchItems: config.stages.apply.batchItems,
@@ -251,6 +253,7 @@ export class StageraftNode {
         apply,
         replicate,
         respond,
+        fatal,
         removed: (reason) => {
           // Stay up a little, refusing requests with UNAVAILABLE: followers that still take
           // this node for the leader get an answer (and elect a new one) instead of silence.

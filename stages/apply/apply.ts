@@ -6,6 +6,7 @@ import { packDirectory, unpackArchive } from "../../storage/archive.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type {
   ApplyItem,
+  Fatal,
   QueuePort,
   RaftStepPort,
   ReplyBody,
@@ -36,6 +37,8 @@ export interface ApplyPorts {
   readonly raftStep: RaftStepPort;
   readonly respond: RespondPort;
   readonly wal: QueuePort<WalItem>;
+  /** A batch or a snapshot failed half-way: stop the node (src/node.ts; exit 70). */
+  readonly fatal: Fatal;
 }
 
 interface Waiter {
@@ -103,8 +106,10 @@ export class ApplyStage {
     this.stage.on("error", (error) => {
       // A half-applied batch would leave this replica's state unlike the others': stop, and
       // let the restart replay the log from a consistent point.
-      this.log.fatal({ err: error }, "applying committed entries failed; stopping the node");
-      process.exit(70);
+      this.ports.fatal(error, {
+        stage: "apply",
+        message: "applying committed entries failed; stopping the node",
+      });
     });
   }
 
@@ -335,8 +340,11 @@ export class ApplyStage {
       .catch((error: unknown) => this.abandonSnapshot(error, index, work))
       .then(done)
       .catch((error: unknown) => {
-        this.log.fatal({ err: error, index }, "taking a snapshot failed; stopping the node");
-        process.exit(70);
+        this.ports.fatal(error, {
+          stage: "apply",
+          message: "taking a snapshot failed; stopping the node",
+          index,
+        });
       })
       .finally(() => {
         this.snapshotJob = null;

@@ -15,6 +15,7 @@ import { encodeCommand, type LogCommand } from "../apply/commands.js";
 import type {
   ApplyItem,
   ClientItem,
+  Fatal,
   QueuePort,
   RaftStepItem,
   RaftStepPort,
@@ -59,6 +60,8 @@ export interface RaftStepPorts {
   readonly respond: RespondPort;
   /** This node learned that it was removed from the cluster: the program stops it. */
   readonly removed?: (reason: string) => void;
+  /** A broken invariant: stop the node (src/node.ts; exit 70). */
+  readonly fatal: Fatal;
 }
 
 /** A forwarded request waits this much longer than the leader's own timeout for it. */
@@ -251,8 +254,7 @@ export class RaftStepStage implements RaftStepPort {
   private fatal(error: unknown): void {
     // An assertion in the core, a dead core worker, or a Ready half fanned out: nothing sound
     // can follow.
-    this.log.fatal({ err: error }, "raft-step failed; stopping the node");
-    process.exit(70);
+    this.ports.fatal(error, { stage: "raft-step", message: "raft-step failed; stopping the node" });
   }
 
   private tick(): void {

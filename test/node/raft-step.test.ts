@@ -73,6 +73,9 @@ class Harness {
           forwardReply: () => {},
         },
         respond: { reply: (reply) => this.replies.push(reply) },
+        fatal: (error) => {
+          throw error;
+        },
       },
       new MemberDirectory(new Map([["n1", "127.0.0.1:1"]])),
       {
@@ -221,6 +224,9 @@ describe("raft-step - forwarded requests", () => {
           forwardReply: () => {},
         },
         respond: { reply: () => {} },
+        fatal: (error) => {
+          throw error;
+        },
       },
       new MemberDirectory(new Map([["n1", "127.0.0.1:1"]])),
       {
