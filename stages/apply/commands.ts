@@ -1,6 +1,7 @@
 import { Packr } from "msgpackr";
 import type { KvCommand } from "../../storage/engines/engine.js";
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
+import type { ClientRequest } from "../protocol.js";
 
 /**
  * What a normal log entry carries: a state machine command, with the client session that
@@ -41,4 +42,63 @@ export function decodeCommand(data: Uint8Array): LogCommand {
   if (vec === undefined || vec.metaPairs === undefined) return command;
   const { metaPairs, ...rest } = vec;
   return { ...command, vec: { ...rest, meta: Object.fromEntries(metaPairs) } as VectorCommand };
+}
+
+/** What a vcreate without engine or params gets (engines.* in the config; resolved on the leader). */
+export interface VectorDefaults {
+  readonly engine: "hnsw" | "flat";
+  readonly hnsw: { readonly m: number; readonly efConstruction: number; readonly efSearch: number };
+  /** Per collection name (engines.collections in the config). */
+  readonly collections: Readonly<
+    Record<
+      string,
+      { engine?: "hnsw" | "flat"; m?: number; efConstruction?: number; efSearch?: number }
+    >
+  >;
+}
+
+/**
+ * The entry a write becomes. A vcreate carries its engine and parameters fully resolved by the
+ * leader: replicas configured differently must still build the same collection.
+ */
+export function toLogCommand(
+  request: ClientRequest,
+  ts: number,
+  vectorDefaults: VectorDefaults,
+): LogCommand {
+  const meta =
+    "session" in request && request.session !== undefined
+      ? { session: { id: request.session, seq: request.seq! }, ts }
+      : { ts };
+  switch (request.op) {
+    case "put":
+      return { kv: { op: "put", key: request.key, value: request.value }, ...meta };
+    case "delete":
+      return { kv: { op: "delete", key: request.key }, ...meta };
+    case "cas":
+      return {
+        kv: { op: "cas", key: request.key, expect: request.expect, value: request.value },
+        ...meta,
+      };
+    case "incr":
+      return { kv: { op: "incr", key: request.key, delta: request.delta }, ...meta };
+    case "vcreate": {
+      const { op, collection, dim, metric } = request;
+      const { engine: configured, ...configuredParams } =
+        vectorDefaults.collections[collection] ?? {};
+      const engine = request.engine ?? configured ?? vectorDefaults.engine;
+      const params = { ...vectorDefaults.hnsw, ...configuredParams, ...request.params };
+      return { vec: { op, collection, dim, metric, engine, params }, ...meta };
+    }
+    case "vput": {
+      const { op, collection, key, vector, meta: fields } = request;
+      return { vec: { op, collection, key, vector, ...(fields ? { meta: fields } : {}) }, ...meta };
+    }
+    case "vdelete":
+      return { vec: { op: "vdelete", collection: request.collection, key: request.key }, ...meta };
+    case "snapshot":
+      return { snapshot: true, ts };
+    default:
+      throw new Error(`not a write: ${request.op}`);
+  }
 }
