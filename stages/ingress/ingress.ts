@@ -3,13 +3,8 @@ import type { Logger } from "pino";
 import type { AdmissionController } from "../../queues/mod.js";
 import type { NodeId } from "../../raft/types.js";
 import type { ClientItem, RaftStepItem, ReplyTarget } from "../items.js";
-import {
-  decodeRequest,
-  ErrorCode,
-  encodeError,
-  type ProtocolLimits,
-  type RequestId,
-} from "../protocol.js";
+import { ErrorCode, encodeError, type ProtocolLimits, type RequestId } from "../protocol.js";
+import { decodeRequest } from "../protocol-decode.js";
 import type { RemovedNotice } from "../raft-step/removal.js";
 import type { Hello } from "../replicate/peer-frames.js";
 import { PeerGateway } from "../replicate/peer-gateway.js";

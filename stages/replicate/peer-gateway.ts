@@ -5,7 +5,8 @@ import { decodeMessages } from "../../raft/codec.js";
 import type { NodeId } from "../../raft/types.js";
 import { tokenMatches } from "../ingress/tokens.js";
 import type { ClientItem, RaftStepItem, ReplyTarget } from "../items.js";
-import { decodeRequest, ErrorCode, encodeError, type ProtocolLimits } from "../protocol.js";
+import { ErrorCode, encodeError, type ProtocolLimits } from "../protocol.js";
+import { decodeRequest } from "../protocol-decode.js";
 import type { RemovedNotice } from "../raft-step/removal.js";
 import {
   type Decoded,
