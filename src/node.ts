@@ -4,21 +4,23 @@ import pino, { type Logger } from "pino";
 import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
 import { chainChecksum } from "../raft/checksum.js";
 import { type Entry, RaftNode, raftConfig, SeededRandom, type SnapshotMeta } from "../raft/mod.js";
-import { ApplyStage } from "../stages/apply/apply.js";
 import {
+  ApplyStage,
   logHasVectors,
   StateMachine,
   type StateMachineOptions,
-} from "../stages/apply/state-machine.js";
-import { IngressStage } from "../stages/ingress/ingress.js";
-import { MemberDirectory } from "../stages/raft-step/members.js";
-import { InlineRaftCore, type RaftCore } from "../stages/raft-step/raft-core.js";
-import { RaftStepStage } from "../stages/raft-step/raft-step.js";
-import { RaftCorePool } from "../stages/raft-step/remote-raft-core.js";
-import { ReplicateStage } from "../stages/replicate/replicate.js";
-import { ConnectionTable } from "../stages/respond/connections.js";
-import { RespondStage } from "../stages/respond/respond.js";
-import { WalAppendStage } from "../stages/wal-append/wal-append.js";
+} from "../stages/apply/mod.js";
+import { IngressStage } from "../stages/ingress/mod.js";
+import {
+  InlineRaftCore,
+  MemberDirectory,
+  type RaftCore,
+  RaftCorePool,
+  RaftStepStage,
+} from "../stages/raft-step/mod.js";
+import { ReplicateStage } from "../stages/replicate/mod.js";
+import { ConnectionTable, RespondStage } from "../stages/respond/mod.js";
+import { WalAppendStage } from "../stages/wal-append/mod.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
 import { Wal, WalCorruptError } from "../storage/wal.js";
 import { type NodeConfig, parseInitialCluster } from "./config.js";

@@ -1,12 +1,12 @@
 import type uWS from "uWebSockets.js";
 import type { Logger } from "pino";
-import type { IngressHttp } from "../../stages/ingress/ingress.js";
 import {
   type ClientTokens,
   clientAccess,
   holdsToken,
+  type IngressHttp,
   requestToken,
-} from "../../stages/ingress/tokens.js";
+} from "../../stages/ingress/mod.js";
 
 export interface HttpRoutesOptions extends ClientTokens {
   /** /metrics, /dashboard, its assets and its feed need the client or admin token. */
