@@ -224,7 +224,7 @@ export class RaftStepStage implements RaftStepPort {
     return done;
   }
 
-  /** A peer's "you were removed" notice (stages/removal.ts decides whether to believe it). */
+  /** A peer's "you were removed" notice (removal.ts decides whether to believe it). */
   onRemovedNotice(from: NodeId, notice: RemovedNotice): void {
     this.removal.onNotice(from, notice);
   }

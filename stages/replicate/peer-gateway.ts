@@ -74,7 +74,7 @@ interface Link {
 }
 
 /**
- * The peer port: TCP, length-prefixed frames (stages/peer-frames.ts). Nothing from a peer is
+ * The peer port: TCP, length-prefixed frames (peer-frames.ts). Nothing from a peer is
  * trusted until checked here: a connection must send a small hello (bounded size, a
  * deadline, the token when one is set) before anything else, and every later frame is
  * validated before it reaches raft-step. A bad frame closes that connection only and counts
