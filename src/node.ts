@@ -4,17 +4,23 @@ import pino, { type Logger } from "pino";
 import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
 import { chainChecksum } from "../raft/checksum.js";
 import { type Entry, RaftNode, raftConfig, SeededRandom, type SnapshotMeta } from "../raft/mod.js";
-import { ApplyStage } from "../stages/apply.js";
-import { ConnectionTable } from "../stages/connections.js";
-import { IngressStage } from "../stages/ingress.js";
-import { MemberDirectory } from "../stages/members.js";
-import { InlineRaftCore, type RaftCore } from "../stages/raft-core.js";
-import { RaftStepStage } from "../stages/raft-step.js";
-import { RaftCorePool } from "../stages/remote-raft-core.js";
-import { ReplicateStage } from "../stages/replicate.js";
-import { RespondStage } from "../stages/respond.js";
-import { logHasVectors, StateMachine, type StateMachineOptions } from "../stages/state-machine.js";
-import { WalAppendStage } from "../stages/wal-append.js";
+import {
+  ApplyStage,
+  logHasVectors,
+  StateMachine,
+  type StateMachineOptions,
+} from "../stages/apply/mod.js";
+import { IngressStage } from "../stages/ingress/mod.js";
+import {
+  InlineRaftCore,
+  MemberDirectory,
+  type RaftCore,
+  RaftCorePool,
+  RaftStepStage,
+} from "../stages/raft-step/mod.js";
+import { ReplicateStage } from "../stages/replicate/mod.js";
+import { ConnectionTable, RespondStage } from "../stages/respond/mod.js";
+import { WalAppendStage } from "../stages/wal-append/mod.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
 import { Wal, WalCorruptError } from "../storage/wal.js";
 import { type NodeConfig, parseInitialCluster } from "./config.js";
@@ -25,6 +31,8 @@ import {
   NodeObserver,
 } from "./dashboard/observer.js";
 import { renderDashboard } from "./dashboard/page.js";
+import { fatalExit } from "./fatal.js";
+import { HttpRoutes } from "./http/routes.js";
 import { NodeMetrics } from "./metrics.js";
 import { openCheckedState } from "./open-state.js";
 import { runClosers, type StopOutcome } from "./shutdown.js";
@@ -199,11 +207,13 @@ export class StageraftNode {
       compact: (index: number, size: number) => late.raftStep!.compact(index, size),
       kick: () => late.raftStep!.kick(),
     };
+    const fatal = fatalExit(log, () => late.raftStep?.status() ?? null);
     const walAppend = new WalAppendStage(
       wal,
       snapshots,
       {
         raftStep: raftStepPort,
+        fatal,
         apply: {
           offer: (item) => late.apply!.offer(item),
           hasRoom: (i, b) => late.apply!.hasRoom(i, b),
@@ -213,12 +223,11 @@ export class StageraftNode {
         capacityItems: config.stages.walAppend.queueItems,
         batchItems: config.stages.walAppend.batchItems,
       },
-      log.child({ stage: "wal-append" }),
     );
     const apply = new ApplyStage(
       machine,
       snapshots,
-      { raftStep: raftStepPort, respond, wal: walAppend },
+      { raftStep: raftStepPort, respond, wal: walAppend, fatal },
       {
         capacityItems: config.stages.apply.queueItems,
         batchItems: config.stages.apply.batchItems,
@@ -246,6 +255,7 @@ export class StageraftNode {
         apply,
         replicate,
         respond,
+        fatal,
         removed: (reason) => {
           // Stay up a little, refusing requests with UNAVAILABLE: followers that still take
           // this node for the leader get an answer (and elect a new one) instead of silence.
@@ -319,6 +329,26 @@ export class StageraftNode {
     const { protectHttp } = config.auth;
     const page = renderDashboard(config.name, { protectHttp });
     const assets = loadDashboardAssets();
+    const http = new HttpRoutes(
+      {
+        clientToken: config.auth.clientToken ?? null,
+        adminToken: config.auth.adminToken ?? null,
+        protectHttp,
+      },
+      {
+        health: () => nodeRef.node!.health(),
+        // Built at the first scrape: a node nobody scrapes pays nothing.
+        metrics: () => {
+          metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
+          return metrics.render();
+        },
+        dashboard: (token) =>
+          token === null ? page : renderDashboard(config.name, { token, protectHttp }),
+        dashboardSnapshot: () => observer.dashboardFresh(),
+        dashboardAsset: (name) => assets.get(name),
+      },
+      log.child({ stage: "ingress" }),
+    );
     const ingress: IngressStage = new IngressStage(
       connections,
       {
@@ -339,7 +369,6 @@ export class StageraftNode {
         adminToken: config.auth.adminToken ?? null,
         peerToken: config.auth.peerToken ?? null,
         nodeName: config.name,
-        protectHttp: config.auth.protectHttp,
       },
       {
         raftStep,
@@ -358,16 +387,7 @@ export class StageraftNode {
           if (target.kind === "remote") replicate.forwardReply(target.node, target.forwardId, text);
           else respond.deliver(target.connId, [text]);
         },
-        health: () => nodeRef.node!.health(),
-        // Built at the first scrape: a node nobody scrapes pays nothing.
-        metrics: () => {
-          metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
-          return metrics.render();
-        },
-        dashboard: (token) =>
-          token === null ? page : renderDashboard(config.name, { token, protectHttp }),
-        dashboardSnapshot: () => observer.dashboardFresh(),
-        dashboardAsset: (name) => assets.get(name),
+        http,
       },
       log.child({ stage: "ingress" }),
     );

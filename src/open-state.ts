@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
 import type { Entry, SnapshotMeta } from "../raft/mod.js";
-import { RemoteStateMachine } from "../stages/remote-state-machine.js";
 import {
   openStateMachine,
+  RemoteStateMachine,
   type StateMachineOptions,
   type StateMachinePort,
-} from "../stages/state-machine.js";
+} from "../stages/apply/mod.js";
 import type { SnapshotStore } from "../storage/snapshot-store.js";
 import type { NodeConfig } from "./config.js";
 

@@ -1,6 +1,6 @@
 import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../raft/types.js";
 import type { ClientRequest, ErrorBody, RequestId } from "./protocol.js";
-import type { RemovalPeers } from "./removal.js";
+import type { RemovalPeers } from "./raft-step/removal.js";
 
 /**
  * What flows between the stages, and the small ports through which a stage reaches the next
@@ -118,3 +118,20 @@ export interface RespondPort {
   /** Checked before costly work (reads) is done for a target; absent: always "open". */
   room?(target: ReplyTarget): ReplyRoom;
 }
+
+/** Where a fatal error struck, for the log line of the one fatal path. */
+export interface FatalContext {
+  /** The stage that cannot go on. */
+  readonly stage: "raft-step" | "wal-append" | "apply";
+  /** What failed, as logged. */
+  readonly message: string;
+  /** The log index concerned, when the stage knows one (else the node's applied index). */
+  readonly index?: number;
+}
+
+/**
+ * The one fatal path, handed in by src/node.ts: a storage failure or a broken invariant that
+ * nothing sound can follow. It logs the error (node, group, term, index) and exits 70; it
+ * never returns.
+ */
+export type Fatal = (error: unknown, context: FatalContext) => never;

@@ -1,7 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { StageSnapshot } from "../../queues/mod.js";
-import type { MemberView } from "../../stages/members.js";
-import type { CoreView } from "../../stages/raft-core.js";
+import type { CoreView, MemberView } from "../../stages/raft-step/mod.js";
 
 /**
  * What the dashboard and /metrics read from a running node. Getters only: everything is read

@@ -11,8 +11,8 @@ import {
   FrameReader,
   isHostPort,
   type PeerFrame,
-} from "../../stages/peer-frames.js";
-import { helloFrameBytesMax } from "../../stages/peer-gateway.js";
+} from "../../stages/replicate/peer-frames.js";
+import { helloFrameBytesMax } from "../../stages/replicate/peer-gateway.js";
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -2,7 +2,7 @@ import { connect as connectTcp } from "node:net";
 import { pack } from "msgpackr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StageraftClient } from "../../src/mod.js";
-import { pendingHellosMax } from "../../stages/peer-gateway.js";
+import { pendingHellosMax } from "../../stages/replicate/peer-gateway.js";
 import { TestCluster } from "./harness.js";
 
 /**

@@ -2,11 +2,11 @@ import pino from "pino";
 import { describe, expect, test } from "vitest";
 import type { RaftStatus } from "../../raft/node.js";
 import type { ConfigChange, MembershipConfig, ProposeResult } from "../../raft/types.js";
-import { type AdminCore, AdminOps } from "../../stages/admin.js";
 import type { ClientItem, Reply } from "../../stages/items.js";
-import { MemberDirectory, promoteIntent } from "../../stages/members.js";
 import type { ClientRequest } from "../../stages/protocol.js";
-import { Removal } from "../../stages/removal.js";
+import { type AdminCore, AdminOps } from "../../stages/raft-step/admin.js";
+import { MemberDirectory, promoteIntent } from "../../stages/raft-step/members.js";
+import { Removal } from "../../stages/raft-step/removal.js";
 
 const silent = pino({ level: "silent" });
 const flush = () => new Promise((resolve) => setTimeout(resolve, 0));

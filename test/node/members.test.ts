@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemberDirectory, promoteIntent } from "../../stages/members.js";
+import { MemberDirectory, promoteIntent } from "../../stages/raft-step/members.js";
 
 function directory(): MemberDirectory {
   return new MemberDirectory(new Map([["n1", "127.0.0.1:8001"]]));

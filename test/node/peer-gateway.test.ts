@@ -2,9 +2,9 @@ import { connect as connectTcp, type Socket } from "node:net";
 import pino from "pino";
 import { afterEach, describe, expect, test } from "vitest";
 import type { AdmissionController } from "../../queues/mod.js";
-import { encodeJsonFrame, FrameKind } from "../../stages/peer-frames.js";
-import { PeerGateway, type PeerGatewayOptions } from "../../stages/peer-gateway.js";
 import { defaultProtocolLimits } from "../../stages/protocol.js";
+import { encodeJsonFrame, FrameKind } from "../../stages/replicate/peer-frames.js";
+import { PeerGateway, type PeerGatewayOptions } from "../../stages/replicate/peer-gateway.js";
 
 /**
  * The peer gateway on a real loopback socket with fake neighbours: the limits on strangers

@@ -9,12 +9,12 @@ import {
   type RaftCore,
   type RoundInput,
   type RoundOutput,
-} from "../../stages/raft-core.js";
-import type { GroupSpec } from "../../stages/raft-core-host.js";
-import { packProposals, RaftCorePool } from "../../stages/remote-raft-core.js";
+} from "../../stages/raft-step/raft-core.js";
+import type { GroupSpec } from "../../stages/raft-step/raft-core-host.js";
+import { packProposals, RaftCorePool } from "../../stages/raft-step/remote-raft-core.js";
 
 // The worker runs the compiled host; CI builds it in `npm ci` (prepare).
-const compiledHost = new URL("../../dist/stages/raft-core-host.js", import.meta.url);
+const compiledHost = new URL("../../dist/stages/raft-step/raft-core-host.js", import.meta.url);
 
 const empty: RestoredState = {
   hardState: { term: 0, vote: null, commit: 0 },

@@ -6,12 +6,12 @@ import { RaftNode } from "../../raft/node.js";
 import { SeededRandom } from "../../raft/rand.js";
 import type { Ready } from "../../raft/types.js";
 import type { ApplyItem, ClientItem, Reply, WalItem } from "../../stages/items.js";
-import { MemberDirectory } from "../../stages/members.js";
-import { InlineRaftCore, type RaftCore } from "../../stages/raft-core.js";
-import { RaftStepStage } from "../../stages/raft-step.js";
-import { RaftCorePool } from "../../stages/remote-raft-core.js";
+import { MemberDirectory } from "../../stages/raft-step/members.js";
+import { InlineRaftCore, type RaftCore } from "../../stages/raft-step/raft-core.js";
+import { RaftStepStage } from "../../stages/raft-step/raft-step.js";
+import { RaftCorePool } from "../../stages/raft-step/remote-raft-core.js";
 
-const compiledHost = new URL("../../dist/stages/raft-core-host.js", import.meta.url);
+const compiledHost = new URL("../../dist/stages/raft-step/raft-core-host.js", import.meta.url);
 const silent = pino({ level: "silent" });
 
 const groupConfig = raftConfig(
@@ -73,6 +73,9 @@ class Harness {
           forwardReply: () => {},
         },
         respond: { reply: (reply) => this.replies.push(reply) },
+        fatal: (error) => {
+          throw error;
+        },
       },
       new MemberDirectory(new Map([["n1", "127.0.0.1:1"]])),
       {
@@ -221,6 +224,9 @@ describe("raft-step - forwarded requests", () => {
           forwardReply: () => {},
         },
         respond: { reply: () => {} },
+        fatal: (error) => {
+          throw error;
+        },
       },
       new MemberDirectory(new Map([["n1", "127.0.0.1:1"]])),
       {

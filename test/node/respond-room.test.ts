@@ -1,8 +1,8 @@
 import pino from "pino";
 import { describe, expect, test } from "vitest";
-import { type ClientConnection, ConnectionTable } from "../../stages/connections.js";
 import type { Reply } from "../../stages/items.js";
-import { RespondStage, replyBytesEstimate } from "../../stages/respond.js";
+import { type ClientConnection, ConnectionTable } from "../../stages/respond/connections.js";
+import { RespondStage, replyBytesEstimate } from "../../stages/respond/respond.js";
 
 const silent = pino({ level: "silent" });
 

@@ -2,12 +2,12 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { type Entry, EntryType } from "../../raft/types.js";
-import { encodeCommand } from "../../stages/commands.js";
+import { encodeCommand } from "../../stages/apply/commands.js";
 import {
   openStateMachine,
   type StateMachine,
   type StateMachineOptions,
-} from "../../stages/state-machine.js";
+} from "../../stages/apply/state-machine.js";
 import { SnapshotStore } from "../../storage/snapshot-store.js";
 import { TempDirs } from "../storage/helpers.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { clientAccess, holdsToken, tokenMatches } from "../../stages/tokens.js";
+import { clientAccess, holdsToken, tokenMatches } from "../../stages/ingress/tokens.js";
 
 describe("tokens", () => {
   test("tokens - a token matches only itself, whatever the lengths", () => {

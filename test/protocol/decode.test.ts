@@ -3,10 +3,10 @@ import { describe, expect, test } from "vitest";
 import {
   type ClientRequest,
   type DecodeResult,
-  decodeRequest,
   defaultProtocolLimits,
   type ProtocolLimits,
 } from "../../stages/protocol.js";
+import { decodeRequest } from "../../stages/protocol-decode.js";
 
 /**
  * Unit tests of the client protocol's gateway (../shared/CONTRACT.md §3): decodeRequest on

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { decodeCommand, encodeCommand, type LogCommand } from "../../stages/commands.js";
-import { decodeRequest, defaultProtocolLimits } from "../../stages/protocol.js";
+import { decodeCommand, encodeCommand, type LogCommand } from "../../stages/apply/commands.js";
+import { defaultProtocolLimits } from "../../stages/protocol.js";
+import { decodeRequest } from "../../stages/protocol-decode.js";
 
 /**
  * Meta field names that JavaScript treats specially (`__proto__`, `constructor`, `prototype`)

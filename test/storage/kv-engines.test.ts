@@ -2,7 +2,7 @@ import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, test } from "vitest";
-import { decodeRequest } from "../../stages/protocol.js";
+import { decodeRequest } from "../../stages/protocol-decode.js";
 import {
   compareKeys,
   type KvCommand,

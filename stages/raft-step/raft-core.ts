@@ -1,6 +1,6 @@
-import { assert } from "../raft/assert.js";
-import type { RaftNode, RaftStatus, ReadMode } from "../raft/node.js";
-import { isJoint } from "../raft/quorum.js";
+import { assert } from "../../raft/assert.js";
+import type { RaftNode, RaftStatus, ReadMode } from "../../raft/node.js";
+import { isJoint } from "../../raft/quorum.js";
 import type {
   ConfigChange,
   Message,
@@ -8,7 +8,7 @@ import type {
   ProposeResult,
   Ready,
   SnapshotMeta,
-} from "../raft/types.js";
+} from "../../raft/types.js";
 
 /**
  * The raft-step stage talks to its Raft core in rounds: everything that arrived since the last

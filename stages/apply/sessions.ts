@@ -1,5 +1,5 @@
-import type { KvItem } from "../storage/engines/engine.js";
-import type { ReplyBody } from "./items.js";
+import type { KvItem } from "../../storage/engines/engine.js";
+import type { ReplyBody } from "../items.js";
 
 /** Session records live in the KV engine under this reserved prefix (clients cannot use it). */
 export const SESSION_PREFIX = "\u0000s:";

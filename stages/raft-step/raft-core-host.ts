@@ -2,11 +2,11 @@
  * A worker thread of the raft-step stage's "workers" pool: it owns the Raft groups pinned to it
  * (a group always runs on the same worker, so its steps stay in order) and runs their rounds.
  */
-import { serveWorker } from "../queues/worker-entry.js";
-import type { RaftConfig } from "../raft/config.js";
-import { RaftNode } from "../raft/node.js";
-import { SeededRandom } from "../raft/rand.js";
-import type { RestoredState } from "../raft/types.js";
+import { serveWorker } from "../../queues/worker-entry.js";
+import type { RaftConfig } from "../../raft/config.js";
+import { RaftNode } from "../../raft/node.js";
+import { SeededRandom } from "../../raft/rand.js";
+import type { RestoredState } from "../../raft/types.js";
 import { CoreRunner, type CoreView, coreView, type RoundInput } from "./raft-core.js";
 
 /** Everything a worker needs to build one group's core. */

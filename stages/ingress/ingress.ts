@@ -1,20 +1,18 @@
 import uWS from "uWebSockets.js";
 import type { Logger } from "pino";
-import type { AdmissionController } from "../queues/mod.js";
-import type { NodeId } from "../raft/types.js";
-import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
-import { HttpRoutes, type HttpRoutesPorts } from "./http-routes.js";
-import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
-import type { Hello } from "./peer-frames.js";
-import { PeerGateway } from "./peer-gateway.js";
+import type { AdmissionController } from "../../queues/mod.js";
+import type { NodeId } from "../../raft/types.js";
+import type { ClientItem, RaftStepItem, ReplyTarget } from "../items.js";
+import { ErrorCode, encodeError, type ProtocolLimits, type RequestId } from "../protocol.js";
+import { decodeRequest } from "../protocol-decode.js";
+import type { RemovedNotice } from "../raft-step/removal.js";
+import type { Hello } from "../replicate/peer-frames.js";
+import { PeerGateway } from "../replicate/peer-gateway.js";
 import {
-  decodeRequest,
-  ErrorCode,
-  encodeError,
-  type ProtocolLimits,
-  type RequestId,
-} from "./protocol.js";
-import type { RemovedNotice } from "./removal.js";
+  type ClientConnection,
+  type ConnectionTable,
+  owedReplyBytes,
+} from "../respond/connections.js";
 import { clientAccess, requestToken } from "./tokens.js";
 
 export interface IngressOptions {
@@ -34,11 +32,20 @@ export interface IngressOptions {
   readonly peerToken: string | null;
   /** This node's name (a peer's hello may not claim it). */
   readonly nodeName: NodeId;
-  /** /metrics, /dashboard and its assets need the client or admin token (auth.protectHttp). */
-  readonly protectHttp: boolean;
 }
 
-export interface IngressPorts extends HttpRoutesPorts {
+/**
+ * The HTTP routes the client port serves beside /v1 (/health, /metrics, /dashboard), handed in
+ * by src/ (src/http/routes.ts): ingress only registers them and stops them.
+ */
+export interface IngressHttp {
+  /** Add the routes to `app`; refusals for a missing or wrong token count into `counters`. */
+  register(app: uWS.TemplatedApp, counters: { unauthorized: number }): void;
+  stop(): void;
+}
+
+export interface IngressPorts {
+  readonly http: IngressHttp;
   readonly raftStep: { offer(item: RaftStepItem): boolean };
   readonly admission: AdmissionController;
   /** A follower's forwarded request came back from the leader: hand the text to its client. */
@@ -80,13 +87,13 @@ function transportLimitBytes(limits: ProtocolLimits): number {
  * Stage 1: the node's front door. Clients: WebSocket /v1 on uWebSockets.js, each frame decoded
  * and validated here (bad frames get BAD_REQUEST and the connection lives on), then admitted
  * only while the pipeline has room (else OVERLOADED at once). The same port serves the HTTP
- * routes of stages/http-routes.ts (/health, /metrics, /dashboard). Peers: a TCP port carrying
- * length-prefixed frames (stages/peer-gateway.ts), token-checked at hello.
+ * routes handed in as `ports.http` (src/http/routes.ts: /health, /metrics, /dashboard). Peers:
+ * a TCP port carrying length-prefixed frames (stages/replicate/peer-gateway.ts), token-checked
+ * at hello.
  */
 export class IngressStage {
   private listenSocket: uWS.us_listen_socket | null = null;
   private peerGateway: PeerGateway | null = null;
-  private readonly http: HttpRoutes;
   stats = {
     frames: 0,
     badFrames: 0,
@@ -101,9 +108,7 @@ export class IngressStage {
     private readonly options: IngressOptions,
     private readonly ports: IngressPorts,
     private readonly log: Logger,
-  ) {
-    this.http = new HttpRoutes(options, ports, this.stats, log);
-  }
+  ) {}
 
   async start(): Promise<{ clientPort: number; peerPort: number }> {
     const peerPort = await this.startPeer();
@@ -136,7 +141,7 @@ export class IngressStage {
         this.connections.remove(connId);
       },
     });
-    this.http.register(app);
+    this.ports.http.register(app, this.stats);
     app.any("/*", (res) => {
       res
         .writeStatus("404 Not Found")
@@ -277,7 +282,7 @@ export class IngressStage {
 
   // ------------------------------------------------------------ peers
 
-  /** The peer port is stages/peer-gateway.ts; it counts into this stage's stats. */
+  /** The peer port is stages/replicate/peer-gateway.ts; it counts into this stage's stats. */
   private startPeer(): Promise<number> {
     const { options } = this;
     this.peerGateway = new PeerGateway(
@@ -300,7 +305,7 @@ export class IngressStage {
   async stop(): Promise<void> {
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
-    this.http.stop();
+    this.ports.http.stop();
     this.connections.closeAll();
     await this.peerGateway?.stop();
   }

@@ -3,11 +3,11 @@
  * vector indexes, session table), and the apply stage calls it through RemoteStateMachine.
  */
 import { workerData } from "node:worker_threads";
-import { serveWorker } from "../queues/worker-entry.js";
-import type { Entry, SnapshotMeta } from "../raft/types.js";
-import { SnapshotStore } from "../storage/snapshot-store.js";
-import type { ReplyBody } from "./items.js";
-import type { ClientRequest } from "./protocol.js";
+import { serveWorker } from "../../queues/worker-entry.js";
+import type { Entry, SnapshotMeta } from "../../raft/types.js";
+import { SnapshotStore } from "../../storage/snapshot-store.js";
+import type { ReplyBody } from "../items.js";
+import type { ClientRequest } from "../protocol.js";
 import { openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.js";
 
 export interface HostData {

@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
-import type { RaftStatus } from "../raft/node.js";
-import type { ConfigChange, NodeId, ProposeResult } from "../raft/types.js";
-import type { ClientItem, ReplyBody, RespondPort } from "./items.js";
+import type { RaftStatus } from "../../raft/node.js";
+import type { ConfigChange, NodeId, ProposeResult } from "../../raft/types.js";
+import type { ClientItem, ReplyBody, RespondPort } from "../items.js";
+import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { type MemberDirectory, promoteIntent } from "./members.js";
-import { type ClientRequest, ErrorCode } from "./protocol.js";
 import type { AdminCondition } from "./raft-core.js";
 
 type AdminRequest = Extract<

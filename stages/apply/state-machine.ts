@@ -1,19 +1,19 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type Entry, EntryType, type SnapshotMeta } from "../raft/types.js";
-import { unpackArchive } from "../storage/archive.js";
-import type { KvCommand, KvEngine, KvResult } from "../storage/engines/engine.js";
-import { writeKvCheckpoint } from "../storage/engines/kv-checkpoint.js";
-import { type KvEngineName, kvEngines } from "../storage/engines/registry.js";
+import { type Entry, EntryType, type SnapshotMeta } from "../../raft/types.js";
+import { unpackArchive } from "../../storage/archive.js";
+import type { KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
+import { writeKvCheckpoint } from "../../storage/engines/kv-checkpoint.js";
+import { type KvEngineName, kvEngines } from "../../storage/engines/registry.js";
 import {
   type VectorResult,
   VectorStore,
   type VectorStoreSettings,
-} from "../storage/engines/vector-store.js";
-import type { SnapshotStore } from "../storage/snapshot-store.js";
+} from "../../storage/engines/vector-store.js";
+import type { SnapshotStore } from "../../storage/snapshot-store.js";
+import type { ReplyBody } from "../items.js";
+import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
-import type { ReplyBody } from "./items.js";
-import { type ClientRequest, ErrorCode } from "./protocol.js";
 import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
 
 /** User scans start after the reserved U+0000 keys (session records). */

@@ -1,9 +1,13 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
-import type { AdmissionController } from "../queues/mod.js";
-import { decodeMessages } from "../raft/codec.js";
-import type { NodeId } from "../raft/types.js";
-import type { ClientItem, RaftStepItem, ReplyTarget } from "./items.js";
+import type { AdmissionController } from "../../queues/mod.js";
+import { decodeMessages } from "../../raft/codec.js";
+import type { NodeId } from "../../raft/types.js";
+import { tokenMatches } from "../ingress/tokens.js";
+import type { ClientItem, RaftStepItem, ReplyTarget } from "../items.js";
+import { ErrorCode, encodeError, type ProtocolLimits } from "../protocol.js";
+import { decodeRequest } from "../protocol-decode.js";
+import type { RemovedNotice } from "../raft-step/removal.js";
 import {
   type Decoded,
   decodeForward,
@@ -15,9 +19,6 @@ import {
   type Hello,
   type PeerFrame,
 } from "./peer-frames.js";
-import { decodeRequest, ErrorCode, encodeError, type ProtocolLimits } from "./protocol.js";
-import type { RemovedNotice } from "./removal.js";
-import { tokenMatches } from "./tokens.js";
 
 /** Before its hello is checked a connection may send one frame this large, ... */
 export const helloFrameBytesMax = 4 * 1024;
@@ -73,7 +74,7 @@ interface Link {
 }
 
 /**
- * The peer port: TCP, length-prefixed frames (stages/peer-frames.ts). Nothing from a peer is
+ * The peer port: TCP, length-prefixed frames (peer-frames.ts). Nothing from a peer is
  * trusted until checked here: a connection must send a small hello (bounded size, a
  * deadline, the token when one is set) before anything else, and every later frame is
  * validated before it reaches raft-step. A bad frame closes that connection only and counts

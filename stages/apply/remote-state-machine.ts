@@ -1,7 +1,7 @@
-import { WorkerPool } from "../queues/worker-pool.js";
-import type { Entry, SnapshotMeta } from "../raft/types.js";
-import type { ReplyBody } from "./items.js";
-import type { ClientRequest } from "./protocol.js";
+import { WorkerPool } from "../../queues/worker-pool.js";
+import type { Entry, SnapshotMeta } from "../../raft/types.js";
+import type { ReplyBody } from "../items.js";
+import type { ClientRequest } from "../protocol.js";
 import type { SessionSettings } from "./sessions.js";
 import type { StateMachineOptions, StateMachinePort } from "./state-machine.js";
 import type { HostCall, HostData } from "./state-machine-host.js";

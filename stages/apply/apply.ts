@@ -1,20 +1,22 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../queues/mod.js";
-import { type Entry, EntryType } from "../raft/types.js";
-import { packDirectory, unpackArchive } from "../storage/archive.js";
-import type { SnapshotStore } from "../storage/snapshot-store.js";
-import { decodeCommand } from "./commands.js";
+import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import { type Entry, EntryType } from "../../raft/types.js";
+import { unpackArchive } from "../../storage/archive.js";
+import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type {
   ApplyItem,
+  Fatal,
   QueuePort,
   RaftStepPort,
   ReplyBody,
   ReplyTarget,
   RespondPort,
   WalItem,
-} from "./items.js";
-import { type ClientRequest, ErrorCode } from "./protocol.js";
+} from "../items.js";
+import { type ClientRequest, ErrorCode } from "../protocol.js";
+import { decodeCommand } from "./commands.js";
+import { SnapshotJob } from "./snapshot-job.js";
 import type { StateMachinePort } from "./state-machine.js";
 
 /** Reads of one connection served at once, before its room is looked at again. */
@@ -36,6 +38,8 @@ export interface ApplyPorts {
   readonly raftStep: RaftStepPort;
   readonly respond: RespondPort;
   readonly wal: QueuePort<WalItem>;
+  /** A batch or a snapshot failed half-way: stop the node (src/node.ts; exit 70). */
+  readonly fatal: Fatal;
 }
 
 interface Waiter {
@@ -64,13 +68,9 @@ export class ApplyStage {
   /** Reads waiting for appliedIndex, in arrival order (read indices only grow per node). */
   private waitingReads: WaitingRead[] = [];
   private appliedIndex: number;
-  private lastSnapshotIndex: number;
   private sweepTimer: NodeJS.Timeout | null = null;
-  /** The snapshot being written in the background, if any, and its index. */
-  private snapshotJob: Promise<void> | null = null;
-  private snapshotIndexWriting = 0;
-  /** Aborted by stop(): no new snapshot, and the one being written is abandoned. */
-  private readonly stopping = new AbortController();
+  /** The snapshot being written in the background (snapshot-job.ts). */
+  private readonly snapshotJob: SnapshotJob;
   stats = {
     applied: 0,
     answered: 0,
@@ -92,7 +92,7 @@ export class ApplyStage {
     appliedIndex: number,
   ) {
     this.appliedIndex = appliedIndex;
-    this.lastSnapshotIndex = snapshots.latest()?.index ?? 0;
+    this.snapshotJob = new SnapshotJob(machine, snapshots, ports, this.stats, log);
     this.stage = new Stage<ApplyItem>("apply", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
@@ -103,8 +103,10 @@ export class ApplyStage {
     this.stage.on("error", (error) => {
       // A half-applied batch would leave this replica's state unlike the others': stop, and
       // let the restart replay the log from a consistent point.
-      this.log.fatal({ err: error }, "applying committed entries failed; stopping the node");
-      process.exit(70);
+      this.ports.fatal(error, {
+        stage: "apply",
+        message: "applying committed entries failed; stopping the node",
+      });
     });
   }
 
@@ -123,8 +125,7 @@ export class ApplyStage {
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
-    this.stopping.abort();
-    this.machine.abortCheckpoint().catch(() => {}); // A worker already gone has nothing to abort.
+    this.snapshotJob.stop();
   }
 
   /** What a stop that overran its deadline was waiting for here. */
@@ -132,7 +133,7 @@ export class ApplyStage {
     return {
       queued: this.stage.depth,
       applying: this.stage.inflight,
-      snapshotWriting: this.snapshotJob === null ? null : this.snapshotIndexWriting,
+      snapshotWriting: this.snapshotJob.writing,
     };
   }
 
@@ -200,21 +201,24 @@ export class ApplyStage {
       for (const item of request ? run.slice(0, -1) : run)
         this.answerWaiter(item, answers.get(item.index));
       if (snapshotHere) {
-        await this.startSnapshot((index) => {
-          if (!request) return;
-          // A snapshot at or past the request covers it (a newer installed one may have won).
-          if (index >= entry.index && !answers.has(entry.index))
-            answers.set(entry.index, { ok: true, result: { index } });
-          else if (!answers.has(entry.index))
-            answers.set(entry.index, {
-              ok: false,
-              error: {
-                code: ErrorCode.unavailable,
-                message: "no snapshot was taken (the node is shutting down); retry",
-              },
-            });
-          this.answerWaiter(entry, answers.get(entry.index));
-        });
+        await this.snapshotJob.start(
+          () => this.appliedIndex,
+          (index) => {
+            if (!request) return;
+            // A snapshot at or past the request covers it (a newer installed one may have won).
+            if (index >= entry.index && !answers.has(entry.index))
+              answers.set(entry.index, { ok: true, result: { index } });
+            else if (!answers.has(entry.index))
+              answers.set(entry.index, {
+                ok: false,
+                error: {
+                  code: ErrorCode.unavailable,
+                  message: "no snapshot was taken (the node is shutting down); retry",
+                },
+              });
+            this.answerWaiter(entry, answers.get(entry.index));
+          },
+        );
       }
     }
     await this.serveReadyReads();
@@ -306,99 +310,23 @@ export class ApplyStage {
   }
 
   /**
-   * Pin the state at appliedIndex, then write, archive and compact in the background while
-   * later entries apply: a snapshot costs the apply stage only the pinning (and the vector
-   * indexes, written at this exact position). One at a time: a second waits for the first.
-   * `done` gets the index of the snapshot that covers appliedIndex.
-   */
-  private async startSnapshot(done: (index: number) => void): Promise<void> {
-    await this.snapshotJob;
-    const index = this.appliedIndex;
-    if (index <= this.lastSnapshotIndex || this.stopping.signal.aborted) {
-      done(this.lastSnapshotIndex);
-      return;
-    }
-    const work = this.snapshots.workDir();
-    await rm(work, { recursive: true, force: true });
-    if (!(await this.machine.beginCheckpoint(work, index))) {
-      // Replaying past a snapshot point the engine had already passed: no exact state to take
-      // here; the next point (or a restart's replay) takes one.
-      this.log.info({ index }, "snapshot point skipped: the KV engine is already past it");
-      await rm(work, { recursive: true, force: true });
-      done(this.lastSnapshotIndex);
-      return;
-    }
-    // A stop() while the state was being pinned found no checkpoint to abort yet.
-    if (this.stopping.signal.aborted) await this.machine.abortCheckpoint();
-    this.snapshotIndexWriting = index;
-    this.snapshotJob = this.finishSnapshot(index, work)
-      .catch((error: unknown) => this.abandonSnapshot(error, index, work))
-      .then(done)
-      .catch((error: unknown) => {
-        this.log.fatal({ err: error, index }, "taking a snapshot failed; stopping the node");
-        process.exit(70);
-      })
-      .finally(() => {
-        this.snapshotJob = null;
-      });
-  }
-
-  /** Archive the checkpoint, compact the core, then the WAL; returns the snapshot's index. */
-  private async finishSnapshot(index: number, work: string): Promise<number> {
-    const stopping = this.stopping.signal;
-    await this.machine.finishCheckpoint();
-    const size = await packDirectory(work, this.snapshots.tempPath(), stopping);
-    await rm(work, { recursive: true, force: true });
-    stopping.throwIfAborted();
-    const { meta, retainFrom } = await this.ports.raftStep.compact(index, size);
-    // The core's compaction is in memory only: a stopping node forgets it.
-    stopping.throwIfAborted();
-    if (meta.index !== index) {
-      // An InstallSnapshot of a newer state won the race: ours is obsolete, keep theirs
-      // (which covers this index too).
-      await rm(this.snapshots.tempPath(), { force: true });
-      return Math.max(meta.index, this.lastSnapshotIndex);
-    }
-    await this.snapshots.commit(meta);
-    this.lastSnapshotIndex = index;
-    this.stats.snapshots++;
-    this.log.debug({ index, bytes: size }, "snapshot written");
-    if (!this.ports.wal.offer({ kind: "compact", meta, upTo: retainFrom - 1 })) {
-      this.log.warn({ index }, "wal-append is full; the log is compacted at the next snapshot");
-    }
-    return index;
-  }
-
-  /**
-   * A snapshot job failed: stop() abandoned it (nothing was committed, so discard its files and
-   * report the last snapshot), or it really failed (rethrown: fatal).
-   */
-  private async abandonSnapshot(error: unknown, index: number, work: string): Promise<number> {
-    if (!this.stopping.signal.aborted) throw error;
-    this.log.info({ index }, "snapshot abandoned: the node is stopping");
-    await rm(work, { recursive: true, force: true }).catch(() => {});
-    await rm(this.snapshots.tempPath(), { force: true }).catch(() => {});
-    return this.lastSnapshotIndex;
-  }
-
-  /**
    * Idle: nothing queued, nothing applying, no snapshot being written (a snapshot reads from
    * the engine: storage closes after it; after stop() it ends at its next chunk).
    */
   async settled(): Promise<void> {
     await this.stage.idle();
-    while (this.snapshotJob !== null) await this.snapshotJob;
+    await this.snapshotJob.settled();
   }
 
   /** Replace the whole state by the snapshot archive at `path`, taken at `index`. */
   async restore(path: string, index: number): Promise<void> {
-    await this.snapshotJob; // It uses the same work dir, and an older state.
+    await this.snapshotJob.wait(); // It uses the same work dir, and an older state.
     const work = this.snapshots.workDir();
     await unpackArchive(path, work);
     await this.machine.restore(work, index);
     await rm(work, { recursive: true, force: true });
     this.appliedIndex = index;
-    this.lastSnapshotIndex = index;
+    this.snapshotJob.restored(index);
   }
 
   private expire(): void {

@@ -1,4 +1,4 @@
-import type { MembershipConfig, NodeId } from "../raft/types.js";
+import type { MembershipConfig, NodeId } from "../../raft/types.js";
 
 export interface MemberAddress {
   readonly name: NodeId;

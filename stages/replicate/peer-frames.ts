@@ -1,5 +1,5 @@
-import type { RequestId } from "./protocol.js";
-import type { RemovedNotice } from "./removal.js";
+import type { RequestId } from "../protocol.js";
+import type { RemovedNotice } from "../raft-step/removal.js";
 
 /**
  * Frames on the peer port (TCP): [length u32 BE][kind u8][payload], length counting kind and
@@ -8,7 +8,7 @@ import type { RemovedNotice } from "./removal.js";
  * Decoders here are the gateway's checks: what they return has every field of the right type.
  */
 
-/** removed: the leader tells a node it is no longer a member (stages/removal.ts). */
+/** removed: the leader tells a node it is no longer a member (stages/raft-step/removal.ts). */
 export const FrameKind = { hello: 1, raft: 2, forward: 3, forwardReply: 4, removed: 5 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../queues/mod.js";
-import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
+import { Stage, type StageSnapshot } from "../../queues/mod.js";
 import type {
   QueuedReply,
   ReplicatePort,
@@ -9,8 +8,9 @@ import type {
   ReplyRoom,
   ReplyTarget,
   RespondPort,
-} from "./items.js";
-import { ErrorCode, encodeError, encodeSuccess } from "./protocol.js";
+} from "../items.js";
+import { ErrorCode, encodeError, encodeSuccess } from "../protocol.js";
+import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
 
 export interface RespondOptions {
   readonly capacityItems: number;

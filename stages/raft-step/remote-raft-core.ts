@@ -1,7 +1,7 @@
-import { workerFor } from "../queues/pool.js";
-import { WorkerPool } from "../queues/worker-pool.js";
-import type { RaftStatus } from "../raft/node.js";
-import type { NodeId } from "../raft/types.js";
+import { workerFor } from "../../queues/pool.js";
+import { WorkerPool } from "../../queues/worker-pool.js";
+import type { RaftStatus } from "../../raft/node.js";
+import type { NodeId } from "../../raft/types.js";
 import type { CoreView, RaftCore, RoundInput, RoundOutput } from "./raft-core.js";
 import type { CoreHostCall, GroupSpec } from "./raft-core-host.js";
 

@@ -1,9 +1,8 @@
-import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../queues/mod.js";
-import type { Ready } from "../raft/types.js";
-import type { SnapshotStore } from "../storage/snapshot-store.js";
-import type { Wal, WalWrite } from "../storage/wal.js";
-import type { ApplyItem, QueuePort, RaftStepPort, WalItem } from "./items.js";
+import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import type { Ready } from "../../raft/types.js";
+import type { SnapshotStore } from "../../storage/snapshot-store.js";
+import type { Wal, WalWrite } from "../../storage/wal.js";
+import type { ApplyItem, Fatal, QueuePort, RaftStepPort, WalItem } from "../items.js";
 
 export interface WalAppendOptions {
   readonly capacityItems: number;
@@ -14,6 +13,8 @@ export interface WalAppendOptions {
 export interface WalAppendPorts {
   readonly raftStep: RaftStepPort;
   readonly apply: QueuePort<ApplyItem>;
+  /** A write failed: stop the node (src/node.ts; exit 70). */
+  readonly fatal: Fatal;
 }
 
 /**
@@ -30,7 +31,6 @@ export class WalAppendStage {
     private readonly snapshots: SnapshotStore,
     private readonly ports: WalAppendPorts,
     options: WalAppendOptions,
-    private readonly log: Logger,
   ) {
     this.stage = new Stage<WalItem>("wal-append", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
@@ -39,11 +39,10 @@ export class WalAppendStage {
     });
     this.stage.on("error", (error) => {
       // A WAL that cannot write (full disk, I/O error) must not ack anything: stop the node.
-      this.log.fatal(
-        { err: error },
-        "the WAL could not be written; stopping so that nothing unsynced is acknowledged",
-      );
-      process.exit(70);
+      this.ports.fatal(error, {
+        stage: "wal-append",
+        message: "the WAL could not be written; stopping so that nothing unsynced is acknowledged",
+      });
     });
   }
 

@@ -1,6 +1,12 @@
 import type uWS from "uWebSockets.js";
 import type { Logger } from "pino";
-import { type ClientTokens, clientAccess, holdsToken, requestToken } from "./tokens.js";
+import {
+  type ClientTokens,
+  clientAccess,
+  holdsToken,
+  type IngressHttp,
+  requestToken,
+} from "../../stages/ingress/mod.js";
 
 export interface HttpRoutesOptions extends ClientTokens {
   /** /metrics, /dashboard, its assets and its feed need the client or admin token. */
@@ -38,9 +44,10 @@ const unauthorizedText = {
 /**
  * The client port's HTTP side, next to the WebSocket /v1 of ingress: GET /health, /metrics,
  * /dashboard with its static assets, and the dashboard's live feed (one picture a second to
- * every subscriber, none built while nobody watches).
+ * every subscriber, none built while nobody watches). Built by src/node.ts and handed to
+ * ingress, which registers it on its app.
  */
-export class HttpRoutes {
+export class HttpRoutes implements IngressHttp {
   private readonly dashboardSockets = new Set<DashboardSocket>();
   private dashboardTimer: NodeJS.Timeout | null = null;
   private dashboardPushing = false;
@@ -48,13 +55,15 @@ export class HttpRoutes {
   constructor(
     private readonly options: HttpRoutesOptions,
     private readonly ports: HttpRoutesPorts,
-    /** Requests refused for a missing or wrong token (ingress's stats). */
-    private readonly counters: { unauthorized: number },
     private readonly log: Logger,
   ) {}
 
+  /** Requests refused for a missing or wrong token (ingress's stats), set by `register`. */
+  private counters: { unauthorized: number } = { unauthorized: 0 };
+
   /** Add the routes to `app` and start the dashboard's push timer. */
-  register(app: uWS.TemplatedApp): void {
+  register(app: uWS.TemplatedApp, counters: { unauthorized: number }): void {
+    this.counters = counters;
     app.get("/health", (res, req) => this.health(res, req));
     app.get("/metrics", (res, req) => this.metrics(res, req));
     app.get("/dashboard", (res, req) => {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { RaftStatus } from "../raft/node.js";
-import type { NodeId } from "../raft/types.js";
+import type { RaftStatus } from "../../raft/node.js";
+import type { NodeId } from "../../raft/types.js";
 import type { MemberDirectory } from "./members.js";
 
 /** What the leader tells a node that is no longer in its committed configuration. */

@@ -1,13 +1,13 @@
 import { connect, type Socket } from "node:net";
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../queues/mod.js";
-import { encodeMessages } from "../raft/codec.js";
-import type { Message, NodeId } from "../raft/types.js";
-import type { SnapshotStore } from "../storage/snapshot-store.js";
-import type { ReplicatePort } from "./items.js";
+import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import { encodeMessages } from "../../raft/codec.js";
+import type { Message, NodeId } from "../../raft/types.js";
+import type { SnapshotStore } from "../../storage/snapshot-store.js";
+import type { ReplicatePort } from "../items.js";
+import type { ClientRequest, RequestId } from "../protocol.js";
+import type { RemovedNotice } from "../raft-step/removal.js";
 import { encodeFrame, encodeJsonFrame, FrameKind, type Hello } from "./peer-frames.js";
-import type { ClientRequest, RequestId } from "./protocol.js";
-import type { RemovedNotice } from "./removal.js";
 
 export interface ReplicateOptions {
   readonly capacityItems: number;

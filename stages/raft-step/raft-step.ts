@@ -1,0 +1,369 @@
+import type { Logger } from "pino";
+import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import { decodeConfigEntry } from "../../raft/membership.js";
+import type { RaftStatus } from "../../raft/node.js";
+import { EntryType, type NodeId, type Ready, type SnapshotMeta } from "../../raft/types.js";
+import type { VectorDefaults } from "../apply/commands.js";
+import type {
+  ApplyItem,
+  ClientItem,
+  Fatal,
+  QueuePort,
+  RaftStepItem,
+  RaftStepPort,
+  ReplicatePort,
+  RespondPort,
+  WalItem,
+} from "../items.js";
+import { type AdminCore, AdminOps, type AdminWait } from "./admin.js";
+import type { MemberDirectory } from "./members.js";
+import type { CoreView, RaftCore, RoundOutput } from "./raft-core.js";
+import { Removal, type RemovedNotice } from "./removal.js";
+import { Requests } from "./requests.js";
+import { Outbox, RoundBuilder } from "./rounds.js";
+import { CoreEvents, contractStatus } from "./status.js";
+
+export interface RaftStepOptions {
+  readonly capacityItems: number;
+  readonly batchItems: number;
+  readonly tickMs: number;
+  /** Followers forward writes to the leader; off: NOT_LEADER with the leader's address. */
+  readonly forwarding: boolean;
+  /** How long member-add / member-remove / transfer-leader may take. */
+  readonly adminTimeoutMs: number;
+  /** What a vcreate without engine or params gets (resolved here, on the leader). */
+  readonly vectorDefaults: VectorDefaults;
+}
+
+export interface RaftStepPorts {
+  readonly wal: QueuePort<WalItem>;
+  readonly apply: QueuePort<ApplyItem>;
+  readonly replicate: ReplicatePort;
+  readonly respond: RespondPort;
+  /** This node learned that it was removed from the cluster: the program stops it. */
+  readonly removed?: (reason: string) => void;
+  /** A broken invariant: stop the node (src/node.ts; exit 70). */
+  readonly fatal: Fatal;
+}
+
+/**
+ * Stage 2: drives the Raft core. Client requests become proposals or ReadIndex requests, peer
+ * messages are stepped, a timer ticks; then every Ready is fanned out — messages to replicate,
+ * durable state to wal-append, committed entries and safe reads to apply. The core is reached
+ * in rounds (raft-core.ts): inline on the event loop, or in a worker thread; one round runs at
+ * a time and carries everything gathered since the last. A Ready is taken only when
+ * wal-append and apply have room for it, so nothing the core hands out is ever dropped.
+ */
+export class RaftStepStage implements RaftStepPort {
+  readonly stage: Stage<RaftStepItem>;
+  private timer: NodeJS.Timeout | null = null;
+  /** dropped: reads skipped because their client had gone; strayForwardReplies: forwarding.ts. */
+  stats = {
+    readies: 0,
+    proposals: 0,
+    forwarded: 0,
+    refused: 0,
+    dropped: 0,
+    rounds: 0,
+    strayForwardReplies: 0,
+  };
+
+  private readonly admin: AdminOps;
+  private readonly removal: Removal;
+  private readonly requests: Requests;
+  private readonly events: CoreEvents;
+  private next = new RoundBuilder();
+  /** A round is running (inline: on the stack; workers: awaiting the worker). */
+  private busy = false;
+  private readonly outbox: Outbox;
+  /** Readys fanned out to wal-append and not yet durable, oldest first. */
+  private readonly inWal: Ready[] = [];
+  private stopped = false;
+  /** The round a worker is running, if any. */
+  private inflight: Promise<void> | null = null;
+
+  constructor(
+    private readonly core: RaftCore,
+    private readonly ports: RaftStepPorts,
+    private readonly directory: MemberDirectory,
+    private readonly options: RaftStepOptions,
+    private readonly log: Logger,
+  ) {
+    const adminCore: AdminCore = {
+      status: () => this.core.status(),
+      configContext: () => this.core.view().configContext,
+      proposeConfigChange: (changes, context) =>
+        new Promise((resolve) => {
+          this.next.configChanges.push({ changes, context, resolve });
+          this.run();
+        }),
+      transferLeadership: (to) =>
+        new Promise((resolve) => {
+          this.next.transfers.push({ to, resolve });
+          this.run();
+        }),
+    };
+    this.admin = new AdminOps(
+      adminCore,
+      directory,
+      ports.respond,
+      options.adminTimeoutMs,
+      log.child({ part: "admin" }),
+    );
+    this.removal = new Removal(
+      { status: () => this.core.status(), configIndex: () => this.core.view().configIndex },
+      ports.replicate,
+      directory,
+      (reason) => {
+        this.log.warn(
+          { group: core.group, term: core.status().term, reason },
+          "the member has been permanently removed from the cluster",
+        );
+        ports.removed?.(reason);
+      },
+      log.child({ part: "removal" }),
+    );
+    this.outbox = new Outbox(ports, (ready) => this.dispatch(ready));
+    this.requests = new Requests(
+      {
+        core,
+        admin: this.admin,
+        removal: this.removal,
+        outbox: this.outbox,
+        round: () => this.next,
+      },
+      ports,
+      directory,
+      options,
+      this.stats,
+      log,
+    );
+    this.events = new CoreEvents(core.group, () => core.status(), log);
+    this.learnMembers(core.view().configContext);
+    this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
+      capacityItems: options.capacityItems,
+      batch: { maxItems: options.batchItems },
+      concurrency: 1,
+      poolKind: core.pool,
+      poolSize: 1,
+    });
+    this.stage.on("error", (error) => this.fatal(error));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.run();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** After the pipeline drained: no more rounds; the round out (if any) finishes first. */
+  async close(): Promise<void> {
+    this.stop();
+    this.stopped = true;
+    await this.inflight;
+    await this.core.close();
+  }
+
+  offer(item: RaftStepItem): boolean {
+    return this.stage.offer(item);
+  }
+
+  snapshot(): StageSnapshot {
+    return this.stage.snapshot();
+  }
+
+  status(): RaftStatus {
+    return this.core.status();
+  }
+
+  /** The core's state for /dashboard and /metrics (with workers: as of the last round). */
+  view(): CoreView {
+    return this.core.view();
+  }
+
+  get pool(): "inline" | "workers" {
+    return this.core.pool;
+  }
+
+  private fatal(error: unknown): void {
+    // An assertion in the core, a dead core worker, or a Ready half fanned out: nothing sound
+    // can follow.
+    this.ports.fatal(error, { stage: "raft-step", message: "raft-step failed; stopping the node" });
+  }
+
+  private tick(): void {
+    this.next.ticks++;
+    this.admin.expire(Date.now());
+    this.admin.autopilot();
+    this.removal.tick();
+    this.requests.expire(Date.now());
+    this.run();
+  }
+
+  private handle(batch: RaftStepItem[]): void | Promise<void> {
+    for (const item of batch) {
+      if (item.kind === "peer") {
+        for (const message of item.messages) this.next.messages.push(message);
+        const first = item.messages[0];
+        if (first !== undefined) this.removal.heard(first.from);
+      } else this.requests.handle(item);
+    }
+    if (this.core.pool === "inline" || this.next.isEmpty()) {
+      // Inline the round runs now; a batch that gave the core nothing (stale reads, status)
+      // need not wait for a worker's round.
+      this.run();
+      return;
+    }
+    // The stage takes its next batch once this one's round is done: one round in flight.
+    const done = new Promise<void>((resolve) => this.next.batchesDone.push(resolve));
+    this.run();
+    return done;
+  }
+
+  /** A peer's "you were removed" notice (removal.ts decides whether to believe it). */
+  onRemovedNotice(from: NodeId, notice: RemovedNotice): void {
+    this.removal.onNotice(from, notice);
+  }
+
+  /** The contract's status fields (also the start of /health). */
+  statusResult(): Record<string, unknown> {
+    return contractStatus(this.core.status());
+  }
+
+  /** The leader answered a request this node forwarded (null: not one to answer). */
+  onForwardReply(forwardId: number, from: NodeId): ClientItem | null {
+    return this.requests.onForwardReply(forwardId, from);
+  }
+
+  // ------------------------------------------------------------ rounds
+
+  /** Run rounds until nothing is gathered; with workers this returns while a round is out. */
+  private run(): void {
+    if (this.busy) return; // The running loop picks up what was just gathered.
+    this.busy = true;
+    try {
+      for (;;) {
+        this.outbox.drain();
+        const budget = this.outbox.readyBudget(this.next.proposals.length);
+        if (!this.hasWork(budget)) break;
+        const round = this.next;
+        this.next = new RoundBuilder();
+        const waits = this.admin.pending();
+        const output = this.core.round(round.input(this.core.group, waits, budget));
+        if (output instanceof Promise) {
+          this.inflight = output
+            .then((result) => {
+              this.absorb(round, waits, result);
+              this.inflight = null;
+              this.busy = false;
+              this.run();
+            })
+            .catch((error: unknown) => this.fatal(error));
+          return; // busy stays set until the worker answers and its output is absorbed.
+        }
+        this.absorb(round, waits, output);
+      }
+    } catch (error) {
+      this.fatal(error);
+    }
+    this.busy = false;
+  }
+
+  private hasWork(budget: number): boolean {
+    if (this.stopped) return false;
+    return (
+      !this.next.isEmpty() ||
+      this.next.batchesDone.length > 0 ||
+      (budget > 0 && this.core.hasReady())
+    );
+  }
+
+  private absorb(round: RoundBuilder, waits: readonly AdminWait[], output: RoundOutput): void {
+    this.stats.rounds++;
+    round.proposals.forEach(({ item }, k) => {
+      this.requests.proposed(item, output.proposals[k]!);
+    });
+    round.configChanges.forEach(({ resolve }, k) => {
+      resolve(output.configChanges[k]!);
+    });
+    round.transfers.forEach(({ resolve }, k) => {
+      resolve(output.transfers[k]!);
+    });
+    if (round.compact !== null) {
+      const { meta } = output.compacted!;
+      const status = this.core.status();
+      this.log.info(
+        { group: this.core.group, term: status.term, index: meta.index, bytes: meta.size },
+        "snapshot taken, log compacted",
+      );
+      round.compact.resolve(output.compacted!);
+    }
+    this.admin.settle(waits, output.conditions);
+    this.events.noteLostEntries();
+    for (const ready of output.readies) this.outbox.push({ kind: "ready", ready });
+    this.outbox.drain();
+    for (const done of round.batchesDone) done();
+  }
+
+  /** Nothing gathered, no round out, nothing waiting for room: for a drain at shutdown. */
+  async settled(): Promise<void> {
+    await this.stage.idle();
+    while (this.inflight !== null) await this.inflight;
+  }
+
+  kick(): void {
+    this.run();
+  }
+
+  /** New members' addresses arrive in configuration entries: connect to them at once. */
+  private learnMembers(context: string): void {
+    for (const member of this.directory.mergeContext(context)) {
+      if (member.name !== this.core.id) this.ports.replicate.addPeer(member.name, member.peer);
+    }
+  }
+
+  private dispatch(ready: Ready): void {
+    this.stats.readies++;
+    if (ready.softState !== null) this.events.roleChange(ready);
+    if (ready.snapshot !== null) this.learnMembers(ready.snapshot.configContext ?? "");
+    for (const entry of ready.entries) {
+      if (entry.type === EntryType.config) this.learnMembers(decodeConfigEntry(entry.data).context);
+    }
+    if (ready.messages.length > 0) this.ports.replicate.send(ready.messages);
+    this.inWal.push(ready); // First: a WAL that acknowledged at once must find it.
+    if (!this.ports.wal.offer({ kind: "ready", ready }))
+      throw new Error("wal-append refused a Ready it had room for");
+    if (
+      ready.committed.length > 0 &&
+      !this.ports.apply.offer({ kind: "committed", entries: ready.committed })
+    ) {
+      throw new Error("apply refused committed entries it had room for");
+    }
+    this.requests.settleReads(ready.readStates);
+  }
+
+  onPersisted(ready: Ready): void {
+    const oldest = this.inWal.shift();
+    if (oldest !== ready) this.fatal(new Error("wal-append reported Readys out of order"));
+    if (ready.persistedMessages.length > 0) this.ports.replicate.send(ready.persistedMessages);
+    this.next.persisted++;
+    this.run();
+  }
+
+  onApplied(index: number): void {
+    this.next.appliedTo = Math.max(this.next.appliedTo, index);
+    this.run();
+  }
+
+  compact(index: number, size: number): Promise<{ meta: SnapshotMeta; retainFrom: number }> {
+    return new Promise((resolve) => {
+      if (this.next.compact !== null) throw new Error("a compaction is already on its way");
+      this.next.compact = { index, size, resolve };
+      this.run();
+    });
+  }
+}

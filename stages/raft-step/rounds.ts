@@ -1,0 +1,141 @@
+import type { ReadMode } from "../../raft/node.js";
+import type {
+  ConfigChange,
+  Message,
+  NodeId,
+  ProposeResult,
+  Ready,
+  SnapshotMeta,
+} from "../../raft/types.js";
+import type { ApplyItem, ClientItem, QueuePort, WalItem } from "../items.js";
+import type { AdminWait } from "./admin.js";
+import type { RoundInput } from "./raft-core.js";
+
+/** Readys taken per round at most: each needs a wal-append slot and two apply slots. */
+const readyBudgetMax = 8;
+
+/** What the next round carries, gathered as it arrives, with whom to answer. */
+export class RoundBuilder {
+  persisted = 0;
+  appliedTo = 0;
+  compact: {
+    readonly index: number;
+    readonly size: number;
+    readonly resolve: (result: { meta: SnapshotMeta; retainFrom: number }) => void;
+  } | null = null;
+  ticks = 0;
+  messages: Message[] = [];
+  proposals: { readonly data: Uint8Array; readonly item: ClientItem }[] = [];
+  configChanges: {
+    readonly changes: readonly ConfigChange[];
+    readonly context: string;
+    readonly resolve: (result: ProposeResult) => void;
+  }[] = [];
+  transfers: { readonly to: NodeId; readonly resolve: (result: ProposeResult) => void }[] = [];
+  reads: { readonly ctx: string; readonly mode: ReadMode }[] = [];
+  /** Stage batches whose items this round carries: released when it completes. */
+  batchesDone: (() => void)[] = [];
+
+  isEmpty(): boolean {
+    return (
+      this.persisted === 0 &&
+      this.appliedTo === 0 &&
+      this.compact === null &&
+      this.ticks === 0 &&
+      this.messages.length === 0 &&
+      this.proposals.length === 0 &&
+      this.configChanges.length === 0 &&
+      this.transfers.length === 0 &&
+      this.reads.length === 0
+    );
+  }
+
+  /** The core's input: what was gathered, the admin conditions waited on, the Ready budget. */
+  input(group: number, waits: readonly AdminWait[], budget: number): RoundInput {
+    return {
+      group,
+      persisted: this.persisted,
+      appliedTo: this.appliedTo,
+      compact: this.compact && { index: this.compact.index, size: this.compact.size },
+      ticks: this.ticks,
+      messages: this.messages,
+      proposals: this.proposals.map((proposal) => proposal.data),
+      configChanges: this.configChanges.map(({ changes, context }) => ({ changes, context })),
+      transfers: this.transfers.map(({ to }) => to),
+      reads: this.reads,
+      conditions: waits.map((wait) => wait.condition),
+      readyBudget: budget,
+    };
+  }
+}
+
+/** Fan-out waiting for room downstream, in the order it must arrive there. */
+export type Outgoing =
+  | { readonly kind: "ready"; readonly ready: Ready }
+  | { readonly kind: "apply"; readonly item: ApplyItem };
+
+export interface OutboxPorts {
+  readonly wal: QueuePort<WalItem>;
+  readonly apply: QueuePort<ApplyItem>;
+}
+
+/**
+ * What rounds handed out and downstream had no room for yet, in order: proposals' waiters
+ * (to apply) and Readys (to wal-append and apply, through `dispatch`). Nothing in it is ever
+ * dropped; a Ready is taken from the core only when the outbox is empty and downstream has
+ * room for it (`readyBudget`).
+ */
+export class Outbox {
+  private readonly items: Outgoing[] = [];
+  private head = 0;
+
+  constructor(
+    private readonly ports: OutboxPorts,
+    private readonly dispatch: (ready: Ready) => void,
+  ) {}
+
+  push(outgoing: Outgoing): void {
+    this.items.push(outgoing);
+  }
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Fan out in order while downstream has room; the rest waits for the next drain. */
+  drain(): void {
+    while (this.head < this.items.length) {
+      const next = this.items[this.head]!;
+      if (next.kind === "apply") {
+        if (!this.ports.apply.hasRoom(1, 0)) break;
+        this.head++; // Before handing on: a port that calls back finds it taken.
+        if (!this.ports.apply.offer(next.item))
+          throw new Error("apply refused an item it had room for");
+      } else {
+        if (!this.ports.wal.hasRoom(1, 0) || !this.ports.apply.hasRoom(1, 0)) break;
+        this.head++;
+        this.dispatch(next.ready);
+      }
+    }
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    }
+  }
+
+  /**
+   * Readys downstream has room for: one wal-append slot and two apply slots each, behind the
+   * `waiters` of the round's proposals (which go to apply first).
+   */
+  readyBudget(waiters: number): number {
+    if (this.size > 0) return 0;
+    let budget = 0;
+    while (
+      budget < readyBudgetMax &&
+      this.ports.wal.hasRoom(budget + 1, 0) &&
+      this.ports.apply.hasRoom(waiters + 2 * (budget + 1), 0)
+    )
+      budget++;
+    return budget;
+  }
+}

@@ -1,0 +1,79 @@
+import type { Logger } from "pino";
+import type { RaftStatus } from "../../raft/node.js";
+import type { Ready } from "../../raft/types.js";
+
+/** The contract's status fields (also the start of /health). */
+export function contractStatus(status: RaftStatus): Record<string, unknown> {
+  const members = [
+    ...new Set([...status.config.voters, ...status.config.outgoing, ...status.config.learners]),
+  ];
+  // The contract's roles: a pre-candidate is a candidate; a non-voting member is a learner.
+  const role =
+    status.role === "precandidate"
+      ? "candidate"
+      : status.role === "follower" && status.config.learners.includes(status.id)
+        ? "learner"
+        : status.role;
+  return {
+    name: status.id,
+    role,
+    term: status.term,
+    leader: status.leader,
+    commitIndex: status.commitIndex,
+    appliedIndex: status.appliedIndex,
+    members,
+    // Storage faults (issue #10): see docs/raft.md, "Lost entries".
+    followersLostEntries: status.followersLostEntries,
+    catchUpIndex: status.catchUpIndex,
+  };
+}
+
+/** What raft-step logs of the core's life: role changes, followers that lost entries. */
+export class CoreEvents {
+  private lastRole: string;
+  /** followersLostEntries already logged. */
+  private lostEntriesLogged = 0;
+
+  constructor(
+    private readonly group: number,
+    private readonly status: () => RaftStatus,
+    private readonly log: Logger,
+  ) {
+    this.lastRole = status().role;
+  }
+
+  /** The core found a follower short of entries it had acknowledged: say so (it repairs it). */
+  noteLostEntries(): void {
+    const status = this.status();
+    if (status.followersLostEntries === this.lostEntriesLogged) return;
+    this.lostEntriesLogged = status.followersLostEntries;
+    const lost = status.lastLostEntries;
+    this.log.warn(
+      {
+        group: this.group,
+        term: status.term,
+        index: lost?.matchIndex,
+        follower: lost?.peer,
+        followerIndex: lost?.lastIndex,
+      },
+      "a follower lost entries it had acknowledged (its storage lost synced writes); replicating them again",
+    );
+  }
+
+  /** A Ready with a soft state: log a new role (and every leader's Ready that says so). */
+  roleChange(ready: Ready): void {
+    const soft = ready.softState!;
+    if (soft.role === this.lastRole && soft.role !== "leader") return;
+    this.lastRole = soft.role;
+    this.log.info(
+      {
+        group: this.group,
+        term: soft.term,
+        index: ready.entries.at(-1)?.index ?? this.status().lastIndex,
+        role: soft.role,
+        leader: soft.leader,
+      },
+      soft.role === "leader" ? "became leader" : `now ${soft.role}`,
+    );
+  }
+}
