@@ -527,7 +527,7 @@ export class RaftNode {
     this.timeoutNowSent = false;
     this.progress.clear();
     this.removedAt.clear();
-    this.syncProgress();
+    this.syncProgress("elected");
     this.uncommittedBytes = this.log.entryBytes(this.commitIndex + 1, this.log.lastIndex());
     const noop = this.appendLeaderEntry(EntryType.normal, EMPTY);
     this.termStartIndex = noop.index;
@@ -562,14 +562,20 @@ export class RaftNode {
     return entry;
   }
 
-  /** Progress for every member of the current configuration, and for no one else. */
-  private syncProgress(): void {
+  /**
+   * Progress for every member of the current configuration, and for no one else. A member
+   * added by a configuration change counts as recently active until the next check-quorum
+   * (etcd confchange initProgress): else that check could fail the new half of a joint
+   * configuration before the new member had a chance to answer.
+   */
+  private syncProgress(cause: "elected" | "changed"): void {
     const members = new Set(allMembers(this.membership.current()));
     for (const id of members) {
       this.removedAt.delete(id);
       if (id === this.id || this.progress.has(id)) continue;
       const progress = new Progress(this.log.lastIndex() + 1, this.config.maxInflight);
       progress.lastProgressTick = this.tickCount;
+      progress.recentActive = cause === "changed";
       this.progress.set(id, progress);
     }
     // A removed node keeps receiving the log until it holds the entry that removed it: then it
@@ -727,7 +733,7 @@ export class RaftNode {
       const next = { voters: config.voters, outgoing: [], learners: config.learners };
       const context = this.membership.currentContext();
       this.appendLeaderEntry(EntryType.config, encodeConfigEntry({ config: next, context }));
-      this.syncProgress();
+      this.syncProgress("changed");
     } else if (!config.voters.includes(this.id)) {
       // We were removed: tell everyone the commit, then step down (thesis §4.2.2).
       for (const [to, progress] of this.progress) this.sendAppend(to, progress, true);
@@ -1024,7 +1030,7 @@ export class RaftNode {
       EntryType.config,
       encodeConfigEntry({ config: next, context }),
     );
-    this.syncProgress();
+    this.syncProgress("changed");
     return { ok: true, index: entry.index, term: entry.term };
   }
 

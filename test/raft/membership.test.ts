@@ -43,6 +43,26 @@ function awaitLeader(h: Harness, ids: readonly string[], except?: string): RaftN
 }
 
 describe("membership", () => {
+  test("membership - a new member counts as active until the next check-quorum", () => {
+    // (1,4,5)&&(1,2,3) with 4 and 5 down: the new half has no quorum. The leader's first
+    // check after the change must not fail it (etcd initProgress: RecentActive), the second does.
+    const h = electedCluster(["a", "b", "c"], { checkQuorum: true });
+    h.add("d");
+    h.add("e");
+    h.isolate("d", "e");
+    const result = h.changeConfig("a", [
+      { type: "addVoter", node: "d" },
+      { type: "addVoter", node: "e" },
+      { type: "remove", node: "b" },
+      { type: "remove", node: "c" },
+    ]);
+    expect(result).toMatchObject({ ok: true });
+    h.tickAndStabilize(ET, ["a", "b", "c"]);
+    expect(h.node("a").status().role).toBe("leader");
+    h.tickAndStabilize(ET, ["a", "b", "c"]);
+    expect(h.node("a").status().role).toBe("follower");
+  });
+
   test("membership - adding a voter goes through C_old,new and then C_new automatically", () => {
     const h = electedCluster();
     const a = h.node("a");
