@@ -566,14 +566,20 @@ export class RaftNode {
    * Progress for every member of the current configuration, and for no one else. A member
    * added by a configuration change counts as recently active until the next check-quorum
    * (etcd confchange initProgress): else that check could fail the new half of a joint
-   * configuration before the new member had a chance to answer.
+   * configuration before the new member had a chance to answer. Its probe starts at our last
+   * index, the entry that added it, so it hears from us in the next Ready rather than at the
+   * next heartbeat (etcd: Next = LastIndex); a new leader's followers start past the log and
+   * get the no-op it appends.
    */
   private syncProgress(cause: "elected" | "changed"): void {
     const members = new Set(allMembers(this.membership.current()));
+    const lastIndex = this.log.lastIndex();
+    const nextIndex = cause === "changed" ? lastIndex : lastIndex + 1;
+    assert(nextIndex >= 1, "progress: a new member's nextIndex must be past matchIndex 0");
     for (const id of members) {
       this.removedAt.delete(id);
       if (id === this.id || this.progress.has(id)) continue;
-      const progress = new Progress(this.log.lastIndex() + 1, this.config.maxInflight);
+      const progress = new Progress(nextIndex, this.config.maxInflight);
       progress.lastProgressTick = this.tickCount;
       progress.recentActive = cause === "changed";
       this.progress.set(id, progress);

@@ -43,6 +43,22 @@ function awaitLeader(h: Harness, ids: readonly string[], except?: string): RaftN
 }
 
 describe("membership", () => {
+  test("membership - a new member is probed with the entry that added it, not at the next heartbeat", () => {
+    const h = electedCluster();
+    h.add("d");
+    const result = h.changeConfig("a", [{ type: "addLearner", node: "d" }]);
+    expect(result).toMatchObject({ ok: true, index: 2 });
+    // No tick: the first Ready after the change already carries the append to d.
+    const toD = h.pending((m) => m.to === "d");
+    expect(toD.map((m) => m.type)).toEqual(["append"]);
+    const append = toD[0]!;
+    if (append.type !== "append") throw new Error("not an append");
+    expect(append.prevLogIndex).toBe(1);
+    expect(append.entries.map((e) => e.index)).toEqual([2]);
+    h.stabilize();
+    expect(h.node("d").status().lastIndex).toBe(2);
+  });
+
   test("membership - a new member counts as active until the next check-quorum", () => {
     // (1,4,5)&&(1,2,3) with 4 and 5 down: the new half has no quorum. The leader's first
     // check after the change must not fail it (etcd initProgress: RecentActive), the second does.
