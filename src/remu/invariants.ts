@@ -1,5 +1,11 @@
 import type { Entry, NodeId, RaftNode } from "../../raft/mod.js";
 
+/** What the checker reads of a node: a RaftNode, or a planted fake in the checker's tests. */
+export type CheckedNode = Pick<
+  RaftNode,
+  "id" | "role" | "term" | "commitIndex" | "appliedIndex" | "log"
+>;
+
 export const InvariantKind = {
   electionSafety: "election-safety",
   leaderAppendOnly: "leader-append-only",
@@ -60,7 +66,7 @@ export class InvariantChecker {
   }
 
   /** Check one node after an event touched it; `others` are the other nodes that are up. */
-  check(raft: RaftNode, incarnation: number, others: readonly RaftNode[]): void {
+  check(raft: CheckedNode, incarnation: number, others: readonly CheckedNode[]): void {
     this.checks++;
     const watch = this.watch(raft, incarnation);
     if (raft.role === "leader") this.checkLeader(raft, watch);
@@ -91,7 +97,7 @@ export class InvariantChecker {
     }
   }
 
-  private watch(raft: RaftNode, incarnation: number): NodeWatch {
+  private watch(raft: CheckedNode, incarnation: number): NodeWatch {
     let watch = this.watches.get(raft.id);
     if (watch === undefined || watch.incarnation !== incarnation) {
       watch = {
@@ -108,7 +114,7 @@ export class InvariantChecker {
     return watch;
   }
 
-  private checkLeader(raft: RaftNode, watch: NodeWatch): void {
+  private checkLeader(raft: CheckedNode, watch: NodeWatch): void {
     const known = this.leaders.get(raft.term);
     if (known !== undefined && known !== raft.id) {
       throw new InvariantViolation(
@@ -138,7 +144,7 @@ export class InvariantChecker {
   }
 
   /** A leader holds every entry committed in an earlier term (§5.4). */
-  private checkCompleteness(raft: RaftNode): void {
+  private checkCompleteness(raft: CheckedNode): void {
     let index = 0;
     for (const [term, maxIndex] of this.maxIndexByCommitTerm) {
       if (term < raft.term && maxIndex > index) index = maxIndex;
@@ -155,7 +161,7 @@ export class InvariantChecker {
     }
   }
 
-  private registerCommitted(raft: RaftNode, watch: NodeWatch): void {
+  private registerCommitted(raft: CheckedNode, watch: NodeWatch): void {
     const log = raft.log;
     const from = Math.max(watch.checkedIndex + 1, log.baseIndex);
     for (let index = from; index <= raft.commitIndex; index++) {
@@ -183,7 +189,7 @@ export class InvariantChecker {
   }
 
   /** Log Matching: same term at an index implies the same history up to it (same chk). */
-  private checkLogMatching(a: RaftNode, b: RaftNode): void {
+  private checkLogMatching(a: CheckedNode, b: CheckedNode): void {
     const index = Math.min(a.log.lastIndex(), b.log.lastIndex());
     const termA = a.log.term(index);
     if (termA === undefined || termA !== b.log.term(index)) return;
