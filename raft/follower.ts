@@ -75,6 +75,7 @@ export function handleAppend(r: RaftCore, m: AppendEntries): void {
     r.logChangedFrom(firstWritten);
   }
   const lastNewIndex = m.prevLogIndex + m.entries.length;
+  assert(lastNewIndex <= r.log.lastIndex(), `append: acked ${lastNewIndex} beyond the log`);
   r.commitTo(Math.min(m.leaderCommit, lastNewIndex));
   r.send({
     type: "appendResp",

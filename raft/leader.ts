@@ -273,6 +273,7 @@ export function maybeCommit(r: RaftCore): void {
   const index = committedIndex(r.membership.current(), (id) =>
     id === r.id ? r.stableIndex : (r.progress.get(id)?.matchIndex ?? 0),
   );
+  assert(index <= r.log.lastIndex(), `commit: a quorum holds ${index}, beyond the leader's log`);
   if (index <= r.commitIndex || r.log.term(index) !== r.term) return;
   r.uncommittedBytes -= r.log.entryBytes(r.commitIndex + 1, index);
   r.commitTo(index);

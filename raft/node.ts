@@ -10,9 +10,9 @@ import {
 } from "./election.js";
 import { stepFollower } from "./follower.js";
 import { abandonLeadership, startLeading, stepLeader, tickLeader } from "./leader.js";
-import type { RaftLog } from "./log.js";
-import type { MembershipLog } from "./membership.js";
-import type { Progress } from "./progress.js";
+import type { ReadonlyRaftLog } from "./log.js";
+import type { ReadonlyMembershipLog } from "./membership.js";
+import type { ProgressView } from "./progress.js";
 import { learnerCaughtUp, propose, proposeConfigChange, transferLeadership } from "./proposals.js";
 import type { RandomSource } from "./rand.js";
 import { leaseValid, readIndex } from "./reads.js";
@@ -219,13 +219,13 @@ export class RaftNode {
   get lastLostEntries(): LostEntries | null {
     return this.core.lastLostEntries;
   }
-  get log(): RaftLog {
+  get log(): ReadonlyRaftLog {
     return this.core.log;
   }
-  get membership(): MembershipLog {
+  get membership(): ReadonlyMembershipLog {
     return this.core.membership;
   }
-  get progress(): ReadonlyMap<NodeId, Progress> {
+  get progress(): ReadonlyMap<NodeId, ProgressView> {
     return this.core.progress;
   }
 }

@@ -1,4 +1,5 @@
 /** Reads (thesis §6.4): ReadIndex rounds shared by many reads, and the leader lease. */
+import { assert } from "./assert.js";
 import type { RaftCore, ReadMode } from "./core.js";
 import { committedIndex, isJoint, jointMajority } from "./quorum.js";
 import type { NodeId } from "./types.js";
@@ -58,5 +59,6 @@ export function leaseValid(r: RaftCore): boolean {
   const quorumTick = jointMajority(r.membership.current(), (id) =>
     id === r.id ? r.tickCount : (r.progress.get(id)?.ackedSentTick ?? Number.NEGATIVE_INFINITY),
   );
+  assert(quorumTick <= r.tickCount, `lease: a quorum echoed tick ${quorumTick}, not yet reached`);
   return quorumTick + r.config.electionTicks - r.config.leaseDriftTicks > r.tickCount;
 }

@@ -13,6 +13,7 @@ import {
  * (two leaders of one term, a commit going back) is exactly what the checker must catch.
  */
 interface FakeNode extends CheckedNode {
+  log: RaftLog;
   role: Role;
   term: number;
   commitIndex: number;
