@@ -184,8 +184,10 @@ export class RaftNode {
     };
   }
 
-  // Read-only accessors for the owner's views (stages/raft-core.ts, remu) and tests. No
-  // setters: the core's state changes only through the inputs above.
+  // Read-only accessors, no setters: the core's state changes only through the inputs above.
+  // Scalars are read through status(); role..lastLostEntries below remain only for
+  // stages/raft-core.ts (left untouched while stages/ moves into folders) and go with it.
+  // log, membership and progress are read-only views (remu, tests, the dashboard).
   get role(): Role {
     return this.core.role;
   }

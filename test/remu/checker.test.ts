@@ -21,7 +21,16 @@ interface FakeNode extends CheckedNode {
 }
 
 function node(id: string): FakeNode {
-  return { id, role: "follower", term: 0, commitIndex: 0, appliedIndex: 0, log: new RaftLog() };
+  const fake: FakeNode = {
+    id,
+    role: "follower",
+    term: 0,
+    commitIndex: 0,
+    appliedIndex: 0,
+    log: new RaftLog(),
+    status: () => fake,
+  };
+  return fake;
 }
 
 function violation(fn: () => void): InvariantViolation {
@@ -142,7 +151,7 @@ describe("remu - determinism", () => {
     const marker = cluster.propose(newLeader, "after=restart");
     expect(marker.ok).toBe(true);
     cluster.runUntil(
-      () => cluster.node(newLeader).raft!.appliedIndex >= (marker.ok ? marker.index : 0),
+      () => cluster.node(newLeader).raft!.status().appliedIndex >= (marker.ok ? marker.index : 0),
       5_000,
     );
     const values = cluster.node(newLeader).stateMachine.values;
