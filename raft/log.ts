@@ -2,6 +2,22 @@ import { assert } from "./assert.js";
 import { chainChecksum } from "./checksum.js";
 import type { Entry, EntryType } from "./types.js";
 
+/** The log as the owner may read it: no writes (those go through RaftNode's inputs). */
+export type ReadonlyRaftLog = Pick<
+  RaftLog,
+  | "baseIndex"
+  | "firstIndex"
+  | "lastIndex"
+  | "lastTerm"
+  | "lastChk"
+  | "term"
+  | "chk"
+  | "entry"
+  | "matchTerm"
+  | "slice"
+  | "entryBytes"
+>;
+
 /**
  * The in-memory log: entries (baseIndex, lastIndex], with the term and checksum of the
  * compacted entry at baseIndex kept so that AppendEntries can still be checked against it.

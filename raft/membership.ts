@@ -14,6 +14,12 @@ export function decodeConfigEntry(bytes: Uint8Array): ConfigEntryData {
   return data;
 }
 
+/** The configuration history as the owner may read it. */
+export type ReadonlyMembershipLog = Pick<
+  MembershipLog,
+  "current" | "currentIndex" | "currentContext" | "at" | "contextAt"
+>;
+
 /**
  * The configurations in the log, oldest first. A configuration takes effect as soon as its
  * entry is in the log (Raft thesis §4.1), so the one in force is the last one, committed or

@@ -54,6 +54,14 @@ export interface SnapshotTransfer {
   sentTick: number | null;
 }
 
+/** A follower's progress as the owner may read it (dashboards, tests). */
+export type ProgressView = Readonly<
+  Pick<
+    Progress,
+    "matchIndex" | "nextIndex" | "state" | "recentActive" | "ackedSentTick" | "snapshot"
+  >
+> & { readonly inflights: Pick<Inflights, "size" | "full" | "capacity"> };
+
 /**
  * The leader's view of one follower (§5.3 nextIndex / matchIndex, plus etcd's flow states):
  * - probe: one AppendEntries at a time until the logs are found to agree;

@@ -279,7 +279,7 @@ export class Cluster {
     this.traceNote(
       "start",
       node.id,
-      `${node.id} START term ${raft.term} log [${raft.log.firstIndex}..${raft.log.lastIndex()}] commit ${raft.commitIndex}`,
+      `${node.id} START term ${raft.status().term} log [${raft.log.firstIndex}..${raft.log.lastIndex()}] commit ${raft.status().commitIndex}`,
     );
     this.scheduleTick(node);
     this.afterInput(node);
@@ -388,7 +388,7 @@ export class Cluster {
 
   leaders(): NodeId[] {
     return this.upNodes()
-      .filter((node) => node.raft!.role === "leader")
+      .filter((node) => node.raft!.status().role === "leader")
       .map((node) => node.id);
   }
 
@@ -499,7 +499,7 @@ export class Cluster {
     if (committed.length === 0) return;
     const tracked = this.proposals.get(node.id);
     for (const entry of committed) {
-      this.checker.applied(node.id, raft.term, entry);
+      this.checker.applied(node.id, raft.status().term, entry);
       node.stateMachine.apply(entry);
       const proposal = tracked?.get(entry.index);
       if (proposal !== undefined) {
@@ -515,7 +515,7 @@ export class Cluster {
     raft.appliedTo(committed.at(-1)!.index);
     const every = this.options.snapshotEvery;
     const lastSnapshot = node.durable.snapshot?.meta.index ?? 0;
-    if (every > 0 && raft.appliedIndex - lastSnapshot >= every) {
+    if (every > 0 && raft.status().appliedIndex - lastSnapshot >= every) {
       const meta = node.takeSnapshot(this.options.retainEntries);
       this.stats.snapshots++;
       this.traceNote(

@@ -1,5 +1,11 @@
-import type { Entry, NodeId, RaftNode } from "../../raft/mod.js";
+import type { Entry, NodeId, RaftStatus, ReadonlyRaftLog } from "../../raft/mod.js";
 
+/** What the checker reads of a node: a RaftNode, or a planted fake in the checker's tests. */
+export interface CheckedNode {
+  readonly id: NodeId;
+  readonly log: ReadonlyRaftLog;
+  status(): Pick<RaftStatus, "role" | "term" | "commitIndex" | "appliedIndex">;
+}
 export const InvariantKind = {
   electionSafety: "election-safety",
   leaderAppendOnly: "leader-append-only",
@@ -60,18 +66,21 @@ export class InvariantChecker {
   }
 
   /** Check one node after an event touched it; `others` are the other nodes that are up. */
-  check(raft: RaftNode, incarnation: number, others: readonly RaftNode[]): void {
+  check(raft: CheckedNode, incarnation: number, others: readonly CheckedNode[]): void {
     this.checks++;
     const watch = this.watch(raft, incarnation);
-    if (raft.role === "leader") this.checkLeader(raft, watch);
-    if (raft.commitIndex < watch.commitIndex || raft.appliedIndex < watch.appliedIndex) {
+    if (raft.status().role === "leader") this.checkLeader(raft, watch);
+    if (
+      raft.status().commitIndex < watch.commitIndex ||
+      raft.status().appliedIndex < watch.appliedIndex
+    ) {
       throw new InvariantViolation(
         InvariantKind.monotonic,
-        `${raft.id} commit ${watch.commitIndex}→${raft.commitIndex}, applied ${watch.appliedIndex}→${raft.appliedIndex}`,
+        `${raft.id} commit ${watch.commitIndex}→${raft.status().commitIndex}, applied ${watch.appliedIndex}→${raft.status().appliedIndex}`,
       );
     }
-    watch.commitIndex = raft.commitIndex;
-    watch.appliedIndex = raft.appliedIndex;
+    watch.commitIndex = raft.status().commitIndex;
+    watch.appliedIndex = raft.status().appliedIndex;
     this.registerCommitted(raft, watch);
     for (const other of others) this.checkLogMatching(raft, other);
   }
@@ -91,13 +100,13 @@ export class InvariantChecker {
     }
   }
 
-  private watch(raft: RaftNode, incarnation: number): NodeWatch {
+  private watch(raft: CheckedNode, incarnation: number): NodeWatch {
     let watch = this.watches.get(raft.id);
     if (watch === undefined || watch.incarnation !== incarnation) {
       watch = {
         incarnation,
-        commitIndex: raft.commitIndex,
-        appliedIndex: raft.appliedIndex,
+        commitIndex: raft.status().commitIndex,
+        appliedIndex: raft.status().appliedIndex,
         checkedIndex: raft.log.baseIndex,
         leaderTerm: 0,
         leaderLastIndex: 0,
@@ -108,40 +117,40 @@ export class InvariantChecker {
     return watch;
   }
 
-  private checkLeader(raft: RaftNode, watch: NodeWatch): void {
-    const known = this.leaders.get(raft.term);
+  private checkLeader(raft: CheckedNode, watch: NodeWatch): void {
+    const known = this.leaders.get(raft.status().term);
     if (known !== undefined && known !== raft.id) {
       throw new InvariantViolation(
         InvariantKind.electionSafety,
-        `${known} and ${raft.id} both leaders of term ${raft.term}`,
+        `${known} and ${raft.id} both leaders of term ${raft.status().term}`,
       );
     }
     if (known === undefined) {
-      this.leaders.set(raft.term, raft.id);
+      this.leaders.set(raft.status().term, raft.id);
       this.checkCompleteness(raft);
     }
     const log = raft.log;
-    if (watch.leaderTerm === raft.term) {
+    if (watch.leaderTerm === raft.status().term) {
       const stillThere =
         watch.leaderLastIndex <= log.baseIndex ||
         log.chk(watch.leaderLastIndex) === watch.leaderLastChk;
       if (log.lastIndex() < watch.leaderLastIndex || !stillThere) {
         throw new InvariantViolation(
           InvariantKind.leaderAppendOnly,
-          `${raft.id} (term ${raft.term}) lost or rewrote entries up to ${watch.leaderLastIndex}`,
+          `${raft.id} (term ${raft.status().term}) lost or rewrote entries up to ${watch.leaderLastIndex}`,
         );
       }
     }
-    watch.leaderTerm = raft.term;
+    watch.leaderTerm = raft.status().term;
     watch.leaderLastIndex = log.lastIndex();
     watch.leaderLastChk = log.lastChk();
   }
 
   /** A leader holds every entry committed in an earlier term (§5.4). */
-  private checkCompleteness(raft: RaftNode): void {
+  private checkCompleteness(raft: CheckedNode): void {
     let index = 0;
     for (const [term, maxIndex] of this.maxIndexByCommitTerm) {
-      if (term < raft.term && maxIndex > index) index = maxIndex;
+      if (term < raft.status().term && maxIndex > index) index = maxIndex;
     }
     if (index === 0) return;
     const known = this.committed.get(index)!;
@@ -150,20 +159,20 @@ export class InvariantChecker {
     if (chk !== known.chk) {
       throw new InvariantViolation(
         InvariantKind.leaderCompleteness,
-        `${raft.id} leads term ${raft.term} without committed entry ${index} (has chk ${chk}, committed ${known.chk})`,
+        `${raft.id} leads term ${raft.status().term} without committed entry ${index} (has chk ${chk}, committed ${known.chk})`,
       );
     }
   }
 
-  private registerCommitted(raft: RaftNode, watch: NodeWatch): void {
+  private registerCommitted(raft: CheckedNode, watch: NodeWatch): void {
     const log = raft.log;
     const from = Math.max(watch.checkedIndex + 1, log.baseIndex);
-    for (let index = from; index <= raft.commitIndex; index++) {
+    for (let index = from; index <= raft.status().commitIndex; index++) {
       const term = log.term(index);
       const chk = log.chk(index);
       if (term === undefined || chk === undefined) continue;
       const known = this.committed.get(index);
-      if (known === undefined) this.record(index, term, chk, raft.term);
+      if (known === undefined) this.record(index, term, chk, raft.status().term);
       else if (known.chk !== chk || known.term !== term) {
         throw new InvariantViolation(
           InvariantKind.stateMachineSafety,
@@ -171,7 +180,7 @@ export class InvariantChecker {
         );
       }
     }
-    watch.checkedIndex = Math.max(watch.checkedIndex, raft.commitIndex);
+    watch.checkedIndex = Math.max(watch.checkedIndex, raft.status().commitIndex);
   }
 
   private record(index: number, term: number, chk: number, commitTerm: number): void {
@@ -183,7 +192,7 @@ export class InvariantChecker {
   }
 
   /** Log Matching: same term at an index implies the same history up to it (same chk). */
-  private checkLogMatching(a: RaftNode, b: RaftNode): void {
+  private checkLogMatching(a: CheckedNode, b: CheckedNode): void {
     const index = Math.min(a.log.lastIndex(), b.log.lastIndex());
     const termA = a.log.term(index);
     if (termA === undefined || termA !== b.log.term(index)) return;

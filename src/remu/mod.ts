@@ -1,5 +1,6 @@
 export type { ClusterOptions } from "./cluster.js";
 export { Cluster } from "./cluster.js";
+export type { CheckedNode } from "./invariants.js";
 export { InvariantChecker, InvariantKind, InvariantViolation } from "./invariants.js";
 export type { NetworkFaults } from "./network.js";
 export { VirtualNetwork } from "./network.js";

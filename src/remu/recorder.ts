@@ -310,11 +310,11 @@ export function snapshotNode(node: SimNode): NodeSnapshot {
   return {
     id: node.id,
     up: true,
-    role: raft.role,
-    term: raft.term,
-    leader: raft.leader,
-    commit: raft.commitIndex,
-    applied: raft.appliedIndex,
+    role: raft.status().role,
+    term: raft.status().term,
+    leader: raft.status().leader,
+    commit: raft.status().commitIndex,
+    applied: raft.status().appliedIndex,
     lastIndex: raft.log.lastIndex(),
     chk: node.stateMachine.appliedChk,
   };

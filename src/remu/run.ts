@@ -135,7 +135,7 @@ export function runEmulation(options: RunOptions): RunResult {
     virtualMs: Math.round(cluster.now),
     events: cluster.stats.events,
     elections: cluster.stats.elections,
-    maxTerm: Math.max(0, ...cluster.upNodes().map((node) => node.raft!.term)),
+    maxTerm: Math.max(0, ...cluster.upNodes().map((node) => node.raft!.status().term)),
     committed: cluster.checker.maxCommittedIndex,
     acked: cluster.stats.acked,
     reads: cluster.stats.reads,
@@ -196,7 +196,7 @@ function livenessPhase(cluster: Cluster, ids: readonly string[], maxMs: number):
         appliedEverywhere = cluster
           .upNodes()
           .filter((node) => members.has(node.id))
-          .every((node) => node.raft!.appliedIndex >= result.index);
+          .every((node) => node.raft!.status().appliedIndex >= result.index);
         return appliedEverywhere;
       },
       Math.min(2000, deadline - cluster.now),

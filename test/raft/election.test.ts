@@ -15,13 +15,13 @@ describe("election", () => {
     const h = new Harness(["a", "b", "c"]);
     const a = h.elect("a");
     h.tickAndStabilize(1);
-    expect(a.term).toBe(1);
+    expect(a.status().term).toBe(1);
     for (const id of ["b", "c"]) {
       const node = h.node(id);
-      expect(node.role).toBe("follower");
-      expect(node.term).toBe(1);
-      expect(node.leader).toBe("a");
-      expect(node.vote).toBe("a");
+      expect(node.status().role).toBe("follower");
+      expect(node.status().term).toBe(1);
+      expect(node.status().leader).toBe("a");
+      expect(node.status().vote).toBe("a");
     }
     expect(h.leaders()).toEqual([a]);
   });
@@ -30,12 +30,12 @@ describe("election", () => {
     const h = new Harness(["a", "b", "c"]);
     h.elect("a");
     const b = h.node("b");
-    expect(b.vote).toBe("a");
+    expect(b.status().vote).toBe("a");
     b.step(heartbeat("c", "b", 5));
-    expect(b.term).toBe(5);
-    expect(b.vote).toBeNull();
-    expect(b.leader).toBe("c");
-    expect(b.role).toBe("follower");
+    expect(b.status().term).toBe(5);
+    expect(b.status().vote).toBeNull();
+    expect(b.status().leader).toBe("c");
+    expect(b.status().role).toBe("follower");
   });
 
   test("election - a leader that sees a higher term in a response steps down", () => {
@@ -50,9 +50,9 @@ describe("election", () => {
       readSeq: 0,
       sentTick: 0,
     });
-    expect(a.role).toBe("follower");
-    expect(a.term).toBe(3);
-    expect(a.leader).toBeNull();
+    expect(a.status().role).toBe("follower");
+    expect(a.status().term).toBe(3);
+    expect(a.status().leader).toBeNull();
   });
 
   test("election - stale-term messages are rejected and a stale leader is told the newer term", () => {
@@ -63,18 +63,20 @@ describe("election", () => {
     for (let k = 0; k < 5 * ET && h.leaders().length < 2; k++) h.tickAndStabilize(1, ["b", "c"]);
     const [newLeader] = h.leaders().filter((n) => n.id !== "a");
     expect(newLeader).toBeDefined();
-    const term = newLeader!.term;
+    const term = newLeader!.status().term;
     expect(term).toBeGreaterThan(1);
-    expect(a.role).toBe("leader");
-    expect(a.term).toBe(1);
+    expect(a.status().role).toBe("leader");
+    expect(a.status().term).toBe(1);
 
     // A stale vote request is not granted and changes nothing.
     const c = h.node("c");
-    const before = { term: c.term, vote: c.vote, leader: c.leader };
+    const before = { term: c.status().term, vote: c.status().vote, leader: c.status().leader };
     c.step(voteRequest("a", "c", 1, { lastLogIndex: 100, lastLogTerm: 1 }));
     h.processAll();
     expect(h.take(is("voteResp", "c", "a")).filter((m) => (m as VoteResponse).granted)).toEqual([]);
-    expect({ term: c.term, vote: c.vote, leader: c.leader }).toEqual(before);
+    expect({ term: c.status().term, vote: c.status().vote, leader: c.status().leader }).toEqual(
+      before,
+    );
 
     // The old leader's heartbeat is rejected with the newer term, and it steps down.
     h.heal();
@@ -89,11 +91,11 @@ describe("election", () => {
       expect((reply as { reject: boolean }).reject).toBe(true);
     }
     h.deliver(is("appendResp", undefined, "a"));
-    expect(a.role).toBe("follower");
-    expect(a.term).toBe(term);
+    expect(a.status().role).toBe("follower");
+    expect(a.status().term).toBe(term);
     // The new leader was not disturbed by the stale messages.
-    expect(newLeader!.role).toBe("leader");
-    expect(newLeader!.term).toBe(term);
+    expect(newLeader!.status().role).toBe("leader");
+    expect(newLeader!.status().term).toBe(term);
   });
 
   test("election - a voter grants one vote per term", () => {
@@ -112,8 +114,8 @@ describe("election", () => {
       ["c", false],
       ["a", true],
     ]);
-    expect(b.vote).toBe("a");
-    expect(b.term).toBe(1);
+    expect(b.status().vote).toBe("a");
+    expect(b.status().term).toBe(1);
   });
 
   test("election - a vote is answered only after it is persisted", () => {
@@ -135,12 +137,12 @@ describe("election", () => {
     h.processAll();
     h.take();
     const b = h.restart("b");
-    expect(b.term).toBe(1);
-    expect(b.vote).toBe("a");
+    expect(b.status().term).toBe(1);
+    expect(b.status().vote).toBe("a");
     b.step(voteRequest("c", "b", 1));
     h.processAll();
     expect(votesTo(h, "c").map((m) => m.granted)).toEqual([false]);
-    expect(b.vote).toBe("a");
+    expect(b.status().vote).toBe("a");
   });
 
   test("election - §5.4.1: a vote goes only to a candidate whose log is at least as up-to-date", () => {
@@ -164,8 +166,8 @@ describe("election", () => {
           answers.map((m) => m.granted),
           JSON.stringify({ lastLogIndex, pre }),
         ).toEqual([granted]);
-        expect(h.node("v").term).toBe(pre ? 2 : 3); // a pre-vote changes no one's term
-        expect(h.node("v").vote).toBe(granted && !pre ? "a" : null);
+        expect(h.node("v").status().term).toBe(pre ? 2 : 3); // a pre-vote changes no one's term
+        expect(h.node("v").status().vote).toBe(granted && !pre ? "a" : null);
       }
     }
   });
@@ -178,21 +180,21 @@ describe("election", () => {
       b.step(voteRequest("c", "b", 2, { lastLogIndex: 9, lastLogTerm: 1, pre }));
       h.processAll();
       expect(h.pending(is("voteResp", "b"))).toEqual([]);
-      expect(b.term).toBe(1);
-      expect(b.leader).toBe("a");
+      expect(b.status().term).toBe(1);
+      expect(b.status().leader).toBe("a");
     }
     // The leader itself, its quorum recently confirmed, ignores it too.
     const a = h.node("a");
     a.step(voteRequest("c", "a", 2, { lastLogIndex: 9, lastLogTerm: 1 }));
     h.processAll();
-    expect(a.role).toBe("leader");
-    expect(a.term).toBe(1);
+    expect(a.status().role).toBe("leader");
+    expect(a.status().term).toBe(1);
     // A transfer candidate is heard.
     b.step(voteRequest("c", "b", 2, { lastLogIndex: 9, lastLogTerm: 1, transfer: true }));
     h.processAll();
     expect(votesTo(h, "c").map((m) => m.granted)).toEqual([true]);
-    expect(b.term).toBe(2);
-    expect(b.vote).toBe("c");
+    expect(b.status().term).toBe(2);
+    expect(b.status().vote).toBe("c");
   });
 
   test("election - once the leader is silent for an election timeout, votes are heard again", () => {
@@ -206,12 +208,12 @@ describe("election", () => {
     b.step(request());
     h.processAll();
     expect(h.pending(is("voteResp", "b", "c"))).toEqual([]);
-    expect(b.term).toBe(1);
+    expect(b.status().term).toBe(1);
     h.tick("b", 1);
     b.step(request());
     h.processAll();
     expect(votesTo(h, "c").map((m) => [m.term, m.granted])).toEqual([[2, true]]);
-    expect(b.vote).toBe("c");
+    expect(b.status().vote).toBe("c");
   });
 
   test("election - a restarted node ignores vote requests for one election timeout", () => {
@@ -219,13 +221,13 @@ describe("election", () => {
     h.elect("a");
     h.isolate("a", "b", "c"); // nothing from the cluster reaches b after its restart
     const b = h.restart("b");
-    expect(b.term).toBe(1);
+    expect(b.status().term).toBe(1);
     const request = () => voteRequest("c", "b", 2, { lastLogIndex: 9, lastLogTerm: 1 });
     h.tick("b", ET - 1);
     b.step(request());
     h.processAll();
     expect(h.sentWhere(is("voteResp", "b", "c"))).toEqual([]);
-    expect(b.term).toBe(1);
+    expect(b.status().term).toBe(1);
     h.tick("b", 1);
     b.step(request());
     h.processAll();
@@ -256,9 +258,9 @@ describe("election", () => {
         while (intervals.length < 2) {
           ticks++;
           if (ticks > 4 * et) throw new Error(`seed ${seed}: no campaign after ${ticks} ticks`);
-          const termBefore = node.term;
+          const termBefore = node.status().term;
           node.tick();
-          if (node.term !== termBefore) {
+          if (node.status().term !== termBefore) {
             intervals.push(ticks - lastCampaign);
             lastCampaign = ticks;
           }
@@ -288,11 +290,11 @@ describe("election", () => {
       for (let k = 0; k < 10 * ET && h.leaders().length === 0; k++) h.tickAndStabilize(1);
       const leaders = h.leaders();
       expect(leaders.length, `seed ${seed}`).toBe(1);
-      expect(leaders[0]!.term, `seed ${seed}`).toBeGreaterThan(1);
+      expect(leaders[0]!.status().term, `seed ${seed}`).toBeGreaterThan(1);
       h.tickAndStabilize(2);
       for (const node of h.nodes.values()) {
-        expect(node.leader, `seed ${seed}`).toBe(leaders[0]!.id);
-        expect(node.term, `seed ${seed}`).toBe(leaders[0]!.term);
+        expect(node.status().leader, `seed ${seed}`).toBe(leaders[0]!.id);
+        expect(node.status().term, `seed ${seed}`).toBe(leaders[0]!.status().term);
       }
     }
   });
@@ -307,8 +309,8 @@ describe("election", () => {
     const a = cluster.node("a");
     a.campaign("real");
     cluster.stabilize();
-    expect(a.role).toBe("follower");
-    expect(a.term).toBe(3);
+    expect(a.status().role).toBe("follower");
+    expect(a.status().term).toBe(3);
     const answers = cluster.sentWhere(is("voteResp", undefined, "a")) as VoteResponse[];
     expect(answers.map((m) => m.granted)).toEqual([false, false]);
   });
@@ -319,15 +321,15 @@ describe("election", () => {
     const c = h.node("c");
     h.isolate("c");
     h.tickAndStabilize(10 * ET);
-    expect(c.term).toBe(1); // it pre-campaigned many times, never really
+    expect(c.status().term).toBe(1); // it pre-campaigned many times, never really
     expect(h.sentWhere((m) => m.from === "c" && m.type === "vote" && !m.pre)).toEqual([]);
     expect(h.sentWhere((m) => m.from === "c" && m.type === "vote").length).toBeGreaterThan(0);
     h.heal();
     h.tickAndStabilize(3 * ET);
-    expect(a.role).toBe("leader");
+    expect(a.status().role).toBe("leader");
     for (const node of h.nodes.values()) {
-      expect(node.term).toBe(1);
-      expect(node.leader).toBe("a");
+      expect(node.status().term).toBe(1);
+      expect(node.status().leader).toBe("a");
     }
   });
 
@@ -337,11 +339,11 @@ describe("election", () => {
     const c = h.node("c");
     h.isolate("c");
     h.tickAndStabilize(5 * ET);
-    expect(c.term).toBeGreaterThan(2);
+    expect(c.status().term).toBeGreaterThan(2);
     h.heal();
     h.tickAndStabilize(5 * ET);
     // The leader heard c's higher term (in a reply to its heartbeat) and stepped down.
-    expect(a.term).toBeGreaterThan(2);
+    expect(a.status().term).toBeGreaterThan(2);
     expect(h.leaders().length).toBe(1);
   });
 
@@ -350,11 +352,11 @@ describe("election", () => {
     const a = h.elect("a");
     h.isolate("a");
     h.tick("a", ET - 1);
-    expect(a.role).toBe("leader");
+    expect(a.status().role).toBe("leader");
     h.tick("a", ET + 1);
-    expect(a.role).toBe("follower");
-    expect(a.term).toBe(1);
-    expect(a.leader).toBeNull();
+    expect(a.status().role).toBe("follower");
+    expect(a.status().term).toBe(1);
+    expect(a.status().leader).toBeNull();
   });
 
   test("election - check-quorum: a leader with one live follower of two keeps leading", () => {
@@ -362,8 +364,8 @@ describe("election", () => {
     const a = h.elect("a");
     h.isolate("c");
     h.tickAndStabilize(10 * ET, ["a", "b"]);
-    expect(a.role).toBe("leader");
-    expect(a.term).toBe(1);
+    expect(a.status().role).toBe("leader");
+    expect(a.status().term).toBe(1);
   });
 
   test("election - without check-quorum an isolated leader stays leader", () => {
@@ -371,15 +373,15 @@ describe("election", () => {
     const a = h.elect("a");
     h.isolate("a");
     h.tick("a", 10 * ET);
-    expect(a.role).toBe("leader");
+    expect(a.status().role).toBe("leader");
   });
 
   test("election - a single-node cluster elects itself and commits at once", () => {
     const h = new Harness(["a"]);
     h.tick("a", 2 * ET);
     const a = h.node("a");
-    expect(a.role).toBe("leader");
-    expect(a.commitIndex).toBe(1);
+    expect(a.status().role).toBe("leader");
+    expect(a.status().commitIndex).toBe(1);
     const sent: Message[] = h.sent;
     expect(sent).toEqual([]);
   });

@@ -149,7 +149,7 @@ export class Harness {
     this.readies.set(id, []);
     this.readStates.set(id, []);
     this.applied.set(id, []);
-    this.appliedIndex.set(id, node.appliedIndex);
+    this.appliedIndex.set(id, node.status().appliedIndex);
     this.installed.set(id, []);
     this.held.set(id, []);
     return node;
@@ -178,7 +178,7 @@ export class Harness {
     );
     this.nodes.set(id, node);
     this.applied.set(id, []);
-    this.appliedIndex.set(id, node.appliedIndex);
+    this.appliedIndex.set(id, node.status().appliedIndex);
     return node;
   }
 
@@ -375,7 +375,8 @@ export class Harness {
     const node = this.node(id);
     node.campaign(node.config.preVote ? "pre" : "real");
     this.stabilize();
-    if (node.role !== "leader") throw new Error(`elect: ${id} is ${node.role} (seed ${this.seed})`);
+    if (node.status().role !== "leader")
+      throw new Error(`elect: ${id} is ${node.status().role} (seed ${this.seed})`);
     return node;
   }
 
@@ -403,7 +404,7 @@ export class Harness {
   }
 
   leaders(): RaftNode[] {
-    return [...this.nodes.values()].filter((n) => n.role === "leader");
+    return [...this.nodes.values()].filter((n) => n.status().role === "leader");
   }
 
   /** Messages in the trace matching `filter`. */

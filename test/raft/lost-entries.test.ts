@@ -56,7 +56,7 @@ describe("lost entries", () => {
     h.restart("b");
     h.tickAndStabilize(3);
     expect(h.node("b").log.lastIndex()).toBe(a.log.lastIndex());
-    expect(h.node("b").commitIndex).toBe(a.commitIndex);
+    expect(h.node("b").status().commitIndex).toBe(a.status().commitIndex);
     expect(a.status().followersLostEntries).toBe(1);
   });
 
@@ -64,7 +64,7 @@ describe("lost entries", () => {
     const h = electedCluster();
     const a = h.node("a");
     write(h, 6);
-    const commit = a.commitIndex;
+    const commit = a.status().commitIndex;
     loseTail(h, "b", 3, commit);
     const b = h.restart("b");
     expect(b.status().catchUpIndex).toBe(commit);
@@ -73,7 +73,12 @@ describe("lost entries", () => {
     const ask = (pre: boolean, lastLogIndex = 3) => {
       const lastLogTerm = b.log.term(b.log.lastIndex())!;
       h.stepMessage(
-        voteRequest("c", "b", b.term + 1, { lastLogIndex, lastLogTerm, pre, transfer: true }),
+        voteRequest("c", "b", b.status().term + 1, {
+          lastLogIndex,
+          lastLogTerm,
+          pre,
+          transfer: true,
+        }),
       );
       const answers = h.pending(is("voteResp", "b", "c"));
       h.queue = [];
@@ -81,12 +86,12 @@ describe("lost entries", () => {
     };
     expect(ask(true)).toEqual([false]);
     h.tick(["b"], 5 * ET);
-    expect(b.role).toBe("follower");
+    expect(b.status().role).toBe("follower");
     expect(ask(false)).toEqual([false]);
     // Repaired by a leader, it votes again.
     h.heal();
     h.tickAndStabilize(5 * ET);
-    const leader = h.ids.find((id) => h.node(id).role === "leader")!;
+    const leader = h.ids.find((id) => h.node(id).status().role === "leader")!;
     expect(leader).not.toBe("b");
     h.propose(leader, "after");
     h.stabilize();

@@ -43,6 +43,42 @@ function awaitLeader(h: Harness, ids: readonly string[], except?: string): RaftN
 }
 
 describe("membership", () => {
+  test("membership - a new member is probed with the entry that added it, not at the next heartbeat", () => {
+    const h = electedCluster();
+    h.add("d");
+    const result = h.changeConfig("a", [{ type: "addLearner", node: "d" }]);
+    expect(result).toMatchObject({ ok: true, index: 2 });
+    // No tick: the first Ready after the change already carries the append to d.
+    const toD = h.pending((m) => m.to === "d");
+    expect(toD.map((m) => m.type)).toEqual(["append"]);
+    const append = toD[0]!;
+    if (append.type !== "append") throw new Error("not an append");
+    expect(append.prevLogIndex).toBe(1);
+    expect(append.entries.map((e) => e.index)).toEqual([2]);
+    h.stabilize();
+    expect(h.node("d").status().lastIndex).toBe(2);
+  });
+
+  test("membership - a new member counts as active until the next check-quorum", () => {
+    // (1,4,5)&&(1,2,3) with 4 and 5 down: the new half has no quorum. The leader's first
+    // check after the change must not fail it (etcd initProgress: RecentActive), the second does.
+    const h = electedCluster(["a", "b", "c"], { checkQuorum: true });
+    h.add("d");
+    h.add("e");
+    h.isolate("d", "e");
+    const result = h.changeConfig("a", [
+      { type: "addVoter", node: "d" },
+      { type: "addVoter", node: "e" },
+      { type: "remove", node: "b" },
+      { type: "remove", node: "c" },
+    ]);
+    expect(result).toMatchObject({ ok: true });
+    h.tickAndStabilize(ET, ["a", "b", "c"]);
+    expect(h.node("a").status().role).toBe("leader");
+    h.tickAndStabilize(ET, ["a", "b", "c"]);
+    expect(h.node("a").status().role).toBe("follower");
+  });
+
   test("membership - adding a voter goes through C_old,new and then C_new automatically", () => {
     const h = electedCluster();
     const a = h.node("a");
@@ -65,7 +101,7 @@ describe("membership", () => {
     ]);
     for (const id of ["a", "b", "c", "d"]) {
       const node = h.node(id);
-      expect(node.commitIndex, id).toBe(3);
+      expect(node.status().commitIndex, id).toBe(3);
       expect(norm(node.membership.current()), id).toEqual({
         voters: ["a", "b", "c", "d"],
         outgoing: [],
@@ -89,10 +125,10 @@ describe("membership", () => {
     h.tickAndStabilize(3, ["a", "d", "e"]);
     expect(a.progress.get("d")!.matchIndex).toBe(2);
     expect(a.progress.get("e")!.matchIndex).toBe(2);
-    expect(a.commitIndex).toBe(1);
+    expect(a.status().commitIndex).toBe(1);
     h.heal();
     h.tickAndStabilize(3);
-    expect(a.commitIndex).toBe(3);
+    expect(a.status().commitIndex).toBe(3);
     expect(norm(a.membership.current()).voters).toEqual(["a", "b", "c", "d", "e"]);
   });
 
@@ -107,11 +143,11 @@ describe("membership", () => {
     // C_old,new committed, C_new appended but not yet committed: still pending.
     h.deliver((m) => m.type === "append");
     h.deliver((m) => m.type === "appendResp");
-    expect(a.commitIndex).toBe(2);
+    expect(a.status().commitIndex).toBe(2);
     expect(a.membership.currentIndex()).toBe(3);
     expect(h.changeConfig("a", [{ type: "addVoter", node: "e" }])).toEqual(pending);
     h.stabilize();
-    expect(a.commitIndex).toBe(3);
+    expect(a.status().commitIndex).toBe(3);
     // Once C_new commits, the next change is accepted, and it is safe too.
     expect(h.changeConfig("a", [{ type: "addVoter", node: "e" }]).ok).toBe(true);
     h.stabilize();
@@ -122,7 +158,7 @@ describe("membership", () => {
         outgoing: [],
         learners: [],
       });
-      expect(h.node(id).commitIndex, id).toBe(5);
+      expect(h.node(id).status().commitIndex, id).toBe(5);
     }
     expect(sameLogs([...h.nodes.values()])).toBeNull();
     // The cluster still works: a new leader emerges without a in the five-node configuration.
@@ -130,7 +166,7 @@ describe("membership", () => {
     const next = awaitLeader(h, ["b", "c", "d", "e"], "a");
     expect(h.propose(next.id, "x").ok).toBe(true);
     h.tickAndStabilize(2, ["b", "c", "d", "e"]);
-    expect(next.commitIndex).toBe(next.log.lastIndex());
+    expect(next.status().commitIndex).toBe(next.log.lastIndex());
   });
 
   test("membership - config changes wait until the leader has committed an entry of its term", () => {
@@ -138,11 +174,11 @@ describe("membership", () => {
     const a = h.node("a");
     a.campaign("pre");
     h.processAll();
-    for (let k = 0; k < 10 && a.role !== "leader"; k++) {
+    for (let k = 0; k < 10 && a.status().role !== "leader"; k++) {
       h.deliver((m) => m.type === "vote" || m.type === "voteResp");
     }
-    expect(a.role).toBe("leader");
-    expect(a.commitIndex).toBe(0);
+    expect(a.status().role).toBe("leader");
+    expect(a.status().commitIndex).toBe(0);
     expect(a.proposeConfigChange([{ type: "addLearner", node: "d" }])).toMatchObject({
       ok: false,
       reason: "config-pending",
@@ -165,7 +201,7 @@ describe("membership", () => {
     });
     for (let k = 0; k < 5; k++) h.propose("a", `k${k}`);
     h.tickAndStabilize(2, ["a", "b", "c"]);
-    expect(a.commitIndex).toBe(7); // the learner does not count
+    expect(a.status().commitIndex).toBe(7); // the learner does not count
     expect(a.proposeConfigChange([{ type: "addVoter", node: "d" }])).toEqual({
       ok: false,
       reason: "learner-behind",
@@ -174,7 +210,7 @@ describe("membership", () => {
     h.heal();
     h.tickAndStabilize(3);
     expect(d.log.lastIndex()).toBe(7);
-    expect(d.role).toBe("follower");
+    expect(d.status().role).toBe("follower");
     expect(h.changeConfig("a", [{ type: "addVoter", node: "d" }]).ok).toBe(true);
     expect(norm(a.membership.current())).toEqual({
       voters: ["a", "b", "c", "d"],
@@ -199,8 +235,8 @@ describe("membership", () => {
     h.isolate("a");
     h.tickAndStabilize(10 * ET, ["b", "c", "d"]);
     expect(h.sentWhere((m) => m.type === "vote" && (m.from === "d" || m.to === "d"))).toEqual([]);
-    expect(d.term).toBeLessThanOrEqual(h.node("b").term);
-    expect(d.role).toBe("follower");
+    expect(d.status().term).toBeLessThanOrEqual(h.node("b").status().term);
+    expect(d.status().role).toBe("follower");
   });
 
   test("membership - the removed leader leads until C_new commits, then steps down and never campaigns", () => {
@@ -215,8 +251,8 @@ describe("membership", () => {
     // Round 1: C_old,new commits; a appends C_new and still leads.
     h.deliver((m) => m.type === "append");
     h.deliver((m) => m.type === "appendResp");
-    expect(a.commitIndex).toBe(2);
-    expect(a.role).toBe("leader");
+    expect(a.status().commitIndex).toBe(2);
+    expect(a.status().role).toBe("leader");
     expect(norm(a.membership.current())).toEqual({
       voters: ["b", "c"],
       outgoing: [],
@@ -227,16 +263,17 @@ describe("membership", () => {
     expect(h.propose("a", "while-leaving").ok).toBe(true);
     // Round 2: C_new commits (b and c alone decide now); a steps down.
     h.stabilize();
-    expect(a.role).toBe("follower");
-    expect(a.commitIndex).toBeGreaterThanOrEqual(3);
-    for (const id of ["b", "c"]) expect(h.node(id).commitIndex, id).toBeGreaterThanOrEqual(3);
+    expect(a.status().role).toBe("follower");
+    expect(a.status().commitIndex).toBeGreaterThanOrEqual(3);
+    for (const id of ["b", "c"])
+      expect(h.node(id).status().commitIndex, id).toBeGreaterThanOrEqual(3);
     // b or c takes over; a never campaigns again.
     const votesBefore = h.sentWhere((m) => m.type === "vote" && m.from === "a").length;
     const next = awaitLeader(h, ["a", "b", "c"], "a");
     h.tickAndStabilize(10 * ET);
     expect(h.sentWhere((m) => m.type === "vote" && m.from === "a").length).toBe(votesBefore);
-    expect(a.role).toBe("follower");
-    expect(next.role).toBe("leader");
+    expect(a.status().role).toBe("follower");
+    expect(next.status().role).toBe("leader");
     expect(
       h.applied.get(next.id)!.some((e) => new TextDecoder().decode(e.data) === "while-leaving"),
     ).toBe(true);
@@ -256,10 +293,10 @@ describe("membership", () => {
     const votesBefore = h.sentWhere((m) => m.type === "vote" && m.from === "c").length;
     h.tickAndStabilize(10 * ET);
     expect(h.sentWhere((m) => m.type === "vote" && m.from === "c").length).toBe(votesBefore);
-    expect(c.role).toBe("follower");
+    expect(c.status().role).toBe("follower");
     // And the remaining pair is undisturbed.
-    expect(h.node("a").role).toBe("leader");
-    expect(h.node("a").term).toBe(1);
+    expect(h.node("a").status().role).toBe("leader");
+    expect(h.node("a").status().term).toBe(1);
   });
 
   test("membership - a node joining after compaction gets the configuration with the snapshot", () => {
@@ -267,7 +304,7 @@ describe("membership", () => {
     const a = h.node("a");
     for (let k = 0; k < 5; k++) h.propose("a", `k${k}`);
     h.tickAndStabilize(2);
-    h.compact("a", a.appliedIndex, 50);
+    h.compact("a", a.status().appliedIndex, 50);
     const d = h.add("d");
     expect(h.changeConfig("a", [{ type: "addVoter", node: "d" }]).ok).toBe(true);
     h.tickAndStabilize(5);

@@ -22,7 +22,7 @@ describe("reads", () => {
     const a = h.node("a");
     h.propose("a", "x=1");
     h.stabilize();
-    expect(a.commitIndex).toBe(2);
+    expect(a.status().commitIndex).toBe(2);
     h.take();
     a.readIndex("r1");
     h.processAll();
@@ -150,18 +150,18 @@ describe("reads", () => {
     const a = h.node("a");
     a.campaign("pre");
     h.processAll();
-    for (let k = 0; k < 10 && a.role !== "leader"; k++) {
+    for (let k = 0; k < 10 && a.status().role !== "leader"; k++) {
       h.deliver((m) => m.type === "vote" || m.type === "voteResp");
     }
-    expect(a.role).toBe("leader");
-    expect(a.commitIndex).toBe(0);
+    expect(a.status().role).toBe("leader");
+    expect(a.status().commitIndex).toBe(0);
     a.readIndex("early");
     a.readIndex("early-lease", "lease");
     h.processAll();
     expect(statesOf(h, "a")).toEqual([]);
     expect(a.leaseValid()).toBe(false);
     h.stabilize();
-    expect(a.commitIndex).toBe(1);
+    expect(a.status().commitIndex).toBe(1);
     const answers = statesOf(h, "a").map((s) => [s.ctx, s.ok, s.index]);
     expect(answers.sort()).toEqual([
       ["early", true, 1],
@@ -186,7 +186,7 @@ describe("reads", () => {
       h.tickAndStabilize(2, ["b", "c"]);
       expect(statesOf(h, "a"), `seed ${seed}`).toEqual([]);
       h.tick("a", 2 * ET);
-      expect(a.role, `seed ${seed}`).toBe("follower");
+      expect(a.status().role, `seed ${seed}`).toBe("follower");
       expect(statesOf(h, "a"), `seed ${seed}`).toEqual([{ ctx: "stale", ok: false, index: 0 }]);
     }
   });
@@ -247,7 +247,7 @@ describe("reads", () => {
     expect(a.leaseValid()).toBe(true);
     h.tick("a");
     expect(a.leaseValid()).toBe(false);
-    expect(a.role).toBe("leader");
+    expect(a.status().role).toBe("leader");
     a.readIndex("late", "lease");
     h.processAll();
     // Not served from the lease: it is a ReadIndex round that never completes.
@@ -318,22 +318,22 @@ describe("reads", () => {
     const [timeoutNow] = h.take(is("timeoutNow", "a", "c"));
     expect(timeoutNow).toBeDefined();
     h.tickAndStabilize(ET);
-    expect(a.leadTransferee).toBeNull();
+    expect(a.status().leadTransferee).toBeNull();
     // It arrives: c campaigns with transfer=true, which overrides b's lease; a is cut from c.
     h.stepMessage(timeoutNow!);
     h.cut("a", "c");
     h.stabilize();
-    expect(c.role).toBe("leader");
+    expect(c.status().role).toBe("leader");
     const write = h.propose("c", "x=2");
     h.stabilize();
-    expect(c.commitIndex).toBeGreaterThanOrEqual((write as { index: number }).index);
+    expect(c.status().commitIndex).toBeGreaterThanOrEqual((write as { index: number }).index);
     // a has not heard of term 2 yet; a lease read now would miss x=2.
     a.readIndex("stale?", "lease");
     h.processAll();
     const served = statesOf(h, "a").filter((s) => s.ok);
     expect(
       served,
-      `a served ${JSON.stringify(served)} while c committed index ${c.commitIndex}`,
+      `a served ${JSON.stringify(served)} while c committed index ${c.status().commitIndex}`,
     ).toEqual([]);
   });
 

@@ -41,11 +41,11 @@ describe("replication", () => {
     const b = h.leaders().find((n) => n.id !== "a")!;
     expect(b).toBeDefined();
     const noop = b.log.entry(3)!;
-    expect(noop.term).toBe(b.term);
+    expect(noop.term).toBe(b.status().term);
     expect(noop.data.length).toBe(0);
     expect(noop.type).toBe(EntryType.normal);
     expect(b.log.lastIndex()).toBe(3);
-    expect(b.commitIndex).toBe(3); // committing the no-op commits x=1 of the older term too
+    expect(b.status().commitIndex).toBe(3); // committing the no-op commits x=1 of the older term too
   });
 
   test("replication - a proposal is committed and applied in order on every node", () => {
@@ -55,7 +55,7 @@ describe("replication", () => {
     h.tickAndStabilize(1);
     for (const id of h.ids) {
       const node = h.node(id);
-      expect(node.commitIndex).toBe(6);
+      expect(node.status().commitIndex).toBe(6);
       expect(h.applied.get(id)!.map((e) => text(e.data))).toEqual([
         "",
         "k0",
@@ -96,7 +96,7 @@ describe("replication", () => {
       h.add(id, { initialConfig: voters, restored: restoredLog(terms) });
     }
     const leader = h.elect("L");
-    expect(leader.term).toBe(8);
+    expect(leader.status().term).toBe(8);
     // (c) and (d) hold more up-to-date logs and refused their votes.
     const refused = h
       .sentWhere((m) => m.type === "voteResp" && !m.pre && !m.granted)
@@ -110,7 +110,7 @@ describe("replication", () => {
       const node = h.node(id);
       expect(termsOf(node), id).toEqual(leaderTerms);
       expect(sameLogs([leader, node]), id).toBeNull();
-      expect(node.commitIndex, id).toBe(11);
+      expect(node.status().commitIndex, id).toBe(11);
       const rejections = h.sentWhere(
         (m) => m.type === "appendResp" && m.from === id && (m as AppendResponse).reject,
       ).length;
@@ -153,8 +153,8 @@ describe("replication", () => {
     h.processAll();
     // Deliver the election only: none of s1's appends of term 4 go out.
     for (let k = 0; k < 10; k++) h.deliver((m) => m.type === "vote" || m.type === "voteResp");
-    expect(s1.role).toBe("leader");
-    expect(s1.term).toBe(4);
+    expect(s1.status().role).toBe("leader");
+    expect(s1.status().term).toBe(4);
     h.take();
     // s2 and s3 acknowledge index 2: it is on a majority (s1, s2, s3)...
     s1.step(appendResp("s2", "s1", 4, 2));
@@ -164,19 +164,19 @@ describe("replication", () => {
     expect(s1.progress.get("s2")!.matchIndex).toBe(2);
     expect(s1.progress.get("s3")!.matchIndex).toBe(2);
     // ...yet it is of term 2, not 4: not committed.
-    expect(s1.commitIndex).toBe(0);
+    expect(s1.status().commitIndex).toBe(0);
 
     // (d): s1 crashes; s5 is elected (its last term 3 beats their 2) and overwrites index 2.
     h.isolate("s1");
     const s5 = h.node("s5");
-    for (let k = 0; k < 3 && s5.role !== "leader"; k++) {
+    for (let k = 0; k < 3 && s5.status().role !== "leader"; k++) {
       s5.campaign("pre");
       h.stabilize();
     }
-    expect(s5.role).toBe("leader");
+    expect(s5.status().role).toBe("leader");
     h.tickAndStabilize(1, ["s2", "s3", "s4", "s5"]);
     for (const id of ["s2", "s3", "s4", "s5"]) {
-      expect(termsOf(h.node(id)), id).toEqual([1, 3, s5.term]);
+      expect(termsOf(h.node(id)), id).toEqual([1, 3, s5.status().term]);
     }
     // Had s1 committed (2, term 2), a committed entry would now be lost; it never was.
     for (const id of h.ids) {
@@ -186,7 +186,7 @@ describe("replication", () => {
     }
     h.heal();
     h.tickAndStabilize(2);
-    expect(termsOf(s1)).toEqual([1, 3, s5.term]);
+    expect(termsOf(s1)).toEqual([1, 3, s5.status().term]);
   });
 
   test("replication - Figure 8 (e): an earlier term's entry commits with the first entry of the leader's term", () => {
@@ -200,8 +200,8 @@ describe("replication", () => {
     h.isolate("s4", "s5"); // s1's term-4 entries reach s2 and s3 only
     const s1 = h.elect("s1");
     h.tickAndStabilize(1, ["s1", "s2", "s3"]);
-    expect(s1.term).toBe(4);
-    expect(s1.commitIndex).toBe(3);
+    expect(s1.status().term).toBe(4);
+    expect(s1.status().commitIndex).toBe(3);
     expect(h.applied.get("s1")!.map((e) => [e.index, e.term])).toEqual([
       [1, 1],
       [2, 2],
@@ -211,11 +211,11 @@ describe("replication", () => {
     h.heal();
     h.isolate("s1");
     const s5 = h.node("s5");
-    for (let k = 0; k < 5 && s5.role !== "leader"; k++) {
+    for (let k = 0; k < 5 && s5.status().role !== "leader"; k++) {
       s5.campaign("pre");
       h.stabilize();
     }
-    expect(s5.role).not.toBe("leader");
+    expect(s5.status().role).not.toBe("leader");
     expect(termsOf(h.node("s2"))).toEqual([1, 2, 4]);
   });
 
@@ -229,10 +229,10 @@ describe("replication", () => {
     // The append went out in parallel with the leader's write; b acks it.
     h.stabilize();
     expect(a.progress.get("b")!.matchIndex).toBe(2);
-    expect(a.commitIndex).toBe(1); // b alone is not a majority without a's own write
+    expect(a.status().commitIndex).toBe(1); // b alone is not a majority without a's own write
     h.holdPersist.delete("a");
     h.persist("a");
-    expect(a.commitIndex).toBe(2);
+    expect(a.status().commitIndex).toBe(2);
     expect(h.applied.get("a")!.at(-1)!.index).toBe(2);
   });
 
@@ -242,7 +242,7 @@ describe("replication", () => {
     h.holdPersist.add("a");
     h.propose("a", "x");
     h.stabilize();
-    expect(a.commitIndex).toBe(2); // b and c are a majority
+    expect(a.status().commitIndex).toBe(2); // b and c are a majority
     const handedOut = h.readies.get("a")!.flatMap((r) => r.committed.map((e) => e.index));
     expect(handedOut).not.toContain(2);
     h.holdPersist.delete("a");
@@ -281,7 +281,7 @@ describe("replication", () => {
     }
     h.stabilize();
     h.tickAndStabilize(1);
-    for (const id of h.ids) expect(h.node(id).commitIndex).toBe(11);
+    for (const id of h.ids) expect(h.node(id).status().commitIndex).toBe(11);
   });
 
   test("replication - appends are batched up to maxAppendBytes, at least one entry each", () => {
@@ -295,7 +295,7 @@ describe("replication", () => {
     const batches = appendsTo(h.queue, "b").map((m) => m.entries.map((e) => e.data.length));
     expect(batches).toEqual([[10, 10], [10, 10], [10, 10], [40], [10]]);
     h.stabilize();
-    expect(a.commitIndex).toBe(9);
+    expect(a.status().commitIndex).toBe(9);
   });
 
   test("replication - a follower in probe state gets one append at a time", () => {
@@ -344,7 +344,7 @@ describe("replication", () => {
       expect(h.node("b").log.lastIndex(), `seed ${seed}`).toBe(1);
       h.tickAndStabilize(5);
       expect(sameLogs([a, h.node("b")]), `seed ${seed}`).toBeNull();
-      expect(h.node("b").commitIndex, `seed ${seed}`).toBe(2);
+      expect(h.node("b").status().commitIndex, `seed ${seed}`).toBe(2);
     }
   });
 
@@ -358,7 +358,7 @@ describe("replication", () => {
     const [hb] = h.pending(is("heartbeat", "a", "c")) as Heartbeat[];
     expect(hb!.leaderCommit).toBe(1); // c holds only the no-op
     h.deliver(is("heartbeat", "a", "c"));
-    expect(h.node("c").commitIndex).toBeLessThanOrEqual(h.node("c").log.lastIndex());
+    expect(h.node("c").status().commitIndex).toBeLessThanOrEqual(h.node("c").log.lastIndex());
   });
 
   test("replication - a stale leader's uncommitted entries are overwritten by the new leader's log", () => {
@@ -389,7 +389,7 @@ describe("replication", () => {
     });
     h.heal();
     h.tickAndStabilize(3);
-    expect(h.node("a").commitIndex).toBe(3);
+    expect(h.node("a").status().commitIndex).toBe(3);
     expect(h.propose("a", "x".repeat(10)).ok).toBe(true);
   });
 });

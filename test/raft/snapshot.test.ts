@@ -21,7 +21,7 @@ function laggingFollower(settings = {}): { h: Harness; meta: SnapshotMeta } {
   for (let k = 0; k < 10; k++) h.propose("a", `k${k}=${k}`);
   h.tickAndStabilize(2, ["a", "b"]);
   const a = h.node("a");
-  expect(a.appliedIndex).toBe(11);
+  expect(a.status().appliedIndex).toBe(11);
   const meta = h.compact("a", 11, SIZE);
   expect(a.log.firstIndex).toBe(12);
   return { h, meta };
@@ -88,7 +88,7 @@ describe("snapshot", () => {
     expect(installed!.data).toEqual(h.disks.get("a")!.snapshot!.data);
     expect(c.log.baseIndex).toBe(11);
     expect(c.checksumAt(11)).toBe(a.checksumAt(11));
-    expect(c.commitIndex).toBe(11);
+    expect(c.status().commitIndex).toBe(11);
     expect(a.progress.get("c")!.state).toBe("replicate");
     // Replication resumes from the snapshot on.
     h.propose("a", "after");
@@ -116,7 +116,7 @@ describe("snapshot", () => {
     expect(h.delivered.filter(isSnapshot).map((m) => m.offset)).toEqual([0, 10, 20, 30]);
     expect(h.installed.get("c")!.map((s) => s.meta)).toEqual([meta]);
     expect(h.installed.get("c")![0]!.data).toEqual(h.disks.get("a")!.snapshot!.data);
-    expect(h.node("c").commitIndex).toBe(11);
+    expect(h.node("c").status().commitIndex).toBe(11);
   });
 
   test("snapshot - a chunk out of order is refused and the leader resumes from the follower's offset", () => {
@@ -136,7 +136,7 @@ describe("snapshot", () => {
     h.tickAndStabilize(2);
     expect(h.installed.get("c")!.length).toBe(1);
     expect(h.installed.get("c")![0]!.data).toEqual(h.disks.get("a")!.snapshot!.data);
-    expect(h.node("c").commitIndex).toBe(11);
+    expect(h.node("c").status().commitIndex).toBe(11);
   });
 
   test("snapshot - compacting again mid-transfer restarts it with the newer snapshot", () => {
@@ -152,13 +152,13 @@ describe("snapshot", () => {
     h.tickAndStabilize(3 * ET);
     expect(h.installed.get("c")!.map((s) => s.meta)).toEqual([newer]);
     expect(h.installed.get("c")![0]!.data).toEqual(h.disks.get("a")!.snapshot!.data);
-    expect(h.node("c").commitIndex).toBe(12);
+    expect(h.node("c").status().commitIndex).toBe(12);
   });
 
   test("snapshot - a follower already past the snapshot acknowledges its commit index", () => {
     const { h, meta } = laggingFollower();
     const b = h.node("b");
-    expect(b.commitIndex).toBe(11);
+    expect(b.status().commitIndex).toBe(11);
     b.step({
       type: "snapshot",
       group: 1,
@@ -184,12 +184,12 @@ describe("snapshot", () => {
     const c = h.restart("c");
     expect(c.log.baseIndex).toBe(meta.index);
     expect(c.snapshotMeta).toEqual(meta);
-    expect(c.commitIndex).toBe(11);
+    expect(c.status().commitIndex).toBe(11);
     expect(c.checksumAt(11)).toBe(meta.chk);
     h.propose("a", "later");
     h.tickAndStabilize(3);
     expect(sameLogs([h.node("a"), c], 12)).toBeNull();
-    expect(c.commitIndex).toBe(12);
+    expect(c.status().commitIndex).toBe(12);
   });
 
   test("snapshot - a leader elected from a snapshot sends that snapshot on", () => {
@@ -199,14 +199,14 @@ describe("snapshot", () => {
     // Now c has only the snapshot; make it leader and bring a brand-new-from-nothing d in.
     const c = h.node("c");
     h.isolate("a");
-    for (let k = 0; k < 5 * ET && c.role !== "leader"; k++) {
+    for (let k = 0; k < 5 * ET && c.status().role !== "leader"; k++) {
       h.tickAndStabilize(1, ["b", "c"]);
-      if (h.node("b").role === "leader") {
+      if (h.node("b").status().role === "leader") {
         h.node("b").transferLeadership("c");
         h.stabilize();
       }
     }
-    expect(c.role).toBe("leader");
+    expect(c.status().role).toBe("leader");
     h.add("d");
     expect(c.proposeConfigChange([{ type: "addLearner", node: "d" }]).ok).toBe(true);
     h.tickAndStabilize(5, ["b", "c", "d"]);

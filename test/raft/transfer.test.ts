@@ -17,16 +17,16 @@ describe("transfer", () => {
     const a = h.node("a");
     const b = h.node("b");
     expect(a.transferLeadership("b")).toMatchObject({ ok: true });
-    expect(a.leadTransferee).toBe("b");
+    expect(a.status().leadTransferee).toBe("b");
     h.processAll();
     expect(h.pending((m) => m.type === "timeoutNow").map((m) => m.to)).toEqual(["b"]);
     h.stabilize();
     // No ticks needed: the transfer campaign overrides the voters' leader lease.
-    expect(b.role).toBe("leader");
-    expect(b.term).toBe(2);
-    expect(a.role).toBe("follower");
-    expect(a.leader).toBe("b");
-    expect(a.leadTransferee).toBeNull();
+    expect(b.status().role).toBe("leader");
+    expect(b.status().term).toBe(2);
+    expect(a.status().role).toBe("follower");
+    expect(a.status().leader).toBe("b");
+    expect(a.status().leadTransferee).toBeNull();
     const votes = h.sentWhere((m) => m.type === "vote" && m.from === "b") as VoteRequest[];
     expect(votes.every((m) => m.transfer && !m.pre)).toBe(true);
     h.tickAndStabilize(1);
@@ -60,8 +60,8 @@ describe("transfer", () => {
     );
     expect(caughtUp).toBeGreaterThan(-1);
     expect(caughtUp).toBeLessThan(timeoutAt);
-    expect(c.role).toBe("leader");
-    expect(c.term).toBe(2);
+    expect(c.status().role).toBe("leader");
+    expect(c.status().term).toBe(2);
     expect(c.log.entry(6)).toBeDefined();
     h.tickAndStabilize(1);
     expect(sameLogs([a, h.node("b"), c])).toBeNull();
@@ -73,12 +73,12 @@ describe("transfer", () => {
     h.isolate("c");
     expect(a.transferLeadership("c").ok).toBe(true);
     h.tickAndStabilize(ET - 1, ["a", "b"]);
-    expect(a.leadTransferee).toBe("c");
+    expect(a.status().leadTransferee).toBe("c");
     expect(h.propose("a", "x")).toMatchObject({ ok: false, reason: "transferring" });
     h.tickAndStabilize(1, ["a", "b"]);
-    expect(a.leadTransferee).toBeNull();
-    expect(a.role).toBe("leader");
-    expect(a.term).toBe(1);
+    expect(a.status().leadTransferee).toBeNull();
+    expect(a.status().role).toBe("leader");
+    expect(a.status().term).toBe(1);
     expect(h.propose("a", "x").ok).toBe(true);
   });
 
@@ -95,10 +95,10 @@ describe("transfer", () => {
     h.changeConfig("a", [{ type: "addLearner", node: "d" }]);
     h.tickAndStabilize(2);
     expect(a.transferLeadership("d")).toMatchObject({ ok: false, reason: "config-invalid" });
-    expect(a.leadTransferee).toBeNull();
+    expect(a.status().leadTransferee).toBeNull();
     // To itself: nothing to do.
     expect(a.transferLeadership("a")).toMatchObject({ ok: true });
-    expect(a.leadTransferee).toBeNull();
+    expect(a.status().leadTransferee).toBeNull();
   });
 
   test("transfer - TimeoutNow at a stale term is ignored", () => {
@@ -106,8 +106,8 @@ describe("transfer", () => {
     const b = h.node("b");
     b.step({ type: "timeoutNow", group: 1, from: "x", to: "b", term: 0 });
     h.processAll();
-    expect(b.role).toBe("follower");
-    expect(b.term).toBe(1);
+    expect(b.status().role).toBe("follower");
+    expect(b.status().term).toBe(1);
   });
 
   test("transfer - the old leader rejoins as a follower and the new leader commits", () => {
@@ -118,8 +118,8 @@ describe("transfer", () => {
     expect(h.propose("b", "after-transfer").ok).toBe(true);
     h.tickAndStabilize(2);
     for (const id of h.ids) {
-      expect(h.node(id).commitIndex, id).toBe(b.log.lastIndex());
-      expect(h.node(id).leader, id).toBe("b");
+      expect(h.node(id).status().commitIndex, id).toBe(b.log.lastIndex());
+      expect(h.node(id).status().leader, id).toBe("b");
     }
     expect(h.pending(is("timeoutNow"))).toEqual([]);
   });

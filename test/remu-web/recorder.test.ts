@@ -43,11 +43,11 @@ function observe(cluster: Cluster): Omit<NodeSnapshot, "id">[] {
     }
     return {
       up: true,
-      role: raft.role,
-      term: raft.term,
-      leader: raft.leader,
-      commit: raft.commitIndex,
-      applied: raft.appliedIndex,
+      role: raft.status().role,
+      term: raft.status().term,
+      leader: raft.status().leader,
+      commit: raft.status().commitIndex,
+      applied: raft.status().appliedIndex,
       lastIndex: raft.log.lastIndex(),
       chk: node.stateMachine.appliedChk,
     };

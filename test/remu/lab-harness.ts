@@ -166,7 +166,9 @@ export class Lab {
   /** The lab's GetState(): (term, isLeader); null while the server is crashed. */
   getState(i: number): { term: number; isLeader: boolean } | null {
     const raft = this.raftOf(i);
-    return raft === null ? null : { term: raft.term, isLeader: raft.role === "leader" };
+    return raft === null
+      ? null
+      : { term: raft.status().term, isLeader: raft.status().role === "leader" };
   }
 
   disconnect(i: number): void {
@@ -184,7 +186,7 @@ export class Lab {
     this.disconnect(i);
     const raft = this.raftOf(i);
     if (raft === null) return;
-    this.maxApplied[i] = Math.max(this.maxApplied[i]!, raft.appliedIndex);
+    this.maxApplied[i] = Math.max(this.maxApplied[i]!, raft.status().appliedIndex);
     this.cluster.crash(this.ids[i]!);
   }
 
@@ -305,7 +307,7 @@ export class Lab {
     const raft = this.raftOf(i);
     if (raft === null) return { index: -1, term: -1, ok: false };
     const result = this.cluster.propose(this.ids[i]!, cmd);
-    if (!result.ok) return { index: -1, term: raft.term, ok: false };
+    if (!result.ok) return { index: -1, term: raft.status().term, ok: false };
     this.commands.set(`${result.index}:${result.term}`, cmd);
     return { index: result.index, term: result.term, ok: true };
   }
@@ -317,7 +319,7 @@ export class Lab {
 
   /** The highest index server i has applied, in this or an earlier incarnation. */
   appliedIndex(i: number): number {
-    return Math.max(this.maxApplied[i]!, this.raftOf(i)?.appliedIndex ?? 0);
+    return Math.max(this.maxApplied[i]!, this.raftOf(i)?.status().appliedIndex ?? 0);
   }
 
   /**
@@ -336,7 +338,7 @@ export class Lab {
     for (let i = 0; i < this.n; i++) {
       const raft = this.raftOf(i);
       const entry = raft?.log.entry(index);
-      if (raft === null || entry === undefined || raft.appliedIndex < index) continue;
+      if (raft === null || entry === undefined || raft.status().appliedIndex < index) continue;
       const held = entry.data.length === 0 ? null : new TextDecoder().decode(entry.data);
       if (held !== cmd) {
         this.fatal(`committed values do not match: index ${index}, ${cmd} vs ${held} at ${i}`);

@@ -1,0 +1,128 @@
+/**
+ * Elections (§5.2, thesis §9.6 pre-vote): campaigning, answering votes, counting them. The
+ * candidate's step and the follower's and candidate's tick (the election timer) live here.
+ */
+import type { CampaignKind, RaftCore } from "./core.js";
+import { voteResult } from "./quorum.js";
+import type { Message, VoteRequest, VoteResponse } from "./types.js";
+
+/** Start an election now (tests, and the owner's explicit campaign). */
+export function campaign(r: RaftCore, kind: CampaignKind): void {
+  if (!r.promotable()) return;
+  if (kind === "pre") {
+    r.becomePreCandidate();
+  } else {
+    r.becomeCandidate();
+  }
+  const voteTerm = kind === "pre" ? r.term + 1 : r.term;
+  r.votes = new Map([[r.id, true]]);
+  if (checkVotes(r)) return;
+  const config = r.membership.current();
+  for (const peer of new Set([...config.voters, ...config.outgoing])) {
+    if (peer === r.id) continue;
+    r.send({
+      type: "vote",
+      to: peer,
+      term: voteTerm,
+      pre: kind === "pre",
+      lastLogIndex: r.log.lastIndex(),
+      lastLogTerm: r.log.lastTerm(),
+      transfer: kind === "transfer",
+    });
+  }
+}
+
+export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
+  if (r.catchingUp()) {
+    r.send({ type: "voteResp", to: m.from, pre: m.pre, granted: false });
+    return;
+  }
+  const canVote =
+    r.vote === m.from || (r.vote === null && r.leader === null) || (m.pre && m.term > r.term);
+  if (canVote && r.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+    r.send({
+      type: "voteResp",
+      to: m.from,
+      term: m.pre ? m.term : r.term,
+      pre: m.pre,
+      granted: true,
+    });
+    if (!m.pre) {
+      r.vote = m.from;
+      r.electionElapsed = 0;
+    }
+  } else {
+    r.send({ type: "voteResp", to: m.from, pre: m.pre, granted: false });
+  }
+}
+
+export function handleVoteResponse(r: RaftCore, m: VoteResponse): void {
+  if (m.pre !== (r.role === "precandidate")) return;
+  r.votes.set(m.from, m.granted);
+  checkVotes(r);
+}
+
+/** Returns true when the election ended (won or lost). */
+export function checkVotes(r: RaftCore): boolean {
+  const result = voteResult(r.membership.current(), r.votes);
+  if (result === "won") {
+    if (r.role === "precandidate") campaign(r, "real");
+    else r.becomeLeader();
+    return true;
+  }
+  if (result === "lost") {
+    r.becomeFollower(r.term, null);
+    return true;
+  }
+  return false;
+}
+
+export function tickElection(r: RaftCore): void {
+  r.electionElapsed++;
+  if (r.promotable() && r.electionElapsed >= r.randomizedElectionTicks) {
+    r.electionElapsed = 0;
+    campaign(r, r.config.preVote ? "pre" : "real");
+  }
+}
+
+export function stepCandidate(r: RaftCore, m: Message): void {
+  switch (m.type) {
+    case "append":
+    case "heartbeat":
+    case "snapshot":
+      r.becomeFollower(r.term, m.from);
+      r.stepFn(r, m); // now the follower's
+      return;
+    case "voteResp":
+      handleVoteResponse(r, m);
+      return;
+    case "readIndexResp":
+      r.readStates.push({ ctx: m.ctx, ok: m.ok, index: m.index });
+      return;
+    case "readIndex":
+      r.send({ type: "readIndexResp", to: m.from, ctx: m.ctx, ok: false, index: 0 });
+      return;
+    default:
+      return;
+  }
+}
+
+export function rejectStaleTerm(r: RaftCore, m: Message): void {
+  if (
+    (r.config.checkQuorum || r.config.preVote) &&
+    (m.type === "append" || m.type === "heartbeat")
+  ) {
+    // Tell a stale leader our term so that it steps down.
+    r.send({
+      type: "appendResp",
+      to: m.from,
+      reject: true,
+      index: 0,
+      hintIndex: 0,
+      hintTerm: 0,
+      sentTick: 0,
+    });
+  } else if (m.type === "vote" && m.pre) {
+    r.send({ type: "voteResp", to: m.from, pre: true, granted: false });
+  }
+}
