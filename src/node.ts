@@ -1,15 +1,7 @@
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
-import { chainChecksum } from "../raft/checksum.js";
-import { type Entry, RaftNode, raftConfig, SeededRandom, type SnapshotMeta } from "../raft/mod.js";
-import {
-  ApplyStage,
-  logHasVectors,
-  StateMachine,
-  type StateMachineOptions,
-} from "../stages/apply/mod.js";
+import { RaftNode, raftConfig, SeededRandom } from "../raft/mod.js";
+import { ApplyStage, StateMachine } from "../stages/apply/mod.js";
 import { IngressStage } from "../stages/ingress/mod.js";
 import {
   InlineRaftCore,
@@ -21,8 +13,6 @@ import {
 import { ReplicateStage } from "../stages/replicate/mod.js";
 import { ConnectionTable, RespondStage } from "../stages/respond/mod.js";
 import { WalAppendStage } from "../stages/wal-append/mod.js";
-import { SnapshotStore } from "../storage/snapshot-store.js";
-import { Wal, WalCorruptError } from "../storage/wal.js";
 import { type NodeConfig, parseInitialCluster } from "./config.js";
 import { loadDashboardAssets } from "./dashboard/assets.js";
 import {
@@ -34,12 +24,10 @@ import { renderDashboard } from "./dashboard/page.js";
 import { fatalExit } from "./fatal.js";
 import { HttpRoutes } from "./http/routes.js";
 import { NodeMetrics } from "./metrics.js";
-import { openCheckedState } from "./open-state.js";
+import { openStorage, StartupError } from "./node-storage.js";
 import { runClosers, type StopOutcome } from "./shutdown.js";
 
-export class StartupError extends Error {
-  override readonly name = "StartupError";
-}
+export { StartupError };
 
 /** A running node: the six stages wired over their queues, plus the storage they share. */
 export class StageraftNode {
@@ -66,57 +54,8 @@ export class StageraftNode {
     config: NodeConfig,
     log: Logger = pino({ level: config.log.level, base: { node: config.name } }),
   ): Promise<StageraftNode> {
-    try {
-      await mkdir(config.dataDir, { recursive: true });
-    } catch (error) {
-      throw new StartupError(`cannot use data dir ${config.dataDir}: ${(error as Error).message}`);
-    }
-    const snapshots = new SnapshotStore(join(config.dataDir, "snap"));
-    const latest = await snapshots.open();
-    const wal = await Wal.open(join(config.dataDir, "wal"), { sync: config.wal.sync }).catch(
-      (error: Error) => {
-        if (error instanceof WalCorruptError) throw new StartupError(error.message);
-        throw new StartupError(
-          `cannot open the WAL in ${config.dataDir} (is another node using it?): ${error.message}`,
-        );
-      },
-    );
-    const contents = await wal.load().catch(async (error: Error) => {
-      await wal.close();
-      throw error instanceof WalCorruptError ? new StartupError(error.message) : error;
-    });
-    if (contents.truncatedTail > 0)
-      log.warn({ entries: contents.truncatedTail }, "cut a torn WAL tail (never acknowledged)");
-    const entries = await reconcileWal(wal, latest, contents.snapshot, contents.entries, log);
-    const stateMachineOptions: StateMachineOptions = {
-      kvEngine: config.engines.kv,
-      dataDir: config.dataDir,
-      vectors: {
-        defaultEngine: config.engines.vector,
-        hnsw: {
-          m: config.engines.hnsw.m,
-          efConstruction: config.engines.hnsw.efConstruction,
-          efSearch: config.engines.hnsw.efSearch,
-        },
-      },
-      sessions: config.sessions,
-    };
-    const vectorsInLog = logHasVectors(entries);
-    const opened = await openCheckedState(
-      config,
-      stateMachineOptions,
-      snapshots,
-      latest,
-      entries,
-      vectorsInLog,
-      log,
-    );
-    if (!opened.ok) {
-      await wal.close();
-      throw new StartupError(opened.message);
-    }
-    const { machine, applied } = opened;
-    const lastIndex = entries.at(-1)?.index ?? latest?.index ?? 0;
+    const { snapshots, latest, wal, contents, entries, machine, applied, lastIndex, lostTo } =
+      await openStorage(config, log);
 
     const members = parseInitialCluster(config.initialCluster);
     const fresh = contents.hardState.term === 0 && entries.length === 0 && latest === null;
@@ -138,7 +77,7 @@ export class StageraftNode {
       },
     );
     // Entries once durable here are gone: the core waits to hold them again before voting.
-    const durableCommit = Math.max(contents.storedCommit, opened.lostTo);
+    const durableCommit = Math.max(contents.storedCommit, lostTo);
     if (durableCommit > lastIndex)
       log.warn(
         { group: 1, term: contents.hardState.term, index: lastIndex, commitIndex: durableCommit },
@@ -548,38 +487,6 @@ export class StageraftNode {
 
 /** A stop finishes within this, or leaves anyway (safely: see runClosers). */
 export const stopDeadlineMs = 10_000;
-
-/**
- * The snapshot store may be ahead of the WAL: a snapshot was put in place (installed from the
- * leader, or taken here) and the process stopped before the WAL recorded it. Record it now and
- * keep only the entries that follow it in the chain, so that the WAL never holds a gap.
- */
-export async function reconcileWal(
-  wal: Wal,
-  latest: SnapshotMeta | null,
-  walSnapshot: SnapshotMeta | null,
-  entries: Entry[],
-  log: Logger,
-): Promise<Entry[]> {
-  if (latest === null || latest.index <= (walSnapshot?.index ?? 0)) return entries;
-  const kept: Entry[] = [];
-  let previous = { index: latest.index, chk: latest.chk };
-  for (const entry of entries) {
-    if (entry.index <= latest.index) continue;
-    const linked =
-      entry.index === previous.index + 1 &&
-      chainChecksum(previous.chk, entry.term, entry.index, entry.type, entry.data) === entry.chk;
-    if (!linked) break;
-    kept.push(entry);
-    previous = { index: entry.index, chk: entry.chk };
-  }
-  await wal.write([{ hardState: null, snapshot: latest, entries: kept }]);
-  log.warn(
-    { index: latest.index, kept: kept.length },
-    "the WAL lagged the latest snapshot; recorded it",
-  );
-  return kept;
-}
 
 function splitHostPort(address: string): [string, number] {
   const colon = address.lastIndexOf(":");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { EntryType, RaftLog, type SnapshotMeta } from "../../raft/mod.js";
-import { reconcileWal } from "../../src/node.js";
+import { reconcileWal } from "../../src/node-storage.js";
 import { Wal } from "../../storage/wal.js";
 
 const dirs: string[] = [];
