@@ -9,6 +9,7 @@ import {
   type RaftCore,
   RaftCorePool,
   RaftStepStage,
+  type Readiness,
 } from "../stages/raft-step/mod.js";
 import { ReplicateStage } from "../stages/replicate/mod.js";
 import { ConnectionTable, RespondStage } from "../stages/respond/mod.js";
@@ -276,6 +277,7 @@ export class StageraftNode {
       },
       {
         health: () => nodeRef.node!.health(),
+        readiness: () => nodeRef.node!.readiness(),
         // Built at the first scrape: a node nobody scrapes pays nothing.
         metrics: () => {
           metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
@@ -415,10 +417,19 @@ export class StageraftNode {
     return this.observer.dashboard();
   }
 
+  /** CONTRACT §7: /readyz's answer and /health's status; a stopping node is not ready. */
+  readiness(): Readiness {
+    if (this.stopped) return { ready: false, reason: "the node is stopping" };
+    return this.raftStep.readiness();
+  }
+
   health(): Record<string, unknown> {
     const status = this.raftStep.status();
+    const { ready, reason } = this.readiness();
     return {
       ...this.raftStep.statusResult(),
+      ready,
+      ...(ready ? {} : { reason }),
       lastIndex: status.lastIndex,
       members: status.config,
       peers: this.replicate.peerStatus(),

@@ -324,7 +324,12 @@ export class StageraftCluster implements BenchCluster {
   private async health(node: ServerProcess): Promise<Record<string, unknown> | null> {
     if (!node.alive) return null;
     try {
-      return (await fetchJson(`http://${node.clientAddress}/health`)) as Record<string, unknown>;
+      // 503 is a node that answers but is not ready (no leader yet): its body still counts.
+      const response = await fetch(`http://${node.clientAddress}/health`, {
+        signal: AbortSignal.timeout(1_500),
+      });
+      if (!response.ok && response.status !== 503) return null;
+      return (await response.json()) as Record<string, unknown>;
     } catch {
       return null;
     }

@@ -384,7 +384,8 @@ export class NodeObserver {
     const started = performance.now();
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(this.fetchTimeoutMs) });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      // 503 is a node that answers but is not ready (CONTRACT §7): up, and its body says why.
+      if (!response.ok && response.status !== 503) throw new Error(`HTTP ${response.status}`);
       const health = (await response.json()) as Record<string, unknown>;
       return {
         at: Date.now(),

@@ -15,6 +15,8 @@ export interface HttpRoutesOptions extends ClientTokens {
 
 export interface HttpRoutesPorts {
   readonly health: () => Record<string, unknown>;
+  /** CONTRACT §7: /readyz answers 200 when ready, else 503 with the reason. */
+  readonly readiness: () => { ready: boolean; reason: string };
   readonly metrics: () => Promise<string>;
   /** The page; `token` (from ?token=) is passed on to its asset URLs. */
   readonly dashboard: (token: string | null) => string;
@@ -36,13 +38,25 @@ const dashboardBackpressureBytes = 1 << 20;
  */
 const probeFields = ["name", "role", "term", "leader", "commitIndex", "appliedIndex"] as const;
 
+const ok = "200 OK";
+const unavailable = "503 Service Unavailable";
+
+/**
+ * A HEAD answer: the status line and headers, no body and no Content-Length (a body after a
+ * HEAD answer breaks an HTTP client's parser on that connection: "Expected HTTP/").
+ */
+function answerHead(res: uWS.HttpResponse, status: string): void {
+  res.writeStatus(status).writeHeader("content-type", "application/json").endWithoutBody();
+}
+
 const unauthorizedText = {
   header: "a valid token is required (Authorization: Bearer <token>)\n",
   query: "a valid token is required (Authorization: Bearer <token> or ?token=)\n",
 };
 
 /**
- * The client port's HTTP side, next to the WebSocket /v1 of ingress: GET /health, /metrics,
+ * The client port's HTTP side, next to the WebSocket /v1 of ingress: the probes (/livez,
+ * /readyz, /health; GET and HEAD), GET /metrics,
  * /dashboard with its static assets, and the dashboard's live feed (one picture a second to
  * every subscriber, none built while nobody watches). Built by src/node.ts and handed to
  * ingress, which registers it on its app.
@@ -64,7 +78,13 @@ export class HttpRoutes implements IngressHttp {
   /** Add the routes to `app` and start the dashboard's push timer. */
   register(app: uWS.TemplatedApp, counters: { unauthorized: number }): void {
     this.counters = counters;
-    app.get("/health", (res, req) => this.health(res, req));
+    // The probes (CONTRACT §7), open under protectHttp; HEAD answers the status, no body.
+    app.get("/health", (res, req) => this.health(res, req, false));
+    app.head("/health", (res, req) => this.health(res, req, true));
+    app.get("/livez", (res) => this.livez(res, false));
+    app.head("/livez", (res) => this.livez(res, true));
+    app.get("/readyz", (res) => this.readyz(res, false));
+    app.head("/readyz", (res) => this.readyz(res, true));
     app.get("/metrics", (res, req) => this.metrics(res, req));
     app.get("/dashboard", (res, req) => {
       if (!this.httpAllowed(res, req, true)) return;
@@ -84,14 +104,45 @@ export class HttpRoutes implements IngressHttp {
     this.dashboardSockets.clear();
   }
 
-  /** Open for probes; under protectHttp a caller without a token gets the probe fields only. */
-  private health(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+  /**
+   * Open for probes; under protectHttp a caller without a token gets the probe fields only.
+   * 200 when the node is ready, 503 when not (the body says why: `ready`, `reason`).
+   */
+  private health(res: uWS.HttpResponse, req: uWS.HttpRequest, head: boolean): void {
+    if (head) {
+      answerHead(res, this.ports.readiness().ready ? ok : unavailable);
+      return;
+    }
     const health = this.ports.health();
+    const status = health.ready === false ? unavailable : ok;
     const full = !this.options.protectHttp || holdsToken(requestToken(req, false), this.options);
     const body = full
       ? health
       : Object.fromEntries(probeFields.map((field) => [field, health[field] ?? null]));
-    res.writeHeader("content-type", "application/json").end(JSON.stringify(body));
+    res
+      .writeStatus(status)
+      .writeHeader("content-type", "application/json")
+      .end(JSON.stringify(body));
+  }
+
+  /** 200 while the process serves HTTP at all. */
+  private livez(res: uWS.HttpResponse, head: boolean): void {
+    if (head) answerHead(res, ok);
+    else res.writeHeader("content-type", "application/json").end('{"live": true}');
+  }
+
+  /** 200 `{"ready": true}`, or 503 `{"ready": false, "reason": "..."}`. */
+  private readyz(res: uWS.HttpResponse, head: boolean): void {
+    const { ready, reason } = this.ports.readiness();
+    const status = ready ? ok : unavailable;
+    if (head) {
+      answerHead(res, status);
+      return;
+    }
+    res
+      .writeStatus(status)
+      .writeHeader("content-type", "application/json")
+      .end(JSON.stringify(ready ? { ready } : { ready, reason }));
   }
 
   private metrics(res: uWS.HttpResponse, req: uWS.HttpRequest): void {

@@ -8,3 +8,5 @@ export type { RaftStepOptions, RaftStepPorts } from "./raft-step.js";
 export { RaftStepStage } from "./raft-step.js";
 export { RaftCorePool } from "./remote-raft-core.js";
 export type { RemovedNotice } from "./removal.js";
+export type { Readiness } from "./status.js";
+export { readiness, readyApplyLag } from "./status.js";

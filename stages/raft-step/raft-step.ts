@@ -21,7 +21,7 @@ import type { CoreView, RaftCore, RoundOutput } from "./raft-core.js";
 import { Removal, type RemovedNotice } from "./removal.js";
 import { Requests } from "./requests.js";
 import { Outbox, RoundBuilder } from "./rounds.js";
-import { CoreEvents, contractStatus } from "./status.js";
+import { CoreEvents, contractStatus, type Readiness, readiness } from "./status.js";
 
 export interface RaftStepOptions {
   readonly capacityItems: number;
@@ -232,6 +232,11 @@ export class RaftStepStage implements RaftStepPort {
   /** The contract's status fields (also the start of /health). */
   statusResult(): Record<string, unknown> {
     return contractStatus(this.core.status());
+  }
+
+  /** CONTRACT §7's readiness (/readyz, /health's status): status.ts has the rule. */
+  readiness(): Readiness {
+    return readiness(this.core.status(), this.removal.isRemoved);
   }
 
   /** The leader answered a request this node forwarded (null: not one to answer). */

@@ -28,6 +28,51 @@ export function contractStatus(status: RaftStatus): Record<string, unknown> {
   };
 }
 
+/**
+ * A node whose applied index is more than this many entries behind its commit index is not
+ * ready (/readyz): it is catching up (a snapshot's worth at raft.snapshotEvery's default),
+ * not briefly behind under load (the apply stage holds fewer than this in flight).
+ */
+export const readyApplyLag = 10_000;
+
+/** CONTRACT §7's readiness: /readyz 200 when `ready`; else 503 with the `reason`. */
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why not ready; "" when ready. */
+  readonly reason: string;
+}
+
+/**
+ * Ready: a member of the configuration (a voter or a learner), not removed, with a known
+ * leader, whose storage holds what it acknowledged (catchUpIndex 0: docs/raft.md, "Lost
+ * entries") and whose applied index is within `readyApplyLag` of its commit index. The first
+ * rule a node fails is its reason.
+ */
+export function readiness(status: RaftStatus, removed: boolean): Readiness {
+  const { config } = status;
+  const member =
+    config.voters.includes(status.id) ||
+    config.outgoing.includes(status.id) ||
+    config.learners.includes(status.id);
+  if (removed) return notReady("this member has been removed from the cluster");
+  if (!member) return notReady("not a member of the configuration (not added, or removed)");
+  if (status.catchUpIndex > 0)
+    return notReady(
+      `storage lost synced writes: catching up to index ${status.catchUpIndex} (docs/raft.md, "Lost entries")`,
+    );
+  if (status.leader === null) return notReady("no known leader");
+  const lag = status.commitIndex - status.appliedIndex;
+  if (lag > readyApplyLag)
+    return notReady(
+      `applied index ${status.appliedIndex} is ${lag} entries behind the commit index ${status.commitIndex} (more than ${readyApplyLag})`,
+    );
+  return { ready: true, reason: "" };
+}
+
+function notReady(reason: string): Readiness {
+  return { ready: false, reason };
+}
+
 /** What raft-step logs of the core's life: role changes, followers that lost entries. */
 export class CoreEvents {
   private lastRole: string;
