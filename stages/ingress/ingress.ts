@@ -142,10 +142,14 @@ export class IngressStage {
       },
     });
     this.ports.http.register(app, this.stats);
-    app.any("/*", (res) => {
-      res
-        .writeStatus("404 Not Found")
-        .end("not found: try /v1 (WebSocket), /health, /metrics or /dashboard\n");
+    app.any("/*", (res, req) => {
+      res.writeStatus("404 Not Found");
+      // A HEAD answer carries no body: one would break the parser of a reused connection.
+      if (req.getMethod() === "head") res.endWithoutBody();
+      else
+        res.end(
+          "not found: try /v1 (WebSocket), /livez, /readyz, /health, /metrics or /dashboard\n",
+        );
     });
     return this.listen(app);
   }

@@ -82,6 +82,10 @@ describe("probes - /livez, /readyz, /health (CONTRACT §7)", () => {
       expect(head.status, `HEAD ${path}`).toBe(200);
       expect(head.body, `HEAD ${path}`).toBe("");
     }
+    // An unknown path: 404, and a HEAD of it has no body either (the connection lives on).
+    const missing = await call("HEAD", address, "/no-such-page");
+    expect(missing.status).toBe(404);
+    expect(missing.body).toBe("");
     expect(JSON.parse((await call("GET", address, "/readyz")).body)).toEqual({ ready: true });
     expect(JSON.parse((await call("GET", address, "/livez")).body)).toEqual({ live: true });
     const health = JSON.parse((await call("GET", address, "/health")).body);
