@@ -213,6 +213,19 @@ export class RaftCore {
     else this.persistedMessages.push(message);
   }
 
+  /** Tell the leader we hold everything up to our commit index (its message was behind it). */
+  ackCommitted(to: NodeId, sentTick: number): void {
+    this.send({
+      type: "appendResp",
+      to,
+      reject: false,
+      index: this.commitIndex,
+      hintIndex: 0,
+      hintTerm: 0,
+      sentTick,
+    });
+  }
+
   hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.commitIndex };
   }

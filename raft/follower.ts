@@ -42,15 +42,7 @@ export function stepFollower(r: RaftCore, m: Message): void {
 
 export function handleAppend(r: RaftCore, m: AppendEntries): void {
   if (m.prevLogIndex < r.commitIndex) {
-    r.send({
-      type: "appendResp",
-      to: m.from,
-      reject: false,
-      index: r.commitIndex,
-      hintIndex: 0,
-      hintTerm: 0,
-      sentTick: m.sentTick,
-    });
+    r.ackCommitted(m.from, m.sentTick);
     return;
   }
   if (!r.log.matchTerm(m.prevLogIndex, m.prevLogTerm)) {

@@ -83,15 +83,7 @@ export function handleSnapshot(r: RaftCore, m: InstallSnapshot): void {
   const { meta } = m;
   if (meta.index <= r.commitIndex) {
     r.incomingSnapshot = null;
-    r.send({
-      type: "appendResp",
-      to: m.from,
-      reject: false,
-      index: r.commitIndex,
-      hintIndex: 0,
-      hintTerm: 0,
-      sentTick: 0,
-    });
+    r.ackCommitted(m.from, 0);
     return;
   }
   if (m.offset === 0) r.incomingSnapshot = { meta, nextOffset: 0 };

@@ -1,13 +1,10 @@
 import uWS from "uWebSockets.js";
 import type { Logger } from "pino";
-import type { AdmissionController } from "../../queues/mod.js";
 import type { NodeId } from "../../raft/types.js";
-import type { ClientItem, RaftStepItem, ReplyTarget } from "../items.js";
+import type { ClientItem, ReplyTarget } from "../items.js";
 import { ErrorCode, encodeError, type ProtocolLimits, type RequestId } from "../protocol.js";
 import { decodeRequest } from "../protocol-decode.js";
-import type { RemovedNotice } from "../raft-step/removal.js";
-import type { Hello } from "../replicate/peer-frames.js";
-import { PeerGateway } from "../replicate/peer-gateway.js";
+import { PeerGateway, type PeerGatewayPorts } from "../replicate/peer-gateway.js";
 import {
   type ClientConnection,
   type ConnectionTable,
@@ -44,17 +41,9 @@ export interface IngressHttp {
   stop(): void;
 }
 
-export interface IngressPorts {
+/** The peer gateway's ports (it runs beside the client door), plus the HTTP routes. */
+export interface IngressPorts extends PeerGatewayPorts {
   readonly http: IngressHttp;
-  readonly raftStep: { offer(item: RaftStepItem): boolean };
-  readonly admission: AdmissionController;
-  /** A follower's forwarded request came back from the leader: hand the text to its client. */
-  readonly forwardReplied: (from: NodeId, forwardId: number, text: string) => void;
-  readonly peerHello: (hello: Hello) => void;
-  /** A peer (the leader) says this node is no longer a member. */
-  readonly removedNotice: (from: NodeId, notice: RemovedNotice) => void;
-  /** Reply straight away (errors decided at the gate); bypasses the pipeline. */
-  readonly replyNow: (target: ReplyTarget, text: string) => void;
 }
 
 interface SocketData {

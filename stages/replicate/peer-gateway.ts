@@ -56,6 +56,7 @@ export interface PeerGatewayPorts {
   readonly peerHello: (hello: Hello) => void;
   /** A peer (the leader) says this node is no longer a member. */
   readonly removedNotice: (from: NodeId, notice: RemovedNotice) => void;
+  /** Reply straight away (errors decided at the gate); bypasses the pipeline. */
   readonly replyNow: (target: ReplyTarget, text: string) => void;
 }
 
