@@ -213,6 +213,7 @@ export class StageraftNode {
         capacityItems: config.stages.raftStep.queueItems,
         batchItems: config.stages.raftStep.batchItems,
         tickMs: config.raft.tickMs,
+        electionTimeoutMs: config.raft.electionTicks * config.raft.tickMs, // leases
         forwarding: config.forwarding,
       },
       log.child({ stage: "raft-step" }),

@@ -6,6 +6,7 @@ import {
   type ProtocolLimits,
   type RequestId,
 } from "./protocol.js";
+import { decodeLeaseOp, optionalLeaseField } from "./protocol-decode-leases.js";
 import {
   addressField,
   consistencyField,
@@ -47,6 +48,12 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
       return decodeVectorOp(op, frame, limits);
     case "transfer-leader":
       return { op, to: nameField(frame, "to") };
+    case "lease-grant":
+    case "lease-keepalive":
+    case "lease-revoke":
+    case "lease-ttl":
+    case "lease-list":
+      return decodeLeaseOp(op, frame);
     default:
       throw new Invalid(
         ErrorCode.badRequest,
@@ -66,6 +73,7 @@ function decodeKvOp(
         op,
         key: keyField(frame, limits),
         value: stringField(frame, "value", limits.maxValueBytes),
+        ...optionalLeaseField(frame),
         ...sessionFields(frame),
       };
     case "delete":

@@ -1,3 +1,5 @@
+import { type LeaseRequest, leaseAdminOps, leaseWriteOps } from "./protocol-leases.js";
+
 /**
  * The client protocol (../shared/CONTRACT.md §3): one JSON object per WebSocket text frame.
  * This file is its vocabulary (ops, codes, limits) and the encoding of replies; decoding is
@@ -28,7 +30,13 @@ export interface WriteSession {
 }
 
 export type ClientRequest =
-  | ({ readonly op: "put"; readonly key: string; readonly value: string } & WriteSession)
+  | ({
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      /** Attach the key to this lease (CONTRACT §5); absent: the key has no lease. */
+      readonly lease?: string;
+    } & WriteSession)
   | ({ readonly op: "delete"; readonly key: string } & WriteSession)
   | ({
       readonly op: "cas";
@@ -87,7 +95,8 @@ export type ClientRequest =
       readonly ef?: number;
       readonly filter?: Readonly<Record<string, string | number | boolean | null>>;
       readonly consistency: Consistency;
-    };
+    }
+  | LeaseRequest;
 
 export type ClientOp = ClientRequest["op"];
 export type WriteOp = "put" | "delete" | "cas" | "incr";
@@ -110,6 +119,7 @@ export const writeOps: Record<ClientOp, boolean> = {
   vput: true,
   vdelete: true,
   vsearch: false,
+  ...leaseWriteOps,
 };
 
 /** Ops that need a connection opened with the admin token (when auth is on). */
@@ -131,6 +141,7 @@ export const adminOps: Record<ClientOp, boolean> = {
   vput: false,
   vdelete: false,
   vsearch: false,
+  ...leaseAdminOps,
 };
 
 /** Ops only the leader can carry out (a follower forwards them). */

@@ -2,6 +2,7 @@ import { Packr } from "msgpackr";
 import type { KvCommand } from "../../storage/engines/engine.js";
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
 import type { ClientRequest } from "../protocol.js";
+import type { LeaseCommand } from "./lease-commands.js";
 
 /**
  * What a normal log entry carries: a state machine command, with the client session that
@@ -11,6 +12,7 @@ import type { ClientRequest } from "../protocol.js";
 export interface LogCommand {
   readonly kv?: KvCommand;
   readonly vec?: VectorCommand;
+  readonly lease?: LeaseCommand;
   /** Snapshot here: every replica snapshots at the same log index (see ApplyStage). */
   readonly snapshot?: true;
   readonly session?: { readonly id: string; readonly seq: number };
@@ -71,8 +73,10 @@ export function toLogCommand(
       ? { session: { id: request.session, seq: request.seq! }, ts }
       : { ts };
   switch (request.op) {
-    case "put":
-      return { kv: { op: "put", key: request.key, value: request.value }, ...meta };
+    case "put": {
+      const { key, value, lease } = request;
+      return { kv: { op: "put", key, value, ...(lease ? { lease } : {}) }, ...meta };
+    }
     case "delete":
       return { kv: { op: "delete", key: request.key }, ...meta };
     case "cas":
@@ -98,6 +102,12 @@ export function toLogCommand(
       return { vec: { op: "vdelete", collection: request.collection, key: request.key }, ...meta };
     case "snapshot":
       return { snapshot: true, ts };
+    case "lease-grant":
+      return { lease: { op: "grant", ttl: request.ttl }, ...meta };
+    case "lease-keepalive":
+      return { lease: { op: "keepalive", id: request.lease }, ...meta };
+    case "lease-revoke":
+      return { lease: { op: "revoke", id: request.lease }, ...meta };
     default:
       throw new Error(`not a write: ${request.op}`);
   }

@@ -11,9 +11,12 @@ import {
   type VectorStoreSettings,
 } from "../../storage/engines/vector-store.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
+import { type Clock, systemClock } from "../clock.js";
 import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
+import { readLeases, stepLeases } from "./lease-apply.js";
+import { LEASE_PREFIX, LeaseTable } from "./leases.js";
 import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
 
 /** User scans start after the reserved U+0000 keys (session records). */
@@ -37,6 +40,8 @@ export interface StateMachinePort {
   restore(dir: string, index: number): Promise<void>;
   /** Session expiry happens at this entry (a pure function of the settings). */
   isExpiryPoint(index: number): boolean;
+  /** Leases past their deadline at `now` for the leader of `term` (raft-step's lease expiry). */
+  leasesDue(now: number, term: number, extendMs: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -54,6 +59,7 @@ export interface StateMachineOptions {
  */
 export class StateMachine implements StateMachinePort {
   readonly sessions: SessionTable;
+  readonly leases = new LeaseTable();
   /** The KV checkpoint being written: settles to null, or to the error it failed with. */
   private checkpointWriting: Promise<unknown> | null = null;
   private checkpointAbort: AbortController | null = null;
@@ -62,6 +68,8 @@ export class StateMachine implements StateMachinePort {
     readonly kv: KvEngine,
     readonly vectors: VectorStore,
     sessionSettings: SessionSettings,
+    /** lease-ttl's remaining time is read on it (a worker thread gets the system clock). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.sessions = new SessionTable(sessionSettings);
   }
@@ -74,11 +82,16 @@ export class StateMachine implements StateMachinePort {
     await this.kv.close();
   }
 
-  /** Load the session table the KV engine holds (at start, and after a restore). */
+  /** Load the session and lease tables the KV engine holds (at start, and after a restore). */
   async load(): Promise<void> {
     this.sessions.load(
       await this.kv.scan({ prefix: SESSION_PREFIX, limit: Number.MAX_SAFE_INTEGER }),
     );
+    this.leases.load(await this.kv.scan({ prefix: LEASE_PREFIX, limit: Number.MAX_SAFE_INTEGER }));
+  }
+
+  async leasesDue(now: number, term: number, extendMs: number): Promise<string[]> {
+    return this.leases.due(now, term, extendMs);
   }
 
   /**
@@ -88,7 +101,9 @@ export class StateMachine implements StateMachinePort {
    */
   async apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>> {
     const answers = new Map<number, ReplyBody>();
-    const kvCommands: { index: number; command: KvCommand }[] = [];
+    /** internal: a delete a lease's end makes; its result answers nobody. */
+    const kvCommands: { index: number; command: KvCommand; internal?: true }[] = [];
+    const leaseWrites: { key: string; value: string | null }[] = [];
     /** Session writes to record once their answer is known, in log order. */
     const toRecord: { id: string; seq: number; ts: number; index: number }[] = [];
     const sameAs = new Map<number, number>();
@@ -126,15 +141,20 @@ export class StateMachine implements StateMachinePort {
         firstInRun.set(key, entry.index);
         toRecord.push({ ...session, ts: command.ts, index: entry.index });
       }
-      if (command.kv !== undefined) kvCommands.push({ index: entry.index, command: command.kv });
+      const leased = stepLeases(this.leases, command, entry, entry.index <= this.kv.appliedIndex);
+      leaseWrites.push(...leased.writes);
+      for (const key of leased.deletes)
+        kvCommands.push({ index: entry.index, command: { op: "delete", key }, internal: true });
+      if (leased.answer !== undefined) answers.set(entry.index, leased.answer);
+      else if (command.kv !== undefined)
+        kvCommands.push({ index: entry.index, command: command.kv });
       else if (command.vec !== undefined && entry.index > this.vectors.appliedIndex) {
         answers.set(entry.index, vectorReply(this.vectors.apply(command.vec), entry.index));
       }
     }
     const sidecar = (results: readonly KvResult[]) => {
-      for (const [k, { index }] of kvCommands.entries())
-        answers.set(index, kvReply(results[k]!, index));
-      const writes = [];
+      answerKv(answers, kvCommands, results);
+      const writes = [...leaseWrites];
       for (const session of toRecord) {
         const answer = answers.get(session.index);
         if (answer !== undefined)
@@ -145,8 +165,7 @@ export class StateMachine implements StateMachinePort {
     };
     const results = await this.kv.applyBatch(kvCommands, last.index, sidecar);
     // A replayed run (already applied by the engine) does not call the sidecar: answer anyway.
-    for (const [k, { index }] of kvCommands.entries())
-      answers.set(index, kvReply(results[k]!, index));
+    answerKv(answers, kvCommands, results);
     for (const [index, first] of sameAs) answers.set(index, answers.get(first)!);
     this.vectors.appliedIndex = Math.max(this.vectors.appliedIndex, last.index);
     return answers;
@@ -154,6 +173,9 @@ export class StateMachine implements StateMachinePort {
 
   async read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody> {
     switch (request.op) {
+      case "lease-ttl":
+      case "lease-list":
+        return readLeases(this.leases, request, this.clock.now());
       case "get": {
         const value = await this.kv.get(request.key);
         return { ok: true, result: { found: value !== null, value, index: appliedIndex } };
@@ -302,6 +324,15 @@ export function logHasVectors(entries: readonly Entry[]): boolean {
 
 function fail(code: ErrorCode, message: string): ReplyBody {
   return { ok: false, error: { code, message } };
+}
+
+function answerKv(
+  answers: Map<number, ReplyBody>,
+  commands: readonly { readonly index: number; readonly internal?: true }[],
+  results: readonly KvResult[],
+): void {
+  for (const [k, { index, internal }] of commands.entries())
+    if (!internal) answers.set(index, kvReply(results[k]!, index));
 }
 
 function vectorReply(result: VectorResult, index: number): ReplyBody {

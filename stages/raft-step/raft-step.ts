@@ -4,6 +4,7 @@ import { decodeConfigEntry } from "../../raft/membership.js";
 import type { RaftStatus } from "../../raft/node.js";
 import { EntryType, type NodeId, type Ready, type SnapshotMeta } from "../../raft/types.js";
 import type { VectorDefaults } from "../apply/commands.js";
+import { type Clock, systemClock } from "../clock.js";
 import type {
   ApplyItem,
   ClientItem,
@@ -16,6 +17,7 @@ import type {
   WalItem,
 } from "../items.js";
 import { type AdminCore, AdminOps, type AdminWait } from "./admin.js";
+import { LeaseExpiry } from "./lease-expiry.js";
 import type { MemberDirectory } from "./members.js";
 import type { CoreView, RaftCore, RoundOutput } from "./raft-core.js";
 import { Removal, type RemovedNotice } from "./removal.js";
@@ -33,6 +35,9 @@ export interface RaftStepOptions {
   readonly adminTimeoutMs: number;
   /** What a vcreate without engine or params gets (resolved here, on the leader). */
   readonly vectorDefaults: VectorDefaults;
+  /** The extension a new leader gives leases (lease-expiry.ts); default 10 ticks. */
+  readonly electionTimeoutMs?: number;
+  readonly clock?: Clock;
 }
 
 export interface RaftStepPorts {
@@ -72,6 +77,7 @@ export class RaftStepStage implements RaftStepPort {
   private readonly removal: Removal;
   private readonly requests: Requests;
   private readonly events: CoreEvents;
+  readonly leaseExpiry: LeaseExpiry;
   private next = new RoundBuilder();
   /** A round is running (inline: on the stack; workers: awaiting the worker). */
   private busy = false;
@@ -139,6 +145,7 @@ export class RaftStepStage implements RaftStepPort {
       log,
     );
     this.events = new CoreEvents(core.group, () => core.status(), log);
+    this.leaseExpiry = this.newLeaseExpiry(options);
     this.learnMembers(core.view().configContext);
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
@@ -195,8 +202,26 @@ export class RaftStepStage implements RaftStepPort {
     this.ports.fatal(error, { stage: "raft-step", message: "raft-step failed; stopping the node" });
   }
 
+  private newLeaseExpiry(options: RaftStepOptions): LeaseExpiry {
+    const electionTimeoutMs = options.electionTimeoutMs ?? 10 * options.tickMs;
+    return new LeaseExpiry(
+      options.clock ?? systemClock,
+      {
+        status: () => this.core.status(),
+        askDue: (query, resolve) =>
+          this.outbox.push({ kind: "apply", item: { kind: "lease-due", query, resolve } }),
+        propose: (data, proposed) => {
+          this.next.proposals.push({ data, item: null, proposed });
+          this.run();
+        },
+      },
+      { electionTimeoutMs, checkEveryMs: Math.max(options.tickMs, electionTimeoutMs / 4) },
+    );
+  }
+
   private tick(): void {
     this.next.ticks++;
+    this.leaseExpiry.tick();
     this.admin.expire(Date.now());
     this.admin.autopilot();
     this.removal.tick();
@@ -289,8 +314,9 @@ export class RaftStepStage implements RaftStepPort {
 
   private absorb(round: RoundBuilder, waits: readonly AdminWait[], output: RoundOutput): void {
     this.stats.rounds++;
-    round.proposals.forEach(({ item }, k) => {
-      this.requests.proposed(item, output.proposals[k]!);
+    round.proposals.forEach(({ item, proposed }, k) => {
+      if (item === null) proposed?.(output.proposals[k]!);
+      else this.requests.proposed(item, output.proposals[k]!);
     });
     round.configChanges.forEach(({ resolve }, k) => {
       resolve(output.configChanges[k]!);
@@ -360,6 +386,7 @@ export class RaftStepStage implements RaftStepPort {
   }
 
   onApplied(index: number): void {
+    this.leaseExpiry.applied(index);
     this.next.appliedTo = Math.max(this.next.appliedTo, index);
     this.run();
   }

@@ -1,6 +1,12 @@
 /** Commands that change KV state; they travel through the Raft log. */
 export type KvCommand =
-  | { readonly op: "put"; readonly key: string; readonly value: string }
+  | {
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      /** The key's lease (checked and recorded by the apply stage's lease table). */
+      readonly lease?: string | null;
+    }
   | { readonly op: "delete"; readonly key: string }
   | {
       readonly op: "cas";
