@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Consistency, ErrorBody, ErrorCode } from "../../stages/protocol.js";
+import { Lease, LeaseApi, type LeaseHandleOptions } from "./lease.js";
 
 export interface ClientOptions {
   /** Bearer token sent on the WebSocket upgrade. */
@@ -20,6 +21,8 @@ export interface ClientOptions {
 }
 
 const writeOps = new Set(["put", "delete", "cas", "incr", "vcreate", "vput", "vdelete"]);
+// A keep-alive is idempotent: retried without a session, it costs no session record.
+for (const op of ["lease-grant", "lease-revoke"]) writeOps.add(op);
 
 /** A failed request. `code` is the contract's error code; `leader` a hint where given. */
 export class StageraftError extends Error {
@@ -115,8 +118,21 @@ export class StageraftClient {
     this.session = session === true ? randomUUID() : typeof session === "string" ? session : null;
   }
 
-  async put(key: string, value: string): Promise<{ index: number }> {
-    return (await this.request({ op: "put", key, value })) as { index: number };
+  /** `lease`: attach the key to that lease (deleted when it ends). */
+  async put(
+    key: string,
+    value: string,
+    options: { lease?: string } = {},
+  ): Promise<{ index: number }> {
+    return (await this.request({ op: "put", key, value, ...options })) as { index: number };
+  }
+
+  /** The lease ops (CONTRACT §5): grant, keepAlive, revoke, timeToLive, list. */
+  readonly leases: LeaseApi = new LeaseApi(this);
+
+  /** A lease of `ttl` seconds that keeps itself alive until revoked or closed (lease.ts). */
+  lease(ttl: number, options?: LeaseHandleOptions): Promise<Lease> {
+    return Lease.grant(this.leases, ttl, options);
   }
 
   async get(
