@@ -18,7 +18,7 @@ interface GlobalOptions {
   consistency?: "linearizable" | "lease" | "stale";
 }
 
-function table(rows: readonly (readonly unknown[])[], header: readonly string[]): string {
+export function table(rows: readonly (readonly unknown[])[], header: readonly string[]): string {
   const cells = [header, ...rows].map((row) =>
     row.map((cell) => (cell === null || cell === undefined ? "" : String(cell))),
   );
@@ -29,11 +29,11 @@ function table(rows: readonly (readonly unknown[])[], header: readonly string[])
   return [line, render(cells[0]!), line, ...cells.slice(1).map(render), line].join("\n");
 }
 
-function print(text: string): void {
+export function print(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-async function run(
+export async function run(
   command: Command,
   action: (client: StageraftClient, options: GlobalOptions) => Promise<number | undefined>,
 ): Promise<void> {
@@ -67,7 +67,7 @@ async function run(
   }
 }
 
-function integer(value: string): number {
+export function integer(value: string): number {
   const parsed = Number(value);
   if (!Number.isSafeInteger(parsed)) throw new InvalidArgumentError("must be an integer");
   return parsed;
@@ -98,9 +98,10 @@ export function registerClientCommands(program: Command): void {
     .description("write a value")
     .argument("<key>")
     .argument("<value>")
-    .action(async (key: string, value: string, _options, command: Command) =>
+    .option("--lease <id>", "attach the key to this lease (deleted when the lease ends)")
+    .action(async (key: string, value: string, options: { lease?: string }, command: Command) =>
       run(command, async (client, { write }) => {
-        const result = await client.put(key, value);
+        const result = await client.put(key, value, options.lease ? { lease: options.lease } : {});
         print(
           write === "json"
             ? JSON.stringify(result)
