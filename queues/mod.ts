@@ -2,6 +2,7 @@
 export { AssertionError } from "./assert.js";
 export type { BoundedQueueOptions, QueueCapacity } from "./bounded-queue.js";
 export { BoundedQueue } from "./bounded-queue.js";
+export type { Closer } from "./closer.js";
 export type {
   AdmissionControllerOptions,
   BatchingControllerOptions,
