@@ -2,6 +2,8 @@
 export { AssertionError } from "./assert.js";
 export type { BoundedQueueOptions, QueueCapacity } from "./bounded-queue.js";
 export { BoundedQueue } from "./bounded-queue.js";
+export type { Clock, Timer } from "./clock.js";
+export { sleep, systemClock } from "./clock.js";
 export type { Closer } from "./closer.js";
 export type {
   AdmissionControllerOptions,

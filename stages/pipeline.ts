@@ -1,9 +1,15 @@
 import type { Logger } from "pino";
-import { AdmissionController, type Closer, type StageSnapshot } from "../queues/mod.js";
+import {
+  AdmissionController,
+  type Clock,
+  type Closer,
+  type StageSnapshot,
+  systemClock,
+} from "../queues/mod.js";
 import type { RaftStatus } from "../raft/node.js";
 import type { NodeId } from "../raft/types.js";
+import type { LogStore } from "../storage/log-store.js";
 import type { SnapshotStore } from "../storage/snapshot-store.js";
-import type { Wal } from "../storage/wal.js";
 import {
   type ApplyOptions,
   type ApplyPorts,
@@ -18,13 +24,19 @@ import {
   type RaftStepPorts,
   RaftStepStage,
 } from "./raft-step/mod.js";
-import { type PeerGatewayPorts, type ReplicateOptions, ReplicateStage } from "./replicate/mod.js";
+import {
+  type Hello,
+  type PeerGatewayPorts,
+  type ReplicateOptions,
+  ReplicateStage,
+  type Transport,
+} from "./replicate/mod.js";
 import { ConnectionTable, type RespondOptions, RespondStage } from "./respond/mod.js";
 import { type WalAppendOptions, WalAppendStage } from "./wal-append/mod.js";
 
 /** What the stages run on, opened (and checked) before them by src/node-storage.ts. */
 export interface PipelineStorage {
-  readonly wal: Wal;
+  readonly wal: LogStore;
   readonly snapshots: SnapshotStore;
   readonly machine: StateMachinePort;
   /** The state machine's applied index when it was opened. */
@@ -47,6 +59,16 @@ export interface PipelineOptions {
   readonly removedGraceMs: number;
 }
 
+/**
+ * The world the stages run in: the process's clock and TCP by default; remu's virtual clock
+ * and network under simulation. (The log store is in PipelineStorage.)
+ */
+export interface PipelineWorld {
+  readonly clock?: Clock;
+  /** The peer links: default, the replicate stage's TCP links. */
+  readonly transport?: (self: Hello, peers: ReadonlyMap<NodeId, string>) => Transport;
+}
+
 /** Builds the one fatal path from a view of the core (src/fatal.ts: log, then exit 70). */
 export type FatalFactory = (status: () => RaftStatus | null) => Fatal;
 
@@ -62,7 +84,7 @@ export type FatalFactory = (status: () => RaftStatus | null) => Fatal;
 export class Pipeline {
   readonly connections = new ConnectionTable();
   readonly directory: MemberDirectory;
-  readonly replicate: ReplicateStage;
+  readonly replicate: Transport;
   readonly respond: RespondStage;
   readonly walAppend: WalAppendStage;
   readonly apply: ApplyStage;
@@ -72,6 +94,7 @@ export class Pipeline {
   readonly removed: Promise<string>;
   private readonly fatal: Fatal;
   private constructed = false;
+  private readonly clock: Clock;
 
   constructor(
     core: RaftCore,
@@ -79,29 +102,39 @@ export class Pipeline {
     private readonly options: PipelineOptions,
     fatal: FatalFactory,
     log: Logger,
+    world: PipelineWorld = {},
   ) {
+    this.clock = world.clock ?? systemClock;
     this.fatal = fatal(() => (this.constructed ? this.raftStep.status() : null));
     this.directory = new MemberDirectory(options.members);
     this.directory.learnClient(options.name, options.clientAddress);
     const peers = new Map([...options.members].filter(([name]) => name !== options.name));
-    this.replicate = new ReplicateStage(
-      { name: options.name, clientAddress: options.clientAddress, token: options.peerToken },
-      peers,
-      storage.snapshots,
-      options.replicate,
-      log.child({ stage: "replicate" }),
-    );
+    const self = {
+      name: options.name,
+      clientAddress: options.clientAddress,
+      token: options.peerToken,
+    };
+    this.replicate =
+      world.transport?.(self, peers) ??
+      new ReplicateStage(
+        self,
+        peers,
+        storage.snapshots,
+        options.replicate,
+        log.child({ stage: "replicate" }),
+      );
     this.respond = new RespondStage(
       this.connections,
       this.replicate,
       options.respond,
       log.child({ stage: "respond" }),
+      this.clock,
     );
     const acks = this.raftStepAcks();
     this.walAppend = new WalAppendStage(
       storage.wal,
       storage.snapshots,
-      { raftStep: acks, apply: this.applyQueue(), fatal: this.fatal },
+      { raftStep: acks, apply: this.applyQueue(), fatal: this.fatal, clock: this.clock },
       options.walAppend,
     );
     this.apply = new ApplyStage(
@@ -137,7 +170,13 @@ export class Pipeline {
    * revisions hook in here).
    */
   private applyPorts(acks: RaftStepPort): ApplyPorts {
-    return { raftStep: acks, respond: this.respond, wal: this.walAppend, fatal: this.fatal };
+    return {
+      raftStep: acks,
+      respond: this.respond,
+      wal: this.walAppend,
+      fatal: this.fatal,
+      clock: this.clock,
+    };
   }
 
   private raftStepPorts(removed: (reason: string) => void): RaftStepPorts {
@@ -148,9 +187,10 @@ export class Pipeline {
       replicate: this.replicate,
       respond: this.respond,
       fatal: this.fatal,
+      clock: this.clock,
       // Stay up a little, refusing requests with UNAVAILABLE: followers that still take this
       // node for the leader get an answer (and elect a new one) instead of silence.
-      removed: (reason) => setTimeout(() => removed(reason), graceMs).unref(),
+      removed: (reason) => this.clock.after(graceMs, () => removed(reason)),
     };
   }
 
