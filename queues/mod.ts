@@ -2,6 +2,9 @@
 export { AssertionError } from "./assert.js";
 export type { BoundedQueueOptions, QueueCapacity } from "./bounded-queue.js";
 export { BoundedQueue } from "./bounded-queue.js";
+export type { Clock, Timer } from "./clock.js";
+export { sleep, systemClock } from "./clock.js";
+export type { Closer } from "./closer.js";
 export type {
   AdmissionControllerOptions,
   BatchingControllerOptions,

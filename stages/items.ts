@@ -4,7 +4,7 @@ import type { RemovalPeers } from "./raft-step/removal.js";
 
 /**
  * What flows between the stages, and the small ports through which a stage reaches the next
- * one. Stages are wired by src/node.ts; no stage module imports another.
+ * one. Stages are wired by stages/pipeline.ts; no stage module imports another.
  */
 
 /** Where an answer goes: a local WebSocket connection, or back to the follower that forwarded. */

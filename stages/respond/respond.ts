@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import { type Clock, Stage, type StageSnapshot, systemClock } from "../../queues/mod.js";
 import type {
   QueuedReply,
   ReplicatePort,
@@ -35,11 +35,13 @@ export class RespondStage implements RespondPort {
     private readonly replicate: Pick<ReplicatePort, "forwardReply">,
     private readonly options: RespondOptions,
     private readonly log: Logger,
+    clock: Clock = systemClock,
   ) {
     this.stage = new Stage<QueuedReply>("respond", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
       concurrency: 1,
+      now: () => clock.elapsed(),
     });
     this.stage.on("error", (error) => this.log.error({ err: error }, "respond batch failed"));
   }
