@@ -243,6 +243,7 @@ export class StageraftNode {
         frames: ingress.stats.frames,
         badFrames: ingress.stats.badFrames,
         overloaded: ingress.stats.overloaded,
+        peerDropped: ingress.stats.peerDropped,
         unauthorized: ingress.stats.unauthorized,
         peerFrames: ingress.stats.peerFrames,
         peerRejected: ingress.stats.peerRejected,
@@ -265,7 +266,6 @@ export class StageraftNode {
       links: () => replicate.peerStatus(),
     });
     raftStep.stage.on("batch", () => observer.observeLeader());
-    let metrics: NodeMetrics | null = null;
     const { protectHttp } = config.auth;
     const page = renderDashboard(config.name, { protectHttp });
     const assets = loadDashboardAssets();
@@ -278,11 +278,9 @@ export class StageraftNode {
       {
         health: () => nodeRef.node!.health(),
         readiness: () => nodeRef.node!.readiness(),
-        // Built at the first scrape: a node nobody scrapes pays nothing.
-        metrics: () => {
-          metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
-          return metrics.render();
-        },
+        metrics: () => metrics.render(),
+        dashboardHistory: () => observer.historyView(),
+        dashboardSample: () => observer.sample(),
         dashboard: (token) =>
           token === null ? page : renderDashboard(config.name, { token, protectHttp }),
         dashboardSnapshot: () => observer.dashboardFresh(),
@@ -316,8 +314,10 @@ export class StageraftNode {
         admission,
         forwardReplied: (from, forwardId, text) => {
           const item = raftStep.onForwardReply(forwardId, from);
-          if (item !== null && item.target.kind === "local")
+          if (item !== null && item.target.kind === "local") {
+            metrics.replied(item.target);
             respond.deliver(item.target.connId, [text]);
+          }
         },
         removedNotice: (from, notice) => raftStep.onRemovedNotice(from, notice),
         peerHello: (hello) => {
@@ -332,6 +332,11 @@ export class StageraftNode {
       },
       log.child({ stage: "ingress" }),
     );
+    // Built at start (after ingress, whose counters it reads): the histograms and the CPU
+    // counter cover the node's whole life.
+    const stages = [raftStep, walAppend, replicate, apply, respond].map((s) => s.stage);
+    const metrics = new NodeMetrics(() => observer.local(), { node: config.name, stages });
+    respond.replied = (target) => metrics.replied(target);
     // The session table must be loaded before anything can reach raft-step: a committed entry
     // applied against an empty table could apply a retried write twice on this replica only.
     try {
