@@ -218,10 +218,13 @@ ${chartsScript}
     var perCommit = w.groupCommits ? (w.entries / w.groupCommits).toFixed(1) : "—";
     dl("wal", [["group commits", int(w.groupCommits)], ["fsyncs", w.sync ? int(w.syncs) : "off (sync disabled)"],
       ["entries", int(w.entries)], ["entries / commit", perCommit], ["readies", int(w.readies)]]);
+    var perSync = w.syncs ? (w.entries / w.syncs).toFixed(1) : "—";
     setText($("wal-note"), "A group commit is one wal-append batch: every Raft Ready waiting at that moment " +
       "goes to disk in one write. " + (w.sync
-        ? "An fsync makes that write durable, so there is about one fsync per group commit, and each fsync " +
-          "here carried " + perCommit + " entries on average: that sharing is what group commit saves."
+        ? "An fsync makes such a write durable: one per group commit that had something to store " +
+          "(a batch with no entry and no term or vote change needs none), so fsyncs ≤ group commits. " +
+          "Each fsync here " +
+          "carried " + perSync + " entries on average: that sharing is what group commit saves."
         : "With wal.sync off nothing is fsynced: the OS decides when writes reach the disk, and a power " +
           "loss can lose acknowledged entries."));
     var e = snap.engines;
