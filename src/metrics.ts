@@ -4,8 +4,12 @@ import type { LocalSnapshot } from "./dashboard/observer.js";
 import { defineConnectionMetrics } from "./metrics/connection-families.js";
 import { snapshotFamilies } from "./metrics/define.js";
 import { LatencyHistograms, type TimedStage } from "./metrics/histograms.js";
-import { defineRaftMetrics, defineStorageMetrics } from "./metrics/raft-families.js";
-import { defineStageMetrics } from "./metrics/stage-families.js";
+import {
+  defineEngineMetrics,
+  defineRaftMetrics,
+  defineStorageMetrics,
+} from "./metrics/raft-families.js";
+import { defineStageMetrics, defineStageQuantiles } from "./metrics/stage-families.js";
 
 export type { TimedStage } from "./metrics/histograms.js";
 
@@ -44,8 +48,10 @@ export class NodeMetrics {
     }
     const define = snapshotFamilies(this.registry, () => this.current());
     defineStageMetrics(define);
+    defineStageQuantiles(define);
     defineRaftMetrics(define);
-    defineStorageMetrics(define, source());
+    defineStorageMetrics(define);
+    defineEngineMetrics(define, source());
     defineConnectionMetrics(define);
     this.histograms = new LatencyHistograms(this.registry, options.stages ?? []);
   }

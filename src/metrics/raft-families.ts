@@ -76,8 +76,8 @@ export function defineRaftMetrics(define: Define): void {
   );
 }
 
-/** Engine series exist only where the engines are reachable (not in a worker thread). */
-export function defineStorageMetrics(define: Define, first: LocalSnapshot): void {
+/** The WAL's and the apply stage's counters. */
+export function defineStorageMetrics(define: Define): void {
   const plain = define.plain;
   plain(
     "counter",
@@ -130,6 +130,11 @@ export function defineStorageMetrics(define: Define, first: LocalSnapshot): void
     "Snapshots this node took",
     (s) => s.apply.snapshots,
   );
+}
+
+/** Engine series exist only where the engines are reachable (not in a worker thread). */
+export function defineEngineMetrics(define: Define, first: LocalSnapshot): void {
+  const plain = define.plain;
   const kv = (s: LocalSnapshot, stat: string) => {
     const value = s.engines?.kv[stat];
     return typeof value === "number" ? value : undefined;

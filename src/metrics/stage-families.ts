@@ -6,15 +6,17 @@ const quantiles = [
   ["0.99", "P99"],
 ] as const;
 
+const queues = (s: LocalSnapshot) => s.stages.filter((row) => row.kind === "queue");
+const all = (s: LocalSnapshot) => s.stages;
+const stage = ["stage"];
+const perStage =
+  (rows: (s: LocalSnapshot) => readonly StageRow[], value: (row: StageRow) => number): Read =>
+  (s, put) => {
+    for (const row of rows(s)) put(value(row), { stage: row.name });
+  };
+
+/** Per-stage queue gauges, counters, throughput and utilisation. */
 export function defineStageMetrics(define: Define): void {
-  const queues = (s: LocalSnapshot) => s.stages.filter((row) => row.kind === "queue");
-  const perStage =
-    (rows: (s: LocalSnapshot) => readonly StageRow[], value: (row: StageRow) => number): Read =>
-    (s, put) => {
-      for (const row of rows(s)) put(value(row), { stage: row.name });
-    };
-  const all = (s: LocalSnapshot) => s.stages;
-  const stage = ["stage"];
   define.gauge(
     "stageraft_stage_queue_items",
     "Items waiting in the stage's queue",
@@ -78,6 +80,22 @@ export function defineStageMetrics(define: Define): void {
     stage,
     perStage(all, (r) => r.throughputPerSec),
   );
+  define.gauge(
+    "stageraft_stage_batch_limit_items",
+    "The most items the stage's next batch may take",
+    stage,
+    perStage(queues, (r) => r.batchLimit),
+  );
+  define.gauge(
+    "stageraft_stage_utilisation_ratio",
+    "Fraction of the last 5 s the stage was busy (0-1, per unit of concurrency)",
+    stage,
+    perStage(queues, (r) => r.utilisation),
+  );
+}
+
+/** The quantile gauges of the last minute's wait, service time and batch size. */
+export function defineStageQuantiles(define: Define): void {
   const withQuantiles =
     (field: "waitMs" | "serviceMs" | "batchSize", scale: number): Read =>
     (s, put) => {
@@ -104,17 +122,5 @@ export function defineStageMetrics(define: Define): void {
     "Items per batch, quantiles over the last minute (absent when idle)",
     stageQuantile,
     withQuantiles("batchSize", 1),
-  );
-  define.gauge(
-    "stageraft_stage_batch_limit_items",
-    "The most items the stage's next batch may take",
-    stage,
-    perStage(queues, (r) => r.batchLimit),
-  );
-  define.gauge(
-    "stageraft_stage_utilisation_ratio",
-    "Fraction of the last 5 s the stage was busy (0-1, per unit of concurrency)",
-    stage,
-    perStage(queues, (r) => r.utilisation),
   );
 }
