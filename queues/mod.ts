@@ -12,7 +12,12 @@ export type {
 } from "./controller.js";
 export { AdmissionController, BatchingController } from "./controller.js";
 export { PoolClosedError, PoolFullError, WorkerCallError, WorkerExitedError } from "./errors.js";
-export type { QueueGauge, StageMetricsOptions, StageSnapshot } from "./metrics.js";
+export type {
+  QueueGauge,
+  StageMetricsOptions,
+  StageSnapshot,
+  StageTimeObserver,
+} from "./metrics.js";
 export { StageMetrics } from "./metrics.js";
 export type { InlinePoolOptions, Pool, PoolKind } from "./pool.js";
 export { InlinePool, poolKinds, workerFor } from "./pool.js";

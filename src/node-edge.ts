@@ -24,7 +24,7 @@ export class NodeEdge {
   readonly observer: NodeObserver;
   readonly http: HttpRoutes;
   readonly ingress: IngressStage;
-  private metrics: NodeMetrics | null = null;
+  readonly metrics: NodeMetrics;
 
   constructor(
     private readonly config: NodeConfig,
@@ -60,6 +60,13 @@ export class NodeEdge {
       { ...pipeline.edgePorts(), http: this.http },
       log.child({ stage: "ingress" }),
     );
+    // Built at start (after ingress, whose counters it reads): the histograms and the CPU
+    // counter cover the node's whole life.
+    const stages = [raftStep, walAppend, replicate, apply, pipeline.respond].flatMap((s) =>
+      s.stage === undefined ? [] : [s.stage],
+    );
+    this.metrics = new NodeMetrics(() => this.observer.local(), { node: config.name, stages });
+    pipeline.respond.replied = (target) => this.metrics.replied(target);
   }
 
   /** CONTRACT §7: /readyz's answer and /health's status; a stopping node is not ready. */
@@ -94,6 +101,7 @@ export class NodeEdge {
       frames: stats.frames,
       badFrames: stats.badFrames,
       overloaded: stats.overloaded,
+      peerDropped: stats.peerDropped,
       unauthorized: stats.unauthorized,
       peerFrames: stats.peerFrames,
       peerRejected: stats.peerRejected,
@@ -114,11 +122,9 @@ export class NodeEdge {
       {
         health: () => this.health(),
         readiness: () => this.readiness(),
-        // Built at the first scrape: a node nobody scrapes pays nothing.
-        metrics: () => {
-          this.metrics ??= new NodeMetrics(() => this.observer.local(), { node: config.name });
-          return this.metrics.render();
-        },
+        metrics: () => this.metrics.render(),
+        dashboardHistory: () => this.observer.historyView(),
+        dashboardSample: () => this.observer.sample(),
         dashboard: (token) =>
           token === null ? page : renderDashboard(config.name, { token, protectHttp }),
         dashboardSnapshot: () => this.observer.dashboardFresh(),

@@ -220,8 +220,10 @@ export class Pipeline {
       admission: this.admission,
       forwardReplied: (from, forwardId, text) => {
         const item = this.raftStep.onForwardReply(forwardId, from);
-        if (item !== null && item.target.kind === "local")
+        if (item !== null && item.target.kind === "local") {
+          this.respond.replied?.(item.target);
           this.respond.deliver(item.target.connId, [text]);
+        }
       },
       removedNotice: (from, notice) => this.raftStep.onRemovedNotice(from, notice),
       peerHello: (hello) => {

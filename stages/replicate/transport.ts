@@ -1,4 +1,4 @@
-import type { StageSnapshot } from "../../queues/mod.js";
+import type { StageMetrics, StageSnapshot } from "../../queues/mod.js";
 import type { NodeId } from "../../raft/types.js";
 import type { ReplicatePort } from "../items.js";
 
@@ -23,4 +23,6 @@ export interface Transport extends ReplicatePort {
   peerStatus(): PeerLinkStatus[];
   /** The outbound queue's metrics (the replicate stage's). */
   snapshot(): StageSnapshot;
+  /** The outbound queue itself, when the transport has one (its times feed the histograms). */
+  readonly stage?: { readonly name: string; readonly metrics: StageMetrics };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { type Clock, Stage, type StageSnapshot, systemClock } from "../../queues/mod.js";
 import type {
+  LocalReplyTarget,
   QueuedReply,
   ReplicatePort,
   Reply,
@@ -29,6 +30,8 @@ export class RespondStage implements RespondPort {
   readonly stage: Stage<QueuedReply>;
   /** encodeFailed: replies that could not be encoded (answered TIMEOUT instead, logged). */
   stats = { sent: 0, dropped: 0, encodeFailed: 0 };
+  /** Sees each reply to a local client as it is written (src/metrics: request latency). */
+  replied: ((target: LocalReplyTarget) => void) | null = null;
 
   constructor(
     private readonly connections: ConnectionTable,
@@ -84,6 +87,7 @@ export class RespondStage implements RespondPort {
           this.replicate.forwardReply(target.node, target.forwardId, text);
           continue;
         }
+        this.replied?.(target);
         const texts = byConnection.get(target.connId);
         if (texts === undefined) byConnection.set(target.connId, [text]);
         else texts.push(text);
