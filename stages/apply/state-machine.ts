@@ -1,5 +1,6 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { type Clock, systemClock } from "../../queues/clock.js";
 import { type Entry, EntryType, type SnapshotMeta } from "../../raft/types.js";
 import { unpackArchive } from "../../storage/archive.js";
 import type { KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
@@ -11,7 +12,6 @@ import {
   type VectorStoreSettings,
 } from "../../storage/engines/vector-store.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
-import { type Clock, systemClock } from "../clock.js";
 import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
@@ -69,7 +69,7 @@ export class StateMachine implements StateMachinePort {
     readonly vectors: VectorStore,
     sessionSettings: SessionSettings,
     /** lease-ttl's remaining time is read on it (a worker thread gets the system clock). */
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Pick<Clock, "now"> = systemClock,
   ) {
     this.sessions = new SessionTable(sessionSettings);
   }

@@ -1,6 +1,6 @@
+import type { Clock } from "../../queues/clock.js";
 import type { ProposeResult } from "../../raft/types.js";
 import { encodeCommand } from "../apply/commands.js";
-import type { Clock } from "../clock.js";
 
 /** What the expiry check asks of the state machine (behind what apply already holds). */
 export interface LeaseDueQuery {
@@ -45,7 +45,7 @@ export class LeaseExpiry {
   stats = { checks: 0, proposed: 0 };
 
   constructor(
-    private readonly clock: Clock,
+    private readonly clock: Pick<Clock, "now">,
     private readonly ports: LeaseExpiryPorts,
     private readonly options: LeaseExpiryOptions,
   ) {}

@@ -1,10 +1,15 @@
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import {
+  type Clock,
+  Stage,
+  type StageSnapshot,
+  systemClock,
+  type Timer,
+} from "../../queues/mod.js";
 import { decodeConfigEntry } from "../../raft/membership.js";
 import type { RaftStatus } from "../../raft/node.js";
 import { EntryType, type NodeId, type Ready, type SnapshotMeta } from "../../raft/types.js";
 import type { VectorDefaults } from "../apply/commands.js";
-import { type Clock, systemClock } from "../clock.js";
 import type {
   ApplyItem,
   ClientItem,
@@ -37,7 +42,6 @@ export interface RaftStepOptions {
   readonly vectorDefaults: VectorDefaults;
   /** The extension a new leader gives leases (lease-expiry.ts); default 10 ticks. */
   readonly electionTimeoutMs?: number;
-  readonly clock?: Clock;
 }
 
 export interface RaftStepPorts {
@@ -49,6 +53,8 @@ export interface RaftStepPorts {
   readonly removed?: (reason: string) => void;
   /** A broken invariant: stop the node (src/node.ts; exit 70). */
   readonly fatal: Fatal;
+  /** Ticks and deadlines (default: the process's clock; remu's virtual one in simulation). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -61,7 +67,8 @@ export interface RaftStepPorts {
  */
 export class RaftStepStage implements RaftStepPort {
   readonly stage: Stage<RaftStepItem>;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
+  private readonly clock: Clock;
   /** dropped: reads skipped because their client had gone; strayForwardReplies: forwarding.ts. */
   stats = {
     readies: 0,
@@ -95,7 +102,10 @@ export class RaftStepStage implements RaftStepPort {
     private readonly options: RaftStepOptions,
     private readonly log: Logger,
   ) {
+    const clock = ports.clock ?? systemClock;
+    this.clock = clock;
     const adminCore: AdminCore = {
+      now: () => clock.now(),
       status: () => this.core.status(),
       configContext: () => this.core.view().configContext,
       proposeConfigChange: (changes, context) =>
@@ -117,7 +127,11 @@ export class RaftStepStage implements RaftStepPort {
       log.child({ part: "admin" }),
     );
     this.removal = new Removal(
-      { status: () => this.core.status(), configIndex: () => this.core.view().configIndex },
+      {
+        status: () => this.core.status(),
+        configIndex: () => this.core.view().configIndex,
+        now: () => clock.now(),
+      },
       ports.replicate,
       directory,
       (reason) => {
@@ -138,7 +152,7 @@ export class RaftStepStage implements RaftStepPort {
         outbox: this.outbox,
         round: () => this.next,
       },
-      ports,
+      { ...ports, clock },
       directory,
       options,
       this.stats,
@@ -153,17 +167,18 @@ export class RaftStepStage implements RaftStepPort {
       concurrency: 1,
       poolKind: core.pool,
       poolSize: 1,
+      now: () => clock.elapsed(),
     });
     this.stage.on("error", (error) => this.fatal(error));
   }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer = this.clock.every(this.options.tickMs, () => this.tick());
     this.run();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 
@@ -205,7 +220,7 @@ export class RaftStepStage implements RaftStepPort {
   private newLeaseExpiry(options: RaftStepOptions): LeaseExpiry {
     const electionTimeoutMs = options.electionTimeoutMs ?? 10 * options.tickMs;
     return new LeaseExpiry(
-      options.clock ?? systemClock,
+      this.clock,
       {
         status: () => this.core.status(),
         askDue: (query, resolve) =>
@@ -222,10 +237,10 @@ export class RaftStepStage implements RaftStepPort {
   private tick(): void {
     this.next.ticks++;
     this.leaseExpiry.tick();
-    this.admin.expire(Date.now());
+    this.admin.expire(this.clock.now());
     this.admin.autopilot();
     this.removal.tick();
-    this.requests.expire(Date.now());
+    this.requests.expire(this.clock.now());
     this.run();
   }
 
