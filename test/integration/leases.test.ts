@@ -129,6 +129,28 @@ describe("leases - real processes", () => {
   });
 });
 
+describe("leases - both pools in worker threads", () => {
+  it("leases - with raft-step and the state machine in workers, a lease expires and takes its key; it survives a restart until then", async () => {
+    cluster = await TestCluster.start(1, {
+      raft,
+      stages: { raftStep: { pool: "workers" }, apply: { pool: "workers" } },
+    });
+    const db = cluster.client();
+    const { lease } = await db.leases.grant(3);
+    await db.put("w", "1", { lease });
+    await cluster.kill("n1");
+    cluster.restart("n1");
+    await cluster.waitForLeader();
+    const again = cluster.client();
+    expect(await again.leases.timeToLive(lease, { keys: true })).toMatchObject({
+      grantedTtl: 3,
+      keys: ["w"],
+    });
+    await goneEverywhere([again], "w", 20_000);
+    expect(await again.leases.list()).toEqual([]);
+  });
+});
+
 /** Wait until a restarted node has caught up far enough to hold `key`. */
 async function goneEverywhereNot(client: StageraftClient, key: string): Promise<void> {
   for (let k = 0; k < 200; k++) {
