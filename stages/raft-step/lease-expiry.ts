@@ -50,6 +50,17 @@ export class LeaseExpiry {
     private readonly options: LeaseExpiryOptions,
   ) {}
 
+  /** The check raft-step runs on its ticks: every quarter election timeout, at most every tick. */
+  static onTicks(
+    clock: Pick<Clock, "now">,
+    timing: { readonly tickMs: number; readonly electionTimeoutMs?: number },
+    ports: LeaseExpiryPorts,
+  ): LeaseExpiry {
+    const electionTimeoutMs = timing.electionTimeoutMs ?? 10 * timing.tickMs;
+    const checkEveryMs = Math.max(timing.tickMs, electionTimeoutMs / 4);
+    return new LeaseExpiry(clock, ports, { electionTimeoutMs, checkEveryMs });
+  }
+
   /** Called on raft-step's ticks. */
   tick(): void {
     const { role, term } = this.ports.status();

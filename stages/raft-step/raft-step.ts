@@ -84,7 +84,7 @@ export class RaftStepStage implements RaftStepPort {
   private readonly removal: Removal;
   private readonly requests: Requests;
   private readonly events: CoreEvents;
-  readonly leaseExpiry: LeaseExpiry;
+  private readonly leaseExpiry: LeaseExpiry;
   private next = new RoundBuilder();
   /** A round is running (inline: on the stack; workers: awaiting the worker). */
   private busy = false;
@@ -159,7 +159,15 @@ export class RaftStepStage implements RaftStepPort {
       log,
     );
     this.events = new CoreEvents(core.group, () => core.status(), log);
-    this.leaseExpiry = this.newLeaseExpiry(options);
+    this.leaseExpiry = LeaseExpiry.onTicks(this.clock, options, {
+      status: () => this.core.status(),
+      askDue: (query, resolve) =>
+        this.outbox.push({ kind: "apply", item: { kind: "lease-due", query, resolve } }),
+      propose: (data, proposed) => {
+        this.next.proposals.push({ data, item: null, proposed });
+        this.run();
+      },
+    });
     this.learnMembers(core.view().configContext);
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
@@ -215,23 +223,6 @@ export class RaftStepStage implements RaftStepPort {
     // An assertion in the core, a dead core worker, or a Ready half fanned out: nothing sound
     // can follow.
     this.ports.fatal(error, { stage: "raft-step", message: "raft-step failed; stopping the node" });
-  }
-
-  private newLeaseExpiry(options: RaftStepOptions): LeaseExpiry {
-    const electionTimeoutMs = options.electionTimeoutMs ?? 10 * options.tickMs;
-    return new LeaseExpiry(
-      this.clock,
-      {
-        status: () => this.core.status(),
-        askDue: (query, resolve) =>
-          this.outbox.push({ kind: "apply", item: { kind: "lease-due", query, resolve } }),
-        propose: (data, proposed) => {
-          this.next.proposals.push({ data, item: null, proposed });
-          this.run();
-        },
-      },
-      { electionTimeoutMs, checkEveryMs: Math.max(options.tickMs, electionTimeoutMs / 4) },
-    );
   }
 
   private tick(): void {
