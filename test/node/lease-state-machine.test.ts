@@ -187,6 +187,25 @@ describe.each(engines)("lease state machine (%s)", (engine) => {
   });
 });
 
+describe("lease state machine (sessions)", () => {
+  test("leases - a lease-grant retried in its session gets its first answer: one lease, one id", async () => {
+    const machine = await open(await dirs.make("sm"), "memory");
+    const log = new Log();
+    const session = { id: "client-1", seq: 1 };
+    const first = await applyOne(
+      machine,
+      log.entry({ lease: { op: "grant", ttl: 5 }, session }, 0),
+    );
+    const retry = await applyOne(
+      machine,
+      log.entry({ lease: { op: "grant", ttl: 5 }, session }, 9),
+    );
+    expect(first).toEqual({ ok: true, result: { lease: "1", ttl: 5 } });
+    expect(retry).toEqual(first);
+    expect(machine.leases.ids()).toEqual(["1"]);
+  });
+});
+
 describe("lease state machine (level, restart)", () => {
   test("leases - a restart loads the table; replayed entries do not apply twice", async () => {
     const dataDir = await dirs.make("sm");
