@@ -24,6 +24,7 @@ import {
 import { renderDashboard } from "./dashboard/page.js";
 import { fatalExit } from "./fatal.js";
 import { HttpRoutes } from "./http/routes.js";
+import { latestSnapshotFile } from "./http/snapshot-download.js";
 import { NodeMetrics } from "./metrics.js";
 import { openStorage, StartupError } from "./node-storage.js";
 import { runClosers, type StopOutcome } from "./shutdown.js";
@@ -287,6 +288,7 @@ export class StageraftNode {
           token === null ? page : renderDashboard(config.name, { token, protectHttp }),
         dashboardSnapshot: () => observer.dashboardFresh(),
         dashboardAsset: (name) => assets.get(name),
+        latestSnapshot: () => latestSnapshotFile(snapshots),
       },
       log.child({ stage: "ingress" }),
     );
