@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { type FaultKind, faultKinds, type RunResult, runEmulation } from "../remu/mod.js";
+import { type FaultKind, faultKinds } from "../remu/faults.js";
+import type { RunResult } from "../remu/mod.js";
 import { withoutGlobalHelp } from "./common.js";
 
 function positiveInt(value: string): number {
@@ -127,6 +128,7 @@ export function registerRemu(program: Command): void {
         web?: number | true;
         recordSteps: number;
       }) => {
+        const { runEmulation } = await import("../remu/mod.js");
         const view = options.out !== undefined || options.web !== undefined;
         const record = view ? { capacity: options.recordSteps } : undefined;
         let failed = 0;

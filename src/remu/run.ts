@@ -1,20 +1,11 @@
 import { AssertionError, SeededRandom } from "../../raft/mod.js";
 import { Cluster } from "./cluster.js";
+import type { FaultKind } from "./faults.js";
 import { InvariantViolation } from "./invariants.js";
 import { exportRecording, type RecorderOptions, type Recording } from "./recorder.js";
 
-export const faultKinds = [
-  "drop",
-  "duplicate",
-  "reorder",
-  "partition",
-  "crash",
-  "snapshot",
-  "transfer",
-  "lease",
-  "membership",
-] as const;
-export type FaultKind = (typeof faultKinds)[number];
+export type { FaultKind } from "./faults.js";
+export { faultKinds } from "./faults.js";
 
 export interface RunOptions {
   readonly nodes: number;
