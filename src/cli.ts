@@ -35,6 +35,12 @@ program.exitOverride((error) => {
 addGlobalOptions(program);
 for (const register of commandGroups) register(program);
 
+// A reader that goes away (`stageraft remu --verbose | head`) ends the output, not in a crash.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`stageraft: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;

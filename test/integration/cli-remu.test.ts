@@ -1,0 +1,22 @@
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { cliPath } from "./cli-run.js";
+
+// Issue 15: `stageraft remu --verbose | head` died with an unhandled EPIPE stack trace.
+
+describe("cli - remu", () => {
+  it("cli - remu --verbose whose reader goes away (| head) ends quietly, exit 0", async () => {
+    const child = spawn(process.execPath, [cliPath, "remu", "--verbose", "--steps", "5000"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    // As head does: read a little, then close the pipe's read end.
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+  });
+});
