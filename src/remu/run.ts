@@ -107,6 +107,7 @@ export function runEmulation(options: RunOptions): RunResult {
     const startEvents = cluster.stats.events;
     while (cluster.stats.events - startEvents < options.steps && cluster.step()) {}
     driver.stop();
+    cluster.recorder?.note("phase", null, "liveness phase: faults healed, all restarted");
     if (!livenessPhase(cluster, ids, options.livenessMs ?? 30_000)) {
       exitCode = ExitCode.liveness;
       failure = `liveness: no leader committed a write on every node within ${options.livenessMs ?? 30_000}ms after healing`;
