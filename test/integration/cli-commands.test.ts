@@ -46,7 +46,9 @@ describe("cli - tokens and environment", () => {
     expect(noToken.stderr).toContain("UNAUTHORIZED");
   });
 
-  it("cli - every subcommand's --help shows the global options; snapshot's says what it does", async () => {
+  it("cli - every subcommand's --help shows the global options; snapshot's says what it does", {
+    timeout: 180_000,
+  }, async () => {
     const commands = [
       ["put"],
       ["get"],
@@ -64,8 +66,9 @@ describe("cli - tokens and environment", () => {
       ["snapshot"],
       ["snapshot", "save"],
     ];
-    for (const command of commands) {
-      const help = await stageraft([...command, "--help"]);
+    const helps = await Promise.all(commands.map((command) => stageraft([...command, "--help"])));
+    for (const [k, command] of commands.entries()) {
+      const help = helps[k]!;
       expect(help.code).toBe(0);
       expect(help.stdout, command.join(" ")).toContain("--endpoints <list>");
       expect(help.stdout, command.join(" ")).toContain("STAGERAFT_TOKEN");

@@ -31,16 +31,17 @@ afterEach(async () => {
   dataDir = null;
 });
 
+/** Waits for an event, not for speed: the bound only keeps a broken start from hanging. */
 async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let k = 0; k < 600; k++) {
+  for (let k = 0; k < 1_800; k++) {
     if (await condition()) return;
     await sleep(50);
   }
-  throw new Error(`${what}: not within 30 s`);
+  throw new Error(`${what}: not within 90 s`);
 }
 
 describe("npm start", () => {
-  it("npm start - SIGTERM to npm stops the nodes it started", async () => {
+  it("npm start - SIGTERM to npm stops the nodes it started", { timeout: 240_000 }, async () => {
     dataDir = await mkdtemp(join(tmpdir(), "stageraft-npm-start-"));
     const clientPorts = [await freePort(), await freePort(), await freePort()];
     const peerPorts = [await freePort(), await freePort(), await freePort()];
@@ -65,9 +66,10 @@ describe("npm start", () => {
     nodePids = [...output.matchAll(/ pid (\d+)/g)].map((match) => Number(match[1]));
     expect(nodePids).toHaveLength(3);
     await until(async () => {
-      const answer = await fetch(`http://127.0.0.1:${clientPorts[0]}/readyz`).catch(() => null);
-      return answer?.status === 200;
-    }, "a ready node");
+      const ready = async (port: number) =>
+        (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200;
+      return (await Promise.all(clientPorts.map(ready))).some(Boolean);
+    }, `a ready node\n${output}`);
     const npmExited = new Promise((resolve) => npm!.once("exit", resolve));
     npm.kill("SIGTERM");
     await until(() => nodePids.every((pid) => !alive(pid)), `the nodes' exit\n${output}`);
