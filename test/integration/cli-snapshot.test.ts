@@ -75,14 +75,17 @@ describe("cli - snapshot save and restore", () => {
     expect((await stageraft(["incr", "counter", "1", ...freshAdmin])).stdout).toBe("8\n");
   });
 
-  it("cli - restore refuses a damaged file and a data dir in use", async () => {
+  it("cli - a snapshot of megabytes downloads whole; restore refuses a damaged file, a used data dir", async () => {
     scratch = await mkdtemp(join(tmpdir(), "stageraft-snap-"));
     const cluster = await TestCluster.start(1, {});
     clusters.push(cluster);
     const file = join(scratch, "one.snap");
     const endpoints = cluster.nodes[0]!.client;
-    expect((await stageraft(["put", "a", "1", "--endpoints", endpoints])).code).toBe(0);
+    // Megabytes, so that the download meets back-pressure (a full socket) many times.
+    const writer = cluster.client();
+    for (let k = 0; k < 24; k++) await writer.put(`big/${k}`, String(k % 10).repeat(512 * 1024));
     expect((await stageraft(["snapshot", "save", file, "--endpoints", endpoints])).code).toBe(0);
+    expect((await stat(file)).size).toBeGreaterThan(12 * 1024 * 1024);
     const restore = (from: string, dir: string) =>
       stageraft([
         "snapshot",
