@@ -1,10 +1,10 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { CliExit, integer, print, run, table } from "./cli-client.js";
-import type { StageraftClient } from "./client/client.js";
+import type { StageraftClient } from "../client/client.js";
+import { CliExit, integer, print, run, table } from "./common.js";
 
 /**
  * `stageraft lease grant|keep-alive|revoke|timetolive|list`, as etcdctl's lease commands
- * (same words in the simple output). Exit codes are cli-client.ts's.
+ * (same words in the simple output). Exit codes are common.ts's.
  */
 
 function ttlSeconds(value: string): number {
