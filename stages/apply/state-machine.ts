@@ -5,16 +5,13 @@ import { unpackArchive } from "../../storage/archive.js";
 import type { KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
 import { writeKvCheckpoint } from "../../storage/engines/kv-checkpoint.js";
 import { type KvEngineName, kvEngines } from "../../storage/engines/registry.js";
-import {
-  type VectorResult,
-  VectorStore,
-  type VectorStoreSettings,
-} from "../../storage/engines/vector-store.js";
+import { VectorStore, type VectorStoreSettings } from "../../storage/engines/vector-store.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
 import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
+import { isVectorRead, readVector, vectorReply } from "./vector-commands.js";
 
 /** User scans start after the reserved U+0000 keys (session records). */
 const RESERVED_END = "\u0001";
@@ -171,16 +168,8 @@ export class StateMachine implements StateMachinePort {
         });
         return { ok: true, result: { items, index: appliedIndex } };
       }
-      case "vsearch": {
-        const result = this.vectors.search(request);
-        if (!result.ok)
-          return fail(
-            result.error === "not-found" ? ErrorCode.notFound : ErrorCode.badRequest,
-            result.message,
-          );
-        return { ok: true, result: { hits: result.hits, index: appliedIndex } };
-      }
       default:
+        if (isVectorRead(request)) return readVector(this.vectors, request, appliedIndex);
         return fail(ErrorCode.badRequest, `"${request.op}" is not a read`);
     }
   }
@@ -302,17 +291,6 @@ export function logHasVectors(entries: readonly Entry[]): boolean {
 
 function fail(code: ErrorCode, message: string): ReplyBody {
   return { ok: false, error: { code, message } };
-}
-
-function vectorReply(result: VectorResult, index: number): ReplyBody {
-  if (!result.ok)
-    return fail(
-      result.error === "not-found" ? ErrorCode.notFound : ErrorCode.badRequest,
-      result.message,
-    );
-  return result.op === "vdelete"
-    ? { ok: true, result: { deleted: result.deleted, index } }
-    : { ok: true, result: { index } };
 }
 
 function kvReply(result: KvResult, index: number): ReplyBody {

@@ -1,0 +1,228 @@
+import { type VectorIndexName, vectorIndexes } from "./registry.js";
+import { type Filter, type Meta, matches } from "./vector-filter.js";
+import { normalize } from "./vector-flat.js";
+import {
+  better,
+  type HnswParams,
+  scoreExact,
+  type VectorHit,
+  type VectorIndex,
+  type VectorMetric,
+} from "./vector-index.js";
+
+export interface CollectionSpec {
+  readonly dim: number;
+  readonly metric: VectorMetric;
+  readonly engine: VectorIndexName;
+  readonly params: HnswParams;
+}
+
+export interface PointInput {
+  readonly key: string;
+  readonly vector: ArrayLike<number>;
+  readonly meta?: Meta | null;
+}
+
+export interface SearchOptions {
+  readonly k: number;
+  readonly offset?: number;
+  readonly ef?: number;
+  readonly filter?: Filter;
+  readonly scoreThreshold?: number;
+  readonly withVector?: boolean;
+}
+
+export interface Hit {
+  key: string;
+  score: number;
+  meta: Meta | null;
+  vector?: number[];
+}
+
+/**
+ * Filtered searches whose filter the sample says matches at most this share of the points
+ * run exactly over the matching points instead of through the graph (docs/benchmarks.md,
+ * "Filtered search": the crossover measured with ops/bench/vector-filter.ts).
+ */
+export const EXACT_FILTER_SHARE = 0.05;
+/** Points the sample evaluates the filter on to estimate its share. */
+const SAMPLE = 1024;
+
+/**
+ * One collection: its index, the points' keys, labels and meta, and a copy of every vector
+ * as the index holds it (normalized for cosine) for vget and exact filtered search. Labels are assigned in log order and never reused for another key.
+ */
+export class Collection {
+  readonly index: VectorIndex;
+  /** label → key and meta, in insertion order (the same on every replica). */
+  readonly points = new Map<number, { key: string; meta: Meta | null }>();
+  readonly labels = new Map<string, number>();
+  nextLabel = 0;
+  private vectors: Float32Array;
+  private sortedKeys: string[] | null = null;
+
+  constructor(readonly spec: CollectionSpec) {
+    this.index = vectorIndexes[spec.engine](spec.dim, spec.metric, spec.params);
+    this.vectors = new Float32Array(spec.dim * 64);
+  }
+
+  get count(): number {
+    return this.points.size;
+  }
+
+  /** Why this vector cannot go in (or be searched for) here, or null. */
+  check(vector: ArrayLike<number>): string | null {
+    if (vector.length !== this.spec.dim)
+      return `has ${vector.length} dimensions; the collection has ${this.spec.dim}`;
+    let zero = true;
+    for (let d = 0; d < vector.length; d++) {
+      const x = vector[d]!;
+      if (!Number.isFinite(x)) return "holds a value that is not a finite number";
+      if (x !== 0) zero = false;
+    }
+    if (zero && this.spec.metric === "cosine")
+      return "is the zero vector, which has no direction (cosine collection)";
+    return null;
+  }
+
+  /** Insert or replace every point; the caller has checked them all (all or nothing). */
+  put(points: readonly PointInput[]): void {
+    for (const point of points) {
+      let label = this.labels.get(point.key);
+      if (label === undefined) {
+        label = this.nextLabel++;
+        this.labels.set(point.key, label);
+        this.sortedKeys = null;
+      }
+      this.points.set(label, { key: point.key, meta: point.meta ?? null });
+      this.index.upsert(label, Float32Array.from(point.vector));
+      // The copy is what the index holds (normalized by it for cosine), bit for bit: a replica
+      // restored from the index file then holds the same copy as one that applied the entries.
+      this.store(label, this.index.vector(label)!);
+    }
+  }
+
+  /** Record a point known from a checkpoint, its vector read back from the loaded index. */
+  restorePoint(key: string, label: number, meta: Meta | null): void {
+    this.labels.set(key, label);
+    this.points.set(label, { key, meta });
+    this.sortedKeys = null;
+  }
+
+  /** After restorePoint() for every point and index.load(): copy the vectors back. */
+  restoreVectors(): void {
+    for (const label of this.points.keys()) {
+      const vector = this.index.vector(label);
+      if (vector !== null) this.store(label, vector);
+    }
+  }
+
+  private store(label: number, vector: Float32Array): void {
+    const dim = this.spec.dim;
+    if ((label + 1) * dim > this.vectors.length) {
+      const grown = new Float32Array(Math.max(this.vectors.length * 2, (label + 1) * dim));
+      grown.set(this.vectors);
+      this.vectors = grown;
+    }
+    this.vectors.set(vector, label * dim);
+  }
+
+  vectorOf(label: number): Float32Array {
+    return this.vectors.subarray(label * this.spec.dim, (label + 1) * this.spec.dim);
+  }
+
+  remove(key: string): boolean {
+    const label = this.labels.get(key);
+    if (label === undefined) return false;
+    this.index.remove(label);
+    this.labels.delete(key);
+    this.points.delete(label);
+    this.sortedKeys = null;
+    return true;
+  }
+
+  /** Keys whose meta passes the filter, in insertion order. */
+  keysWhere(filter: Filter): string[] {
+    const keys: string[] = [];
+    for (const point of this.points.values()) if (matches(filter, point.meta)) keys.push(point.key);
+    return keys;
+  }
+
+  /** Every key in code-unit order (cached until the key set changes). */
+  keysInOrder(): readonly string[] {
+    this.sortedKeys ??= [...this.labels.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return this.sortedKeys;
+  }
+
+  /** Bytes held for this collection's vectors and index (an estimate for hnsw). */
+  bytes(): number {
+    return Math.round(this.vectors.byteLength + this.index.bytes());
+  }
+
+  search(query: Float32Array, options: SearchOptions): Hit[] {
+    const want = options.k + (options.offset ?? 0);
+    const hits = options.filter
+      ? this.filteredSearch(query, want, options.filter, options.ef)
+      : this.index.search(query, want, options.ef !== undefined ? { ef: options.ef } : {});
+    const threshold = options.scoreThreshold;
+    const metric = this.spec.metric;
+    return hits
+      .slice(options.offset ?? 0)
+      .filter(
+        (hit) =>
+          threshold === undefined ||
+          hit.score === threshold ||
+          better(metric, hit.score, threshold),
+      )
+      .map(({ label, score }) => {
+        const point = this.points.get(label)!;
+        const hit: Hit = { key: point.key, score, meta: point.meta };
+        if (options.withVector) hit.vector = Array.from(this.vectorOf(label));
+        return hit;
+      });
+  }
+
+  /**
+   * A selective filter leaves the graph's walk few points to accept, and recall drops: below
+   * EXACT_FILTER_SHARE the matching points are scored exactly instead. The share is estimated
+   * on an even sample of the points, the same on every replica.
+   */
+  private filteredSearch(query: Float32Array, k: number, filter: Filter, ef?: number): VectorHit[] {
+    const n = this.points.size;
+    if (n <= SAMPLE || this.sampleShare(filter) <= EXACT_FILTER_SHARE)
+      return this.exactSearch(query, k, filter);
+    const accept = (label: number) => {
+      const point = this.points.get(label);
+      return point !== undefined && matches(filter, point.meta);
+    };
+    return this.index.search(query, k, { accept, ...(ef !== undefined ? { ef } : {}) });
+  }
+
+  private sampleShare(filter: Filter): number {
+    const stride = Math.max(1, Math.floor(this.points.size / SAMPLE));
+    let seen = 0;
+    let matched = 0;
+    let k = 0;
+    for (const point of this.points.values()) {
+      if (k++ % stride !== 0) continue;
+      seen++;
+      if (matches(filter, point.meta)) matched++;
+    }
+    return seen === 0 ? 0 : matched / seen;
+  }
+
+  private exactSearch(query: Float32Array, k: number, filter: Filter): VectorHit[] {
+    const q = this.spec.metric === "cosine" ? normalize(query) : query;
+    const hits: VectorHit[] = [];
+    for (const [label, point] of this.points) {
+      if (!matches(filter, point.meta)) continue;
+      hits.push({ label, score: scoreExact(this.spec.metric, q, this.vectorOf(label)) });
+    }
+    const metric = this.spec.metric;
+    // Best first; ties by label so every replica answers the same.
+    hits.sort((a, b) =>
+      a.score === b.score ? a.label - b.label : better(metric, a.score, b.score) ? -1 : 1,
+    );
+    return hits.slice(0, k);
+  }
+}
