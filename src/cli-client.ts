@@ -10,7 +10,7 @@ export const CliExit = { ok: 0, refused: 1, usage: 2, unreachable: 3, unknown: 4
 
 type Format = "simple" | "table" | "json";
 
-interface GlobalOptions {
+export interface GlobalOptions {
   endpoints: string;
   token?: string;
   write: Format;
@@ -18,7 +18,7 @@ interface GlobalOptions {
   consistency?: "linearizable" | "lease" | "stale";
 }
 
-function table(rows: readonly (readonly unknown[])[], header: readonly string[]): string {
+export function table(rows: readonly (readonly unknown[])[], header: readonly string[]): string {
   const cells = [header, ...rows].map((row) =>
     row.map((cell) => (cell === null || cell === undefined ? "" : String(cell))),
   );
@@ -29,11 +29,11 @@ function table(rows: readonly (readonly unknown[])[], header: readonly string[])
   return [line, render(cells[0]!), line, ...cells.slice(1).map(render), line].join("\n");
 }
 
-function print(text: string): void {
+export function print(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-async function run(
+export async function run(
   command: Command,
   action: (client: StageraftClient, options: GlobalOptions) => Promise<number | undefined>,
 ): Promise<void> {

@@ -269,6 +269,7 @@ program
   });
 
 registerClientCommands(program);
+(await import("./cli/vector.js")).registerVectorCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`stageraft: ${error instanceof Error ? error.message : String(error)}\n`);

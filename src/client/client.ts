@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Consistency, ErrorBody, ErrorCode } from "../../stages/protocol.js";
+import { VectorClient } from "./vector-client.js";
 
 export interface ClientOptions {
   /** Bearer token sent on the WebSocket upgrade. */
@@ -19,7 +20,17 @@ export interface ClientOptions {
   readonly session?: boolean | string;
 }
 
-const writeOps = new Set(["put", "delete", "cas", "incr", "vcreate", "vput", "vdelete"]);
+const writeOps = new Set([
+  "put",
+  "delete",
+  "cas",
+  "incr",
+  "vcreate",
+  "vput",
+  "vdelete",
+  "vset-meta",
+  "vdrop",
+]);
 
 /** A failed request. `code` is the contract's error code; `leader` a hint where given. */
 export class StageraftError extends Error {
@@ -98,6 +109,8 @@ export class StageraftClient {
   /** The session id, when writes are exactly-once. */
   readonly session: string | null;
   private seq = 0;
+  /** The vector ops of CONTRACT §6 (batches, get, count, scroll, filters, collections). */
+  readonly vectors = new VectorClient((frame) => this.request(frame));
 
   constructor(
     readonly endpoints: readonly string[],
