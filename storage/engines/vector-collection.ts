@@ -40,11 +40,13 @@ export interface Hit {
 }
 
 /**
- * Filtered searches whose filter the sample says matches at most this share of the points
- * run exactly over the matching points instead of through the graph (docs/benchmarks.md,
- * "Filtered search": the crossover measured with ops/bench/vector-filter.ts).
+ * Filtered search goes exact when the filter is estimated to match at most this many points
+ * per unit of ef. Exact search costs a filter check per point plus a distance per match; the
+ * graph with hnswlib's filter callback costs about ef / share visits (each a call into JS), so
+ * the break-even share falls as 1/n and sits at a roughly constant number of matching points
+ * (docs/benchmarks.md, "Filtered search"; measured with ops/bench/vector-filter.ts).
  */
-export const EXACT_FILTER_SHARE = 0.05;
+export const EXACT_MATCHES_PER_EF = 40;
 /** Points the sample evaluates the filter on to estimate its share. */
 const SAMPLE = 1024;
 
@@ -58,6 +60,8 @@ export class Collection {
   readonly points = new Map<number, { key: string; meta: Meta | null }>();
   readonly labels = new Map<string, number>();
   nextLabel = 0;
+  /** The crossover in use (a setting for ops/bench/vector-filter.ts, which forces each path). */
+  exactMatchesPerEf = EXACT_MATCHES_PER_EF;
   private vectors: Float32Array;
   private sortedKeys: string[] | null = null;
 
@@ -183,13 +187,15 @@ export class Collection {
   }
 
   /**
-   * A selective filter leaves the graph's walk few points to accept, and recall drops: below
-   * EXACT_FILTER_SHARE the matching points are scored exactly instead. The share is estimated
-   * on an even sample of the points, the same on every replica.
+   * A selective filter leaves the graph's walk few points to accept: it visits many to find
+   * them, each through a call into JS. Below the crossover (EXACT_MATCHES_PER_EF) the matching
+   * points are scored exactly instead, which also makes recall exact. The number of matches is
+   * estimated on an even sample of the points, the same on every replica.
    */
   private filteredSearch(query: Float32Array, k: number, filter: Filter, ef?: number): VectorHit[] {
     const n = this.points.size;
-    if (n <= SAMPLE || this.sampleShare(filter) <= EXACT_FILTER_SHARE)
+    const breadth = Math.max(ef ?? this.spec.params.efSearch, k);
+    if (n <= SAMPLE || this.sampleShare(filter) * n <= this.exactMatchesPerEf * breadth)
       return this.exactSearch(query, k, filter);
     const accept = (label: number) => {
       const point = this.points.get(label);

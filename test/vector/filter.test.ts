@@ -3,7 +3,7 @@
  * exact search on both paths (hnswlib's filter callback, and exact search over the matching
  * points when the filter is selective). Seeds are fixed and printed on failure.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { type Filter, matches, parseFilter } from "../../storage/engines/vector-filter.js";
 import { type Meta, VectorStore } from "../../storage/engines/vector-store.js";
 import { clustered, exactSearch, prng } from "./data.js";
@@ -93,41 +93,54 @@ describe("vector filters - filtered search recall against exact search", () => {
   }
   const queries = clustered(SEED + 2, 100, dim, 30);
 
-  it.each([
-    ["10% (graph with filter callback)", { must: [{ key: "bucket", range: { lt: 10 } }] }, 0.1],
-    ["1% (exact over the matching points)", { must: [{ key: "bucket", match: 7 }] }, 0.01],
+  const cases: [string, unknown, number][] = [
+    ["10%", { must: [{ key: "bucket", range: { lt: 10 } }] }, 0.1],
+    ["1%", { must: [{ key: "bucket", match: 7 }] }, 0.01],
     [
-      "5% nested and mustNot",
+      "5% (nested path, mustNot)",
       {
         must: [{ key: "bucket", range: { lt: 10 } }],
         mustNot: [{ key: "nested.even", match: true }],
       },
       0.05,
     ],
-  ] as [string, unknown, number][])(
-    "recall@10 >= 0.95 with a filter matching %s",
-    (_, raw, share) => {
-      const filter = parseFilter(raw) as Filter;
-      const matching = new Map<string, number[]>();
-      data.forEach((vector, k) => {
-        if (matches(filter, { bucket: bucket[k]!, nested: { even: k % 2 === 0 } }))
-          matching.set(`p${k}`, vector);
-      });
-      expect(matching.size / n).toBeGreaterThan(share * 0.7);
-      expect(matching.size / n).toBeLessThan(share * 1.3);
-      let found = 0;
-      for (const query of queries) {
-        const result = store.search({ collection: "c", vector: query, k: 10, filter });
-        if (!result.ok) throw new Error(result.message);
-        const exact = new Set(exactSearch("l2", matching, query, 10).map((hit) => hit.key));
-        for (const hit of result.hits) {
-          expect(matching.has(hit.key), `${hit.key} does not pass the filter`).toBe(true);
-          if (exact.has(hit.key)) found++;
-        }
+  ];
+  // Each filter through both paths: forced onto the graph (hnswlib's filter callback), and
+  // forced exact; and through the path the crossover picks.
+  const paths = { graph: -1, exact: Number.POSITIVE_INFINITY, chosen: undefined };
+  it.each(
+    cases.flatMap(([name, raw, share]) =>
+      Object.entries(paths).map(([path, setting]) => [name, path, raw, share, setting] as const),
+    ),
+  )("recall@10 >= 0.95 with a filter matching %s, path %s", (_, path, raw, share, setting) => {
+    const collection = store.collection("c")!;
+    const saved = collection.exactMatchesPerEf;
+    if (setting !== undefined) collection.exactMatchesPerEf = setting;
+    onTestFinished(() => {
+      collection.exactMatchesPerEf = saved;
+    });
+    const filter = parseFilter(raw) as Filter;
+    const matching = new Map<string, number[]>();
+    data.forEach((vector, k) => {
+      if (matches(filter, { bucket: bucket[k]!, nested: { even: k % 2 === 0 } }))
+        matching.set(`p${k}`, vector);
+    });
+    expect(matching.size / n).toBeGreaterThan(share * 0.7);
+    expect(matching.size / n).toBeLessThan(share * 1.3);
+    let found = 0;
+    for (const query of queries) {
+      const result = store.search({ collection: "c", vector: query, k: 10, filter });
+      if (!result.ok) throw new Error(result.message);
+      const exact = new Set(exactSearch("l2", matching, query, 10).map((hit) => hit.key));
+      for (const hit of result.hits) {
+        expect(matching.has(hit.key), `${hit.key} does not pass the filter`).toBe(true);
+        if (exact.has(hit.key)) found++;
       }
-      const recall = found / (queries.length * 10);
-      console.log(`filter ${JSON.stringify(raw)}: recall@10 ${recall.toFixed(4)} (seed ${SEED})`);
-      expect(recall, `seed ${SEED}`).toBeGreaterThanOrEqual(0.95);
-    },
-  );
+    }
+    const recall = found / (queries.length * 10);
+    console.log(
+      `filter ${JSON.stringify(raw)}, ${path}: recall@10 ${recall.toFixed(4)} (seed ${SEED})`,
+    );
+    expect(recall, `seed ${SEED}`).toBeGreaterThanOrEqual(0.95);
+  });
 });
