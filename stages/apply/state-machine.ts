@@ -125,7 +125,10 @@ export class StateMachine implements StateMachinePort {
       }
       if (command.kv !== undefined) kvCommands.push({ index: entry.index, command: command.kv });
       else if (command.vec !== undefined && entry.index > this.vectors.appliedIndex) {
-        answers.set(entry.index, vectorReply(this.vectors.apply(command.vec), entry.index));
+        answers.set(
+          entry.index,
+          vectorReply(await this.vectors.applyYielding(command.vec), entry.index),
+        );
       }
     }
     const sidecar = (results: readonly KvResult[]) => {

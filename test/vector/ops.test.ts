@@ -3,8 +3,12 @@
  * meta updates, deletes by keys and filter, drop and recreate, zero vectors in cosine
  * collections, and the log encoding of the new commands (old entries still decode).
  */
+
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Packr } from "msgpackr";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { decodeCommand, encodeCommand, type LogCommand } from "../../stages/apply/commands.js";
 import { readVector } from "../../stages/apply/vector-commands.js";
 import type { ReplyBody } from "../../stages/items.js";
@@ -279,6 +283,42 @@ describe.each(engines)("vector ops - %s", (engine) => {
       ],
       index: 7,
     });
+  });
+});
+
+describe("vector ops - applyYielding", () => {
+  it("gives the event loop back within a batch and ends in the same state as apply()", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "stageraft-yield-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const stores = [new VectorStore(), new VectorStore()];
+    for (const store of stores)
+      ok(store.apply({ op: "vcreate", collection: "c", dim: 2, metric: "l2" }));
+    const batch: VectorCommand = {
+      op: "vput",
+      collection: "c",
+      points: points(100, (k) => ({ k })),
+    };
+    ok(stores[0]!.apply(batch));
+    let ranBetween = false;
+    setImmediate(() => {
+      ranBetween = true;
+    });
+    const result = await stores[1]!.applyYielding(batch);
+    expect(result).toEqual({ ok: true, op: "vput", count: 100 });
+    expect(ranBetween, "a callback queued before the batch ran before it finished").toBe(true);
+    const files = [];
+    for (const [k, store] of stores.entries()) {
+      await store.checkpoint(join(dir, String(k)));
+      files.push(await readFile(join(dir, String(k), "0.hnsw")));
+    }
+    expect(files[1]!.equals(files[0]!), "byte-identical graphs").toBe(true);
+    // A bad batch is still refused whole.
+    const bad = await stores[1]!.applyYielding({
+      op: "vput",
+      collection: "c",
+      points: [...points(40), { key: "x", vector: [1] }],
+    });
+    expect(!bad.ok && bad.message).toMatch(/points\[40\]/);
   });
 });
 
