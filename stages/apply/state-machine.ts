@@ -172,15 +172,18 @@ export class StateMachine implements StateMachinePort {
         return { ok: true, result: { items, index: appliedIndex } };
       }
       default:
-        if (isVectorRead(request)) return readVector(this.vectors, request, appliedIndex);
+        if (isVectorRead(request)) {
+          await this.vectors.ready(); // an index still replaying changes queued by a snapshot
+          return readVector(this.vectors, request, appliedIndex);
+        }
         return fail(ErrorCode.badRequest, `"${request.op}" is not a read`);
     }
   }
 
   /**
    * The KV engine pins its state when checkpoint() is called and writes it in the background;
-   * vector indexes are written now, at this exact log position (replicas reload them from the
-   * file, so they must all do it at the same entry). The caller archives `dir` afterwards.
+   * so does the vector store, at this exact log position (replicas reload the hnsw indexes from
+   * the file, so they must all do it at the same entry). The caller archives `dir` afterwards.
    */
   async beginCheckpoint(dir: string, index: number): Promise<boolean> {
     if (this.checkpointWriting !== null) throw new Error("a checkpoint is already being written");
@@ -199,12 +202,14 @@ export class StateMachine implements StateMachinePort {
     await mkdir(dir, { recursive: true });
     this.checkpointAbort = new AbortController();
     const kvWritten = this.kv.checkpoint(join(dir, "kv.ckpt"), this.checkpointAbort.signal);
+    kvWritten.catch(() => {}); // observed below (or the vector store's failure is the error)
+    // Vector indexes are pinned here and written in the background (VectorStore.beginCheckpoint).
+    const { written: vectorsWritten } = await this.vectors.beginCheckpoint(join(dir, "vectors"));
     // Observed here and rethrown by finishCheckpoint(): never an unhandled rejection.
-    this.checkpointWriting = kvWritten.then(
+    this.checkpointWriting = Promise.all([kvWritten, vectorsWritten]).then(
       () => null,
       (error: unknown) => error,
     );
-    await this.vectors.checkpoint(join(dir, "vectors"));
     return true;
   }
 

@@ -47,6 +47,12 @@ export interface Hit {
  * (docs/benchmarks.md, "Filtered search"; measured with ops/bench/vector-filter.ts).
  */
 export const EXACT_MATCHES_PER_EF = 40;
+/** An upsert of `label`, or its removal (vector null), waiting for a save to finish. */
+interface IndexChange {
+  readonly label: number;
+  readonly vector: Float32Array | null;
+}
+
 /** Points the sample evaluates the filter on to estimate its share. */
 const SAMPLE = 1024;
 
@@ -63,6 +69,9 @@ export class Collection {
   /** The crossover in use (a setting for ops/bench/vector-filter.ts, which forces each path). */
   exactMatchesPerEf = EXACT_MATCHES_PER_EF;
   private vectors: Float32Array;
+  /** Index changes waiting for a save to finish (null: none is running). */
+  private deferred: IndexChange[] | null = null;
+  private replayed: Promise<void> = Promise.resolve();
   private sortedKeys: string[] | null = null;
 
   constructor(readonly spec: CollectionSpec) {
@@ -99,11 +108,48 @@ export class Collection {
         this.sortedKeys = null;
       }
       this.points.set(label, { key: point.key, meta: point.meta ?? null });
-      this.index.upsert(label, Float32Array.from(point.vector));
-      // The copy is what the index holds (normalized by it for cosine), bit for bit: a replica
-      // restored from the index file then holds the same copy as one that applied the entries.
-      this.store(label, this.index.vector(label)!);
+      const vector = Float32Array.from(point.vector);
+      if (this.deferred !== null) this.deferred.push({ label, vector });
+      else this.upsert(label, vector);
     }
+  }
+
+  private upsert(label: number, vector: Float32Array): void {
+    this.index.upsert(label, vector);
+    // The copy is what the index holds (normalized by it for cosine), bit for bit: a replica
+    // restored from the index file then holds the same copy as one that applied the entries.
+    this.store(label, this.index.vector(label)!);
+  }
+
+  /**
+   * Write the index to `path` as it is now, without holding up changes: until the file is
+   * written and reloaded (hnsw: the reload resets its random generator, as on a replica
+   * restored from the file), index changes queue up in log order, then replay in the
+   * background. Resolves when the file is written; ready() when the queue has drained.
+   */
+  save(path: string): Promise<void> {
+    if (this.deferred !== null) throw new Error("the collection's index is being saved already");
+    const deferred: IndexChange[] = [];
+    this.deferred = deferred;
+    const saved = this.index.save(path);
+    this.replayed = saved.then(async () => {
+      while (deferred.length > 0) {
+        for (const change of deferred.splice(0, 32)) {
+          if (change.vector === null) this.index.remove(change.label);
+          else this.upsert(change.label, change.vector);
+        }
+        if (deferred.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      this.deferred = null;
+    });
+    // Reads wait on ready(); the caller of save() sees a failure through `saved`.
+    this.replayed.catch(() => {});
+    return saved;
+  }
+
+  /** Resolves once the index holds every change applied so far (reads wait for it). */
+  async ready(): Promise<void> {
+    await this.replayed;
   }
 
   /** Record a point known from a checkpoint, its vector read back from the loaded index. */
@@ -138,7 +184,8 @@ export class Collection {
   remove(key: string): boolean {
     const label = this.labels.get(key);
     if (label === undefined) return false;
-    this.index.remove(label);
+    if (this.deferred !== null) this.deferred.push({ label, vector: null });
+    else this.index.remove(label);
     this.labels.delete(key);
     this.points.delete(label);
     this.sortedKeys = null;

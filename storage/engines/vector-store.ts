@@ -198,22 +198,42 @@ export class VectorStore {
     return { ok: true, hits: collection.search(Float32Array.from(query.vector), query) };
   }
 
-  /** Write every collection into `dir`; returns nothing, the caller archives the directory. */
-  async checkpoint(dir: string): Promise<void> {
+  /**
+   * Write every collection into `dir` as of now: the manifest at once, the index files in the
+   * background (resolves with `written`, the promise of them). Changes applied meanwhile do not wait:
+   * they queue up per collection (Collection.save), and reads wait for ready().
+   */
+  async beginCheckpoint(dir: string): Promise<{ written: Promise<unknown> }> {
     await mkdir(dir, { recursive: true });
+    await this.ready(); // A save still replaying its queue: the index is not at this entry yet.
+    // From here on nothing awaits until every save has started: the state is the one at entry.
     const manifest: ManifestItem[] = [];
     for (const name of this.names()) {
       const collection = this.collections.get(name)!;
       const file = `${manifest.length}.${collection.spec.engine}`;
-      await collection.index.save(join(dir, file));
       const keys: [string, number, Meta | null][] = [];
       for (const [label, { key, meta }] of collection.points) keys.push([key, label, meta]);
       manifest.push({ name, file, spec: collection.spec, nextLabel: collection.nextLabel, keys });
     }
-    await writeFile(
-      join(dir, "manifest.json"),
-      JSON.stringify({ appliedIndex: this.appliedIndex, collections: manifest }),
+    const text = JSON.stringify({ appliedIndex: this.appliedIndex, collections: manifest });
+    const saves = manifest.map((item) =>
+      this.collections.get(item.name)!.save(join(dir, item.file)),
     );
+    const written = Promise.all([writeFile(join(dir, "manifest.json"), text), ...saves]);
+    written.catch(() => {}); // the caller awaits it; never an unhandled rejection meanwhile
+    // Wrapped: an async function returning a promise would wait for it.
+    return { written };
+  }
+
+  /** Write every collection into `dir` and wait until the indexes are usable again. */
+  async checkpoint(dir: string): Promise<void> {
+    await await this.beginCheckpoint(dir);
+    await this.ready();
+  }
+
+  /** Resolves once every index holds every change applied so far. */
+  async ready(): Promise<void> {
+    for (const collection of this.collections.values()) await collection.ready();
   }
 
   async restore(dir: string, index: number): Promise<void> {
