@@ -31,6 +31,7 @@ import {
   sleep,
 } from "./launch.js";
 import { describeMachine, integer, machineInfo, ms, table } from "./report.js";
+import { filteredRecall } from "./vector-filter.js";
 
 type Metric = "l2" | "cosine" | "ip";
 
@@ -178,7 +179,7 @@ export function rowOf(data: Float32Array, dim: number, row: number): number[] {
 }
 
 /** Exact top-k labels per query by a full scan (best first). */
-function exactTopK(
+export function exactTopK(
   metric: Metric,
   data: Float32Array,
   queries: Float32Array,
@@ -226,7 +227,10 @@ function exactTopK(
   return out;
 }
 
-function recallOf(truth: readonly number[][], found: readonly (readonly number[])[]): number {
+export function recallOf(
+  truth: readonly number[][],
+  found: readonly (readonly number[])[],
+): number {
   let hits = 0;
   let total = 0;
   truth.forEach((labels, q) => {
@@ -317,6 +321,10 @@ interface ClusterResult {
   searchLatencyMs: Latency | null;
   searchErrors: number;
   recallAt10: number;
+  /** Filtered searches (10% and 1% of the points; with --batch > 1, which sets the meta). */
+  filtered: { share: number; recallAt10: number; queriesPerSecond: number }[] | null;
+  /** vinfo's indexBytes / count: the memory of vectors and graph per point on one replica. */
+  bytesPerPoint: number | null;
   /**
    * Percent of one core during each phase: per server process, this bench process, and every
    * other process on the machine (noise from other jobs).
@@ -561,6 +569,11 @@ async function runCluster(
       onError,
     );
     const searchCpu = cpuShare(cpuBefore, cpu(), searches.seconds);
+    const filtered =
+      options.batch > 1
+        ? await filteredRecall(clients[0]!, data, queries, options.dim, options.metric)
+        : null;
+    const info = await clients[0]!.vectors.info("bench");
     const nodesDied = cluster.nodes
       .filter((node) => !node.alive)
       .map((node) => `${node.name}: ${node.exitDescription}\n${node.tail(10)}`);
@@ -580,6 +593,8 @@ async function runCluster(
       searchLatencyMs: latencyOf(searches.samples),
       searchErrors: searches.errors,
       recallAt10: recallOf(truth, found),
+      filtered,
+      bytesPerPoint: info.count > 0 ? info.indexBytes / info.count : null,
       cpuPercent: { insert: insertCpu, search: searchCpu },
       errorSamples,
       nodesDied,
@@ -719,6 +734,14 @@ export async function runVectorBench(argv: readonly string[]): Promise<number> {
     out(
       `  CPU, % of one core (${os.cpus().length} cores = ${os.cpus().length * 100}): inserts: ${share(cluster.cpuPercent.insert)}; searches: ${share(cluster.cpuPercent.search)}`,
     );
+    for (const f of cluster.filtered ?? [])
+      out(
+        `  filtered search, ${f.share * 100}% of the points match: recall@10 ${f.recallAt10.toFixed(4)}, ${integer.format(f.queriesPerSecond)} queries/s one at a time`,
+      );
+    if (cluster.bytesPerPoint !== null)
+      out(
+        `  memory per point (vinfo indexBytes / count): ${integer.format(cluster.bytesPerPoint)} B`,
+      );
   }
   if (direct !== null)
     out(
