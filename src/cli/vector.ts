@@ -77,7 +77,13 @@ const consistency = () =>
 
 export function registerVectorCommands(program: Command): void {
   const vector = program.command("vector").description("vector collections (CONTRACT §6)");
+  registerCollectionCommands(vector);
+  registerPointCommands(vector);
+  registerQueryCommands(vector);
+}
 
+/** create, list, info, drop */
+function registerCollectionCommands(vector: Command): void {
   vector
     .command("create")
     .argument("<collection>")
@@ -147,7 +153,10 @@ export function registerVectorCommands(program: Command): void {
         return CliExit.ok;
       }),
     );
+}
 
+/** put, get */
+function registerPointCommands(vector: Command): void {
   vector
     .command("put")
     .description("insert or replace points from a JSON / JSONL file or stdin")
@@ -191,7 +200,10 @@ export function registerVectorCommands(program: Command): void {
         return CliExit.ok;
       }),
     );
+}
 
+/** search, count, delete (by keys or filter) */
+function registerQueryCommands(vector: Command): void {
   vector
     .command("search")
     .description("the k nearest points to a vector (--vector, or a JSON array from file / stdin)")
