@@ -11,7 +11,7 @@ import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
 import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
-import { isVectorRead, readVector, vectorReply } from "./vector-commands.js";
+import { isVectorRead, readVectorWhenReady, vectorReply } from "./vector-commands.js";
 
 /** User scans start after the reserved U+0000 keys (session records). */
 const RESERVED_END = "\u0001";
@@ -172,10 +172,7 @@ export class StateMachine implements StateMachinePort {
         return { ok: true, result: { items, index: appliedIndex } };
       }
       default:
-        if (isVectorRead(request)) {
-          await this.vectors.ready(); // an index still replaying changes queued by a snapshot
-          return readVector(this.vectors, request, appliedIndex);
-        }
+        if (isVectorRead(request)) return readVectorWhenReady(this.vectors, request, appliedIndex);
         return fail(ErrorCode.badRequest, `"${request.op}" is not a read`);
     }
   }

@@ -41,6 +41,20 @@ export function isVectorRead(request: { op: string }): request is VectorRead {
   return ["vget", "vcount", "vscroll", "vlist", "vinfo", "vsearch"].includes(request.op);
 }
 
+/**
+ * readVector() once the collection read is ready: a snapshot may still be writing its index,
+ * with changes queued behind (Collection.save); only that collection's readers wait.
+ */
+export async function readVectorWhenReady(
+  store: VectorStore,
+  request: VectorRead,
+  index: number,
+): Promise<ReplyBody> {
+  if (request.op === "vlist") return readVector(store, request, index);
+  await store.collection(request.collection)?.ready();
+  return readVector(store, request, index);
+}
+
 /** Answer a vector read from this replica's store as of `index` (its applied index). */
 export function readVector(store: VectorStore, request: VectorRead, index: number): ReplyBody {
   if (request.op === "vlist") return { ok: true, result: { collections: store.names(), index } };
