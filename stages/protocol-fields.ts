@@ -94,6 +94,19 @@ export function addressField(frame: Record<string, unknown>, name: string): stri
   return value;
 }
 
+export function intField(
+  frame: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number {
+  const value = frame[name];
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Invalid(ErrorCode.badRequest, `"${name}" must be an integer in [${min}, ${max}]`);
+  }
+  return value;
+}
+
 export function consistencyField(frame: Record<string, unknown>): Consistency {
   const value = frame.consistency ?? "linearizable";
   if (value !== "linearizable" && value !== "lease" && value !== "stale") {

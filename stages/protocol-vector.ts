@@ -13,6 +13,7 @@ import {
   consistencyField,
   exceedsBytes,
   Invalid,
+  intField,
   keyField,
   sessionFields,
   stringField,
@@ -195,14 +196,6 @@ export function collectionField(frame: Frame): string {
   const value = frame.collection;
   if (typeof value !== "string" || !COLLECTION.test(value)) {
     throw new Invalid(ErrorCode.badRequest, '"collection" must be 1–128 letters, digits, _ . -');
-  }
-  return value;
-}
-
-export function intField(frame: Frame, name: string, min: number, max: number): number {
-  const value = frame[name];
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new Invalid(ErrorCode.badRequest, `"${name}" must be an integer in [${min}, ${max}]`);
   }
   return value;
 }
