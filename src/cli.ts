@@ -7,6 +7,7 @@ import { registerMemberCommands } from "./cli/members.js";
 import { registerRemu } from "./cli/remu.js";
 import { registerServe } from "./cli/serve.js";
 import { registerSnapshotCommands } from "./cli/snapshot.js";
+import { registerVectorCommands } from "./cli/vector.js";
 
 /**
  * The stageraft command. Each command group lives in src/cli/<group>.ts and exports a
@@ -18,6 +19,7 @@ const commandGroups: readonly ((program: Command) => void)[] = [
   registerEndpointCommands, // endpoint health|status, status
   registerMemberCommands, // members, member add|remove|promote, transfer-leader
   registerSnapshotCommands, // snapshot, snapshot save|restore
+  registerVectorCommands, // vector create|list|info|drop|put|get|search|count|delete
   registerRemu, // remu
 ];
 

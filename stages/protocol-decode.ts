@@ -9,7 +9,6 @@ import {
 import {
   addressField,
   consistencyField,
-  decodeVectorOp,
   Invalid,
   keyField,
   nameField,
@@ -17,6 +16,8 @@ import {
   sessionFields,
   stringField,
 } from "./protocol-fields.js";
+import { decodeVectorOp } from "./protocol-vector.js";
+import { isVectorOp } from "./protocol-vector-ops.js";
 
 /** Kinds of ops decoded apart from the others. */
 type KvOp = "put" | "delete" | "cas" | "incr" | "get" | "scan";
@@ -40,14 +41,10 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
     case "member-remove":
     case "member-promote":
       return { op, name: nameField(frame, "name") };
-    case "vcreate":
-    case "vput":
-    case "vdelete":
-    case "vsearch":
-      return decodeVectorOp(op, frame, limits);
     case "transfer-leader":
       return { op, to: nameField(frame, "to") };
     default:
+      if (typeof op === "string" && isVectorOp(op)) return decodeVectorOp(op, frame, limits);
       throw new Invalid(
         ErrorCode.badRequest,
         typeof op === "string" ? `unknown op "${op.slice(0, 64)}"` : '"op" must be a string',

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Consistency, ErrorBody } from "../../stages/protocol.js";
 import { type FailedAttempt, mostTelling, StageraftError } from "./errors.js";
+import { VectorClient } from "./vector-client.js";
 
 export { StageraftError } from "./errors.js";
 
@@ -22,7 +23,17 @@ export interface ClientOptions {
   readonly session?: boolean | string;
 }
 
-const writeOps = new Set(["put", "delete", "cas", "incr", "vcreate", "vput", "vdelete"]);
+const writeOps = new Set([
+  "put",
+  "delete",
+  "cas",
+  "incr",
+  "vcreate",
+  "vput",
+  "vdelete",
+  "vset-meta",
+  "vdrop",
+]);
 
 export interface StatusResult {
   readonly name: string;
@@ -79,6 +90,8 @@ export class StageraftClient {
   /** The session id, when writes are exactly-once. */
   readonly session: string | null;
   private seq = 0;
+  /** The vector ops of CONTRACT §6 (batches, get, count, scroll, filters, collections). */
+  readonly vectors = new VectorClient((frame) => this.request(frame));
 
   constructor(
     readonly endpoints: readonly string[],
