@@ -331,5 +331,7 @@ function kvReply(result: KvResult, index: number): ReplyBody {
         );
       }
       return { ok: true, result: { value: result.value, index } };
+    default:
+      throw new Error(`no reply for ${result.op}`);
   }
 }
