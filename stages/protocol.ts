@@ -16,8 +16,12 @@ export const ErrorCode = {
   unauthorized: "UNAUTHORIZED",
   notFound: "NOT_FOUND",
   conflict: "CONFLICT",
+  /** A read or watch at a revision older than the kept history (CONTRACT §5). */
+  compacted: "COMPACTED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+import type { KeySpan, ScanOptions, TxnCompare, TxnOp } from "../storage/engines/engine.js";
 
 export type RequestId = number | string;
 export type Consistency = "linearizable" | "lease" | "stale";
@@ -28,8 +32,22 @@ export interface WriteSession {
 }
 
 export type ClientRequest =
-  | ({ readonly op: "put"; readonly key: string; readonly value: string } & WriteSession)
-  | ({ readonly op: "delete"; readonly key: string } & WriteSession)
+  | ({
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      readonly prevKv?: boolean;
+    } & WriteSession)
+  | ({ readonly op: "delete"; readonly key: string; readonly prevKv?: boolean } & WriteSession)
+  /** delete with prefix or start/end (CONTRACT §5): answered with a count. */
+  | ({ readonly op: "delete"; readonly range: KeySpan; readonly prevKv?: boolean } & WriteSession)
+  | ({
+      readonly op: "txn";
+      readonly compare: readonly TxnCompare[];
+      readonly success: readonly TxnOp[];
+      readonly failure: readonly TxnOp[];
+    } & WriteSession)
+  | { readonly op: "compact"; readonly revision: number }
   | ({
       readonly op: "cas";
       readonly key: string;
@@ -37,15 +55,21 @@ export type ClientRequest =
       readonly value: string;
     } & WriteSession)
   | ({ readonly op: "incr"; readonly key: string; readonly delta: number } & WriteSession)
-  | { readonly op: "get"; readonly key: string; readonly consistency: Consistency }
   | {
+      readonly op: "get";
+      readonly key: string;
+      readonly consistency: Consistency;
+      /** Read the past at this revision (CONTRACT §5). */
+      readonly revision?: number;
+    }
+  | ({
       readonly op: "scan";
       readonly prefix?: string;
       readonly start?: string;
       readonly end?: string;
-      readonly limit: number;
       readonly consistency: Consistency;
-    }
+      readonly revision?: number;
+    } & ScanOptions)
   | { readonly op: "status" }
   | { readonly op: "members" }
   | {
@@ -90,13 +114,15 @@ export type ClientRequest =
     };
 
 export type ClientOp = ClientRequest["op"];
-export type WriteOp = "put" | "delete" | "cas" | "incr";
+export type WriteOp = "put" | "delete" | "cas" | "incr" | "txn" | "compact";
 
 export const writeOps: Record<ClientOp, boolean> = {
   put: true,
   delete: true,
   cas: true,
   incr: true,
+  txn: true,
+  compact: true,
   get: false,
   scan: false,
   status: false,
@@ -118,6 +144,8 @@ export const adminOps: Record<ClientOp, boolean> = {
   delete: false,
   cas: false,
   incr: false,
+  txn: false,
+  compact: true,
   get: false,
   scan: false,
   status: false,

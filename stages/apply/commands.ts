@@ -1,5 +1,5 @@
 import { Packr } from "msgpackr";
-import type { KvCommand } from "../../storage/engines/engine.js";
+import type { KeySpan, KvCommand, TxnOp } from "../../storage/engines/engine.js";
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
 import type { ClientRequest } from "../protocol.js";
 
@@ -71,10 +71,24 @@ export function toLogCommand(
       ? { session: { id: request.session, seq: request.seq! }, ts }
       : { ts };
   switch (request.op) {
-    case "put":
-      return { kv: { op: "put", key: request.key, value: request.value }, ...meta };
+    case "put": {
+      const { key, value, prevKv } = request;
+      return { kv: { op: "put", key, value, ...(prevKv ? { prevKv } : {}) }, ...meta };
+    }
     case "delete":
-      return { kv: { op: "delete", key: request.key }, ...meta };
+      return { kv: deleteCommand(request), ...meta };
+    case "txn":
+      return {
+        kv: {
+          op: "txn",
+          compare: request.compare,
+          success: request.success.map(userOp),
+          failure: request.failure.map(userOp),
+        },
+        ...meta,
+      };
+    case "compact":
+      return { kv: { op: "compact", revision: request.revision }, ts };
     case "cas":
       return {
         kv: { op: "cas", key: request.key, expect: request.expect, value: request.value },
@@ -101,4 +115,31 @@ export function toLogCommand(
     default:
       throw new Error(`not a write: ${request.op}`);
   }
+}
+
+/** Client ranges start after the reserved U+0000 keys (session records). */
+export const RESERVED_END = "\u0001";
+
+/** A client's span, kept off the reserved keys. */
+export function userSpan(span: KeySpan): KeySpan {
+  return span.start !== undefined && span.start > RESERVED_END
+    ? span
+    : { ...span, start: RESERVED_END };
+}
+
+function userOp(op: TxnOp): TxnOp {
+  switch (op.op) {
+    case "deleteRange":
+    case "scan":
+      return { ...op, range: userSpan(op.range) };
+    default:
+      return op;
+  }
+}
+
+function deleteCommand(request: Extract<ClientRequest, { op: "delete" }>): KvCommand {
+  const prevKv = request.prevKv ? { prevKv: true } : {};
+  return "range" in request
+    ? { op: "deleteRange", range: userSpan(request.range), ...prevKv }
+    : { op: "delete", key: request.key, ...prevKv };
 }
