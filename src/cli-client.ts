@@ -29,11 +29,11 @@ function table(rows: readonly (readonly unknown[])[], header: readonly string[])
   return [line, render(cells[0]!), line, ...cells.slice(1).map(render), line].join("\n");
 }
 
-function print(text: string): void {
+export function print(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-async function run(
+export async function run(
   command: Command,
   action: (client: StageraftClient, options: GlobalOptions) => Promise<number | undefined>,
 ): Promise<void> {
@@ -67,7 +67,7 @@ async function run(
   }
 }
 
-function integer(value: string): number {
+export function integer(value: string): number {
   const parsed = Number(value);
   if (!Number.isSafeInteger(parsed)) throw new InvalidArgumentError("must be an integer");
   return parsed;
@@ -123,9 +123,13 @@ export function registerClientCommands(program: Command): void {
         "stale",
       ]),
     )
-    .action(async (key: string, _options, command: Command) =>
+    .addOption(new Option("--rev <revision>", "read the key as it was then").argParser(integer))
+    .action(async (key: string, options: { rev?: number }, command: Command) =>
       run(command, async (client, { write, consistency }) => {
-        const result = await client.get(key, consistency ? { consistency } : {});
+        const result = await client.get(key, {
+          ...(consistency ? { consistency } : {}),
+          ...(options.rev !== undefined ? { revision: options.rev } : {}),
+        });
         if (write === "json") print(JSON.stringify(result));
         else if (write === "table")
           print(table(result.found ? [[key, result.value]] : [], ["key", "value"]));
@@ -138,10 +142,14 @@ export function registerClientCommands(program: Command): void {
     .command("del")
     .description("delete a key (prints how many keys were deleted)")
     .argument("<key>")
-    .action(async (key: string, _options, command: Command) =>
+    .option("--prefix", "delete every key starting with <key>")
+    .action(async (key: string, options: { prefix?: boolean }, command: Command) =>
       run(command, async (client, { write }) => {
-        const result = await client.delete(key);
-        print(write === "json" ? JSON.stringify(result) : result.deleted ? "1" : "0");
+        const result = options.prefix
+          ? await client.deleteRange({ prefix: key })
+          : await client.delete(key);
+        const count = typeof result.deleted === "number" ? result.deleted : +result.deleted;
+        print(write === "json" ? JSON.stringify(result) : String(count));
         return CliExit.ok;
       }),
     );
@@ -205,13 +213,33 @@ export function registerClientCommands(program: Command): void {
     .option("--end <key>")
     .addOption(new Option("--limit <n>").argParser(integer))
     .addOption(new Option("--consistency <level>").choices(["linearizable", "lease", "stale"]))
+    .addOption(new Option("--rev <revision>", "list the keys as they were then").argParser(integer))
+    .option("--keys-only", "keys without their values")
+    .option("--count-only", "only how many keys the range holds")
     .action(
       async (
-        options: { prefix?: string; start?: string; end?: string; limit?: number },
+        options: {
+          prefix?: string;
+          start?: string;
+          end?: string;
+          limit?: number;
+          rev?: number;
+          keysOnly?: boolean;
+          countOnly?: boolean;
+        },
         command: Command,
       ) =>
         run(command, async (client, { write, consistency }) => {
-          const result = await client.scan({ ...options, ...(consistency ? { consistency } : {}) });
+          const { rev, ...range } = options;
+          const result = await client.scan({
+            ...range,
+            ...(rev !== undefined ? { revision: rev } : {}),
+            ...(consistency ? { consistency } : {}),
+          });
+          if (options.countOnly && write !== "json") {
+            print(String(result.count));
+            return CliExit.ok;
+          }
           if (write === "json") print(JSON.stringify(result));
           else if (write === "table")
             print(
@@ -220,7 +248,9 @@ export function registerClientCommands(program: Command): void {
                 ["key", "value"],
               ),
             );
-          else for (const item of result.items) print(`${item.key}\n${item.value}`);
+          else
+            for (const item of result.items)
+              print(options.keysOnly ? item.key : `${item.key}\n${item.value}`);
           return CliExit.ok;
         }),
     );

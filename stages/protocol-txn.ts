@@ -8,10 +8,14 @@ import type {
   KeySpan,
   ScanOptions,
   TxnCompare,
-  TxnOp,
 } from "../storage/engines/engine.js";
 import { inRange } from "../storage/engines/engine.js";
-import { type ClientRequest, ErrorCode, type ProtocolLimits } from "./protocol.js";
+import {
+  type ClientRequest,
+  ErrorCode,
+  type ProtocolLimits,
+  type TxnRequestOp,
+} from "./protocol.js";
 import {
   exceedsBytes,
   Invalid,
@@ -89,7 +93,7 @@ export function decodeDelete(frame: Frame, limits: ProtocolLimits): ClientReques
   const prevKv = flag(frame, "prevKv");
   if (span !== null && frame.key !== undefined)
     throw new Invalid(ErrorCode.badRequest, '"key" and "prefix"/"start"/"end" exclude each other');
-  if (span !== null) return { op: "delete", range: span, ...prevKv, ...sessionFields(frame) };
+  if (span !== null) return { op: "delete", ...span, ...prevKv, ...sessionFields(frame) };
   return { op: "delete", key: keyField(frame, limits), ...prevKv, ...sessionFields(frame) };
 }
 
@@ -112,7 +116,7 @@ export function decodeTxn(frame: Frame, limits: ProtocolLimits): ClientRequest {
   return { op: "txn", compare, success, failure, ...sessionFields(frame) };
 }
 
-function branch(frame: Frame, name: string, limits: ProtocolLimits): TxnOp[] {
+function branch(frame: Frame, name: string, limits: ProtocolLimits): TxnRequestOp[] {
   const ops = listField(frame, name).map((item, k) =>
     within(`${name}[${k}]`, () => decodeTxnOp(object(item), limits)),
   );
@@ -138,7 +142,7 @@ function decodeCompare(frame: Frame, limits: ProtocolLimits): TxnCompare {
   return { key, target, op, value };
 }
 
-function decodeTxnOp(frame: Frame, limits: ProtocolLimits): TxnOp {
+function decodeTxnOp(frame: Frame, limits: ProtocolLimits): TxnRequestOp {
   if (frame.revision !== undefined)
     throw new Invalid(ErrorCode.badRequest, '"revision" is not allowed inside a txn');
   const prevKv = flag(frame, "prevKv");
@@ -153,20 +157,22 @@ function decodeTxnOp(frame: Frame, limits: ProtocolLimits): TxnOp {
     case "get":
       return { op: "get", key: keyField(frame, limits) };
     case "delete": {
-      const request = decodeDelete(frame, limits) as Extract<ClientRequest, { op: "delete" }>;
-      return "range" in request
-        ? { op: "deleteRange", range: request.range, ...prevKv }
-        : { op: "delete", key: request.key, ...prevKv };
+      const {
+        session: _,
+        seq: __,
+        ...request
+      } = decodeDelete(frame, limits) as Extract<ClientRequest, { op: "delete" }>;
+      return request;
     }
     case "scan":
-      return { op: "scan", range: spanFields(frame, limits) ?? {}, ...scanOptions(frame, limits) };
+      return { op: "scan", ...spanFields(frame, limits), ...scanOptions(frame, limits) };
     default:
       throw new Invalid(ErrorCode.badRequest, '"op" must be "put", "get", "delete" or "scan"');
   }
 }
 
 /** As etcd: a branch may not write one key twice (two puts, or a put and a delete of it). */
-function checkDuplicates(name: string, ops: readonly TxnOp[]): void {
+function checkDuplicates(name: string, ops: readonly TxnRequestOp[]): void {
   const puts = new Set<string>();
   for (const op of ops) {
     if (op.op !== "put") continue;
@@ -175,14 +181,13 @@ function checkDuplicates(name: string, ops: readonly TxnOp[]): void {
     puts.add(op.key);
   }
   for (const op of ops) {
+    if (op.op !== "delete") continue;
     const hit =
-      op.op === "delete"
+      "key" in op
         ? puts.has(op.key)
           ? op.key
           : undefined
-        : op.op === "deleteRange"
-          ? [...puts].find((key) => inRange(key, op.range))
-          : undefined;
+        : [...puts].find((key) => inRange(key, op));
     if (hit !== undefined)
       throw new Invalid(
         ErrorCode.badRequest,

@@ -21,7 +21,7 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-import type { KeySpan, ScanOptions, TxnCompare, TxnOp } from "../storage/engines/engine.js";
+import type { KeySpan, ScanOptions, TxnCompare } from "../storage/engines/engine.js";
 
 export type RequestId = number | string;
 export type Consistency = "linearizable" | "lease" | "stale";
@@ -40,12 +40,12 @@ export type ClientRequest =
     } & WriteSession)
   | ({ readonly op: "delete"; readonly key: string; readonly prevKv?: boolean } & WriteSession)
   /** delete with prefix or start/end (CONTRACT §5): answered with a count. */
-  | ({ readonly op: "delete"; readonly range: KeySpan; readonly prevKv?: boolean } & WriteSession)
+  | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan & WriteSession)
   | ({
       readonly op: "txn";
       readonly compare: readonly TxnCompare[];
-      readonly success: readonly TxnOp[];
-      readonly failure: readonly TxnOp[];
+      readonly success: readonly TxnRequestOp[];
+      readonly failure: readonly TxnRequestOp[];
     } & WriteSession)
   | { readonly op: "compact"; readonly revision: number }
   | ({
@@ -112,6 +112,22 @@ export type ClientRequest =
       readonly filter?: Readonly<Record<string, string | number | boolean | null>>;
       readonly consistency: Consistency;
     };
+
+/**
+ * A txn's op as the client sends it. Decoded requests keep the wire's shape: a follower
+ * forwards them and the leader decodes them again (stages/replicate/peer-gateway.ts).
+ */
+export type TxnRequestOp =
+  | {
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      readonly prevKv?: boolean;
+    }
+  | { readonly op: "get"; readonly key: string }
+  | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
+  | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan)
+  | ({ readonly op: "scan" } & KeySpan & ScanOptions);
 
 export type ClientOp = ClientRequest["op"];
 export type WriteOp = "put" | "delete" | "cas" | "incr" | "txn" | "compact";

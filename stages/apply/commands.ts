@@ -1,7 +1,7 @@
 import { Packr } from "msgpackr";
 import type { KeySpan, KvCommand, TxnOp } from "../../storage/engines/engine.js";
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
-import type { ClientRequest } from "../protocol.js";
+import type { ClientRequest, TxnRequestOp } from "../protocol.js";
 
 /**
  * What a normal log entry carries: a state machine command, with the client session that
@@ -127,19 +127,33 @@ export function userSpan(span: KeySpan): KeySpan {
     : { ...span, start: RESERVED_END };
 }
 
-function userOp(op: TxnOp): TxnOp {
+/** A txn op in the engine's form. */
+function userOp(op: TxnRequestOp): TxnOp {
   switch (op.op) {
-    case "deleteRange":
-    case "scan":
-      return { ...op, range: userSpan(op.range) };
+    case "delete":
+      return deleteCommand(op);
+    case "scan": {
+      const { prefix, start, end, op: _, ...options } = op;
+      return { op: "scan", range: userSpan(spanOf(op)), ...options };
+    }
     default:
       return op;
   }
 }
 
-function deleteCommand(request: Extract<ClientRequest, { op: "delete" }>): KvCommand {
+function spanOf(span: KeySpan): KeySpan {
+  return {
+    ...(span.prefix !== undefined ? { prefix: span.prefix } : {}),
+    ...(span.start !== undefined ? { start: span.start } : {}),
+    ...(span.end !== undefined ? { end: span.end } : {}),
+  };
+}
+
+function deleteCommand(
+  request: Extract<ClientRequest | TxnRequestOp, { op: "delete" }>,
+): Extract<KvCommand, { op: "delete" | "deleteRange" }> {
   const prevKv = request.prevKv ? { prevKv: true } : {};
-  return "range" in request
-    ? { op: "deleteRange", range: userSpan(request.range), ...prevKv }
-    : { op: "delete", key: request.key, ...prevKv };
+  return "key" in request
+    ? { op: "delete", key: request.key, ...prevKv }
+    : { op: "deleteRange", range: userSpan(spanOf(request)), ...prevKv };
 }

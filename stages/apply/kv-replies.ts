@@ -31,8 +31,11 @@ function getFields(kv: KeyValue | null): Fields {
   };
 }
 
-/** The result fields of one op; null for an incr of a non-integer (a BAD_REQUEST). */
-function fields(result: KvResult, command: KvCommand | TxnOp): Fields | null {
+/**
+ * The result fields of one op; null for an incr of a non-integer (a BAD_REQUEST). A txn's
+ * op results carry the txn's `index`/`revision` as the same ops alone would.
+ */
+function fields(result: KvResult, command: KvCommand | TxnOp, index: number): Fields | null {
   switch (result.op) {
     case "put":
       return "prevKv" in result ? { prevKv: result.prevKv ? item(result.prevKv) : null } : {};
@@ -59,7 +62,11 @@ function fields(result: KvResult, command: KvCommand | TxnOp): Fields | null {
     case "txn": {
       if (command.op !== "txn") throw new Error("a txn result answers a txn");
       const ops = result.succeeded ? command.success : command.failure;
-      const results = result.results.map((r, k) => fields(r, ops[k]!));
+      const results = result.results.map((r, k) => ({
+        index,
+        revision: index,
+        ...fields(r, ops[k]!, index),
+      }));
       return { succeeded: result.succeeded, results };
     }
     case "compact":
@@ -76,7 +83,7 @@ export function kvReply(result: KvResult, index: number, command: KvCommand): Re
           `revision ${(command as { revision: number }).revision} is compacted; the oldest kept revision is ${result.revision}`,
         )
       : fail(ErrorCode.badRequest, `"revision" is past the current revision ${result.revision}`);
-  const body = fields(result, command);
+  const body = fields(result, command, index);
   if (body === null) {
     const value = (result as { value: string }).value;
     return fail(
@@ -106,5 +113,6 @@ export function readReply(
         );
   const revision = request.revision ?? appliedIndex;
   const command = { op: "scan", range: {}, limit: 0, keysOnly: request.keysOnly } as const;
-  return { ok: true, result: { ...fields(read.result, command), index: appliedIndex, revision } };
+  const body = fields(read.result, command, appliedIndex);
+  return { ok: true, result: { ...body, index: appliedIndex, revision } };
 }

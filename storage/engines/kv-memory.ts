@@ -47,13 +47,19 @@ class MemoryBackend implements KvBackend {
     return out;
   }
 
-  changes(fromRevision: number): KvChanges[] {
-    const revisions = { length: this.log.length, at: (k: number) => this.log[k]!.revision };
-    const at = Math.max(
-      this.head,
-      lowerBound(revisions, fromRevision, (a, b) => a - b),
-    );
-    return this.log.slice(at);
+  /** Lazily: the caller often reads only the oldest few (compaction) or a recent tail. */
+  *changes(fromRevision: number): Generator<KvChanges> {
+    const log = this.log;
+    const revisions = { length: log.length, at: (k: number) => log[k]!.revision };
+    for (
+      let at = Math.max(
+        this.head,
+        lowerBound(revisions, fromRevision, (a, b) => a - b),
+      );
+      at < log.length;
+      at++
+    )
+      yield log[at]!;
   }
 
   async write(batch: BackendBatch): Promise<void> {

@@ -133,7 +133,10 @@ describe("state machine - revisions", () => {
       ok: true,
       result: {
         succeeded: true,
-        results: [{ prevKv: null }, { deleted: 1 }],
+        results: [
+          { prevKv: null, index: 3, revision: 3 },
+          { deleted: 1, index: 3, revision: 3 },
+        ],
         index: 3,
         revision: 3,
       },

@@ -57,11 +57,12 @@ describe("protocol - revisions, range ops, txn, compact (CONTRACT §5)", () => {
   test("protocol - delete takes a key, or a prefix, or start/end, never both", () => {
     expect(accepted({ id: 1, op: "delete", prefix: "p/" })).toEqual({
       op: "delete",
-      range: { prefix: "p/" },
+      prefix: "p/",
     });
     expect(accepted({ id: 1, op: "delete", start: "a", end: "b", prevKv: true })).toEqual({
       op: "delete",
-      range: { start: "a", end: "b" },
+      start: "a",
+      end: "b",
       prevKv: true,
     });
     expect(accepted({ id: 1, op: "delete", key: "k" })).toEqual({ op: "delete", key: "k" });
@@ -71,7 +72,7 @@ describe("protocol - revisions, range ops, txn, compact (CONTRACT §5)", () => {
     expect(refused({ id: 1, op: "delete", end: "x".repeat(5000) }).code).toBe("TOO_LARGE");
   });
 
-  test("protocol - txn: compares and ops are decoded into the engine's forms", () => {
+  test("protocol - txn: compares and ops are decoded in the wire's shape", () => {
     const request = accepted({
       id: 1,
       op: "txn",
@@ -100,10 +101,10 @@ describe("protocol - revisions, range ops, txn, compact (CONTRACT §5)", () => {
       ],
       success: [
         { op: "put", key: "b", value: "2", prevKv: true },
-        { op: "deleteRange", range: { prefix: "c/" } },
+        { op: "delete", prefix: "c/" },
         { op: "get", key: "b" },
       ],
-      failure: [{ op: "scan", range: { prefix: "a" }, limit: 5, keysOnly: true }],
+      failure: [{ op: "scan", prefix: "a", limit: 5, keysOnly: true }],
       session: "s",
       seq: 1,
     });
@@ -113,6 +114,28 @@ describe("protocol - revisions, range ops, txn, compact (CONTRACT §5)", () => {
       success: [],
       failure: [],
     });
+  });
+
+  test("protocol - a decoded request decodes again to itself (a follower forwards it so)", () => {
+    for (const frame of [
+      { op: "delete", prefix: "p", prevKv: true, session: "s", seq: 2 },
+      { op: "delete", start: "a", end: "b" },
+      { op: "scan", prefix: "p", revision: 3, keysOnly: true, countOnly: true, limit: 7 },
+      { op: "get", key: "a", revision: 0 },
+      { op: "compact", revision: 5 },
+      {
+        op: "txn",
+        compare: [{ key: "a", target: "lease", op: "==", value: "12" }],
+        success: [
+          { op: "delete", start: "a", prevKv: true },
+          { op: "scan", end: "z", countOnly: true },
+        ],
+        failure: [{ op: "delete", key: "b" }, put],
+      },
+    ]) {
+      const once = accepted({ id: 1, ...frame });
+      expect(accepted({ id: 1, ...once }), JSON.stringify(frame)).toEqual(once);
+    }
   });
 
   test("protocol - txn: every bad field is BAD_REQUEST naming where it is", () => {

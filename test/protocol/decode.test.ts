@@ -601,15 +601,14 @@ function problems(frame: Record<string, unknown>, request: ClientRequest): strin
       only("key", "value", "prevKv", "session", "seq");
       break;
     case "delete":
-      if ("range" in request) {
-        for (const field of ["prefix", "start", "end"])
-          if (frame[field] !== request.range[field as "prefix"]) out.push(`${field} differs`);
-      } else {
+      if ("key" in request) {
         if (!isKey(r.key)) out.push("bad key");
         same("key");
+      } else {
+        for (const field of ["prefix", "start", "end"]) if (r[field] !== undefined) same(field);
       }
       session();
-      only("key", "range", "prevKv", "session", "seq");
+      only("key", "prefix", "start", "end", "prevKv", "session", "seq");
       break;
     case "txn":
       for (const field of ["compare", "success", "failure"])
