@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { cmp, op } from "../../src/client/revisions.js";
-import { TestCluster } from "./harness.js";
+import { fastRaft, TestCluster } from "./harness.js";
 
 let cluster: TestCluster | null = null;
 
@@ -88,5 +88,48 @@ describe("revisions - through real processes (CONTRACT §5)", () => {
         one.get("a", { consistency: "stale", revision: first.revision }),
       ).rejects.toThrow(/COMPACTED.*oldest kept revision is/);
     }
+  });
+
+  it("revisions - compact needs the admin token; txn retried in a session applies once", async () => {
+    cluster = await TestCluster.start(1, {
+      auth: { clientToken: "client-secret", adminToken: "admin-secret" },
+    });
+    const user = cluster.client(["n1"], { token: "client-secret", session: "s" });
+    const admin = cluster.client(["n1"], { token: "admin-secret" });
+    const { revision } = await user.put("k", "1");
+    await expect(user.compact(revision)).rejects.toThrow(/UNAUTHORIZED/);
+    expect((await admin.compact(revision)).revision).toBe(revision);
+    const txn = {
+      op: "txn",
+      compare: [{ key: "k", target: "version", op: "==", value: 1 }],
+      success: [{ op: "put", key: "k", value: "2" }],
+      session: "retry",
+      seq: 1,
+    };
+    const first = await user.request(txn);
+    expect(first.succeeded).toBe(true);
+    // The retry is answered as the first time, though the compare would fail now.
+    expect(await user.request(txn)).toEqual(first);
+    expect((await user.get("k")).version).toBe(2);
+  });
+
+  it("revisions - the memory engine's history comes back from the snapshot and the log after a restart", async () => {
+    cluster = await TestCluster.start(1, {
+      engines: { kv: "memory" },
+      raft: { ...fastRaft, snapshotEvery: 4, snapshotRetainEntries: 0 },
+    });
+    const client = cluster.client();
+    const revisions: number[] = [];
+    for (let k = 0; k < 10; k++) revisions.push((await client.put("k", String(k))).revision);
+    await cluster.kill("n1", "SIGKILL");
+    cluster.restart("n1");
+    await cluster.waitForLeader();
+    const after = cluster.client();
+    for (const [k, revision] of revisions.entries())
+      expect(await after.get("k", { revision }), `at ${revision}`).toMatchObject({
+        value: String(k),
+        version: k + 1,
+        modRevision: revision,
+      });
   });
 });
