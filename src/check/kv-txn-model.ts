@@ -160,8 +160,7 @@ function step(
     const observed = output?.results?.filter(
       (_, k) => (succeeded ? input.success : input.failure)[k]?.op === "get",
     );
-    if (observed !== undefined && observed.some((r, k) => (r.value ?? null) !== after.reads[k]))
-      return { ok: false };
+    if (observed?.some((r, k) => (r.value ?? null) !== after.reads[k])) return { ok: false };
     return { ok: true, state: after.state };
   }
   const after = run(state, [input], revision);
