@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -170,5 +171,41 @@ describe("state machine - revisions", () => {
     const read = await machine.read({ op: "get", key: "c", consistency: "stale", revision: 2 }, 5);
     expect(read).toMatchObject({ ok: false, error: { code: "COMPACTED" } });
     expect(read.ok || read.error.message).toContain("oldest kept revision is 3");
+  });
+});
+
+describe("state machine - in a worker thread", () => {
+  test("state machine (workers) - apply returns changes and history() reads them across the thread", async () => {
+    const compiled = new URL("../../dist/stages/apply/remote-state-machine.js", import.meta.url);
+    if (!existsSync(compiled)) throw new Error("run `npx tsc -p tsconfig.json` first");
+    const { RemoteStateMachine } = (await import(
+      compiled.href
+    )) as typeof import("../../stages/apply/remote-state-machine.js");
+    const dataDir = await dirs.make("sm-worker");
+    const { machine } = await RemoteStateMachine.open(
+      options(dataDir),
+      join(dataDir, "snap"),
+      null,
+      false,
+      Number.MAX_SAFE_INTEGER,
+    );
+    try {
+      const applied = await machine.apply([
+        entry(1, { kv: { op: "put", key: "a", value: "1" }, ts: 1 }),
+        entry(2, { kv: { op: "delete", key: "a" }, ts: 1 }),
+      ]);
+      expect(applied.answers.get(2)).toEqual({
+        ok: true,
+        result: { deleted: true, index: 2, revision: 2 },
+      });
+      expect(applied.changes.map((c: { revision: number }) => c.revision)).toEqual([1, 2]);
+      expect(await machine.history(2, { prefix: "a" }, 10)).toEqual({
+        ok: true,
+        changes: [applied.changes[1]],
+        throughRevision: 2,
+      });
+    } finally {
+      await machine.close();
+    }
   });
 });
