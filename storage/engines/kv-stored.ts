@@ -24,9 +24,21 @@ export function historyKey(revision: number): string {
   return HISTORY_PREFIX + String(revision).padStart(16, "0");
 }
 
-/** The size the keepBytes bound counts: a pure function of the changes (same on replicas). */
+/** What an event costs beyond its keys and values (revisions, lease, framing): an estimate. */
+const EVENT_OVERHEAD = 64;
+
+/**
+ * The size the keepBytes bound counts: the UTF-16 lengths of the events' keys and values plus
+ * a fixed overhead per event — cheap (no encoding) and a pure function of the changes, so
+ * the same on every replica.
+ */
 export function historySize(changes: KvChanges): number {
-  return JSON.stringify(changes).length;
+  let size = 0;
+  for (const { kv, prevKv } of changes.events) {
+    size += EVENT_OVERHEAD + kv.key.length + kv.value.length;
+    if (prevKv !== null) size += prevKv.key.length + prevKv.value.length;
+  }
+  return size;
 }
 
 export function encodeKv(kv: KeyValue): string {

@@ -128,7 +128,11 @@ export class RevisionEngine implements KvEngine {
     for (const change of changes) bytes += historySize(change);
     const dropRevisions: number[] = [];
     const kept = [...changes];
-    for await (const change of this.oldestFirst(changes)) {
+    const overBytes = keepBytes > 0 && bytes > keepBytes;
+    // Most batches forget nothing: then the stored history is not read at all.
+    const oldest =
+      compacted > this.kept.compactedRevision || overBytes ? this.oldestFirst(changes) : [];
+    for await (const change of oldest) {
       const overBytes = keepBytes > 0 && bytes > keepBytes && change.revision < lastIndex;
       if (change.revision >= compacted && !overBytes) break;
       bytes -= historySize(change);
