@@ -166,8 +166,15 @@ export class StageraftClient {
     return (await this.request({ op: "compact", revision })) as { revision: number };
   }
 
-  async delete(key: string): Promise<{ deleted: boolean; index: number }> {
-    return (await this.request({ op: "delete", key })) as { deleted: boolean; index: number };
+  async delete(
+    key: string,
+    options: { prevKv?: boolean } = {},
+  ): Promise<{ deleted: boolean; index: number; revision: number; prevKvs?: KeyValue[] }> {
+    return (await this.request({ op: "delete", key, ...options })) as {
+      deleted: boolean;
+      index: number;
+      revision: number;
+    };
   }
 
   async cas(
