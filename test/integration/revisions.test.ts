@@ -75,6 +75,10 @@ describe("revisions - through real processes (CONTRACT §5)", () => {
     expect(deleted.deleted).toBe(3);
     expect((await client.scan({ prefix: "p/", revision: deleted.revision - 1 })).count).toBe(3);
 
+    const gone = await client.delete("b", { prevKv: true });
+    expect(gone).toMatchObject({ deleted: true, prevKvs: [{ key: "b", value: "x" }] });
+    expect(gone.revision).toBe(gone.index);
+
     // compact: the compacted revision stays readable, older ones are COMPACTED on every node.
     expect((await client.compact(second.revision)).revision).toBe(second.revision);
     const compactedAt = (await client.put("z", "1")).revision;
