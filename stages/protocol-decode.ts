@@ -12,10 +12,18 @@ import {
   Invalid,
   keyField,
   nameField,
-  optionalString,
   sessionFields,
   stringField,
 } from "./protocol-fields.js";
+import {
+  decodeCompact,
+  decodeDelete,
+  decodeTxn,
+  optionalBool,
+  revisionField,
+  scanOptions,
+  spanFields,
+} from "./protocol-txn.js";
 import { decodeVectorOp } from "./protocol-vector.js";
 import { isVectorOp } from "./protocol-vector-ops.js";
 
@@ -43,6 +51,10 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
       return { op, name: nameField(frame, "name") };
     case "transfer-leader":
       return { op, to: nameField(frame, "to") };
+    case "txn":
+      return decodeTxn(frame, limits);
+    case "compact":
+      return decodeCompact(frame);
     default:
       if (typeof op === "string" && isVectorOp(op)) return decodeVectorOp(op, frame, limits);
       throw new Invalid(
@@ -63,10 +75,11 @@ function decodeKvOp(
         op,
         key: keyField(frame, limits),
         value: stringField(frame, "value", limits.maxValueBytes),
+        ...(optionalBool(frame, "prevKv") ? { prevKv: true } : {}),
         ...sessionFields(frame),
       };
     case "delete":
-      return { op, key: keyField(frame, limits), ...sessionFields(frame) };
+      return decodeDelete(frame, limits);
     case "cas": {
       const expect =
         frame.expect === null ? null : stringField(frame, "expect", limits.maxValueBytes);
@@ -88,35 +101,24 @@ function decodeKvOp(
       return { op, key: keyField(frame, limits), delta, ...sessionFields(frame) };
     }
     case "get":
-      return { op, key: keyField(frame, limits), consistency: consistencyField(frame) };
+      return {
+        op,
+        key: keyField(frame, limits),
+        consistency: consistencyField(frame),
+        ...revisionField(frame),
+      };
     case "scan":
       return decodeScan(frame, limits);
   }
 }
 
 function decodeScan(frame: Record<string, unknown>, limits: ProtocolLimits): ClientRequest {
-  const limit = frame.limit ?? limits.maxScanLimit;
-  if (
-    typeof limit !== "number" ||
-    !Number.isSafeInteger(limit) ||
-    limit < 1 ||
-    limit > limits.maxScanLimit
-  ) {
-    throw new Invalid(
-      ErrorCode.badRequest,
-      `"limit" must be an integer in [1, ${limits.maxScanLimit}]`,
-    );
-  }
-  const prefix = optionalString(frame, "prefix", limits.maxKeyBytes);
-  const start = optionalString(frame, "start", limits.maxKeyBytes);
-  const end = optionalString(frame, "end", limits.maxKeyBytes);
   return {
     op: "scan",
-    limit,
+    ...scanOptions(frame, limits),
     consistency: consistencyField(frame),
-    ...(prefix !== undefined ? { prefix } : {}),
-    ...(start !== undefined ? { start } : {}),
-    ...(end !== undefined ? { end } : {}),
+    ...spanFields(frame, limits),
+    ...revisionField(frame),
   };
 }
 
