@@ -6,8 +6,10 @@ import { registerKvCommands } from "./cli/kv.js";
 import { registerLeaseCommands } from "./cli/lease.js";
 import { registerMemberCommands } from "./cli/members.js";
 import { registerRemu } from "./cli/remu.js";
+import { registerRevisionCommands } from "./cli/revisions.js";
 import { registerServe } from "./cli/serve.js";
 import { registerSnapshotCommands } from "./cli/snapshot.js";
+import { registerVectorCommands } from "./cli/vector.js";
 
 /**
  * The stageraft command. Each command group lives in src/cli/<group>.ts and exports a
@@ -20,6 +22,8 @@ const commandGroups: readonly ((program: Command) => void)[] = [
   registerEndpointCommands, // endpoint health|status, status
   registerMemberCommands, // members, member add|remove|promote, transfer-leader
   registerSnapshotCommands, // snapshot, snapshot save|restore
+  registerRevisionCommands, // compact, txn
+  registerVectorCommands, // vector create|list|info|drop|put|get|search|count|delete
   registerRemu, // remu
 ];
 

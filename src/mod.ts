@@ -5,3 +5,14 @@ export type { ClientRequest, Consistency, ErrorCode } from "../stages/protocol.j
 export type { ClientOptions, MemberInfo, StatusResult, VectorHit } from "./client/client.js";
 export { connect, StageraftClient, StageraftError } from "./client/client.js";
 export { Lease, LeaseApi, type LeaseTimeToLive } from "./client/lease.js";
+export { Election, type Lock, LostError, type RecipeOptions } from "./client/recipes.js";
+export type {
+  Compare,
+  GetResult,
+  KeyValue,
+  ScanResult,
+  TxnOp,
+  TxnRequest,
+  TxnResult,
+} from "./client/revisions.js";
+export { cmp, op } from "./client/revisions.js";

@@ -10,14 +10,23 @@ import { decodeLeaseOp, optionalLeaseField } from "./protocol-decode-leases.js";
 import {
   addressField,
   consistencyField,
-  decodeVectorOp,
   Invalid,
   keyField,
   nameField,
-  optionalString,
   sessionFields,
   stringField,
 } from "./protocol-fields.js";
+import {
+  decodeCompact,
+  decodeDelete,
+  decodeTxn,
+  optionalBool,
+  revisionField,
+  scanOptions,
+  spanFields,
+} from "./protocol-txn.js";
+import { decodeVectorOp } from "./protocol-vector.js";
+import { isVectorOp } from "./protocol-vector-ops.js";
 
 /** Kinds of ops decoded apart from the others. */
 type KvOp = "put" | "delete" | "cas" | "incr" | "get" | "scan";
@@ -41,13 +50,12 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
     case "member-remove":
     case "member-promote":
       return { op, name: nameField(frame, "name") };
-    case "vcreate":
-    case "vput":
-    case "vdelete":
-    case "vsearch":
-      return decodeVectorOp(op, frame, limits);
     case "transfer-leader":
       return { op, to: nameField(frame, "to") };
+    case "txn":
+      return decodeTxn(frame, limits);
+    case "compact":
+      return decodeCompact(frame);
     case "lease-grant":
     case "lease-keepalive":
     case "lease-revoke":
@@ -55,6 +63,7 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
     case "lease-list":
       return decodeLeaseOp(op, frame);
     default:
+      if (typeof op === "string" && isVectorOp(op)) return decodeVectorOp(op, frame, limits);
       throw new Invalid(
         ErrorCode.badRequest,
         typeof op === "string" ? `unknown op "${op.slice(0, 64)}"` : '"op" must be a string',
@@ -74,10 +83,11 @@ function decodeKvOp(
         key: keyField(frame, limits),
         value: stringField(frame, "value", limits.maxValueBytes),
         ...optionalLeaseField(frame),
+        ...(optionalBool(frame, "prevKv") ? { prevKv: true } : {}),
         ...sessionFields(frame),
       };
     case "delete":
-      return { op, key: keyField(frame, limits), ...sessionFields(frame) };
+      return decodeDelete(frame, limits);
     case "cas": {
       const expect =
         frame.expect === null ? null : stringField(frame, "expect", limits.maxValueBytes);
@@ -99,35 +109,24 @@ function decodeKvOp(
       return { op, key: keyField(frame, limits), delta, ...sessionFields(frame) };
     }
     case "get":
-      return { op, key: keyField(frame, limits), consistency: consistencyField(frame) };
+      return {
+        op,
+        key: keyField(frame, limits),
+        consistency: consistencyField(frame),
+        ...revisionField(frame),
+      };
     case "scan":
       return decodeScan(frame, limits);
   }
 }
 
 function decodeScan(frame: Record<string, unknown>, limits: ProtocolLimits): ClientRequest {
-  const limit = frame.limit ?? limits.maxScanLimit;
-  if (
-    typeof limit !== "number" ||
-    !Number.isSafeInteger(limit) ||
-    limit < 1 ||
-    limit > limits.maxScanLimit
-  ) {
-    throw new Invalid(
-      ErrorCode.badRequest,
-      `"limit" must be an integer in [1, ${limits.maxScanLimit}]`,
-    );
-  }
-  const prefix = optionalString(frame, "prefix", limits.maxKeyBytes);
-  const start = optionalString(frame, "start", limits.maxKeyBytes);
-  const end = optionalString(frame, "end", limits.maxKeyBytes);
   return {
     op: "scan",
-    limit,
+    ...scanOptions(frame, limits),
     consistency: consistencyField(frame),
-    ...(prefix !== undefined ? { prefix } : {}),
-    ...(start !== undefined ? { start } : {}),
-    ...(end !== undefined ? { end } : {}),
+    ...spanFields(frame, limits),
+    ...revisionField(frame),
   };
 }
 

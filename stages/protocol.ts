@@ -1,5 +1,3 @@
-import { type LeaseRequest, leaseAdminOps, leaseWriteOps } from "./protocol-leases.js";
-
 /**
  * The client protocol (../shared/CONTRACT.md §3): one JSON object per WebSocket text frame.
  * This file is its vocabulary (ops, codes, limits) and the encoding of replies; decoding is
@@ -7,6 +5,9 @@ import { type LeaseRequest, leaseAdminOps, leaseWriteOps } from "./protocol-leas
  * there is well-typed and within limits. The client library imports this file too, so both
  * sides agree on names and codes.
  */
+
+import { type LeaseRequest, leaseAdminOps, leaseWriteOps } from "./protocol-leases.js";
+import { type VectorRequest, vectorAdminOps, vectorWriteOps } from "./protocol-vector-ops.js";
 
 export const ErrorCode = {
   badRequest: "BAD_REQUEST",
@@ -18,8 +19,12 @@ export const ErrorCode = {
   unauthorized: "UNAUTHORIZED",
   notFound: "NOT_FOUND",
   conflict: "CONFLICT",
+  /** A read or watch at a revision older than the kept history (CONTRACT §5). */
+  compacted: "COMPACTED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+import type { KeySpan, ScanOptions, TxnCompare } from "../storage/engines/engine.js";
 
 export type RequestId = number | string;
 export type Consistency = "linearizable" | "lease" | "stale";
@@ -34,10 +39,20 @@ export type ClientRequest =
       readonly op: "put";
       readonly key: string;
       readonly value: string;
+      readonly prevKv?: boolean;
       /** Attach the key to this lease (CONTRACT §5); absent: the key has no lease. */
       readonly lease?: string;
     } & WriteSession)
-  | ({ readonly op: "delete"; readonly key: string } & WriteSession)
+  | ({ readonly op: "delete"; readonly key: string; readonly prevKv?: boolean } & WriteSession)
+  /** delete with prefix or start/end (CONTRACT §5): answered with a count. */
+  | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan & WriteSession)
+  | ({
+      readonly op: "txn";
+      readonly compare: readonly TxnCompare[];
+      readonly success: readonly TxnRequestOp[];
+      readonly failure: readonly TxnRequestOp[];
+    } & WriteSession)
+  | { readonly op: "compact"; readonly revision: number }
   | ({
       readonly op: "cas";
       readonly key: string;
@@ -45,15 +60,21 @@ export type ClientRequest =
       readonly value: string;
     } & WriteSession)
   | ({ readonly op: "incr"; readonly key: string; readonly delta: number } & WriteSession)
-  | { readonly op: "get"; readonly key: string; readonly consistency: Consistency }
   | {
+      readonly op: "get";
+      readonly key: string;
+      readonly consistency: Consistency;
+      /** Read the past at this revision (CONTRACT §5). */
+      readonly revision?: number;
+    }
+  | ({
       readonly op: "scan";
       readonly prefix?: string;
       readonly start?: string;
       readonly end?: string;
-      readonly limit: number;
       readonly consistency: Consistency;
-    }
+      readonly revision?: number;
+    } & ScanOptions)
   | { readonly op: "status" }
   | { readonly op: "members" }
   | {
@@ -67,45 +88,37 @@ export type ClientRequest =
   | { readonly op: "member-promote"; readonly name: string }
   | { readonly op: "transfer-leader"; readonly to: string }
   | { readonly op: "snapshot" }
-  | ({
-      readonly op: "vcreate";
-      readonly collection: string;
-      readonly dim: number;
-      readonly metric: "l2" | "cosine" | "ip";
-      readonly engine?: "hnsw" | "flat";
-      readonly params?: {
-        readonly m?: number;
-        readonly efConstruction?: number;
-        readonly efSearch?: number;
-      };
-    } & WriteSession)
-  | ({
-      readonly op: "vput";
-      readonly collection: string;
-      readonly key: string;
-      readonly vector: readonly number[];
-      readonly meta?: Readonly<Record<string, string | number | boolean | null>>;
-    } & WriteSession)
-  | ({ readonly op: "vdelete"; readonly collection: string; readonly key: string } & WriteSession)
-  | {
-      readonly op: "vsearch";
-      readonly collection: string;
-      readonly vector: readonly number[];
-      readonly k: number;
-      readonly ef?: number;
-      readonly filter?: Readonly<Record<string, string | number | boolean | null>>;
-      readonly consistency: Consistency;
-    }
+  | VectorRequest
   | LeaseRequest;
 
+/**
+ * A txn's op as the client sends it. Decoded requests keep the wire's shape: a follower
+ * forwards them and the leader decodes them again (stages/replicate/peer-gateway.ts).
+ */
+export type TxnRequestOp =
+  | {
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      readonly prevKv?: boolean;
+      /** As put's (CONTRACT §5). */
+      readonly lease?: string;
+    }
+  | { readonly op: "get"; readonly key: string }
+  | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
+  | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan)
+  | ({ readonly op: "scan" } & KeySpan & ScanOptions);
+
 export type ClientOp = ClientRequest["op"];
-export type WriteOp = "put" | "delete" | "cas" | "incr";
+export type WriteOp = "put" | "delete" | "cas" | "incr" | "txn" | "compact";
 
 export const writeOps: Record<ClientOp, boolean> = {
   put: true,
   delete: true,
   cas: true,
   incr: true,
+  txn: true,
+  compact: true,
   get: false,
   scan: false,
   status: false,
@@ -115,10 +128,7 @@ export const writeOps: Record<ClientOp, boolean> = {
   "member-promote": false,
   "transfer-leader": false,
   snapshot: false,
-  vcreate: true,
-  vput: true,
-  vdelete: true,
-  vsearch: false,
+  ...vectorWriteOps,
   ...leaseWriteOps,
 };
 
@@ -128,6 +138,8 @@ export const adminOps: Record<ClientOp, boolean> = {
   delete: false,
   cas: false,
   incr: false,
+  txn: false,
+  compact: true,
   get: false,
   scan: false,
   status: false,
@@ -137,10 +149,7 @@ export const adminOps: Record<ClientOp, boolean> = {
   "member-promote": true,
   "transfer-leader": true,
   snapshot: true,
-  vcreate: false,
-  vput: false,
-  vdelete: false,
-  vsearch: false,
+  ...vectorAdminOps,
   ...leaseAdminOps,
 };
 

@@ -17,6 +17,8 @@ export interface GlobalOptions {
   token?: string;
   write: Format;
   timeout: number;
+  /** A read command's own --consistency (optsWithGlobals merges it in), when it has one. */
+  consistency?: "linearizable" | "lease" | "stale";
 }
 
 export const defaultEndpoints = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003";

@@ -3,6 +3,17 @@ import WebSocket from "ws";
 import type { Consistency, ErrorBody } from "../../stages/protocol.js";
 import { type FailedAttempt, mostTelling, StageraftError } from "./errors.js";
 import { Lease, LeaseApi, type LeaseHandleOptions } from "./lease.js";
+import { lock as acquireLock, Election, type Lock, type RecipeOptions } from "./recipes.js";
+import type {
+  GetResult,
+  KeyValue,
+  RangeOptions,
+  ScanRequestOptions,
+  ScanResult,
+  TxnRequest,
+  TxnResult,
+} from "./revisions.js";
+import { VectorClient } from "./vector-client.js";
 
 export { StageraftError } from "./errors.js";
 
@@ -23,9 +34,21 @@ export interface ClientOptions {
   readonly session?: boolean | string;
 }
 
-const writeOps = new Set(["put", "delete", "cas", "incr", "vcreate", "vput", "vdelete"]);
-// A keep-alive is idempotent: retried without a session, it costs no session record.
-for (const op of ["lease-grant", "lease-revoke"]) writeOps.add(op);
+const writeOps = new Set([
+  "put",
+  "delete",
+  "cas",
+  "incr",
+  "txn",
+  "vcreate",
+  "vput",
+  "vdelete",
+  "vset-meta",
+  "vdrop",
+  // A keep-alive is idempotent: retried without a session, it costs no session record.
+  "lease-grant",
+  "lease-revoke",
+]);
 
 export interface StatusResult {
   readonly name: string;
@@ -82,6 +105,8 @@ export class StageraftClient {
   /** The session id, when writes are exactly-once. */
   readonly session: string | null;
   private seq = 0;
+  /** The vector ops of CONTRACT §6 (batches, get, count, scroll, filters, collections). */
+  readonly vectors = new VectorClient((frame) => this.request(frame));
 
   constructor(
     readonly endpoints: readonly string[],
@@ -99,13 +124,16 @@ export class StageraftClient {
     this.session = session === true ? randomUUID() : typeof session === "string" ? session : null;
   }
 
-  /** `lease`: attach the key to that lease (deleted when it ends). */
+  /** `prevKv`: answer the key as it was before (null when absent); `lease`: attach the key. */
   async put(
     key: string,
     value: string,
-    options: { lease?: string } = {},
-  ): Promise<{ index: number }> {
-    return (await this.request({ op: "put", key, value, ...options })) as { index: number };
+    options: { prevKv?: boolean; lease?: string } = {},
+  ): Promise<{ index: number; revision: number; prevKv?: KeyValue | null }> {
+    return (await this.request({ op: "put", key, value, ...options })) as {
+      index: number;
+      revision: number;
+    };
   }
 
   /** The lease ops (CONTRACT §5): grant, keepAlive, revoke, timeToLive, list. */
@@ -116,19 +144,55 @@ export class StageraftClient {
     return Lease.grant(this.leases, ttl, options);
   }
 
+  /** Wait for the mutex `name`; `revision` of the lock is its fencing revision (recipes.ts). */
+  lock(name: string, options?: RecipeOptions): Promise<Lock> {
+    return acquireLock(this, name, options);
+  }
+
+  /** A leader election under `name`: campaign, proclaim, leader, observe, resign. */
+  election(name: string, options?: RecipeOptions): Election {
+    return new Election(this, name, options);
+  }
+
+  /** `revision`: read the key as it was at that revision (COMPACTED when no longer kept). */
   async get(
     key: string,
-    options: { consistency?: Consistency } = {},
-  ): Promise<{ found: boolean; value: string | null; index: number }> {
-    return (await this.request({ op: "get", key, ...options })) as {
-      found: boolean;
-      value: string | null;
+    options: { consistency?: Consistency; revision?: number } = {},
+  ): Promise<GetResult> {
+    return (await this.request({ op: "get", key, ...options })) as unknown as GetResult;
+  }
+
+  /** Delete every key in a prefix or [start, end): answers how many were deleted. */
+  async deleteRange(
+    range: RangeOptions,
+    options: { prevKv?: boolean } = {},
+  ): Promise<{ deleted: number; index: number; revision: number; prevKvs?: KeyValue[] }> {
+    return (await this.request({ op: "delete", ...range, ...options })) as {
+      deleted: number;
       index: number;
+      revision: number;
     };
   }
 
-  async delete(key: string): Promise<{ deleted: boolean; index: number }> {
-    return (await this.request({ op: "delete", key })) as { deleted: boolean; index: number };
+  /** Compares, then the success ops if all hold, else the failure ops: one atomic entry. */
+  async txn(request: TxnRequest): Promise<TxnResult> {
+    return (await this.request({ op: "txn", ...request })) as unknown as TxnResult;
+  }
+
+  /** Forget the history below `revision` (admin token). */
+  async compact(revision: number): Promise<{ revision: number }> {
+    return (await this.request({ op: "compact", revision })) as { revision: number };
+  }
+
+  async delete(
+    key: string,
+    options: { prevKv?: boolean } = {},
+  ): Promise<{ deleted: boolean; index: number; revision: number; prevKvs?: KeyValue[] }> {
+    return (await this.request({ op: "delete", key, ...options })) as {
+      deleted: boolean;
+      index: number;
+      revision: number;
+    };
   }
 
   async cas(
@@ -148,18 +212,9 @@ export class StageraftClient {
   }
 
   async scan(
-    range: {
-      prefix?: string;
-      start?: string;
-      end?: string;
-      limit?: number;
-      consistency?: Consistency;
-    } = {},
-  ): Promise<{ items: { key: string; value: string }[]; index: number }> {
-    return (await this.request({ op: "scan", ...range })) as {
-      items: { key: string; value: string }[];
-      index: number;
-    };
+    range: ScanRequestOptions & { consistency?: Consistency; revision?: number } = {},
+  ): Promise<ScanResult> {
+    return (await this.request({ op: "scan", ...range })) as unknown as ScanResult;
   }
 
   async status(): Promise<StatusResult> {

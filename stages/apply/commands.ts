@@ -1,8 +1,10 @@
 import { Packr } from "msgpackr";
-import type { KvCommand } from "../../storage/engines/engine.js";
+import type { KeySpan, KvCommand, TxnOp } from "../../storage/engines/engine.js";
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
-import type { ClientRequest } from "../protocol.js";
+import type { ClientRequest, TxnRequestOp } from "../protocol.js";
+import { isVectorOp } from "../protocol-vector-ops.js";
 import type { LeaseCommand } from "./lease-commands.js";
+import { decodeVec, encodeVec, toVectorCommand } from "./vector-log.js";
 
 /**
  * What a normal log entry carries: a state machine command, with the client session that
@@ -22,28 +24,16 @@ export interface LogCommand {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
-type MetaPairs = [string, string | number | boolean | null][];
-
-/**
- * msgpackr unpacks a "__proto__" map key as "__proto_" (to keep it off the prototype chain),
- * which would rename a client's meta field on every replica. A vput's meta therefore travels
- * as [name, value] pairs and is rebuilt by Object.fromEntries, which defines each name as an
- * own field (no prototype setter runs). Entries written before carry `meta` and still decode.
- */
+/** Vector commands take their own wire form (vector-log.ts); the rest packs as it is. */
 export function encodeCommand(command: LogCommand): Uint8Array {
-  const vec = command.vec;
-  if (vec?.op !== "vput" || vec.meta === undefined) return packr.pack(command);
-  const { meta, ...rest } = vec;
-  const metaPairs: MetaPairs = Object.entries(meta);
-  return packr.pack({ ...command, vec: { ...rest, metaPairs } });
+  if (command.vec === undefined) return packr.pack(command);
+  return packr.pack({ ...command, vec: encodeVec(command.vec) });
 }
 
 export function decodeCommand(data: Uint8Array): LogCommand {
-  const command = packr.unpack(data) as LogCommand & { vec?: { metaPairs?: MetaPairs } };
-  const vec = command.vec;
-  if (vec === undefined || vec.metaPairs === undefined) return command;
-  const { metaPairs, ...rest } = vec;
-  return { ...command, vec: { ...rest, meta: Object.fromEntries(metaPairs) } as VectorCommand };
+  const command = packr.unpack(data) as LogCommand;
+  if (command.vec === undefined) return command;
+  return { ...command, vec: decodeVec(command.vec as unknown as Parameters<typeof decodeVec>[0]) };
 }
 
 /** What a vcreate without engine or params gets (engines.* in the config; resolved on the leader). */
@@ -74,11 +64,26 @@ export function toLogCommand(
       : { ts };
   switch (request.op) {
     case "put": {
-      const { key, value, lease } = request;
-      return { kv: { op: "put", key, value, ...(lease ? { lease } : {}) }, ...meta };
+      const { key, value, prevKv, lease } = request;
+      return {
+        kv: { op: "put", key, value, ...(prevKv ? { prevKv } : {}), ...(lease ? { lease } : {}) },
+        ...meta,
+      };
     }
     case "delete":
-      return { kv: { op: "delete", key: request.key }, ...meta };
+      return { kv: deleteCommand(request), ...meta };
+    case "txn":
+      return {
+        kv: {
+          op: "txn",
+          compare: request.compare,
+          success: request.success.map(userOp),
+          failure: request.failure.map(userOp),
+        },
+        ...meta,
+      };
+    case "compact":
+      return { kv: { op: "compact", revision: request.revision }, ts };
     case "cas":
       return {
         kv: { op: "cas", key: request.key, expect: request.expect, value: request.value },
@@ -86,20 +91,6 @@ export function toLogCommand(
       };
     case "incr":
       return { kv: { op: "incr", key: request.key, delta: request.delta }, ...meta };
-    case "vcreate": {
-      const { op, collection, dim, metric } = request;
-      const { engine: configured, ...configuredParams } =
-        vectorDefaults.collections[collection] ?? {};
-      const engine = request.engine ?? configured ?? vectorDefaults.engine;
-      const params = { ...vectorDefaults.hnsw, ...configuredParams, ...request.params };
-      return { vec: { op, collection, dim, metric, engine, params }, ...meta };
-    }
-    case "vput": {
-      const { op, collection, key, vector, meta: fields } = request;
-      return { vec: { op, collection, key, vector, ...(fields ? { meta: fields } : {}) }, ...meta };
-    }
-    case "vdelete":
-      return { vec: { op: "vdelete", collection: request.collection, key: request.key }, ...meta };
     case "snapshot":
       return { snapshot: true, ts };
     case "lease-grant":
@@ -109,6 +100,48 @@ export function toLogCommand(
     case "lease-revoke":
       return { lease: { op: "revoke", id: request.lease }, ...meta };
     default:
+      if (isVectorOp(request.op)) return { vec: toVectorCommand(request, vectorDefaults), ...meta };
       throw new Error(`not a write: ${request.op}`);
   }
+}
+
+/** Client ranges start after the reserved U+0000 keys (session records). */
+export const RESERVED_END = "\u0001";
+
+/** A client's span, kept off the reserved keys. */
+export function userSpan(span: KeySpan): KeySpan {
+  return span.start !== undefined && span.start > RESERVED_END
+    ? span
+    : { ...span, start: RESERVED_END };
+}
+
+/** A txn op in the engine's form. */
+function userOp(op: TxnRequestOp): TxnOp {
+  switch (op.op) {
+    case "delete":
+      return deleteCommand(op);
+    case "scan": {
+      const { prefix, start, end, op: _, ...options } = op;
+      return { op: "scan", range: userSpan(spanOf(op)), ...options };
+    }
+    default:
+      return op;
+  }
+}
+
+function spanOf(span: KeySpan): KeySpan {
+  return {
+    ...(span.prefix !== undefined ? { prefix: span.prefix } : {}),
+    ...(span.start !== undefined ? { start: span.start } : {}),
+    ...(span.end !== undefined ? { end: span.end } : {}),
+  };
+}
+
+function deleteCommand(
+  request: Extract<ClientRequest | TxnRequestOp, { op: "delete" }>,
+): Extract<KvCommand, { op: "delete" | "deleteRange" }> {
+  const prevKv = request.prevKv ? { prevKv: true } : {};
+  return "key" in request
+    ? { op: "delete", key: request.key, ...prevKv }
+    : { op: "deleteRange", range: userSpan(spanOf(request)), ...prevKv };
 }

@@ -71,25 +71,38 @@ export function applyLeaseCommand(
 }
 
 /**
- * A KV command's effect on the lease table, before it runs: a put with an unknown lease is
- * refused (NOT_FOUND, nothing written); a put attaches its key to its lease, or detaches it
- * when it has none (etcd's rule); a delete detaches. cas and incr keep the key's lease.
+ * A put (or a txn holding one, in either branch) naming a lease that is unknown is refused
+ * before it runs: NOT_FOUND, nothing written. Which keys belong to which lease follows from
+ * the applied changes afterwards (LeaseTable.follow).
  */
-export function leaseOfKvCommand(
-  table: LeaseTable,
-  command: KvCommand,
-): { refused: ReplyBody } | { writes: LeaseWrite[] } {
-  switch (command.op) {
-    case "put": {
-      const lease = command.lease ?? null;
-      if (lease !== null && !table.has(lease)) return { refused: notFound(lease) };
-      return { writes: table.attach(command.key, lease) };
-    }
-    case "delete":
-      return { writes: table.attach(command.key, null) };
-    default:
-      return { writes: [] };
+export function refusedForLease(table: LeaseTable, command: KvCommand): ReplyBody | null {
+  const puts =
+    command.op === "put"
+      ? [command]
+      : command.op === "txn"
+        ? [...command.success, ...command.failure]
+        : [];
+  for (const op of puts) {
+    if (op.op !== "put" || op.lease === undefined || op.lease === null) continue;
+    if (!table.has(op.lease)) return notFound(op.lease);
   }
+  return null;
+}
+
+/** Does this entry end leases (its keys must be known: it starts a batch of its own)? */
+export function endsLeases(command: { readonly lease?: LeaseCommand } | null): boolean {
+  const op = command?.lease?.op;
+  return op === "revoke" || op === "expire";
+}
+
+/** One command deleting all of a lease's keys: one revision, one KvChanges, for the entry. */
+export function deleteAll(keys: readonly string[]): KvCommand {
+  return {
+    op: "txn",
+    compare: [],
+    success: keys.map((key) => ({ op: "delete", key })),
+    failure: [],
+  };
 }
 
 /** lease-ttl and lease-list, served at the applied state; `now` is this node's clock. */
@@ -140,7 +153,6 @@ export function stepLeases(
   if (command.lease !== undefined)
     return applyLeaseCommand(table, command.lease, { ...at, ts: command.ts });
   if (command.kv === undefined) return nothing;
-  const effect = leaseOfKvCommand(table, command.kv);
-  if ("refused" in effect) return { answer: effect.refused, deletes: [], writes: [] };
-  return { deletes: [], writes: effect.writes };
+  const refused = refusedForLease(table, command.kv);
+  return refused === null ? nothing : { answer: refused, deletes: [], writes: [] };
 }

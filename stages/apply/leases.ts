@@ -1,4 +1,5 @@
 import type { KvItem } from "../../storage/engines/engine.js";
+import type { KvChanges } from "../../storage/engines/revisions.js";
 import { type LeaseRecord, leaseDeadline } from "./lease-commands.js";
 
 /**
@@ -117,6 +118,18 @@ export class LeaseTable {
     lease.keys.add(key);
     this.keyLease.set(key, id);
     return [{ key: ATTACHED + key, value: id }];
+  }
+
+  /**
+   * Keys follow the applied changes: a put attaches its key to the lease it carries (none:
+   * detached, etcd's rule; cas and incr carry the key's lease on), a delete detaches it.
+   */
+  follow(changes: readonly KvChanges[]): LeaseWrite[] {
+    const writes: LeaseWrite[] = [];
+    for (const { events } of changes)
+      for (const { type, kv } of events)
+        writes.push(...this.attach(kv.key, type === "put" ? kv.lease : null));
+    return writes;
   }
 
   /** The lease `key` is attached to, or null. */

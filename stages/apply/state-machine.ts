@@ -3,29 +3,33 @@ import { join } from "node:path";
 import { type Clock, systemClock } from "../../queues/clock.js";
 import { type Entry, EntryType, type SnapshotMeta } from "../../raft/types.js";
 import { unpackArchive } from "../../storage/archive.js";
-import type { KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
+import type { KeySpan, KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
 import { writeKvCheckpoint } from "../../storage/engines/kv-checkpoint.js";
 import { type KvEngineName, kvEngines } from "../../storage/engines/registry.js";
-import {
-  type VectorResult,
-  VectorStore,
-  type VectorStoreSettings,
-} from "../../storage/engines/vector-store.js";
+import type { HistorySettings } from "../../storage/engines/revision-store.js";
+import type { HistoryPort, HistoryRead, KvChanges } from "../../storage/engines/revisions.js";
+import { VectorStore, type VectorStoreSettings } from "../../storage/engines/vector-store.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
-import { decodeCommand } from "./commands.js";
-import { readLeases, stepLeases } from "./lease-apply.js";
+import { decodeCommand, type LogCommand, userSpan } from "./commands.js";
+import { fail, kvReply, readReply } from "./kv-replies.js";
+import { deleteAll, endsLeases, readLeases, stepLeases } from "./lease-apply.js";
 import { LEASE_PREFIX, LeaseTable } from "./leases.js";
 import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
+import { isVectorRead, readVectorWhenReady, vectorReply } from "./vector-commands.js";
 
-/** User scans start after the reserved U+0000 keys (session records). */
-const RESERVED_END = "\u0001";
+/** What a run of entries did: the answers by entry index, and the KV changes in log order. */
+export interface Applied {
+  readonly answers: Map<number, ReplyBody>;
+  /** One KvChanges per entry that changed keys (a replayed entry has none). */
+  readonly changes: readonly KvChanges[];
+}
 
 /** What the apply stage needs of a state machine, in this thread or in a worker thread. */
-export interface StateMachinePort {
+export interface StateMachinePort extends HistoryPort {
   load(): Promise<void>;
-  apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>>;
+  apply(entries: readonly Entry[]): Promise<Applied>;
   read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody>;
   /**
    * Pin the whole state as of `index` and start writing it into `dir`; resolves once pinned,
@@ -50,6 +54,8 @@ export interface StateMachineOptions {
   readonly dataDir: string;
   readonly vectors: VectorStoreSettings;
   readonly sessions: SessionSettings;
+  /** How much history the KV engine keeps (config `history`); the default when absent. */
+  readonly history?: HistorySettings;
 }
 
 /**
@@ -98,10 +104,33 @@ export class StateMachine implements StateMachinePort {
    * Apply a run of entries; returns the answer for every entry that produced one. A session
    * write already answered is not applied again: its first answer is returned. Session expiry
    * runs when the last entry's index is an expiry point, so the caller cuts runs there.
+   * An entry that ends leases starts a batch of its own: it deletes the keys attached by the
+   * entries before it, known once they are applied (a txn's puts attach only if its branch ran).
    */
-  async apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>> {
+  async apply(entries: readonly Entry[]): Promise<Applied> {
+    const commands = entries.map((entry) =>
+      entry.type === EntryType.normal && entry.data.length > 0 ? decodeCommand(entry.data) : null,
+    );
     const answers = new Map<number, ReplyBody>();
-    /** internal: a delete a lease's end makes; its result answers nobody. */
+    const changes: KvChanges[] = [];
+    let start = 0;
+    for (let k = 1; k <= entries.length; k++) {
+      if (k < entries.length && !endsLeases(commands[k]!)) continue;
+      const run = await this.applyRun(entries.slice(start, k), commands.slice(start, k));
+      for (const [index, answer] of run.answers) answers.set(index, answer);
+      changes.push(...run.changes);
+      start = k;
+    }
+    return { answers, changes };
+  }
+
+  private async applyRun(
+    entries: readonly Entry[],
+    commands: readonly (LogCommand | null)[],
+  ): Promise<Applied> {
+    const answers = new Map<number, ReplyBody>();
+    let changes: readonly KvChanges[] = [];
+    /** internal: the deletes of a lease's end; their results answer nobody. */
     const kvCommands: { index: number; command: KvCommand; internal?: true }[] = [];
     const leaseWrites: { key: string; value: string | null }[] = [];
     /** Session writes to record once their answer is known, in log order. */
@@ -110,9 +139,9 @@ export class StateMachine implements StateMachinePort {
     const firstInRun = new Map<string, number>();
     const last = entries.at(-1)!;
     let expireTs: number | null = null;
-    for (const entry of entries) {
-      if (entry.type !== EntryType.normal || entry.data.length === 0) continue;
-      const command = decodeCommand(entry.data);
+    for (const [k, entry] of entries.entries()) {
+      const command = commands[k]!;
+      if (command === null) continue;
       if (entry === last && this.sessions.shouldExpireAt(entry.index)) expireTs = command.ts;
       if (command.snapshot) continue; // the apply stage snapshots after this run
       // An entry the KV engine already applied (a replay after a restart) must not touch the
@@ -143,18 +172,24 @@ export class StateMachine implements StateMachinePort {
       }
       const leased = stepLeases(this.leases, command, entry, entry.index <= this.kv.appliedIndex);
       leaseWrites.push(...leased.writes);
-      for (const key of leased.deletes)
-        kvCommands.push({ index: entry.index, command: { op: "delete", key }, internal: true });
+      // One command for all of a lease's keys: one revision, one KvChanges, for the entry.
+      if (leased.deletes.length > 0)
+        kvCommands.push({ index: entry.index, command: deleteAll(leased.deletes), internal: true });
       if (leased.answer !== undefined) answers.set(entry.index, leased.answer);
       else if (command.kv !== undefined)
         kvCommands.push({ index: entry.index, command: command.kv });
       else if (command.vec !== undefined && entry.index > this.vectors.appliedIndex) {
-        answers.set(entry.index, vectorReply(this.vectors.apply(command.vec), entry.index));
+        answers.set(
+          entry.index,
+          vectorReply(await this.vectors.applyYielding(command.vec), entry.index),
+        );
       }
     }
-    const sidecar = (results: readonly KvResult[]) => {
+    const sidecar = (results: readonly KvResult[], applied: readonly KvChanges[]) => {
+      changes = applied;
       answerKv(answers, kvCommands, results);
-      const writes = [...leaseWrites];
+      // Keys follow their leases as the changes say (a txn's puts count only if its branch ran).
+      const writes = [...leaseWrites, ...this.leases.follow(applied)];
       for (const session of toRecord) {
         const answer = answers.get(session.index);
         if (answer !== undefined)
@@ -168,7 +203,11 @@ export class StateMachine implements StateMachinePort {
     answerKv(answers, kvCommands, results);
     for (const [index, first] of sameAs) answers.set(index, answers.get(first)!);
     this.vectors.appliedIndex = Math.max(this.vectors.appliedIndex, last.index);
-    return answers;
+    return { answers, changes };
+  }
+
+  history(fromRevision: number, range: KeySpan, limit: number): Promise<HistoryRead> {
+    return this.kv.history(fromRevision, userSpan(range), limit);
   }
 
   async read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody> {
@@ -176,41 +215,27 @@ export class StateMachine implements StateMachinePort {
       case "lease-ttl":
       case "lease-list":
         return readLeases(this.leases, request, this.clock.now());
-      case "get": {
-        const value = await this.kv.get(request.key);
-        return { ok: true, result: { found: value !== null, value, index: appliedIndex } };
-      }
+      case "get":
+        return readReply(await this.kv.read(request), appliedIndex, request);
       case "scan": {
-        const start =
-          request.start !== undefined && request.start > RESERVED_END
-            ? request.start
-            : RESERVED_END;
-        const items = await this.kv.scan({
-          limit: request.limit,
-          start,
-          ...(request.prefix !== undefined ? { prefix: request.prefix } : {}),
-          ...(request.end !== undefined ? { end: request.end } : {}),
+        const { prefix, start, end, consistency: _, op, ...options } = request;
+        const range = userSpan({
+          ...(prefix !== undefined ? { prefix } : {}),
+          ...(start !== undefined ? { start } : {}),
+          ...(end !== undefined ? { end } : {}),
         });
-        return { ok: true, result: { items, index: appliedIndex } };
-      }
-      case "vsearch": {
-        const result = this.vectors.search(request);
-        if (!result.ok)
-          return fail(
-            result.error === "not-found" ? ErrorCode.notFound : ErrorCode.badRequest,
-            result.message,
-          );
-        return { ok: true, result: { hits: result.hits, index: appliedIndex } };
+        return readReply(await this.kv.read({ op, range, ...options }), appliedIndex, request);
       }
       default:
+        if (isVectorRead(request)) return readVectorWhenReady(this.vectors, request, appliedIndex);
         return fail(ErrorCode.badRequest, `"${request.op}" is not a read`);
     }
   }
 
   /**
    * The KV engine pins its state when checkpoint() is called and writes it in the background;
-   * vector indexes are written now, at this exact log position (replicas reload them from the
-   * file, so they must all do it at the same entry). The caller archives `dir` afterwards.
+   * so does the vector store, at this exact log position (replicas reload the hnsw indexes from
+   * the file, so they must all do it at the same entry). The caller archives `dir` afterwards.
    */
   async beginCheckpoint(dir: string, index: number): Promise<boolean> {
     if (this.checkpointWriting !== null) throw new Error("a checkpoint is already being written");
@@ -229,12 +254,14 @@ export class StateMachine implements StateMachinePort {
     await mkdir(dir, { recursive: true });
     this.checkpointAbort = new AbortController();
     const kvWritten = this.kv.checkpoint(join(dir, "kv.ckpt"), this.checkpointAbort.signal);
+    kvWritten.catch(() => {}); // observed below (or the vector store's failure is the error)
+    // Vector indexes are pinned here and written in the background (VectorStore.beginCheckpoint).
+    const { written: vectorsWritten } = await this.vectors.beginCheckpoint(join(dir, "vectors"));
     // Observed here and rethrown by finishCheckpoint(): never an unhandled rejection.
-    this.checkpointWriting = kvWritten.then(
+    this.checkpointWriting = Promise.all([kvWritten, vectorsWritten]).then(
       () => null,
       (error: unknown) => error,
     );
-    await this.vectors.checkpoint(join(dir, "vectors"));
     return true;
   }
 
@@ -279,7 +306,7 @@ export async function openStateMachine(
   kvRebuild: string | null;
   kvAhead: number;
 }> {
-  const kv = kvEngines[options.kvEngine](options.dataDir);
+  const kv = kvEngines[options.kvEngine](options.dataDir, options.history);
   await kv.open();
   const vectors = new VectorStore(options.vectors);
   const machine = new StateMachine(kv, vectors, options.sessions);
@@ -322,45 +349,11 @@ export function logHasVectors(entries: readonly Entry[]): boolean {
   );
 }
 
-function fail(code: ErrorCode, message: string): ReplyBody {
-  return { ok: false, error: { code, message } };
-}
-
 function answerKv(
   answers: Map<number, ReplyBody>,
-  commands: readonly { readonly index: number; readonly internal?: true }[],
+  commands: readonly { index: number; command: KvCommand; internal?: true }[],
   results: readonly KvResult[],
 ): void {
-  for (const [k, { index, internal }] of commands.entries())
-    if (!internal) answers.set(index, kvReply(results[k]!, index));
-}
-
-function vectorReply(result: VectorResult, index: number): ReplyBody {
-  if (!result.ok)
-    return fail(
-      result.error === "not-found" ? ErrorCode.notFound : ErrorCode.badRequest,
-      result.message,
-    );
-  return result.op === "vdelete"
-    ? { ok: true, result: { deleted: result.deleted, index } }
-    : { ok: true, result: { index } };
-}
-
-function kvReply(result: KvResult, index: number): ReplyBody {
-  switch (result.op) {
-    case "put":
-      return { ok: true, result: { index } };
-    case "delete":
-      return { ok: true, result: { deleted: result.deleted, index } };
-    case "cas":
-      return { ok: true, result: { succeeded: result.succeeded, value: result.value, index } };
-    case "incr":
-      if ("error" in result) {
-        return fail(
-          ErrorCode.badRequest,
-          `incr: the value ${JSON.stringify(result.value.slice(0, 64))} is not an integer`,
-        );
-      }
-      return { ok: true, result: { value: result.value, index } };
-  }
+  for (const [k, { index, command, internal }] of commands.entries())
+    if (!internal) answers.set(index, kvReply(results[k]!, index, command));
 }

@@ -80,6 +80,8 @@ describe("leases - real processes", () => {
       grantedTtl: ttl,
       keys: ["svc/a"],
     });
+    // The key carries its lease (KeyValue.lease, CONTRACT §5).
+    expect(await db.request({ op: "get", key: "svc/a" })).toMatchObject({ found: true, lease: id });
     // Kept alive: still there after more than its ttl.
     await sleep(ttl * 1000 + 500);
     expect((await db.get("svc/a")).found).toBe(true);

@@ -137,7 +137,7 @@ class Sim {
     let answers = new Map<number, unknown>();
     for (const [k, replica] of this.replicas.entries()) {
       if (replica.machine === null || replica.applied === this.log.length) continue;
-      const got = await replica.machine.apply(this.log.slice(replica.applied));
+      const got = (await replica.machine.apply(this.log.slice(replica.applied))).answers;
       replica.applied = this.log.length;
       replica.expiry.applied(replica.applied);
       if (k === this.leader) answers = got;

@@ -61,7 +61,7 @@ class Log {
 }
 
 async function applyOne(machine: StateMachine, entry: Entry): Promise<unknown> {
-  return (await machine.apply([entry])).get(entry.index);
+  return (await machine.apply([entry])).answers.get(entry.index);
 }
 
 const engines: KvEngineName[] = ["level", "memory"];
@@ -116,14 +116,14 @@ describe.each(engines)("lease state machine (%s)", (engine) => {
   test("leases - a grant, a put and a revoke in one run: the revoke sees the put's key", async () => {
     const machine = await open(await dirs.make("sm"), engine);
     const log = new Log();
-    const answers = await machine.apply([
+    const { answers } = await machine.apply([
       log.entry({ lease: { op: "grant", ttl: 1 } }, 0),
       log.entry({ kv: { op: "put", key: "k", value: "v", lease: "1" } }, 1),
       log.entry({ kv: { op: "delete", key: "gone" } }, 1),
       log.entry({ lease: { op: "revoke", id: "1" } }, 2),
     ]);
-    expect(answers.get(2)).toEqual({ ok: true, result: { index: 2 } });
-    expect(answers.get(3)).toEqual({ ok: true, result: { deleted: false, index: 3 } });
+    expect(answers.get(2)).toMatchObject({ ok: true, result: { index: 2 } });
+    expect(answers.get(3)).toMatchObject({ ok: true, result: { deleted: false, index: 3 } });
     expect(answers.get(4)).toEqual({ ok: true, result: { revoked: true, revision: 4 } });
     expect(await machine.kv.get("k")).toBeNull();
   });
@@ -180,10 +180,64 @@ describe.each(engines)("lease state machine (%s)", (engine) => {
     await target.apply([log.entry({ lease: { op: "revoke", id: "1" } }, 6_000)]);
     expect(await target.kv.get("svc/1")).toBeNull();
     // User scans never see the reserved records.
-    expect(await target.read({ op: "scan", limit: 100, consistency: "stale" }, 4)).toEqual({
+    expect(await target.read({ op: "scan", limit: 100, consistency: "stale" }, 4)).toMatchObject({
       ok: true,
-      result: { items: [], index: 4 },
+      result: { items: [], count: 0 },
     });
+  });
+
+  test("leases - txn puts attach only when their branch runs; a range delete detaches; the revoke's deletes are one change at its revision", async () => {
+    const machine = await open(await dirs.make("sm"), engine);
+    const log = new Log();
+    await machine.apply([
+      log.entry({ lease: { op: "grant", ttl: 9 } }, 0), // 1
+      log.entry(
+        {
+          kv: {
+            op: "txn",
+            compare: [{ key: "x", target: "version", op: "==", value: 0 }],
+            success: [
+              { op: "put", key: "p/1", value: "a", lease: "1" },
+              { op: "put", key: "p/2", value: "b", lease: "1" },
+            ],
+            failure: [{ op: "put", key: "never", value: "c", lease: "1" }],
+          },
+        },
+        0,
+      ), // 2
+      log.entry({ kv: { op: "deleteRange", range: { prefix: "p/2" } } }, 0), // 3
+    ]);
+    expect(machine.leases.get("1")?.keys).toEqual(["p/1"]);
+    // A txn naming an unknown lease in either branch is refused whole.
+    const refused = await applyOne(
+      machine,
+      log.entry(
+        {
+          kv: {
+            op: "txn",
+            compare: [],
+            success: [{ op: "put", key: "q", value: "v" }],
+            failure: [{ op: "put", key: "q", value: "v", lease: "77" }],
+          },
+        },
+        0,
+      ),
+    );
+    expect(refused).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(await machine.kv.get("q")).toBeNull();
+    const revoke = log.entry({ lease: { op: "revoke", id: "1" } }, 0); // 5
+    const { changes } = await machine.apply([revoke]);
+    expect(changes).toEqual([
+      {
+        revision: 5,
+        events: [
+          expect.objectContaining({
+            type: "delete",
+            kv: expect.objectContaining({ key: "p/1", modRevision: 5 }),
+          }),
+        ],
+      },
+    ]);
   });
 });
 
