@@ -198,8 +198,8 @@ export class Election {
   }
 
   /**
-   * Each change of leader or of its value, polled every pollMs, until `signal` aborts
-   * (the iterator then ends).
+   * The leader (or null) each time it or its value changes, until `signal` aborts. Polled
+   * every pollMs: changes between two polls are seen as their last state.
    */
   async *observe(
     signal?: AbortSignal,
