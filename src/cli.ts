@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { addGlobalOptions } from "./cli/common.js";
 import { registerEndpointCommands } from "./cli/endpoint.js";
 import { registerKvCommands } from "./cli/kv.js";
+import { registerLeaseCommands } from "./cli/lease.js";
 import { registerMemberCommands } from "./cli/members.js";
 import { registerRemu } from "./cli/remu.js";
 import { registerRevisionCommands } from "./cli/revisions.js";
@@ -17,6 +18,7 @@ import { registerVectorCommands } from "./cli/vector.js";
 const commandGroups: readonly ((program: Command) => void)[] = [
   registerServe, // serve
   registerKvCommands, // put, get, del, cas, incr, scan
+  registerLeaseCommands, // lease grant|keep-alive|revoke|timetolive|list
   registerEndpointCommands, // endpoint health|status, status
   registerMemberCommands, // members, member add|remove|promote, transfer-leader
   registerSnapshotCommands, // snapshot, snapshot save|restore

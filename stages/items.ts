@@ -1,5 +1,6 @@
 import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../raft/types.js";
 import type { ClientRequest, ErrorBody, RequestId } from "./protocol.js";
+import type { LeaseDueQuery } from "./raft-step/lease-expiry.js";
 import type { RemovalPeers } from "./raft-step/removal.js";
 
 /**
@@ -80,6 +81,12 @@ export type ApplyItem =
       readonly target: ReplyTarget;
       readonly request: ClientRequest;
       readonly deadline: number;
+    }
+  /** raft-step's lease expiry asks which leases are due (raft-step/lease-expiry.ts). */
+  | {
+      readonly kind: "lease-due";
+      readonly query: LeaseDueQuery;
+      readonly resolve: (ids: readonly string[]) => void;
     }
   /** An InstallSnapshot finished: replace the engine's state. */
   | { readonly kind: "restore"; readonly meta: SnapshotMeta; readonly path: string };

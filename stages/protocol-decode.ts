@@ -6,6 +6,7 @@ import {
   type ProtocolLimits,
   type RequestId,
 } from "./protocol.js";
+import { decodeLeaseOp, optionalLeaseField } from "./protocol-decode-leases.js";
 import {
   addressField,
   consistencyField,
@@ -55,6 +56,12 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
       return decodeTxn(frame, limits);
     case "compact":
       return decodeCompact(frame);
+    case "lease-grant":
+    case "lease-keepalive":
+    case "lease-revoke":
+    case "lease-ttl":
+    case "lease-list":
+      return decodeLeaseOp(op, frame);
     default:
       if (typeof op === "string" && isVectorOp(op)) return decodeVectorOp(op, frame, limits);
       throw new Invalid(
@@ -75,6 +82,7 @@ function decodeKvOp(
         op,
         key: keyField(frame, limits),
         value: stringField(frame, "value", limits.maxValueBytes),
+        ...optionalLeaseField(frame),
         ...(optionalBool(frame, "prevKv") ? { prevKv: true } : {}),
         ...sessionFields(frame),
       };

@@ -6,6 +6,7 @@
  * sides agree on names and codes.
  */
 
+import { type LeaseRequest, leaseAdminOps, leaseWriteOps } from "./protocol-leases.js";
 import { type VectorRequest, vectorAdminOps, vectorWriteOps } from "./protocol-vector-ops.js";
 
 export const ErrorCode = {
@@ -39,6 +40,8 @@ export type ClientRequest =
       readonly key: string;
       readonly value: string;
       readonly prevKv?: boolean;
+      /** Attach the key to this lease (CONTRACT §5); absent: the key has no lease. */
+      readonly lease?: string;
     } & WriteSession)
   | ({ readonly op: "delete"; readonly key: string; readonly prevKv?: boolean } & WriteSession)
   /** delete with prefix or start/end (CONTRACT §5): answered with a count. */
@@ -85,7 +88,8 @@ export type ClientRequest =
   | { readonly op: "member-promote"; readonly name: string }
   | { readonly op: "transfer-leader"; readonly to: string }
   | { readonly op: "snapshot" }
-  | VectorRequest;
+  | VectorRequest
+  | LeaseRequest;
 
 /**
  * A txn's op as the client sends it. Decoded requests keep the wire's shape: a follower
@@ -97,6 +101,8 @@ export type TxnRequestOp =
       readonly key: string;
       readonly value: string;
       readonly prevKv?: boolean;
+      /** As put's (CONTRACT §5). */
+      readonly lease?: string;
     }
   | { readonly op: "get"; readonly key: string }
   | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
@@ -123,6 +129,7 @@ export const writeOps: Record<ClientOp, boolean> = {
   "transfer-leader": false,
   snapshot: false,
   ...vectorWriteOps,
+  ...leaseWriteOps,
 };
 
 /** Ops that need a connection opened with the admin token (when auth is on). */
@@ -143,6 +150,7 @@ export const adminOps: Record<ClientOp, boolean> = {
   "transfer-leader": true,
   snapshot: true,
   ...vectorAdminOps,
+  ...leaseAdminOps,
 };
 
 /** Ops only the leader can carry out (a follower forwards them). */

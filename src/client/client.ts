@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Consistency, ErrorBody } from "../../stages/protocol.js";
 import { type FailedAttempt, mostTelling, StageraftError } from "./errors.js";
+import { Lease, LeaseApi, type LeaseHandleOptions } from "./lease.js";
+import { lock as acquireLock, Election, type Lock, type RecipeOptions } from "./recipes.js";
 import type {
   GetResult,
   KeyValue,
@@ -43,6 +45,9 @@ const writeOps = new Set([
   "vdelete",
   "vset-meta",
   "vdrop",
+  // A keep-alive is idempotent: retried without a session, it costs no session record.
+  "lease-grant",
+  "lease-revoke",
 ]);
 
 export interface StatusResult {
@@ -119,16 +124,34 @@ export class StageraftClient {
     this.session = session === true ? randomUUID() : typeof session === "string" ? session : null;
   }
 
-  /** `prevKv`: answer the key as it was before (null when absent). */
+  /** `prevKv`: answer the key as it was before (null when absent); `lease`: attach the key. */
   async put(
     key: string,
     value: string,
-    options: { prevKv?: boolean } = {},
+    options: { prevKv?: boolean; lease?: string } = {},
   ): Promise<{ index: number; revision: number; prevKv?: KeyValue | null }> {
     return (await this.request({ op: "put", key, value, ...options })) as {
       index: number;
       revision: number;
     };
+  }
+
+  /** The lease ops (CONTRACT §5): grant, keepAlive, revoke, timeToLive, list. */
+  readonly leases: LeaseApi = new LeaseApi(this);
+
+  /** A lease of `ttl` seconds that keeps itself alive until revoked or closed (lease.ts). */
+  lease(ttl: number, options?: LeaseHandleOptions): Promise<Lease> {
+    return Lease.grant(this.leases, ttl, options);
+  }
+
+  /** Wait for the mutex `name`; `revision` of the lock is its fencing revision (recipes.ts). */
+  lock(name: string, options?: RecipeOptions): Promise<Lock> {
+    return acquireLock(this, name, options);
+  }
+
+  /** A leader election under `name`: campaign, proclaim, leader, observe, resign. */
+  election(name: string, options?: RecipeOptions): Election {
+    return new Election(this, name, options);
   }
 
   /** `revision`: read the key as it was at that revision (COMPACTED when no longer kept). */

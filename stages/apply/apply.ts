@@ -180,6 +180,11 @@ export class ApplyStage {
         case "committed":
           await this.applyEntries(item.entries);
           break;
+        case "lease-due": {
+          const { now, term, extendMs } = item.query;
+          item.resolve(await this.machine.leasesDue(now, term, extendMs));
+          break;
+        }
         case "restore":
           await this.restore(item.path, item.meta.index);
           await this.serveReadyReads();
