@@ -161,6 +161,11 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Watches (stages/apply/watch-hub.ts): an idle watch's progress frame interval. */
+    watch: z
+      .object({ progressIntervalMs: z.number().int().min(10).max(3_600_000).default(5_000) })
+      .strict()
+      .default({}),
     /** Followers forward writes to the leader; off: they answer NOT_LEADER. */
     forwarding: z.boolean().default(true),
     wal: z

@@ -17,6 +17,7 @@ import {
   sessionFields,
   stringField,
 } from "./protocol-fields.js";
+import { decodeWatchOp } from "./protocol-watch.js";
 
 /** Kinds of ops decoded apart from the others. */
 type KvOp = "put" | "delete" | "cas" | "incr" | "get" | "scan";
@@ -47,6 +48,9 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
       return decodeVectorOp(op, frame, limits);
     case "transfer-leader":
       return { op, to: nameField(frame, "to") };
+    case "watch":
+    case "cancel-watch":
+      return decodeWatchOp(op, frame, limits);
     default:
       throw new Invalid(
         ErrorCode.badRequest,

@@ -16,6 +16,8 @@ export const ErrorCode = {
   unauthorized: "UNAUTHORIZED",
   notFound: "NOT_FOUND",
   conflict: "CONFLICT",
+  /** A revision older than the kept history (CONTRACT §5); nothing was done. */
+  compacted: "COMPACTED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -87,7 +89,26 @@ export type ClientRequest =
       readonly ef?: number;
       readonly filter?: Readonly<Record<string, string | number | boolean | null>>;
       readonly consistency: Consistency;
-    };
+    }
+  | WatchRequest
+  | { readonly op: "cancel-watch"; readonly watch: number };
+
+/**
+ * CONTRACT §5 `watch`: exactly one of key, prefix or start/end (protocol-watch.ts checks it).
+ * Served by the node it reaches, from its own applied stream (stages/apply/watch-hub.ts).
+ */
+export interface WatchRequest {
+  readonly op: "watch";
+  readonly key?: string;
+  readonly prefix?: string;
+  readonly start?: string;
+  readonly end?: string;
+  /** First revision to deliver; absent: the changes applied after the watch is created. */
+  readonly startRevision?: number;
+  readonly prevKv: boolean;
+  readonly noPut: boolean;
+  readonly noDelete: boolean;
+}
 
 export type ClientOp = ClientRequest["op"];
 export type WriteOp = "put" | "delete" | "cas" | "incr";
@@ -110,6 +131,8 @@ export const writeOps: Record<ClientOp, boolean> = {
   vput: true,
   vdelete: true,
   vsearch: false,
+  watch: false,
+  "cancel-watch": false,
 };
 
 /** Ops that need a connection opened with the admin token (when auth is on). */
@@ -131,6 +154,8 @@ export const adminOps: Record<ClientOp, boolean> = {
   vput: false,
   vdelete: false,
   vsearch: false,
+  watch: false,
+  "cancel-watch": false,
 };
 
 /** Ops only the leader can carry out (a follower forwards them). */

@@ -13,6 +13,7 @@ import type {
   ReplyTarget,
   RespondPort,
   WalItem,
+  WatchItem,
 } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
@@ -40,6 +41,11 @@ export interface ApplyPorts {
   readonly wal: QueuePort<WalItem>;
   /** A batch or a snapshot failed half-way: stop the node (src/node.ts; exit 70). */
   readonly fatal: Fatal;
+  /** The watch hub (watch-hub.ts): watch items and restores reach it in log order. */
+  readonly watches?: {
+    handle(item: WatchItem, appliedIndex: number): void;
+    onRestore(index: number): void;
+  };
 }
 
 interface Waiter {
@@ -162,8 +168,13 @@ export class ApplyStage {
         case "committed":
           await this.applyEntries(item.entries);
           break;
+        case "watch":
+        case "watch-closed":
+          this.ports.watches?.handle(item, this.appliedIndex);
+          break;
         case "restore":
           await this.restore(item.path, item.meta.index);
+          this.ports.watches?.onRestore(item.meta.index);
           await this.serveReadyReads();
           this.log.info(
             { index: item.meta.index, term: item.meta.term },

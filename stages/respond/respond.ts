@@ -56,6 +56,21 @@ export class RespondStage implements RespondPort {
     if (!this.stage.offer(queued)) this.handle([queued]);
   }
 
+  /** Pushed frames count into the connection's owed bytes like replies (the same bound). */
+  push(connId: number, frame: Record<string, unknown>): void {
+    const body: ReplyBody = { ok: true, result: frame };
+    const connection = this.connections.get(connId);
+    const bytesEstimate = connection === undefined ? 0 : replyBytesEstimate(body);
+    if (connection !== undefined) connection.queuedReplyBytes += bytesEstimate;
+    const queued: QueuedReply = {
+      target: { kind: "local", connId, id: 0 },
+      body,
+      bytesEstimate,
+      push: true,
+    };
+    if (!this.stage.offer(queued)) this.handle([queued]);
+  }
+
   /** A reply to a forwarded request goes to the follower, which bounds its own client. */
   room(target: ReplyTarget): ReplyRoom {
     if (target.kind === "remote") return "open";
@@ -73,18 +88,24 @@ export class RespondStage implements RespondPort {
   }
 
   private handle(batch: QueuedReply[]): void {
-    const byConnection = new Map<number, string[]>();
+    const byConnection = new Map<number, { texts: string[]; answered: number }>();
     for (const reply of batch) {
       const { target } = reply;
       try {
-        const text = this.encode(reply);
+        const text = reply.push
+          ? JSON.stringify(reply.body.ok && reply.body.result)
+          : this.encode(reply);
         if (target.kind === "remote") {
           this.replicate.forwardReply(target.node, target.forwardId, text);
           continue;
         }
-        const texts = byConnection.get(target.connId);
-        if (texts === undefined) byConnection.set(target.connId, [text]);
-        else texts.push(text);
+        let texts = byConnection.get(target.connId);
+        if (texts === undefined) {
+          texts = { texts: [], answered: 0 };
+          byConnection.set(target.connId, texts);
+        }
+        texts.texts.push(text);
+        if (!reply.push) texts.answered++;
       } catch (error) {
         this.log.error({ err: error, target }, "a reply could not be sent");
       } finally {
@@ -94,7 +115,7 @@ export class RespondStage implements RespondPort {
         if (connection !== undefined) connection.queuedReplyBytes -= reply.bytesEstimate;
       }
     }
-    for (const [connId, texts] of byConnection) this.deliver(connId, texts);
+    for (const [connId, { texts, answered }] of byConnection) this.deliver(connId, texts, answered);
   }
 
   /** The reply's text; one that cannot be encoded (a bug) answers TIMEOUT: it may have run. */
@@ -111,14 +132,14 @@ export class RespondStage implements RespondPort {
     }
   }
 
-  /** Send already-encoded replies to one local connection. */
-  deliver(connId: number, texts: readonly string[]): void {
+  /** Send already-encoded frames to one local connection; `answered` of them are replies. */
+  deliver(connId: number, texts: readonly string[], answered = texts.length): void {
     const connection = this.connections.get(connId);
     if (connection === undefined || connection.closed) {
       this.stats.dropped += texts.length;
       return;
     }
-    connection.inflight -= texts.length;
+    connection.inflight -= answered;
     connection.cork(() => {
       for (const text of texts) connection.send(text);
     });

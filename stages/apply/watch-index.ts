@@ -1,0 +1,124 @@
+import { inRange, type KvRange } from "../../storage/engines/engine.js";
+import type { KeyValue, KvChanges, KvEvent } from "../../storage/engines/revisions.js";
+import type { WatchRequest } from "../protocol.js";
+
+/** What a watch looks at and how its events are shaped (the request's fields). */
+export interface WatchSpec {
+  readonly key?: string;
+  readonly prefix?: string;
+  readonly start?: string;
+  readonly end?: string;
+  readonly prevKv: boolean;
+  readonly noPut: boolean;
+  readonly noDelete: boolean;
+}
+
+export function specOf(request: WatchRequest): WatchSpec {
+  const { key, prefix, start, end, prevKv, noPut, noDelete } = request;
+  return { key, prefix, start, end, prevKv, noPut, noDelete };
+}
+
+/** The watch's keys as a history read's range (a single key: [key, key + "\0")). */
+export function rangeOf(spec: WatchSpec, limit: number): KvRange {
+  if (spec.key !== undefined) return { start: spec.key, end: `${spec.key}\u0000`, limit };
+  if (spec.prefix !== undefined) return { prefix: spec.prefix, limit };
+  return { start: spec.start, end: spec.end, limit };
+}
+
+/** An event as a watch frame carries it: prevKv only when the watch asked for it. */
+export interface WireEvent {
+  readonly type: "put" | "delete";
+  readonly kv: KeyValue;
+  readonly prevKv?: KeyValue;
+}
+
+/** Keys that start with U+0000 are the server's own (session records): never watched. */
+function reserved(key: string): boolean {
+  return key.charCodeAt(0) === 0;
+}
+
+export function matches(spec: WatchSpec, event: KvEvent): boolean {
+  if (event.type === "put" ? spec.noPut : spec.noDelete) return false;
+  const { key } = event.kv;
+  if (spec.key !== undefined) return key === spec.key;
+  if (reserved(key)) return false;
+  return inRange(key, { prefix: spec.prefix, start: spec.start, end: spec.end, limit: 0 });
+}
+
+export function toWire(spec: WatchSpec, event: KvEvent): WireEvent {
+  if (spec.prevKv && event.prevKv !== null)
+    return { type: event.type, kv: event.kv, prevKv: event.prevKv };
+  return { type: event.type, kv: event.kv };
+}
+
+/** The events of `changes` that `spec` selects, shaped for the wire, in revision order. */
+export function select(spec: WatchSpec, changes: readonly KvChanges[]): WireEvent[] {
+  const out: WireEvent[] = [];
+  for (const change of changes)
+    for (const event of change.events) if (matches(spec, event)) out.push(toWire(spec, event));
+  return out;
+}
+
+/** About the bytes an event takes on the wire (the buffer bounds count these). */
+export function eventBytes(event: WireEvent): number {
+  let bytes = 96 + event.kv.key.length + event.kv.value.length;
+  if (event.prevKv) bytes += 64 + event.prevKv.key.length + event.prevKv.value.length;
+  return bytes;
+}
+
+/**
+ * Watches by what they look at, so that an applied change costs a map lookup per event plus a
+ * check per range watch: single-key watches (etcd's common case, and the bulk of idle
+ * watchers) sit in a map by key and cost nothing when other keys change.
+ */
+export class WatchIndex<W extends { readonly spec: WatchSpec }> {
+  private readonly byKey = new Map<string, Set<W>>();
+  private readonly ranges = new Set<W>();
+
+  add(watch: W): void {
+    const { key } = watch.spec;
+    if (key === undefined) {
+      this.ranges.add(watch);
+      return;
+    }
+    let set = this.byKey.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.byKey.set(key, set);
+    }
+    set.add(watch);
+  }
+
+  delete(watch: W): void {
+    const { key } = watch.spec;
+    if (key === undefined) {
+      this.ranges.delete(watch);
+      return;
+    }
+    const set = this.byKey.get(key);
+    set?.delete(watch);
+    if (set?.size === 0) this.byKey.delete(key);
+  }
+
+  /**
+   * The events each watch selects from `changes`, shaped, in revision order. An event's
+   * revision is its kv.modRevision (a delete's too).
+   */
+  route(changes: readonly KvChanges[]): Map<W, WireEvent[]> {
+    const routed = new Map<W, WireEvent[]>();
+    if (this.byKey.size === 0 && this.ranges.size === 0) return routed;
+    const add = (watch: W, event: KvEvent) => {
+      if (!matches(watch.spec, event)) return;
+      const events = routed.get(watch);
+      if (events === undefined) routed.set(watch, [toWire(watch.spec, event)]);
+      else events.push(toWire(watch.spec, event));
+    };
+    for (const change of changes)
+      for (const event of change.events) {
+        const exact = this.byKey.get(event.kv.key);
+        if (exact !== undefined) for (const watch of exact) add(watch, event);
+        for (const watch of this.ranges) add(watch, event);
+      }
+    return routed;
+  }
+}

@@ -1,0 +1,74 @@
+import type { RespondPort } from "../items.js";
+import type { RequestId } from "../protocol.js";
+import type { WatchSpec, WireEvent } from "./watch-index.js";
+
+/** The watch hub's state and settings (watch-hub.ts). */
+
+/** The hub's timers, injected (the node passes setInterval; tests a manual clock). */
+export interface WatchScheduler {
+  /** Run `fn` every `ms` until the returned function is called. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+export interface WatchHubOptions {
+  /** An idle watch gets a progress frame this often (config watch.progressIntervalMs). */
+  readonly progressIntervalMs: number;
+  /** Frames held for one connection that is not reading before a watch of it is cancelled. */
+  readonly maxPendingBytesPerConnection: number;
+  /** Live changes a catching-up watch holds while its history read is out (then re-read). */
+  readonly maxCatchupBufferBytes: number;
+  /** Events asked of one history read. */
+  readonly historyBatchEvents: number;
+  readonly maxWatchesPerConnection: number;
+  /** How often watches held back by a full connection try again. */
+  readonly flushIntervalMs: number;
+}
+
+export const defaultWatchHubOptions: Omit<WatchHubOptions, "progressIntervalMs"> = {
+  maxPendingBytesPerConnection: 4 << 20,
+  maxCatchupBufferBytes: 4 << 20,
+  historyBatchEvents: 1_000,
+  maxWatchesPerConnection: 10_000,
+  flushIntervalMs: 20,
+};
+
+export type WatchRespond = Required<Pick<RespondPort, "reply" | "push" | "room">>;
+
+export interface Frame {
+  readonly events: WireEvent[];
+  /** Every change of the watch up to here is in this frame or before it. */
+  readonly revision: number;
+  readonly bytes: number;
+}
+
+export interface Watch {
+  readonly id: number;
+  readonly connId: number;
+  readonly spec: WatchSpec;
+  /** The first revision the watch delivers (its startRevision). */
+  readonly from: number;
+  mode: "live" | "catchup";
+  /** Frames are made through this revision (live: at least; see throughOf). */
+  through: number;
+  /** Frames handed to respond through this revision: a cancelled watch resumes after it. */
+  handedThrough: number;
+  /** Frames waiting for the connection to read what it was sent (bounded per connection). */
+  pending: Frame[];
+  /** Catching up: the live events that arrived meanwhile, all of those after bufferFrom. */
+  buffer: WireEvent[];
+  bufferFrom: number;
+  bufferBytes: number;
+  /** A history read is out; `generation` discards one a restore made stale. */
+  reading: boolean;
+  generation: number;
+  /** The create request, answered once the first history read shows the start is kept. */
+  createReply: RequestId | null;
+  /** Sent a frame since the last progress tick. */
+  busy: boolean;
+  closed: boolean;
+}
+
+export interface Connection {
+  readonly watches: Map<number, Watch>;
+  pendingBytes: number;
+}
