@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from "commander";
 import { registerClientCommands } from "./cli-client.js";
+import { registerWatchCommand } from "./cli-watch.js";
 import { type FaultKind, faultKinds, type RunResult, runEmulation } from "./remu/mod.js";
 
 function positiveInt(value: string): number {
@@ -269,6 +270,7 @@ program
   });
 
 registerClientCommands(program);
+registerWatchCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`stageraft: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Consistency, ErrorBody, ErrorCode } from "../../stages/protocol.js";
+import { type WatchOptions, WatchStream } from "./watch.js";
 
 export interface ClientOptions {
   /** Bearer token sent on the WebSocket upgrade. */
@@ -258,6 +259,11 @@ export class StageraftClient {
   /** Snapshot every node at the same log index (the request goes through the log). */
   async snapshot(): Promise<{ index: number }> {
     return (await this.request({ op: "snapshot" })) as { index: number };
+  }
+
+  /** Watch changes (src/client/watch.ts): resumes by itself; `break` cancels it. */
+  watch(options: WatchOptions): WatchStream {
+    return new WatchStream(this.endpoints, options, this.options);
   }
 
   /** Send any request frame (without id); resolves with the result fields. */
