@@ -45,6 +45,9 @@ export interface ApplyPorts {
   readonly watches?: {
     handle(item: WatchItem, appliedIndex: number): void;
     onRestore(index: number): void;
+    /** Its timers run from start() to stop(), as this stage's. */
+    start(): void;
+    stop(): void;
   };
 }
 
@@ -120,6 +123,7 @@ export class ApplyStage {
   async start(): Promise<void> {
     await this.machine.load();
     this.sweepTimer = setInterval(() => this.expire(), 50);
+    this.ports.watches?.start();
   }
 
   /**
@@ -131,6 +135,7 @@ export class ApplyStage {
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
+    this.ports.watches?.stop();
     this.snapshotJob.stop();
   }
 
