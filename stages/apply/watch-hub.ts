@@ -2,7 +2,15 @@ import type { Logger } from "pino";
 import type { HistoryPort, HistoryRead, KvChanges } from "../../storage/engines/revisions.js";
 import type { ReplyBody, ReplyTarget, WatchItem } from "../items.js";
 import { ErrorCode, type RequestId, type WatchRequest } from "../protocol.js";
-import { eventBytes, rangeOf, select, specOf, WatchIndex, type WireEvent } from "./watch-index.js";
+import {
+  eventBytes,
+  rangeOf,
+  select,
+  specOf,
+  splitFrames,
+  WatchIndex,
+  type WireEvent,
+} from "./watch-index.js";
 import type {
   Connection,
   Frame,
@@ -203,10 +211,14 @@ export class WatchHub {
   }
 
   private deliver(watch: Watch, events: WireEvent[], revision: number): void {
-    let bytes = 64;
-    for (const event of events) bytes += eventBytes(event);
-    const frame: Frame = { events, revision, bytes };
     watch.through = revision;
+    for (const frame of splitFrames(events, revision, this.options.maxFrameBytes)) {
+      if (watch.closed) return;
+      this.deliverFrame(watch, frame);
+    }
+  }
+
+  private deliverFrame(watch: Watch, frame: Frame): void {
     if (watch.pending.length === 0) {
       const room = this.respond.room(target(watch.connId, 0));
       if (room === "gone") {

@@ -67,6 +67,34 @@ export function eventBytes(event: WireEvent): number {
 }
 
 /**
+ * Cut events (revision order) into frames of about `maxBytes`, only between revisions: a
+ * frame's revision promises every change up to it, so one that ends early carries its last
+ * event's revision, and a revision's events (one txn) are never split.
+ */
+export function splitFrames(
+  events: readonly WireEvent[],
+  revision: number,
+  maxBytes: number,
+): { events: WireEvent[]; revision: number; bytes: number }[] {
+  const frames: { events: WireEvent[]; revision: number; bytes: number }[] = [];
+  let current: WireEvent[] = [];
+  let bytes = 64;
+  for (let k = 0; k < events.length; k++) {
+    const event = events[k]!;
+    current.push(event);
+    bytes += eventBytes(event);
+    const next = events[k + 1];
+    if (next !== undefined && bytes >= maxBytes && next.kv.modRevision > event.kv.modRevision) {
+      frames.push({ events: current, revision: event.kv.modRevision, bytes });
+      current = [];
+      bytes = 64;
+    }
+  }
+  frames.push({ events: current, revision, bytes });
+  return frames;
+}
+
+/**
  * Watches by what they look at, so that an applied change costs a map lookup per event plus a
  * check per range watch: single-key watches (etcd's common case, and the bulk of idle
  * watchers) sit in a map by key and cost nothing when other keys change.

@@ -22,14 +22,17 @@ export interface WatchHubOptions {
   readonly maxWatchesPerConnection: number;
   /** How often watches held back by a full connection try again. */
   readonly flushIntervalMs: number;
+  /** Frames are cut at about this size, between revisions (clients cap a frame's size). */
+  readonly maxFrameBytes: number;
 }
 
 export const defaultWatchHubOptions: Omit<WatchHubOptions, "progressIntervalMs"> = {
   maxPendingBytesPerConnection: 4 << 20,
   maxCatchupBufferBytes: 4 << 20,
-  historyBatchEvents: 1_000,
+  historyBatchEvents: 128,
   maxWatchesPerConnection: 10_000,
   flushIntervalMs: 20,
+  maxFrameBytes: 1 << 20,
 };
 
 export type WatchRespond = Required<Pick<RespondPort, "reply" | "push" | "room">>;

@@ -59,6 +59,18 @@ describe("watch hub", () => {
     expect(t.respond.frames(1, 1).at(-1)!.events![0]).not.toHaveProperty("prevKv");
   });
 
+  test("large catch-ups go out in frames cut between revisions, each promising what it holds", async () => {
+    const t = hubWithFakes({ maxFrameBytes: 4_000 });
+    for (let r = 1; r <= 30; r++) t.apply(put(r, "a", "v".repeat(1_000)));
+    t.watch(1, { key: "a", startRevision: 1 });
+    await settle();
+    const frames = t.respond.frames(1);
+    expect(frames.length).toBeGreaterThan(5);
+    expect(revisions(frames)).toEqual(Array.from({ length: 30 }, (_, k) => k + 1));
+    for (const frame of frames.slice(0, -1))
+      expect(frame.revision).toBe(frame.events!.at(-1)!.kv.modRevision);
+  });
+
   test("a future startRevision skips the changes before it", () => {
     const t = hubWithFakes();
     t.apply(put(1, "a", "1"));
