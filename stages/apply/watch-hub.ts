@@ -77,6 +77,7 @@ export class WatchHub {
   onChanges(changes: readonly KvChanges[], appliedIndex: number): void {
     this.applied = Math.max(this.applied, appliedIndex);
     for (const [watch, events] of this.index.route(changes)) {
+      if (watch.closed) continue; // Its connection went while this loop delivered.
       if (watch.mode === "catchup") {
         this.bufferLive(watch, events);
         continue;
@@ -267,6 +268,7 @@ export class WatchHub {
   /** Hand held frames on to connections that read again; a watch catching up reads on. */
   private flush(): void {
     for (const watch of [...this.blocked]) {
+      if (watch.closed) continue;
       const room = this.respond.room(target(watch.connId, 0));
       if (room === "gone") {
         this.closeConnection(watch.connId);

@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { StageraftError } from "../../src/client/client.js";
@@ -132,5 +134,40 @@ describe("watch on real nodes", () => {
     // What reached the client: the bounds above plus the kernel's socket buffers.
     expect(delivered.length * 64 * 1024).toBeLessThan(40 << 20);
     expect((await client.status()).role).toBe("leader");
+  });
+
+  it("watch - the CLI streams one line per event and stops on Ctrl-C", async () => {
+    cluster = await TestCluster.start(1);
+    const client = cluster.client();
+    const first = revisionOf(await client.put("cli/a", "1"));
+    await client.put("cli/b", "2");
+    await client.delete("cli/a");
+    const cli = fileURLToPath(new URL("../../dist/src/cli.js", import.meta.url));
+    const child = spawn(process.execPath, [
+      cli,
+      "watch",
+      "cli/",
+      "--prefix",
+      "--rev",
+      String(first),
+      "--endpoints",
+      cluster.node("n1").client,
+    ]);
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    try {
+      await waitFor("three lines", () => stdout.split("\n").length > 3);
+      const lines = stdout.trim().split("\n");
+      expect(lines[0]).toBe(`PUT ${first} cli/a 1`);
+      expect(lines[1]).toMatch(/^PUT \d+ cli\/b 2$/);
+      expect(lines[2]).toMatch(/^DELETE \d+ cli\/a$/);
+      child.kill("SIGINT");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 });
