@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { StageraftError } from "../../src/client/client.js";
 import type { WatchEvent, WatchStream } from "../../src/client/watch.js";
-import { sleep, TestCluster } from "./harness.js";
+import { fastRaft, sleep, TestCluster } from "./harness.js";
 
 /** Watches on real nodes (CONTRACT §5): resume across a leader kill, the past, COMPACTED, slow readers. */
 
@@ -174,5 +174,26 @@ describe("watch on real nodes", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+
+  it("watch - a follower that installs a snapshot catches its watch up from the snapshot's history", async () => {
+    cluster = await TestCluster.start(3, {
+      raft: { ...fastRaft, snapshotEvery: 40, snapshotRetainEntries: 5, maxInflight: 4 },
+    });
+    const leader = await cluster.waitForLeader();
+    const follower = ["n1", "n2", "n3"].find((n) => n !== leader)!;
+    const client = cluster.client([leader]);
+    const first = revisionOf(await client.put("s/start", "0"));
+    const { events } = collect(
+      cluster.client([follower]).watch({ prefix: "s/", startRevision: first }),
+    );
+    await waitFor("the first event", () => events.length === 1);
+    await cluster.kill(follower, "SIGSTOP");
+    const revs = [first];
+    for (let k = 0; k < 150; k++) revs.push(revisionOf(await client.put(`s/${k % 5}`, `v${k}`)));
+    await cluster.kill(follower, "SIGCONT");
+    await cluster.waitForOutput(follower, "state restored from an installed snapshot", 20_000);
+    await waitFor("the last put", () => events.at(-1)?.kv.modRevision === revs.at(-1));
+    expect(events.map((e) => e.kv.modRevision)).toEqual(revs);
   });
 });
