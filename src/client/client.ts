@@ -99,6 +99,8 @@ export class StageraftClient {
   /** The session id, when writes are exactly-once. */
   readonly session: string | null;
   private seq = 0;
+  /** Watches made by watch(): close() ends them too. */
+  private readonly watches = new Set<WatchStream>();
 
   constructor(
     readonly endpoints: readonly string[],
@@ -263,7 +265,11 @@ export class StageraftClient {
 
   /** Watch changes (src/client/watch.ts): resumes by itself; `break` cancels it. */
   watch(options: WatchOptions): WatchStream {
-    return new WatchStream(this.endpoints, options, this.options);
+    const stream = new WatchStream(this.endpoints, options, this.options, () =>
+      this.watches.delete(stream),
+    );
+    this.watches.add(stream);
+    return stream;
   }
 
   /** Send any request frame (without id); resolves with the result fields. */
@@ -422,6 +428,7 @@ export class StageraftClient {
 
   close(): void {
     this.closed = true;
+    for (const stream of [...this.watches]) stream.close();
     for (const socket of this.sockets.values()) socket.close();
     this.sockets.clear();
     for (const id of [...this.pending.keys()])

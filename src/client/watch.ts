@@ -75,6 +75,8 @@ export class WatchStream implements AsyncIterable<WatchEvent> {
     private readonly endpoints: readonly string[],
     private readonly watch: WatchOptions,
     private readonly options: WatchConnectOptions = {},
+    /** Told once, when the stream ends (the client forgets it). */
+    private readonly onClose: () => void = () => {},
   ) {
     if (endpoints.length === 0) throw new Error("stageraft watch: no endpoints");
     this.nextRevision = watch.startRevision;
@@ -113,6 +115,7 @@ export class WatchStream implements AsyncIterable<WatchEvent> {
   close(): void {
     if (this.done) return;
     this.done = true;
+    this.onClose();
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     const socket = this.socket;
     this.socket = null;

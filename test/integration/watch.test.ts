@@ -196,4 +196,23 @@ describe("watch on real nodes", () => {
     await waitFor("the last put", () => events.at(-1)?.kv.modRevision === revs.at(-1));
     expect(events.map((e) => e.kv.modRevision)).toEqual(revs);
   });
+
+  it("watch - a restart of the node ends the watch; the client resumes from the kept history", async () => {
+    cluster = await TestCluster.start(1);
+    const client = cluster.client();
+    const stream = cluster.client().watch({ prefix: "r/" });
+    const { events } = collect(stream);
+    await sleep(200);
+    const revs: number[] = [];
+    for (let k = 0; k < 20; k++) revs.push(revisionOf(await client.put(`r/${k % 3}`, `a${k}`)));
+    await waitFor("the first puts", () => events.length === 20);
+    await cluster.kill("n1", "SIGKILL");
+    cluster.restart("n1");
+    await cluster.waitForLeader();
+    for (let k = 0; k < 20; k++) revs.push(revisionOf(await client.put(`r/${k % 3}`, `b${k}`)));
+    await waitFor("the puts after the restart", () => events.length >= 40);
+    await sleep(200);
+    expect(events.map((e) => e.kv.modRevision)).toEqual(revs);
+    expect(stream.resumes).toBeGreaterThanOrEqual(1);
+  });
 });
