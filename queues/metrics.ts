@@ -1,8 +1,9 @@
-import { build, type Histogram } from "hdr-histogram-js";
+import type { Histogram } from "hdr-histogram-js";
 import { assert } from "./assert.js";
 import type { QueueCapacity } from "./bounded-queue.js";
 import type { PoolKind } from "./pool.js";
 import { SlidingWindow } from "./sliding-window.js";
+import { WindowedHistogram } from "./windowed-histogram.js";
 
 /** What the metrics read from the stage's queue at snapshot time (a BoundedQueue fits). */
 export interface QueueGauge {
@@ -27,6 +28,14 @@ export interface StageMetricsOptions {
   readonly now?: () => number;
   /** The span of throughput and utilisation; defaults to 5 s. */
   readonly windowMs?: number;
+  /** The span of the wait, service and batch percentiles; defaults to 60 s. */
+  readonly percentileWindowMs?: number;
+}
+
+/** Sees every wait and service time as it is recorded (e.g. a Prometheus histogram). */
+export interface StageTimeObserver {
+  wait(ms: number): void;
+  service(ms: number): void;
 }
 
 /** A plain, JSON-able picture of one stage: times in ms, sizes in items or bytes. */
@@ -51,12 +60,17 @@ export interface StageSnapshot {
   readonly serviceMsP99: number;
   readonly batchSizeP50: number;
   readonly batchSizeP99: number;
+  /** Batches in the percentile window: 0 means the percentiles are empty (shown as 0). */
+  readonly percentileSamples: number;
+  readonly percentileWindowMs: number;
   readonly batchLimit: number;
   readonly utilisation: number;
 }
 
 const windowMsDefault = 5_000;
 const windowBuckets = 10;
+const percentileWindowMsDefault = 60_000;
+const percentileBuckets = 6;
 const usPerMs = 1_000;
 
 /**
@@ -67,10 +81,12 @@ export class StageMetrics {
   private readonly options: StageMetricsOptions;
   private readonly now: () => number;
   // Times are recorded in integer microseconds: hdr histograms hold integers.
-  private readonly waitUs: Histogram = newHistogram();
-  private readonly serviceUs: Histogram = newHistogram();
-  private readonly batchItems: Histogram = newHistogram();
+  private readonly waitUs: WindowedHistogram;
+  private readonly serviceUs: WindowedHistogram;
+  private readonly batchItems: WindowedHistogram;
   private readonly window: SlidingWindow;
+  /** Set by whoever exports the times (src/metrics); null records nothing more. */
+  observer: StageTimeObserver | null = null;
   private acceptedCount = 0;
   private rejectedCount = 0;
   private processedCount = 0;
@@ -83,6 +99,14 @@ export class StageMetrics {
     this.options = options;
     this.now = options.now ?? (() => performance.now());
     this.window = new SlidingWindow(options.windowMs ?? windowMsDefault, windowBuckets, this.now());
+    const percentileMs = options.percentileWindowMs ?? percentileWindowMsDefault;
+    this.waitUs = new WindowedHistogram(percentileMs, percentileBuckets);
+    this.serviceUs = new WindowedHistogram(percentileMs, percentileBuckets);
+    this.batchItems = new WindowedHistogram(percentileMs, percentileBuckets);
+  }
+
+  get percentileWindowMs(): number {
+    return this.batchItems.windowMs;
   }
 
   get accepted(): number {
@@ -111,14 +135,17 @@ export class StageMetrics {
   }
 
   recordWait(waitMs: number): void {
-    this.waitUs.recordValue(toUs(waitMs));
+    this.waitUs.record(this.now(), toUs(waitMs));
+    this.observer?.wait(waitMs);
   }
 
   recordBatch(items: number, serviceMs: number): void {
     assert(Number.isSafeInteger(items) && items >= 1, "stage metrics: batch of no items");
-    this.serviceUs.recordValue(toUs(serviceMs));
-    this.batchItems.recordValue(items);
-    this.window.add(this.now(), items, Math.max(0, serviceMs));
+    const nowMs = this.now();
+    this.serviceUs.record(nowMs, toUs(serviceMs));
+    this.batchItems.record(nowMs, items);
+    this.window.add(nowMs, items, Math.max(0, serviceMs));
+    this.observer?.service(serviceMs);
     this.processedCount += items;
     this.batchCount += 1;
   }
@@ -129,7 +156,12 @@ export class StageMetrics {
 
   snapshot(): StageSnapshot {
     const { options } = this;
-    const totals = this.window.totals(this.now());
+    const nowMs = this.now();
+    const totals = this.window.totals(nowMs);
+    const wait = percentiles(this.waitUs.read(nowMs), usPerMs);
+    const service = percentiles(this.serviceUs.read(nowMs), usPerMs);
+    const batchItems = this.batchItems.read(nowMs);
+    const batch = percentiles(batchItems, 1);
     const spanSec = totals.spanMs / 1_000;
     const busyRatio = totals.busyMs / (totals.spanMs * options.concurrency);
     return {
@@ -148,12 +180,14 @@ export class StageMetrics {
       batches: this.batchCount,
       errors: this.errorCount,
       throughputPerSec: spanSec > 0 ? totals.items / spanSec : 0,
-      waitMsP50: percentile(this.waitUs, 50) / usPerMs,
-      waitMsP99: percentile(this.waitUs, 99) / usPerMs,
-      serviceMsP50: percentile(this.serviceUs, 50) / usPerMs,
-      serviceMsP99: percentile(this.serviceUs, 99) / usPerMs,
-      batchSizeP50: percentile(this.batchItems, 50),
-      batchSizeP99: percentile(this.batchItems, 99),
+      waitMsP50: wait.p50,
+      waitMsP99: wait.p99,
+      serviceMsP50: service.p50,
+      serviceMsP99: service.p99,
+      batchSizeP50: batch.p50,
+      batchSizeP99: batch.p99,
+      percentileSamples: batchItems.totalCount,
+      percentileWindowMs: this.percentileWindowMs,
       batchLimit: options.batchLimit(),
       utilisation: totals.spanMs > 0 ? Math.min(1, busyRatio) : 0,
     };
@@ -168,15 +202,15 @@ export class StageMetrics {
   }
 }
 
-function newHistogram(): Histogram {
-  // The plain JS implementation: no WebAssembly to initialise. Two digits are 1% precision.
-  return build({ numberOfSignificantValueDigits: 2 });
-}
-
 function toUs(ms: number): number {
   return Math.max(0, Math.round(ms * usPerMs));
 }
 
-function percentile(histogram: Histogram, p: number): number {
-  return histogram.totalCount === 0 ? 0 : histogram.getValueAtPercentile(p);
+/** p50 and p99 divided by `scale`; 0 for an empty window (percentileSamples says so). */
+function percentiles(histogram: Histogram, scale: number): { p50: number; p99: number } {
+  if (histogram.totalCount === 0) return { p50: 0, p99: 0 };
+  return {
+    p50: histogram.getValueAtPercentile(50) / scale,
+    p99: histogram.getValueAtPercentile(99) / scale,
+  };
 }

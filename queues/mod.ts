@@ -2,6 +2,9 @@
 export { AssertionError } from "./assert.js";
 export type { BoundedQueueOptions, QueueCapacity } from "./bounded-queue.js";
 export { BoundedQueue } from "./bounded-queue.js";
+export type { Clock, Timer } from "./clock.js";
+export { sleep, systemClock } from "./clock.js";
+export type { Closer } from "./closer.js";
 export type {
   AdmissionControllerOptions,
   BatchingControllerOptions,
@@ -9,7 +12,12 @@ export type {
 } from "./controller.js";
 export { AdmissionController, BatchingController } from "./controller.js";
 export { PoolClosedError, PoolFullError, WorkerCallError, WorkerExitedError } from "./errors.js";
-export type { QueueGauge, StageMetricsOptions, StageSnapshot } from "./metrics.js";
+export type {
+  QueueGauge,
+  StageMetricsOptions,
+  StageSnapshot,
+  StageTimeObserver,
+} from "./metrics.js";
 export { StageMetrics } from "./metrics.js";
 export type { InlinePoolOptions, Pool, PoolKind } from "./pool.js";
 export { InlinePool, poolKinds, workerFor } from "./pool.js";

@@ -1,440 +1,136 @@
 import pino, { type Logger } from "pino";
-import { AdmissionController, type StageSnapshot } from "../queues/mod.js";
+import type { Closer, StageSnapshot } from "../queues/mod.js";
 import { RaftNode, raftConfig, SeededRandom } from "../raft/mod.js";
-import { ApplyStage, StateMachine } from "../stages/apply/mod.js";
-import { IngressStage } from "../stages/ingress/mod.js";
+import type { NodeId } from "../raft/types.js";
+import { StateMachine } from "../stages/apply/mod.js";
+import type { IngressStage } from "../stages/ingress/mod.js";
+import { Pipeline, type PipelineOptions } from "../stages/pipeline.js";
 import {
   InlineRaftCore,
-  MemberDirectory,
   type RaftCore,
   RaftCorePool,
-  RaftStepStage,
   type Readiness,
 } from "../stages/raft-step/mod.js";
-import { ReplicateStage } from "../stages/replicate/mod.js";
-import { ConnectionTable, RespondStage } from "../stages/respond/mod.js";
-import { WalAppendStage } from "../stages/wal-append/mod.js";
 import { type NodeConfig, parseInitialCluster } from "./config.js";
-import { loadDashboardAssets } from "./dashboard/assets.js";
-import {
-  type DashboardSnapshot,
-  type IngressCounters,
-  NodeObserver,
-} from "./dashboard/observer.js";
-import { renderDashboard } from "./dashboard/page.js";
+import type { DashboardSnapshot } from "./dashboard/observer.js";
 import { fatalExit } from "./fatal.js";
-import { HttpRoutes } from "./http/routes.js";
-import { NodeMetrics } from "./metrics.js";
-import { openStorage, StartupError } from "./node-storage.js";
+import { type Lifecycle, NodeEdge, splitHostPort } from "./node-edge.js";
+import { type OpenedStorage, openStorage, StartupError } from "./node-storage.js";
 import { runClosers, type StopOutcome } from "./shutdown.js";
 
 export { StartupError };
 
-/** A running node: the six stages wired over their queues, plus the storage they share. */
+/**
+ * A running node: the process around the pipeline (stages/pipeline.ts): its config, storage
+ * opened before the stages, the front door (ingress, HTTP), the stop sequence and the exit.
+ */
 export class StageraftNode {
-  private stopped = false;
+  private readonly lifecycle: Lifecycle;
 
   private constructor(
     readonly config: NodeConfig,
     readonly log: Logger,
-    readonly ingress: IngressStage,
-    readonly raftStep: RaftStepStage,
-    readonly walAppend: WalAppendStage,
-    readonly replicate: ReplicateStage,
-    readonly apply: ApplyStage,
-    readonly respond: RespondStage,
-    /** What the stages run on, opened before them: closed after them. */
-    private readonly storage: Record<"core" | "wal" | "machine", { close(): Promise<void> }>,
+    readonly pipeline: Pipeline,
+    private readonly edge: NodeEdge,
+    /** What runs the core beside raft-step (a worker pool), closed after raft-step. */
+    private readonly coreClosers: readonly Closer[],
     readonly ports: { clientPort: number; peerPort: number },
-    private readonly observer: NodeObserver,
-    /** Resolves (with why) once this node learns that it was removed from the cluster. */
-    readonly removed: Promise<string>,
-  ) {}
+    lifecycle: Lifecycle,
+  ) {
+    this.lifecycle = lifecycle;
+  }
 
   static async start(
     config: NodeConfig,
     log: Logger = pino({ level: config.log.level, base: { node: config.name } }),
   ): Promise<StageraftNode> {
-    const { snapshots, latest, wal, contents, entries, machine, applied, lastIndex, lostTo } =
-      await openStorage(config, log);
-
+    const opened = await openStorage(config, log);
     const members = parseInitialCluster(config.initialCluster);
-    const fresh = contents.hardState.term === 0 && entries.length === 0 && latest === null;
-    const voters = fresh && config.initialClusterState === "new" ? [...members.keys()] : [];
-    // Stored at the first start: a restart must not depend on flags it may be given differently.
-    const initialConfig = await wal.bootstrapConfig({ voters, outgoing: [], learners: [] });
-    const coreConfig = raftConfig(
-      { id: config.name, group: 1, initialConfig },
-      {
-        electionTicks: config.raft.electionTicks,
-        heartbeatTicks: config.raft.heartbeatTicks,
-        preVote: config.raft.preVote,
-        checkQuorum: config.raft.checkQuorum,
-        maxAppendBytes: config.raft.maxAppendBytes,
-        maxInflight: config.raft.maxInflight,
-        maxUncommittedBytes: config.raft.maxUncommittedBytes,
-        snapshotChunkBytes: config.raft.snapshotChunkBytes,
-        leaseDriftTicks: config.raft.leaseDriftTicks,
-      },
-    );
-    // Entries once durable here are gone: the core waits to hold them again before voting.
-    const durableCommit = Math.max(contents.storedCommit, lostTo);
-    if (durableCommit > lastIndex)
-      log.warn(
-        { group: 1, term: contents.hardState.term, index: lastIndex, commitIndex: durableCommit },
-        "the WAL lost synced entries (they were committed here): this node neither votes nor campaigns until the leader has replicated them again",
-      );
-    const hardState = { ...contents.hardState, commit: durableCommit };
-    const restored = { hardState, snapshot: latest, entries, applied };
-    const seed = seedFrom(config.name);
-    const retainEntries = config.raft.snapshotRetainEntries;
     // One Raft group per node today: the workers pool has one worker, which owns the group.
     const corePool = config.stages.raftStep.pool === "workers" ? new RaftCorePool(1) : null;
+    const coreClosers: Closer[] =
+      corePool === null ? [] : [{ name: "raft core pool", close: () => corePool.close() }];
     let core: RaftCore;
     try {
-      core =
-        corePool !== null
-          ? await corePool.open({ config: coreConfig, seed, restored, retainEntries })
-          : new InlineRaftCore(
-              new RaftNode(coreConfig, new SeededRandom(seed), restored),
-              retainEntries,
-            );
+      core = await openCore(config, opened, corePool, log);
     } catch (error) {
       // A live worker thread would keep the process from exiting.
-      await corePool?.close();
-      await wal.close();
-      await machine.close();
+      await runClosers(
+        [
+          ...coreClosers,
+          { name: "state machine", close: () => opened.machine.close() },
+          { name: "wal", close: () => opened.wal.close() },
+        ],
+        stopDeadlineMs,
+        log,
+      );
       throw new StartupError(`the Raft core could not start: ${(error as Error).message}`);
     }
-
-    const [clientHost, clientPort] = splitHostPort(config.listenClient);
-    const [peerHost, peerPort] = splitHostPort(config.listenPeer);
-    const peers = new Map([...members].filter(([name]) => name !== config.name));
-    const replicate = new ReplicateStage(
-      {
-        name: config.name,
-        clientAddress: config.listenClient,
-        token: config.auth.peerToken ?? null,
-      },
-      peers,
-      snapshots,
-      {
-        capacityItems: config.stages.replicate.queueItems,
-        batchItems: config.stages.replicate.batchItems,
-        maxFrameBytes: Math.min(config.limits.maxPeerFrameBytes, 16 << 20),
-        maxBufferedBytes: 64 << 20,
-        reconnectMinMs: 50,
-        reconnectMaxMs: 2_000,
-      },
-      log.child({ stage: "replicate" }),
-    );
-    const connections = new ConnectionTable();
-    const respond = new RespondStage(
-      connections,
-      replicate,
-      {
-        capacityItems: config.stages.respond.queueItems,
-        batchItems: config.stages.respond.batchItems,
-        maxReplyBytesPerConnection: config.limits.maxReplyBytesPerConnection,
-      },
-      log.child({ stage: "respond" }),
-    );
-    const late: { raftStep?: RaftStepStage; apply?: ApplyStage; wal?: WalAppendStage } = {};
-    const raftStepPort = {
-      offer: (item: never) => late.raftStep!.offer(item),
-      onPersisted: (ready: never) => late.raftStep!.onPersisted(ready),
-      onApplied: (index: number) => late.raftStep!.onApplied(index),
-      compact: (index: number, size: number) => late.raftStep!.compact(index, size),
-      kick: () => late.raftStep!.kick(),
-    };
-    const fatal = fatalExit(log, () => late.raftStep?.status() ?? null);
-    const walAppend = new WalAppendStage(
-      wal,
-      snapshots,
-      {
-        raftStep: raftStepPort,
-        fatal,
-        apply: {
-          offer: (item) => late.apply!.offer(item),
-          hasRoom: (i, b) => late.apply!.hasRoom(i, b),
-        },
-      },
-      {
-        capacityItems: config.stages.walAppend.queueItems,
-        batchItems: config.stages.walAppend.batchItems,
-      },
-    );
-    const apply = new ApplyStage(
-      machine,
-      snapshots,
-      { raftStep: raftStepPort, respond, wal: walAppend, fatal },
-      {
-        capacityItems: config.stages.apply.queueItems,
-        batchItems: config.stages.apply.batchItems,
-        snapshotEvery: config.raft.snapshotEvery,
-        pool: config.stages.apply.pool,
-      },
-      log.child({ stage: "apply" }),
-      applied,
-    );
-    const closeCore = async (): Promise<void> => {
-      await raftStep.close();
-      await corePool?.close();
-    };
-    const removedGraceMs = 4 * config.raft.electionTicks * config.raft.tickMs;
-    let removedResolve: (reason: string) => void = () => {};
-    const removed = new Promise<string>((resolve) => {
-      removedResolve = resolve;
-    });
-    const directory = new MemberDirectory(members);
-    directory.learnClient(config.name, config.listenClient);
-    const raftStep = new RaftStepStage(
+    const pipeline = new Pipeline(
       core,
-      {
-        wal: walAppend,
-        apply,
-        replicate,
-        respond,
-        fatal,
-        removed: (reason) => {
-          // Stay up a little, refusing requests with UNAVAILABLE: followers that still take
-          // this node for the leader get an answer (and elect a new one) instead of silence.
-          setTimeout(() => removedResolve(reason), removedGraceMs).unref();
-        },
-      },
-      directory,
-      {
-        adminTimeoutMs: Math.max(30_000, config.limits.requestTimeoutMs),
-        vectorDefaults: {
-          engine: config.engines.vector,
-          hnsw: config.engines.hnsw,
-          collections: config.engines.collections,
-        },
-        capacityItems: config.stages.raftStep.queueItems,
-        batchItems: config.stages.raftStep.batchItems,
-        tickMs: config.raft.tickMs,
-        forwarding: config.forwarding,
-      },
-      log.child({ stage: "raft-step" }),
+      opened,
+      pipelineOptions(config, members),
+      (status) => fatalExit(log, status),
+      log,
     );
-    late.raftStep = raftStep;
-    late.apply = apply;
-    late.wal = walAppend;
-    const admission = new AdmissionController([
-      raftStep.stage,
-      walAppend.stage,
-      apply.stage,
-      respond.stage,
-    ]);
-    const nodeRef: { node?: StageraftNode } = {};
-    // What /dashboard and /metrics read: live values, taken when asked.
-    const observer: NodeObserver = new NodeObserver({
-      name: config.name,
-      raft: raftStep,
-      stages: () => [
-        raftStep.snapshot(),
-        walAppend.snapshot(),
-        replicate.snapshot(),
-        apply.snapshot(),
-        respond.snapshot(),
-      ],
-      ingress: (): IngressCounters => ({
-        connections: connections.size,
-        frames: ingress.stats.frames,
-        badFrames: ingress.stats.badFrames,
-        overloaded: ingress.stats.overloaded,
-        unauthorized: ingress.stats.unauthorized,
-        peerFrames: ingress.stats.peerFrames,
-        peerRejected: ingress.stats.peerRejected,
-      }),
-      wal: () => ({
-        ...walAppend.stats,
-        writes: wal.writes,
-        syncs: wal.syncs,
-        sync: config.wal.sync,
-      }),
-      apply: () => ({ ...apply.stats }),
-      engines: () =>
-        machine instanceof StateMachine
-          ? {
-              kv: { engine: machine.kv.name, ...machine.kv.stats() },
-              vectors: machine.vectors.stats(),
-            }
-          : null,
-      members: () => directory.view(raftStep.status().config),
-      links: () => replicate.peerStatus(),
-    });
-    raftStep.stage.on("batch", () => observer.observeLeader());
-    let metrics: NodeMetrics | null = null;
-    const { protectHttp } = config.auth;
-    const page = renderDashboard(config.name, { protectHttp });
-    const assets = loadDashboardAssets();
-    const http = new HttpRoutes(
-      {
-        clientToken: config.auth.clientToken ?? null,
-        adminToken: config.auth.adminToken ?? null,
-        protectHttp,
-      },
-      {
-        health: () => nodeRef.node!.health(),
-        readiness: () => nodeRef.node!.readiness(),
-        // Built at the first scrape: a node nobody scrapes pays nothing.
-        metrics: () => {
-          metrics ??= new NodeMetrics(() => observer.local(), { node: config.name });
-          return metrics.render();
-        },
-        dashboard: (token) =>
-          token === null ? page : renderDashboard(config.name, { token, protectHttp }),
-        dashboardSnapshot: () => observer.dashboardFresh(),
-        dashboardAsset: (name) => assets.get(name),
-      },
-      log.child({ stage: "ingress" }),
-    );
-    const ingress: IngressStage = new IngressStage(
-      connections,
-      {
-        clientHost,
-        clientPort,
-        peerHost,
-        peerPort,
-        limits: {
-          maxKeyBytes: config.limits.maxKeyBytes,
-          maxValueBytes: config.limits.maxValueBytes,
-          maxScanLimit: config.limits.maxScanLimit,
-        },
-        maxInflightPerConnection: config.limits.maxInflightPerConnection,
-        maxReplyBytesPerConnection: config.limits.maxReplyBytesPerConnection,
-        requestTimeoutMs: config.limits.requestTimeoutMs,
-        maxPeerFrameBytes: config.limits.maxPeerFrameBytes,
-        clientToken: config.auth.clientToken ?? null,
-        adminToken: config.auth.adminToken ?? null,
-        peerToken: config.auth.peerToken ?? null,
-        nodeName: config.name,
-      },
-      {
-        raftStep,
-        admission,
-        forwardReplied: (from, forwardId, text) => {
-          const item = raftStep.onForwardReply(forwardId, from);
-          if (item !== null && item.target.kind === "local")
-            respond.deliver(item.target.connId, [text]);
-        },
-        removedNotice: (from, notice) => raftStep.onRemovedNotice(from, notice),
-        peerHello: (hello) => {
-          replicate.peerSeen(hello.name);
-          directory.learnClient(hello.name, hello.clientAddress);
-        },
-        replyNow: (target, text) => {
-          if (target.kind === "remote") replicate.forwardReply(target.node, target.forwardId, text);
-          else respond.deliver(target.connId, [text]);
-        },
-        http,
-      },
-      log.child({ stage: "ingress" }),
-    );
-    // The session table must be loaded before anything can reach raft-step: a committed entry
-    // applied against an empty table could apply a retried write twice on this replica only.
-    try {
-      await apply.start();
-    } catch (error) {
-      apply.stop();
-      await closeCore();
-      await wal.close();
-      await machine.close();
-      throw new StartupError(`the state machine could not load: ${(error as Error).message}`);
-    }
+    const lifecycle: Lifecycle = { stopping: false };
+    const edge = new NodeEdge(config, pipeline, lifecycle, opened.wal, engines(opened), log);
     let ports: { clientPort: number; peerPort: number };
     try {
-      ports = await ingress.start();
+      await pipeline.load().catch((error: Error) => {
+        throw new StartupError(`the state machine could not load: ${error.message}`);
+      });
+      ports = await edge.ingress.start();
     } catch (error) {
-      await ingress.stop();
-      apply.stop();
-      await wal.close();
-      await machine.close();
-      await closeCore();
-      throw new StartupError((error as Error).message);
+      // The one cleanup path: the stop sequence, on stages that never ran.
+      await runClosers(pipeline.closers([edge.closer()], coreClosers), stopDeadlineMs, log);
+      throw error instanceof StartupError ? error : new StartupError((error as Error).message);
     }
-    const node = new StageraftNode(
-      config,
-      log,
-      ingress,
-      raftStep,
-      walAppend,
-      replicate,
-      apply,
-      respond,
-      { core: { close: closeCore }, wal, machine },
-      ports,
-      observer,
-      removed,
-    );
-    nodeRef.node = node;
-    replicate.start();
-    raftStep.start();
-    const started = raftStep.status();
-    log.info(
-      {
-        group: 1,
-        term: started.term,
-        index: started.lastIndex,
-        commitIndex: started.commitIndex,
-        raftStepPool: raftStep.pool,
-        applyPool: config.stages.apply.pool,
-        appliedIndex: applied,
-        client: `${clientHost}:${ports.clientPort}`,
-        peer: `${peerHost}:${ports.peerPort}`,
-        engine: config.engines.kv,
-        auth:
-          config.auth.clientToken || config.auth.adminToken || config.auth.peerToken
-            ? "tokens required"
-            : "none: the node accepts every client and peer",
-        dashboard: `http://${clientHost}:${ports.clientPort}/dashboard`,
-      },
-      "stageraft node started",
-    );
-    if ((config.auth.clientToken || config.auth.adminToken) && !config.auth.peerToken) {
-      // Whoever reaches the peer port is a peer: it can forward admin ops and send Raft messages.
-      log.warn(
-        { group: 1, peer: `${peerHost}:${ports.peerPort}` },
-        "client tokens are set but auth.peerToken is not: the peer port lets anyone in",
-      );
-    }
+    const node = new StageraftNode(config, log, pipeline, edge, coreClosers, ports, lifecycle);
+    pipeline.run();
+    logStarted(config, pipeline, ports, opened.applied, log);
     return node;
   }
 
+  get ingress(): IngressStage {
+    return this.edge.ingress;
+  }
+  get raftStep() {
+    return this.pipeline.raftStep;
+  }
+  get walAppend() {
+    return this.pipeline.walAppend;
+  }
+  get replicate() {
+    return this.pipeline.replicate;
+  }
+  get apply() {
+    return this.pipeline.apply;
+  }
+  get respond() {
+    return this.pipeline.respond;
+  }
+  /** Resolves (with why) once this node learns that it was removed from the cluster. */
+  get removed(): Promise<string> {
+    return this.pipeline.removed;
+  }
+
   stageSnapshots(): StageSnapshot[] {
-    return [
-      this.raftStep.snapshot(),
-      this.walAppend.snapshot(),
-      this.replicate.snapshot(),
-      this.apply.snapshot(),
-      this.respond.snapshot(),
-    ];
+    return this.pipeline.stageSnapshots();
   }
 
   /** What /dashboard/live pushes: stages, Raft, storage, connections and the cluster's health. */
   dashboardSnapshot(): DashboardSnapshot {
-    return this.observer.dashboard();
+    return this.edge.observer.dashboard();
   }
 
   /** CONTRACT §7: /readyz's answer and /health's status; a stopping node is not ready. */
   readiness(): Readiness {
-    if (this.stopped) return { ready: false, reason: "the node is stopping" };
-    return this.raftStep.readiness();
+    return this.edge.readiness();
   }
 
   health(): Record<string, unknown> {
-    const status = this.raftStep.status();
-    const { ready, reason } = this.readiness();
-    return {
-      ...this.raftStep.statusResult(),
-      ready,
-      ...(ready ? {} : { reason }),
-      lastIndex: status.lastIndex,
-      members: status.config,
-      peers: this.replicate.peerStatus(),
-      stages: this.stageSnapshots(),
-    };
+    return this.edge.health();
   }
 
   /**
@@ -444,26 +140,10 @@ export class StageraftNode {
    * skipped; exiting then is safe (see runClosers).
    */
   async stop(deadlineMs = stopDeadlineMs): Promise<StopOutcome> {
-    if (this.stopped) return "clean";
-    this.stopped = true;
+    if (this.lifecycle.stopping) return "clean";
+    this.lifecycle.stopping = true;
     const outcome = await runClosers(
-      [
-        { name: "raft ticks", close: () => this.raftStep.stop() },
-        { name: "replicate", close: () => this.replicate.close() },
-        { name: "ingress", close: () => this.ingress.stop() },
-        { name: "apply timers and snapshots", close: () => this.apply.stop() },
-        {
-          name: "pipeline drain",
-          close: () => this.drain(),
-          pending: () => ({
-            stages: this.stageSnapshots().map((s) => ({ name: s.name, depth: s.queueDepth })),
-            apply: this.apply.pending(),
-          }),
-        },
-        { name: "raft core", close: () => this.storage.core.close() },
-        { name: "state machine", close: () => this.storage.machine.close() },
-        { name: "wal", close: () => this.storage.wal.close() },
-      ],
+      this.pipeline.closers([this.edge.closer()], this.coreClosers),
       deadlineMs,
       this.log,
     );
@@ -474,34 +154,151 @@ export class StageraftNode {
     );
     return outcome;
   }
-
-  /**
-   * Drain in pipeline order until a whole round finds every stage idle: apply may hand
-   * wal-append a compaction after wal-append first looked idle. A worker's round in flight is
-   * part of raft-step too (settled() waits for it).
-   */
-  private async drain(): Promise<void> {
-    const handedOn = () =>
-      this.walAppend.stage.snapshot().accepted +
-      this.apply.stage.snapshot().accepted +
-      this.raftStep.stats.rounds;
-    for (let round = 0; round < 20; round++) {
-      const before = handedOn();
-      await this.raftStep.settled();
-      await this.apply.settled();
-      await this.walAppend.stage.idle();
-      if (before === handedOn()) return;
-    }
-    throw new Error("the pipeline was still busy after 20 rounds of draining");
-  }
 }
 
 /** A stop finishes within this, or leaves anyway (safely: see runClosers). */
 export const stopDeadlineMs = 10_000;
 
-function splitHostPort(address: string): [string, number] {
-  const colon = address.lastIndexOf(":");
-  return [address.slice(0, colon), Number(address.slice(colon + 1))];
+/** The Raft core, restored from the opened storage: inline, or in the worker pool. */
+async function openCore(
+  config: NodeConfig,
+  opened: OpenedStorage,
+  corePool: RaftCorePool | null,
+  log: Logger,
+): Promise<RaftCore> {
+  const { wal, contents, entries, latest, applied, lastIndex, lostTo } = opened;
+  const members = parseInitialCluster(config.initialCluster);
+  const fresh = contents.hardState.term === 0 && entries.length === 0 && latest === null;
+  const voters = fresh && config.initialClusterState === "new" ? [...members.keys()] : [];
+  // Stored at the first start: a restart must not depend on flags it may be given differently.
+  const initialConfig = await wal.bootstrapConfig({ voters, outgoing: [], learners: [] });
+  const { raft } = config;
+  const coreConfig = raftConfig(
+    { id: config.name, group: 1, initialConfig },
+    {
+      electionTicks: raft.electionTicks,
+      heartbeatTicks: raft.heartbeatTicks,
+      preVote: raft.preVote,
+      checkQuorum: raft.checkQuorum,
+      maxAppendBytes: raft.maxAppendBytes,
+      maxInflight: raft.maxInflight,
+      maxUncommittedBytes: raft.maxUncommittedBytes,
+      snapshotChunkBytes: raft.snapshotChunkBytes,
+      leaseDriftTicks: raft.leaseDriftTicks,
+    },
+  );
+  // Entries once durable here are gone: the core waits to hold them again before voting.
+  const durableCommit = Math.max(contents.storedCommit, lostTo);
+  if (durableCommit > lastIndex)
+    log.warn(
+      { group: 1, term: contents.hardState.term, index: lastIndex, commitIndex: durableCommit },
+      "the WAL lost synced entries (they were committed here): this node neither votes nor campaigns until the leader has replicated them again",
+    );
+  const hardState = { ...contents.hardState, commit: durableCommit };
+  const restored = { hardState, snapshot: latest, entries, applied };
+  const seed = seedFrom(config.name);
+  const retainEntries = raft.snapshotRetainEntries;
+  if (corePool !== null)
+    return corePool.open({ config: coreConfig, seed, restored, retainEntries });
+  return new InlineRaftCore(
+    new RaftNode(coreConfig, new SeededRandom(seed), restored),
+    retainEntries,
+  );
+}
+
+/** The stages' options, from the config (its schema is the user's; these are the stages'). */
+function pipelineOptions(config: NodeConfig, members: Map<NodeId, string>): PipelineOptions {
+  const { stages, limits, raft } = config;
+  return {
+    name: config.name,
+    clientAddress: config.listenClient,
+    peerToken: config.auth.peerToken ?? null,
+    members,
+    raftStep: {
+      adminTimeoutMs: Math.max(30_000, limits.requestTimeoutMs),
+      vectorDefaults: {
+        engine: config.engines.vector,
+        hnsw: config.engines.hnsw,
+        collections: config.engines.collections,
+      },
+      capacityItems: stages.raftStep.queueItems,
+      batchItems: stages.raftStep.batchItems,
+      tickMs: raft.tickMs,
+      forwarding: config.forwarding,
+    },
+    walAppend: {
+      capacityItems: stages.walAppend.queueItems,
+      batchItems: stages.walAppend.batchItems,
+    },
+    replicate: {
+      capacityItems: stages.replicate.queueItems,
+      batchItems: stages.replicate.batchItems,
+      maxFrameBytes: Math.min(limits.maxPeerFrameBytes, 16 << 20),
+      maxBufferedBytes: 64 << 20,
+      reconnectMinMs: 50,
+      reconnectMaxMs: 2_000,
+    },
+    apply: {
+      capacityItems: stages.apply.queueItems,
+      batchItems: stages.apply.batchItems,
+      snapshotEvery: raft.snapshotEvery,
+      pool: stages.apply.pool,
+    },
+    respond: {
+      capacityItems: stages.respond.queueItems,
+      batchItems: stages.respond.batchItems,
+      maxReplyBytesPerConnection: limits.maxReplyBytesPerConnection,
+    },
+    removedGraceMs: 4 * raft.electionTicks * raft.tickMs,
+  };
+}
+
+function engines(opened: OpenedStorage) {
+  const { machine } = opened;
+  return () =>
+    machine instanceof StateMachine
+      ? { kv: { engine: machine.kv.name, ...machine.kv.stats() }, vectors: machine.vectors.stats() }
+      : null;
+}
+
+function logStarted(
+  config: NodeConfig,
+  pipeline: Pipeline,
+  ports: { clientPort: number; peerPort: number },
+  applied: number,
+  log: Logger,
+): void {
+  const [clientHost] = splitHostPort(config.listenClient);
+  const [peerHost] = splitHostPort(config.listenPeer);
+  const started = pipeline.raftStep.status();
+  const { auth } = config;
+  log.info(
+    {
+      group: 1,
+      term: started.term,
+      index: started.lastIndex,
+      commitIndex: started.commitIndex,
+      raftStepPool: pipeline.raftStep.pool,
+      applyPool: config.stages.apply.pool,
+      appliedIndex: applied,
+      client: `${clientHost}:${ports.clientPort}`,
+      peer: `${peerHost}:${ports.peerPort}`,
+      engine: config.engines.kv,
+      auth:
+        auth.clientToken || auth.adminToken || auth.peerToken
+          ? "tokens required"
+          : "none: the node accepts every client and peer",
+      dashboard: `http://${clientHost}:${ports.clientPort}/dashboard`,
+    },
+    "stageraft node started",
+  );
+  if ((auth.clientToken || auth.adminToken) && !auth.peerToken) {
+    // Whoever reaches the peer port is a peer: it can forward admin ops and send Raft messages.
+    log.warn(
+      { group: 1, peer: `${peerHost}:${ports.peerPort}` },
+      "client tokens are set but auth.peerToken is not: the peer port lets anyone in",
+    );
+  }
 }
 
 /** Election timeouts differ per node without Math.random: seed from the name. */

@@ -1,12 +1,7 @@
 import type { Logger } from "pino";
+import type { Closer } from "../queues/mod.js";
 
-/** One step of a node's stop. */
-export interface Closer {
-  readonly name: string;
-  close(): Promise<void> | void;
-  /** What the step waits for: logged if the stop's deadline passes during it. */
-  pending?(): Record<string, unknown>;
-}
+export type { Closer };
 
 /** clean: every step finished. forced: one overran the deadline or failed; the rest were skipped. */
 export type StopOutcome = "clean" | "forced";

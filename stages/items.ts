@@ -4,18 +4,27 @@ import type { RemovalPeers } from "./raft-step/removal.js";
 
 /**
  * What flows between the stages, and the small ports through which a stage reaches the next
- * one. Stages are wired by src/node.ts; no stage module imports another.
+ * one. Stages are wired by stages/pipeline.ts; no stage module imports another.
  */
 
 /** Where an answer goes: a local WebSocket connection, or back to the follower that forwarded. */
 export type ReplyTarget =
-  | { readonly kind: "local"; readonly connId: number; readonly id: RequestId }
+  | LocalReplyTarget
   | {
       readonly kind: "remote";
       readonly node: NodeId;
       readonly forwardId: number;
       readonly id: RequestId;
     };
+
+/** `op` and `receivedMs` (performance.now() at ingress) time the request for /metrics. */
+export interface LocalReplyTarget {
+  readonly kind: "local";
+  readonly connId: number;
+  readonly id: RequestId;
+  readonly op?: string;
+  readonly receivedMs?: number;
+}
 
 export type ReplyBody =
   | { readonly ok: true; readonly result: Record<string, unknown> }

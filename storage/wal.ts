@@ -3,6 +3,7 @@ import CRC32C from "crc-32/crc32c.js";
 import { chainChecksum } from "../raft/checksum.js";
 import type { Entry, EntryType, HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
 import { checkLevelLogs } from "./level-log.js";
+import type { LogStore } from "./log-store.js";
 
 /**
  * The write-ahead log on LevelDB (classic-level).
@@ -135,15 +136,32 @@ function decodeJson<T>(bytes: Uint8Array, what: string): T {
   return JSON.parse(decoder.decode(bytes.subarray(4))) as T;
 }
 
-export class Wal {
+/**
+ * The ordered byte store the WAL is kept in: LevelDB on disk, or storage/memory-disk.ts (remu's
+ * disk, with faults). `get` answers undefined for a missing key.
+ */
+export interface WalDb {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  put(key: Uint8Array, value: Uint8Array, options: { sync: boolean }): Promise<void>;
+  batch(ops: readonly WalDbOp[], options: { sync: boolean }): Promise<void>;
+  iterator(range: { gt: Uint8Array; lt: Uint8Array }): AsyncIterable<[Uint8Array, Uint8Array]>;
+  clear(range: { gte: Uint8Array; lte: Uint8Array }): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type WalDbOp =
+  | { readonly type: "put"; readonly key: Uint8Array; readonly value: Uint8Array }
+  | { readonly type: "del"; readonly key: Uint8Array };
+
+export class Wal implements LogStore {
   private firstIndex = 1;
   private lastIndex = 0;
   writes = 0;
   syncs = 0;
 
-  private constructor(
+  constructor(
     readonly dir: string,
-    private readonly db: ClassicLevel<Uint8Array, Uint8Array>,
+    private readonly db: WalDb,
     private readonly sync: boolean,
   ) {}
 
@@ -163,7 +181,7 @@ export class Wal {
       valueEncoding: "view",
     });
     await db.open();
-    return new Wal(dir, db, options.sync ?? true);
+    return new Wal(dir, db as unknown as WalDb, options.sync ?? true);
   }
 
   /**
@@ -251,7 +269,7 @@ export class Wal {
 
   /** Group commit: every write in one synced LevelDB batch. */
   async write(writes: readonly WalWrite[]): Promise<void> {
-    const ops: { type: "put" | "del"; key: Uint8Array; value?: Uint8Array }[] = [];
+    const ops: WalDbOp[] = [];
     let hardState: HardState | null = null;
     // Our view of the stored range changes only once the batch is durable.
     let firstIndex = this.firstIndex;
@@ -282,7 +300,7 @@ export class Wal {
     }
     if (ops.length === 0) return;
     // Deleting an entry then putting it again in one batch is fine: LevelDB applies in order.
-    await this.db.batch(ops as never, { sync: this.sync });
+    await this.db.batch(ops, { sync: this.sync });
     this.firstIndex = firstIndex;
     this.lastIndex = lastIndex;
     this.writes++;

@@ -22,6 +22,10 @@ export interface HttpRoutesPorts {
   readonly dashboard: (token: string | null) => string;
   /** The JSON-able picture pushed to /dashboard/live subscribers once a second. */
   readonly dashboardSnapshot: () => Promise<unknown>;
+  /** The charts' last minutes and their events (GET /dashboard/history), kept server-side. */
+  readonly dashboardHistory: () => unknown;
+  /** Adds one point to that history; called once a second whether or not anyone watches. */
+  readonly dashboardSample: () => void;
   /** A static file of the dashboard (/dashboard/assets/<name>), read at start. */
   readonly dashboardAsset: (name: string) => { contentType: string; body: Buffer } | undefined;
 }
@@ -56,9 +60,9 @@ const unauthorizedText = {
 
 /**
  * The client port's HTTP side, next to the WebSocket /v1 of ingress: the probes (/livez,
- * /readyz, /health; GET and HEAD), GET /metrics,
- * /dashboard with its static assets, and the dashboard's live feed (one picture a second to
- * every subscriber, none built while nobody watches). Built by src/node.ts and handed to
+ * /readyz, /health; GET and HEAD), GET /metrics, /dashboard with its static assets and its
+ * history (/dashboard/history, sampled here once a second), and the dashboard's live feed
+ * (one picture a second to every subscriber, none built while nobody watches). Built by src/node.ts and handed to
  * ingress, which registers it on its app.
  */
 export class HttpRoutes implements IngressHttp {
@@ -91,9 +95,16 @@ export class HttpRoutes implements IngressHttp {
       const token = this.options.protectHttp ? req.getQuery("token") || null : null;
       res.writeHeader("content-type", "text/html; charset=utf-8").end(this.ports.dashboard(token));
     });
+    app.get("/dashboard/history", (res, req) => {
+      if (!this.httpAllowed(res, req, true)) return;
+      res
+        .writeHeader("content-type", "application/json")
+        .writeHeader("cache-control", "no-store")
+        .end(JSON.stringify(this.ports.dashboardHistory()));
+    });
     app.get("/dashboard/assets/:file", (res, req) => this.asset(res, req));
     this.registerLive(app);
-    this.dashboardTimer = setInterval(() => this.pushDashboard(), 1_000);
+    this.dashboardTimer = setInterval(() => this.tick(), 1_000);
     this.dashboardTimer.unref();
   }
 
@@ -221,6 +232,16 @@ export class HttpRoutes implements IngressHttp {
       .writeHeader("www-authenticate", 'Bearer realm="stageraft"')
       .end(query ? unauthorizedText.query : unauthorizedText.header);
     return false;
+  }
+
+  /** Once a second: a point of the history, then a picture for whoever watches. */
+  private tick(): void {
+    try {
+      this.ports.dashboardSample();
+    } catch (error) {
+      this.log.warn({ err: error }, "dashboard history sample failed");
+    }
+    this.pushDashboard();
   }
 
   /** One picture for every dashboard watching; none is built while nobody watches. */

@@ -1,6 +1,12 @@
 import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import {
+  type Clock,
+  Stage,
+  type StageSnapshot,
+  systemClock,
+  type Timer,
+} from "../../queues/mod.js";
 import { type Entry, EntryType } from "../../raft/types.js";
 import { unpackArchive } from "../../storage/archive.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
@@ -41,6 +47,8 @@ export interface ApplyPorts {
   readonly wal: QueuePort<WalItem>;
   /** A batch or a snapshot failed half-way: stop the node (src/node.ts; exit 70). */
   readonly fatal: Fatal;
+  /** Default: the process's clock; remu's virtual one in simulation. */
+  readonly clock?: Clock;
   /** The watch hub (watch-hub.ts): watch items and restores reach it in log order. */
   readonly watches?: {
     handle(item: WatchItem, appliedIndex: number): void;
@@ -77,7 +85,8 @@ export class ApplyStage {
   /** Reads waiting for appliedIndex, in arrival order (read indices only grow per node). */
   private waitingReads: WaitingRead[] = [];
   private appliedIndex: number;
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: Timer | null = null;
+  private readonly clock: Clock;
   /** The snapshot being written in the background (snapshot-job.ts). */
   private readonly snapshotJob: SnapshotJob;
   stats = {
@@ -101,6 +110,7 @@ export class ApplyStage {
     appliedIndex: number,
   ) {
     this.appliedIndex = appliedIndex;
+    this.clock = ports.clock ?? systemClock;
     this.snapshotJob = new SnapshotJob(machine, snapshots, ports, this.stats, log);
     this.stage = new Stage<ApplyItem>("apply", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
@@ -108,6 +118,7 @@ export class ApplyStage {
       concurrency: 1,
       poolKind: options.pool,
       poolSize: 1,
+      now: () => this.clock.elapsed(),
     });
     this.stage.on("error", (error) => {
       // A half-applied batch would leave this replica's state unlike the others': stop, and
@@ -122,7 +133,7 @@ export class ApplyStage {
   /** Load the session table, then start the timeout sweep. */
   async start(): Promise<void> {
     await this.machine.load();
-    this.sweepTimer = setInterval(() => this.expire(), 50);
+    this.sweepTimer = this.clock.every(50, () => this.expire());
     this.ports.watches?.start();
   }
 
@@ -133,7 +144,7 @@ export class ApplyStage {
    * compaction it would have brought simply does not happen.
    */
   stop(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer?.cancel();
     this.sweepTimer = null;
     this.ports.watches?.stop();
     this.snapshotJob.stop();
@@ -346,7 +357,7 @@ export class ApplyStage {
   }
 
   private expire(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [index, waiter] of this.waiters) {
       if (waiter.deadline > now) continue;
       this.waiters.delete(index);

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Timer } from "../../queues/clock.js";
 import type { HistoryPort, HistoryRead, KvChanges } from "../../storage/engines/revisions.js";
 import type { ReplyBody, ReplyTarget, WatchItem } from "../items.js";
 import { ErrorCode, type RequestId, type WatchRequest } from "../protocol.js";
@@ -38,8 +39,9 @@ export class WatchHub {
   private readonly blocked = new Set<Watch>();
   private nextId = 1;
   private applied: number;
-  private stopProgress: (() => void) | null = null;
-  private stopFlush: (() => void) | null = null;
+  private progressTimer: Timer | null = null;
+  /** Runs only while some watch is held back. */
+  private flushTimer: Timer | null = null;
   stats = { watches: 0, created: 0, frames: 0, events: 0, canceledSlow: 0, compacted: 0 };
 
   constructor(
@@ -54,15 +56,15 @@ export class WatchHub {
   }
 
   start(): void {
-    this.stopProgress ??= this.scheduler.every(this.options.progressIntervalMs, () =>
+    this.progressTimer ??= this.scheduler.every(this.options.progressIntervalMs, () =>
       this.progress(),
     );
   }
 
   stop(): void {
-    this.stopProgress?.();
-    this.stopFlush?.();
-    this.stopProgress = this.stopFlush = null;
+    this.progressTimer?.cancel();
+    this.flushTimer?.cancel();
+    this.progressTimer = this.flushTimer = null;
   }
 
   /** A watch request or a closed connection, in order with the entries applied before it. */
@@ -239,7 +241,7 @@ export class WatchHub {
       return;
     }
     this.blocked.add(watch);
-    this.stopFlush ??= this.scheduler.every(this.options.flushIntervalMs, () => this.flush());
+    this.flushTimer ??= this.scheduler.every(this.options.flushIntervalMs, () => this.flush());
   }
 
   private send(watch: Watch, frame: Frame): void {
@@ -284,9 +286,9 @@ export class WatchHub {
       this.blocked.delete(watch);
       if (watch.mode === "catchup") this.readHistory(watch);
     }
-    if (this.blocked.size === 0 && this.stopFlush !== null) {
-      this.stopFlush();
-      this.stopFlush = null;
+    if (this.blocked.size === 0 && this.flushTimer !== null) {
+      this.flushTimer.cancel();
+      this.flushTimer = null;
     }
   }
 

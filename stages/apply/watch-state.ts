@@ -1,14 +1,12 @@
+import type { Clock } from "../../queues/clock.js";
 import type { RespondPort } from "../items.js";
 import type { RequestId } from "../protocol.js";
 import type { WatchSpec, WireEvent } from "./watch-index.js";
 
 /** The watch hub's state and settings (watch-hub.ts). */
 
-/** The hub's timers, injected (the node passes setInterval; tests a manual clock). */
-export interface WatchScheduler {
-  /** Run `fn` every `ms` until the returned function is called. */
-  every(ms: number, fn: () => void): () => void;
-}
+/** The hub's timers: the stages' Clock (the node's, or remu's virtual one; tests a manual one). */
+export type WatchScheduler = Pick<Clock, "every">;
 
 export interface WatchHubOptions {
   /** An idle watch gets a progress frame this often (config watch.progressIntervalMs). */

@@ -89,6 +89,7 @@ export class IngressStage {
     frames: 0,
     badFrames: 0,
     overloaded: 0,
+    peerDropped: 0,
     peerFrames: 0,
     peerRejected: 0,
     unauthorized: 0,
@@ -239,7 +240,13 @@ export class IngressStage {
       ws.send(encodeError(decoded.id, decoded.error));
       return;
     }
-    const target: ReplyTarget = { kind: "local", connId: connection.connId, id: decoded.id };
+    const target: ReplyTarget = {
+      kind: "local",
+      connId: connection.connId,
+      id: decoded.id,
+      op: decoded.request.op,
+      receivedMs: performance.now(),
+    };
     if (connection.inflight >= this.options.maxInflightPerConnection) {
       this.overloaded(
         ws,

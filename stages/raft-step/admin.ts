@@ -20,6 +20,8 @@ export interface AdminCore {
   configContext(): string;
   proposeConfigChange(changes: readonly ConfigChange[], context: string): Promise<ProposeResult>;
   transferLeadership(to: NodeId): Promise<ProposeResult>;
+  /** The stage's clock (wall ms). */
+  now(): number;
 }
 
 /** A condition to wait for, as data: the core evaluates it where it runs (maybe a worker). */
@@ -131,7 +133,7 @@ export class AdminOps {
 
   private waitFor(condition: AdminCondition, timeoutMs = this.timeoutMs): Promise<boolean> {
     return new Promise((resolve) =>
-      this.waits.add({ condition, deadline: Date.now() + timeoutMs, resolve }),
+      this.waits.add({ condition, deadline: this.core.now() + timeoutMs, resolve }),
     );
   }
 

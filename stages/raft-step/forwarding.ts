@@ -19,6 +19,8 @@ export interface ForwardingPorts {
   readonly respond: RespondPort;
   /** Answer `item` with an error (raft-step's refusal, counted there). */
   readonly refuse: (item: ClientItem, code: ErrorCode, message: string) => void;
+  /** The stage's clock (wall ms). */
+  readonly now: () => number;
 }
 
 /** raft-step's counters this part moves (the same object: /health and the tests read it). */
@@ -83,8 +85,9 @@ export class Forwarding {
       // The leader times the request from when it gets it (an admin op: adminTimeoutMs), and
       // answers TIMEOUT itself: never give up before it does.
       const deadline =
-        (adminOps[item.request.op] ? Date.now() + this.options.adminTimeoutMs : item.deadline) +
-        forwardMarginMs;
+        (adminOps[item.request.op]
+          ? this.ports.now() + this.options.adminTimeoutMs
+          : item.deadline) + forwardMarginMs;
       this.pending.set(forwardId, { item, leader, deadline });
       this.stats.forwarded++;
       return;

@@ -1,5 +1,11 @@
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import {
+  type Clock,
+  Stage,
+  type StageSnapshot,
+  systemClock,
+  type Timer,
+} from "../../queues/mod.js";
 import { decodeConfigEntry } from "../../raft/membership.js";
 import type { RaftStatus } from "../../raft/node.js";
 import { EntryType, type NodeId, type Ready, type SnapshotMeta } from "../../raft/types.js";
@@ -44,6 +50,8 @@ export interface RaftStepPorts {
   readonly removed?: (reason: string) => void;
   /** A broken invariant: stop the node (src/node.ts; exit 70). */
   readonly fatal: Fatal;
+  /** Ticks and deadlines (default: the process's clock; remu's virtual one in simulation). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -56,7 +64,8 @@ export interface RaftStepPorts {
  */
 export class RaftStepStage implements RaftStepPort {
   readonly stage: Stage<RaftStepItem>;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
+  private readonly clock: Clock;
   /** dropped: reads skipped because their client had gone; strayForwardReplies: forwarding.ts. */
   stats = {
     readies: 0,
@@ -89,7 +98,10 @@ export class RaftStepStage implements RaftStepPort {
     private readonly options: RaftStepOptions,
     private readonly log: Logger,
   ) {
+    const clock = ports.clock ?? systemClock;
+    this.clock = clock;
     const adminCore: AdminCore = {
+      now: () => clock.now(),
       status: () => this.core.status(),
       configContext: () => this.core.view().configContext,
       proposeConfigChange: (changes, context) =>
@@ -111,7 +123,11 @@ export class RaftStepStage implements RaftStepPort {
       log.child({ part: "admin" }),
     );
     this.removal = new Removal(
-      { status: () => this.core.status(), configIndex: () => this.core.view().configIndex },
+      {
+        status: () => this.core.status(),
+        configIndex: () => this.core.view().configIndex,
+        now: () => clock.now(),
+      },
       ports.replicate,
       directory,
       (reason) => {
@@ -132,7 +148,7 @@ export class RaftStepStage implements RaftStepPort {
         outbox: this.outbox,
         round: () => this.next,
       },
-      ports,
+      { ...ports, clock },
       directory,
       options,
       this.stats,
@@ -146,17 +162,18 @@ export class RaftStepStage implements RaftStepPort {
       concurrency: 1,
       poolKind: core.pool,
       poolSize: 1,
+      now: () => clock.elapsed(),
     });
     this.stage.on("error", (error) => this.fatal(error));
   }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer = this.clock.every(this.options.tickMs, () => this.tick());
     this.run();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 
@@ -197,10 +214,10 @@ export class RaftStepStage implements RaftStepPort {
 
   private tick(): void {
     this.next.ticks++;
-    this.admin.expire(Date.now());
+    this.admin.expire(this.clock.now());
     this.admin.autopilot();
     this.removal.tick();
-    this.requests.expire(Date.now());
+    this.requests.expire(this.clock.now());
     this.run();
   }
 

@@ -45,6 +45,8 @@ export class Removal {
       status(): RaftStatus;
       /** Index of the entry that installed the current configuration. */
       configIndex(): number;
+      /** The stage's clock (wall ms). */
+      now(): number;
     },
     private readonly peers: RemovalPeers,
     private readonly directory: MemberDirectory,
@@ -89,7 +91,7 @@ export class Removal {
     if (status.role !== "leader" || memberSet(status).has(from)) return;
     if (this.raft.configIndex() > status.commitIndex) return;
     const address = this.directory.get(from)?.peer;
-    const now = Date.now();
+    const now = this.raft.now();
     if (address === undefined || now - (this.noticed.get(from) ?? 0) < noticeEveryMs) return;
     this.noticed.set(from, now);
     this.log.info(

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Clock } from "../../queues/mod.js";
 import type { NodeId, ProposeResult, ReadState } from "../../raft/types.js";
 import { encodeCommand, toLogCommand, type VectorDefaults } from "../apply/commands.js";
 import type { ApplyItem, ClientItem, QueuePort, ReplicatePort, RespondPort } from "../items.js";
@@ -16,6 +17,7 @@ export interface RequestsPorts {
   readonly apply: QueuePort<ApplyItem>;
   readonly respond: RespondPort;
   readonly replicate: ReplicatePort;
+  readonly clock: Clock;
 }
 
 export interface RequestsOptions extends ForwardingOptions {
@@ -61,7 +63,7 @@ export class Requests {
     const refuse = (item: ClientItem, code: ErrorCode, message: string) =>
       this.refuse(item, code, message);
     this.forwarding = new Forwarding(
-      { replicate: ports.replicate, respond: ports.respond, refuse },
+      { replicate: ports.replicate, respond: ports.respond, refuse, now: () => ports.clock.now() },
       directory,
       options,
       stats,
@@ -142,7 +144,7 @@ export class Requests {
       this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
       return;
     }
-    const command = toLogCommand(item.request, Date.now(), this.options.vectorDefaults);
+    const command = toLogCommand(item.request, this.ports.clock.now(), this.options.vectorDefaults);
     this.parts.round().proposals.push({ data: encodeCommand(command), item });
   }
 

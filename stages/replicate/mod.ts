@@ -5,3 +5,4 @@ export type { PeerGatewayOptions, PeerGatewayPorts } from "./peer-gateway.js";
 export { PeerGateway } from "./peer-gateway.js";
 export type { ReplicateOptions } from "./replicate.js";
 export { ReplicateStage, splitAddress } from "./replicate.js";
+export type { PeerLinkStatus, Transport } from "./transport.js";

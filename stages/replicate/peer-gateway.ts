@@ -65,6 +65,8 @@ export interface PeerCounters {
   peerFrames: number;
   peerRejected: number;
   overloaded: number;
+  /** Raft messages dropped at a full raft-step queue (not client requests: not overloaded). */
+  peerDropped: number;
 }
 
 /** One connection on the peer port; `peer` is null until its hello is checked. */
@@ -247,7 +249,7 @@ export class PeerGateway {
     const own = messages.filter((message) => message.from === peer);
     // A full raft-step queue drops peer messages: Raft retransmits, memory stays bounded.
     if (own.length > 0 && !this.ports.raftStep.offer({ kind: "peer", messages: own }))
-      this.stats.overloaded++;
+      this.stats.peerDropped += own.length;
     return null;
   }
 
@@ -270,6 +272,7 @@ export class PeerGateway {
       deadline: Date.now() + this.options.requestTimeoutMs,
     };
     if (!this.ports.admission.admit() || !this.ports.raftStep.offer(item)) {
+      this.stats.overloaded++;
       this.ports.replyNow(
         target,
         encodeError(id, {

@@ -4,10 +4,10 @@ import { Stage, type StageSnapshot } from "../../queues/mod.js";
 import { encodeMessages } from "../../raft/codec.js";
 import type { Message, NodeId } from "../../raft/types.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
-import type { ReplicatePort } from "../items.js";
 import type { ClientRequest, RequestId } from "../protocol.js";
 import type { RemovedNotice } from "../raft-step/removal.js";
 import { encodeFrame, encodeJsonFrame, FrameKind, type Hello } from "./peer-frames.js";
+import type { PeerLinkStatus, Transport } from "./transport.js";
 
 export interface ReplicateOptions {
   readonly capacityItems: number;
@@ -127,7 +127,7 @@ class PeerLink {
  * frames as the frame limit allows; InstallSnapshot chunks get their bytes from the snapshot
  * store on the way out. One connection per peer; a full socket drops messages, never memory.
  */
-export class ReplicateStage implements ReplicatePort {
+export class ReplicateStage implements Transport {
   readonly stage: Stage<ReplicateItem>;
   private readonly links = new Map<NodeId, PeerLink>();
   stats = { messages: 0, frames: 0, dropped: 0, snapshotChunks: 0 };
@@ -205,7 +205,7 @@ export class ReplicateStage implements ReplicatePort {
     return this.stage.snapshot();
   }
 
-  peerStatus(): { name: NodeId; address: string; up: boolean; dropped: number }[] {
+  peerStatus(): PeerLinkStatus[] {
     return [...this.links.values()].map((link) => ({
       name: link.name,
       address: link.address,

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
-import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import { type Clock, Stage, type StageSnapshot, systemClock } from "../../queues/mod.js";
 import type {
+  LocalReplyTarget,
   QueuedReply,
   ReplicatePort,
   Reply,
@@ -29,17 +30,21 @@ export class RespondStage implements RespondPort {
   readonly stage: Stage<QueuedReply>;
   /** encodeFailed: replies that could not be encoded (answered TIMEOUT instead, logged). */
   stats = { sent: 0, dropped: 0, encodeFailed: 0 };
+  /** Sees each reply to a local client as it is written (src/metrics: request latency). */
+  replied: ((target: LocalReplyTarget) => void) | null = null;
 
   constructor(
     private readonly connections: ConnectionTable,
     private readonly replicate: Pick<ReplicatePort, "forwardReply">,
     private readonly options: RespondOptions,
     private readonly log: Logger,
+    clock: Clock = systemClock,
   ) {
     this.stage = new Stage<QueuedReply>("respond", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
       concurrency: 1,
+      now: () => clock.elapsed(),
     });
     this.stage.on("error", (error) => this.log.error({ err: error }, "respond batch failed"));
   }
@@ -99,6 +104,7 @@ export class RespondStage implements RespondPort {
           this.replicate.forwardReply(target.node, target.forwardId, text);
           continue;
         }
+        if (!reply.push) this.replied?.(target);
         let texts = byConnection.get(target.connId);
         if (texts === undefined) {
           texts = { texts: [], answered: 0 };

@@ -1,7 +1,8 @@
-import { Stage, type StageSnapshot } from "../../queues/mod.js";
+import { type Clock, Stage, type StageSnapshot, sleep, systemClock } from "../../queues/mod.js";
 import type { Ready } from "../../raft/types.js";
+import type { LogStore } from "../../storage/log-store.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
-import type { Wal, WalWrite } from "../../storage/wal.js";
+import type { WalWrite } from "../../storage/wal.js";
 import type { ApplyItem, Fatal, QueuePort, RaftStepPort, WalItem } from "../items.js";
 
 export interface WalAppendOptions {
@@ -15,6 +16,8 @@ export interface WalAppendPorts {
   readonly apply: QueuePort<ApplyItem>;
   /** A write failed: stop the node (src/node.ts; exit 70). */
   readonly fatal: Fatal;
+  /** Default: the process's clock; remu's virtual one in simulation. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -25,17 +28,20 @@ export interface WalAppendPorts {
 export class WalAppendStage {
   readonly stage: Stage<WalItem>;
   stats = { groupCommits: 0, readies: 0, entries: 0 };
+  private readonly clock: Clock;
 
   constructor(
-    private readonly wal: Wal,
+    private readonly wal: LogStore,
     private readonly snapshots: SnapshotStore,
     private readonly ports: WalAppendPorts,
     options: WalAppendOptions,
   ) {
+    this.clock = ports.clock ?? systemClock;
     this.stage = new Stage<WalItem>("wal-append", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
       concurrency: 1,
+      now: () => this.clock.elapsed(),
     });
     this.stage.on("error", (error) => {
       // A WAL that cannot write (full disk, I/O error) must not ack anything: stop the node.
@@ -87,7 +93,7 @@ export class WalAppendStage {
       if (ready.snapshot !== null && path !== undefined) {
         // Rare: wait for room rather than drop the restore (apply drains on its own).
         while (!this.ports.apply.offer({ kind: "restore", meta: ready.snapshot, path })) {
-          await new Promise((resolve) => setTimeout(resolve, 1));
+          await sleep(this.clock, 1);
         }
       }
       this.ports.raftStep.onPersisted(ready);

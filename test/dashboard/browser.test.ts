@@ -1,12 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { sleep, TestCluster } from "../integration/harness.js";
+import { chromiumPath, launch, number, text, until } from "./chromium.js";
 
-const chromiumPath = "/usr/bin/chromium";
 const order = ["ingress", "raft-step", "wal-append", "replicate", "apply", "respond"];
 const token = "dash-token";
 const screenshots = join(process.cwd(), "test-results");
@@ -20,50 +19,6 @@ afterAll(async () => {
   await cluster?.stop();
   if (profile) await rm(profile, { recursive: true, force: true });
 });
-
-async function launch(): Promise<BrowserContext> {
-  profile = await mkdtemp(join(tmpdir(), "stageraft-chromium-"));
-  // A persistent context is Playwright's way of giving Chromium a fresh --user-data-dir.
-  return chromium.launchPersistentContext(profile, {
-    executablePath: chromiumPath,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
-
-/** What the page shows: the text of the first match, "" when there is none. */
-async function text(page: Page, selector: string): Promise<string> {
-  const locator = page.locator(selector).first();
-  return (await locator.count()) === 0 ? "" : ((await locator.textContent()) ?? "");
-}
-
-async function number(page: Page, selector: string): Promise<number> {
-  return Number((await text(page, selector)).replace(/[^0-9.]/g, ""));
-}
-
-/** Polls `check` (reading the page) until it holds; fails with `what` and the last reading. */
-async function until(
-  what: string,
-  check: () => Promise<boolean>,
-  describeState: () => Promise<unknown> = async () => "",
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`the page did not show ${what} within ${timeoutMs} ms: ${await describeState()}`);
-}
 
 const raftView = async (page: Page) => ({
   role: await text(page, "#raft-role"),
@@ -104,7 +59,7 @@ describe("dashboard - in a browser", () => {
       // The page watches a follower, which then takes over by transfer-leader.
       const watched = cluster.nodes.find((n) => n.name !== first)!.name;
       const third = cluster.nodes.find((n) => n.name !== first && n.name !== watched)!.name;
-      context = await launch();
+      ({ context, profile } = await launch());
       const page = await context.newPage();
       const errors: string[] = [];
       page.on("pageerror", (error) => errors.push(error.message));

@@ -96,12 +96,34 @@ describe("metrics - /metrics from prom-client", () => {
       expectStages(name, queueStages, { quantile: "0.5" });
       expectStages(name, queueStages, { quantile: "0.99" });
     }
-    // Types: counters end in _total, everything of ours is a counter or a gauge.
+    // Types: counters end in _total, histograms in _duration_seconds, the rest are gauges.
     for (const [name, kind] of metrics.types) {
       if (!name.startsWith("stageraft_")) continue;
-      expect(kind, name).toBe(name.endsWith("_total") ? "counter" : "gauge");
+      const expected = name.endsWith("_total")
+        ? "counter"
+        : name.endsWith("_duration_seconds")
+          ? "histogram"
+          : "gauge";
+      expect(kind, name).toBe(expected);
       expect(metrics.help.get(name), `${name} has help`).toBeTruthy();
     }
+    // Histograms beside the quantile gauges: cumulative buckets, aggregatable across nodes.
+    for (const name of [
+      "stageraft_stage_wait_duration_seconds",
+      "stageraft_stage_service_duration_seconds",
+    ]) {
+      expect(metrics.types.get(name), name).toBe("histogram");
+      for (const stage of queueStages) {
+        const buckets = series(metrics, `${name}_bucket`, { stage }).map((b) => b.value);
+        expect(buckets.length, `${name} ${stage}`).toBeGreaterThan(5);
+        // Cumulative: never falling, the last (+Inf) equal to the count.
+        for (let k = 1; k < buckets.length; k++)
+          expect(buckets[k]!).toBeGreaterThanOrEqual(buckets[k - 1]!);
+        expect(buckets.at(-1)).toBe(sampleValue(metrics, `${name}_count`, { stage }));
+      }
+      expect(sampleValue(metrics, `${name}_count`, { stage: "apply" })).toBeGreaterThan(0);
+    }
+    expect(metrics.types.get("stageraft_client_request_duration_seconds")).toBe("histogram");
     // Live values: the writes went through every stage of the leader.
     for (const stage of ["raft-step", "wal-append", "replicate", "apply", "respond"])
       expect(
@@ -175,7 +197,12 @@ describe("metrics - /metrics from prom-client", () => {
 
 describe("metrics - ops/monitoring", () => {
   it("metrics - the Grafana dashboard and the alerts use only series the nodes export", async () => {
-    const exported = new Set(parseExposition((await scrape(leader)).text).types.keys());
+    const exposition = parseExposition((await scrape(leader)).text);
+    const exported = new Set(exposition.types.keys());
+    // A histogram's samples are its name plus _bucket, _sum or _count.
+    for (const [name, kind] of exposition.types)
+      if (kind === "histogram")
+        for (const end of ["_bucket", "_sum", "_count"]) exported.add(name + end);
     const files = ["grafana-dashboard.json", "alerts.yml"].map((file) =>
       readFileSync(new URL(`../../ops/monitoring/${file}`, import.meta.url), "utf8"),
     );
@@ -188,6 +215,14 @@ describe("metrics - ops/monitoring", () => {
     );
     expect(used.size).toBeGreaterThan(20);
     for (const name of used) expect(exported.has(name), `${name} is exported`).toBe(true);
+    // Both use the histograms (latency that aggregates across nodes), not only the gauges.
+    for (const [k, text] of files.entries())
+      for (const name of [
+        "stageraft_stage_wait_duration_seconds_bucket",
+        "stageraft_client_request_duration_seconds_bucket",
+      ])
+        expect(text.includes(name), `${name} in ${["dashboard", "alerts"][k]}`).toBe(true);
+    expect(files[1]).toContain("stageraft_peer_messages_dropped_total");
   });
 });
 

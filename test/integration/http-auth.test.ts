@@ -33,7 +33,12 @@ describe("http auth - auth.protectHttp", () => {
     });
     const base = `http://${cluster.node("n1").client}`;
 
-    for (const path of ["/metrics", "/dashboard", "/dashboard/assets/uplot.min.js"]) {
+    for (const path of [
+      "/metrics",
+      "/dashboard",
+      "/dashboard/assets/uplot.min.js",
+      "/dashboard/history",
+    ]) {
       const refused = await get(`${base}${path}`);
       expect(refused.status, path).toBe(401);
       expect(refused.challenge, path).toMatch(/^Bearer/);
@@ -73,6 +78,9 @@ describe("http auth - auth.protectHttp", () => {
       200,
     );
     expect((await get(`${base}/dashboard?token=wrong`)).status).toBe(401);
+    // The page reads its history with the same ?token=.
+    expect((await get(`${base}/dashboard/history?token=${clientToken}`)).status).toBe(200);
+    expect((await get(`${base}/dashboard/history?token=wrong`)).status).toBe(401);
     // /metrics is for scrapers: a Bearer header only, no token in URLs (and their logs).
     expect((await get(`${base}/metrics?token=${clientToken}`)).status).toBe(401);
   });

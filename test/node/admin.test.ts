@@ -18,6 +18,10 @@ class FakeCore implements AdminCore {
   readonly proposals: { changes: readonly ConfigChange[]; context: string }[] = [];
   answers: ProposeResult[] = [];
 
+  now(): number {
+    return Date.now();
+  }
+
   status(): RaftStatus {
     return {
       id: "n1",
@@ -151,7 +155,7 @@ describe("removal", () => {
     const reasons: string[] = [];
     const full = { ...new FakeCore().status(), ...status } as RaftStatus;
     const subject = new Removal(
-      { status: () => full, configIndex: () => configIndex },
+      { status: () => full, configIndex: () => configIndex, now: () => Date.now() },
       {
         peerNames: () => ["n2", "n3", "n4"],
         removePeer: (name) => removedPeers.push(name),

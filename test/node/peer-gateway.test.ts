@@ -2,9 +2,14 @@ import { connect as connectTcp, type Socket } from "node:net";
 import pino from "pino";
 import { afterEach, describe, expect, test } from "vitest";
 import type { AdmissionController } from "../../queues/mod.js";
+import { encodeMessages } from "../../raft/codec.js";
 import { defaultProtocolLimits } from "../../stages/protocol.js";
-import { encodeJsonFrame, FrameKind } from "../../stages/replicate/peer-frames.js";
-import { PeerGateway, type PeerGatewayOptions } from "../../stages/replicate/peer-gateway.js";
+import { encodeFrame, encodeJsonFrame, FrameKind } from "../../stages/replicate/peer-frames.js";
+import {
+  type PeerCounters,
+  PeerGateway,
+  type PeerGatewayOptions,
+} from "../../stages/replicate/peer-gateway.js";
 
 /**
  * The peer gateway on a real loopback socket with fake neighbours: the limits on strangers
@@ -17,7 +22,9 @@ interface Started {
   readonly gateway: PeerGateway;
   readonly port: number;
   readonly replies: [string, number, string][];
-  readonly stats: { peerFrames: number; peerRejected: number; overloaded: number };
+  readonly stats: PeerCounters;
+  /** Texts answered at once (replyNow). */
+  readonly sent: string[];
 }
 
 const gateways: PeerGateway[] = [];
@@ -27,9 +34,13 @@ afterEach(async () => {
   for (const gateway of gateways.splice(0)) await gateway.stop();
 });
 
-async function startGateway(options: Partial<PeerGatewayOptions>): Promise<Started> {
+async function startGateway(
+  options: Partial<PeerGatewayOptions>,
+  room = { raftStep: true },
+): Promise<Started> {
   const replies: [string, number, string][] = [];
-  const stats = { peerFrames: 0, peerRejected: 0, overloaded: 0 };
+  const stats = { peerFrames: 0, peerRejected: 0, overloaded: 0, peerDropped: 0 };
+  const sent: string[] = [];
   const gateway = new PeerGateway(
     {
       host: "127.0.0.1",
@@ -42,20 +53,22 @@ async function startGateway(options: Partial<PeerGatewayOptions>): Promise<Start
       ...options,
     },
     {
-      raftStep: { offer: () => true },
+      raftStep: { offer: () => room.raftStep },
       admission: { admit: () => true } as unknown as AdmissionController,
       forwardReplied: (...args) => {
         replies.push(args);
       },
       peerHello: () => {},
       removedNotice: () => {},
-      replyNow: () => {},
+      replyNow: (_target, text) => {
+        sent.push(text);
+      },
     },
     stats,
     silent,
   );
   gateways.push(gateway);
-  return { gateway, port: await gateway.start(), replies, stats };
+  return { gateway, port: await gateway.start(), replies, stats, sent };
 }
 
 /** A client socket that reports whether (and when) the server closed it. */
@@ -127,5 +140,37 @@ describe("peer gateway - strangers", () => {
     while (replies.length === 0 && Date.now() < by)
       await new Promise((resolve) => setTimeout(resolve, 10));
     expect(replies).toEqual([["n3", 7, "{}"]]);
+  });
+});
+
+describe("peer gateway - a full raft-step queue", () => {
+  const until = async (done: () => boolean) => {
+    const by = Date.now() + 5_000;
+    while (!done() && Date.now() < by) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+
+  test("peer gateway - dropped Raft messages are counted apart from OVERLOADED requests", async () => {
+    const { port, stats, sent } = await startGateway({}, { raftStep: false });
+    const { socket } = await open(port);
+    socket.write(hello("n1"));
+    const heartbeat = { type: "heartbeat", group: 1, from: "n1", to: "n2", term: 3 } as const;
+    const messages = [0, 1].map((readSeq) => ({
+      ...heartbeat,
+      leaderCommit: 0,
+      readSeq,
+      sentTick: 0,
+    }));
+    socket.write(encodeFrame(FrameKind.raft, encodeMessages(messages)));
+    await until(() => stats.peerDropped === 2);
+    // Raft resends a dropped message: no client was refused, so OVERLOADED did not grow.
+    expect(stats.peerDropped).toBe(2);
+    expect(stats.overloaded).toBe(0);
+    // A forwarded client request refused for the same reason is an OVERLOADED answer.
+    const forward = { forwardId: 1, id: 9, request: { op: "get", key: "k" }, admin: false };
+    socket.write(encodeJsonFrame(FrameKind.forward, forward));
+    await until(() => sent.length === 1);
+    expect(sent[0]).toContain("OVERLOADED");
+    expect(stats.overloaded).toBe(1);
+    expect(stats.peerDropped).toBe(2);
   });
 });

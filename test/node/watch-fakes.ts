@@ -122,10 +122,10 @@ export class FakeRespond {
 export class ManualScheduler implements WatchScheduler {
   private timers = new Set<{ ms: number; next: number; fn: () => void }>();
   now = 0;
-  every(ms: number, fn: () => void): () => void {
+  every(ms: number, fn: () => void): { cancel(): void } {
     const timer = { ms, next: this.now + ms, fn };
     this.timers.add(timer);
-    return () => this.timers.delete(timer);
+    return { cancel: () => this.timers.delete(timer) };
   }
   tick(ms: number): void {
     const end = this.now + ms;

@@ -119,3 +119,41 @@ describe("sliding-window", () => {
     expect(window.totals(10_400)).toEqual({ items: 4, busyMs: 0, spanMs: 400 });
   });
 });
+
+describe("metrics - percentiles over a sliding window", () => {
+  test("metrics - percentiles decay to empty on an idle window", () => {
+    const { clock, metrics } = setup();
+    clock.nowMs = 1_000;
+    for (let k = 0; k < 50; k++) {
+      metrics.recordWait(400);
+      metrics.recordBatch(4, 380);
+    }
+    const busy = metrics.snapshot();
+    expect(busy.waitMsP99).toBeCloseTo(400, -1);
+    expect(busy.percentileSamples).toBe(50);
+    // Half a window later the old samples still count beside new ones.
+    clock.nowMs = 1_000 + metrics.percentileWindowMs / 2;
+    metrics.recordWait(2);
+    metrics.recordBatch(1, 1);
+    expect(metrics.snapshot().percentileSamples).toBe(51);
+    // A window with nothing recorded: no stale p99, and the snapshot says it is empty.
+    clock.nowMs = 1_000 + metrics.percentileWindowMs * 2;
+    const idle = metrics.snapshot();
+    expect(idle.percentileSamples).toBe(0);
+    expect([idle.waitMsP99, idle.serviceMsP99, idle.batchSizeP99]).toEqual([0, 0, 0]);
+    expect(idle.percentileWindowMs).toBe(metrics.percentileWindowMs);
+    expect(idle.processed).toBe(201); // counters are cumulative
+  });
+
+  test("metrics - the observer sees every wait and service time", () => {
+    const { metrics } = setup();
+    const seen: string[] = [];
+    metrics.observer = {
+      wait: (ms) => seen.push(`wait ${ms}`),
+      service: (ms) => seen.push(`service ${ms}`),
+    };
+    metrics.recordWait(3);
+    metrics.recordBatch(2, 7);
+    expect(seen).toEqual(["wait 3", "service 7"]);
+  });
+});
