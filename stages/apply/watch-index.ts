@@ -94,38 +94,67 @@ export function splitFrames(
   return frames;
 }
 
+/** Watches grouped by a string (a key, or a prefix). */
+class Groups<W> {
+  private readonly groups = new Map<string, Set<W>>();
+
+  get size(): number {
+    return this.groups.size;
+  }
+
+  add(name: string, watch: W): void {
+    const group = this.groups.get(name);
+    if (group === undefined) this.groups.set(name, new Set([watch]));
+    else group.add(watch);
+  }
+
+  /** True when the group is gone (it held only this watch). */
+  delete(name: string, watch: W): boolean {
+    const group = this.groups.get(name);
+    group?.delete(watch);
+    if (group?.size !== 0) return false;
+    this.groups.delete(name);
+    return true;
+  }
+
+  get(name: string): Set<W> | undefined {
+    return this.groups.get(name);
+  }
+}
+
 /**
- * Watches by what they look at, so that an applied change costs a map lookup per event plus a
- * check per range watch: single-key watches (etcd's common case, and the bulk of idle
- * watchers) sit in a map by key and cost nothing when other keys change.
+ * Watches by what they look at, so that idle watchers cost little: single-key watches (etcd's
+ * common case) sit in a map by key, prefix watches in a map by prefix looked up once per
+ * distinct prefix length, so a change costs a few lookups whatever the number of watchers.
+ * Start/end ranges (rarer) are checked one by one.
  */
 export class WatchIndex<W extends { readonly spec: WatchSpec }> {
-  private readonly byKey = new Map<string, Set<W>>();
+  private readonly byKey = new Groups<W>();
+  private readonly byPrefix = new Groups<W>();
+  /** The distinct prefix lengths (UTF-16 units), with how many prefixes have each. */
+  private readonly prefixLengths = new Map<number, number>();
   private readonly ranges = new Set<W>();
 
   add(watch: W): void {
-    const { key } = watch.spec;
-    if (key === undefined) {
-      this.ranges.add(watch);
-      return;
+    const { key, prefix } = watch.spec;
+    if (key !== undefined) this.byKey.add(key, watch);
+    else if (prefix === undefined) this.ranges.add(watch);
+    else {
+      if (this.byPrefix.get(prefix) === undefined)
+        this.prefixLengths.set(prefix.length, (this.prefixLengths.get(prefix.length) ?? 0) + 1);
+      this.byPrefix.add(prefix, watch);
     }
-    let set = this.byKey.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.byKey.set(key, set);
-    }
-    set.add(watch);
   }
 
   delete(watch: W): void {
-    const { key } = watch.spec;
-    if (key === undefined) {
-      this.ranges.delete(watch);
-      return;
+    const { key, prefix } = watch.spec;
+    if (key !== undefined) this.byKey.delete(key, watch);
+    else if (prefix === undefined) this.ranges.delete(watch);
+    else if (this.byPrefix.delete(prefix, watch)) {
+      const count = this.prefixLengths.get(prefix.length)! - 1;
+      if (count === 0) this.prefixLengths.delete(prefix.length);
+      else this.prefixLengths.set(prefix.length, count);
     }
-    const set = this.byKey.get(key);
-    set?.delete(watch);
-    if (set?.size === 0) this.byKey.delete(key);
   }
 
   /**
@@ -134,18 +163,23 @@ export class WatchIndex<W extends { readonly spec: WatchSpec }> {
    */
   route(changes: readonly KvChanges[]): Map<W, WireEvent[]> {
     const routed = new Map<W, WireEvent[]>();
-    if (this.byKey.size === 0 && this.ranges.size === 0) return routed;
-    const add = (watch: W, event: KvEvent) => {
-      if (!matches(watch.spec, event)) return;
-      const events = routed.get(watch);
-      if (events === undefined) routed.set(watch, [toWire(watch.spec, event)]);
-      else events.push(toWire(watch.spec, event));
+    if (this.byKey.size === 0 && this.byPrefix.size === 0 && this.ranges.size === 0) return routed;
+    const add = (watches: Iterable<W> | undefined, event: KvEvent) => {
+      if (watches === undefined) return;
+      for (const watch of watches) {
+        if (!matches(watch.spec, event)) continue;
+        const events = routed.get(watch);
+        if (events === undefined) routed.set(watch, [toWire(watch.spec, event)]);
+        else events.push(toWire(watch.spec, event));
+      }
     };
     for (const change of changes)
       for (const event of change.events) {
-        const exact = this.byKey.get(event.kv.key);
-        if (exact !== undefined) for (const watch of exact) add(watch, event);
-        for (const watch of this.ranges) add(watch, event);
+        const { key } = event.kv;
+        add(this.byKey.get(key), event);
+        for (const length of this.prefixLengths.keys())
+          if (length <= key.length) add(this.byPrefix.get(key.slice(0, length)), event);
+        add(this.ranges, event);
       }
     return routed;
   }
