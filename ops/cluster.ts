@@ -1,6 +1,8 @@
 /**
  * npm start: a local 3-node cluster on 127.0.0.1 (clients 7001–7003, peers 8001–8003), data
- * under ./data/. Each node's JSON log goes to ./data/<name>.log; Ctrl-C stops them all.
+ * under ./data/. Each node's JSON log goes to ./data/<name>.log; Ctrl-C (SIGINT) or SIGTERM
+ * stops them all. STAGERAFT_DATA, STAGERAFT_CLIENT_PORTS and STAGERAFT_PEER_PORTS (three
+ * comma-separated ports each) move it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync } from "node:fs";
@@ -11,7 +13,9 @@ const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const cli = join(root, "dist", "src", "cli.js");
 const dataDir = resolve(process.env.STAGERAFT_DATA ?? "data");
 const names = ["n1", "n2", "n3"];
-const initialCluster = names.map((name, k) => `${name}=127.0.0.1:${8001 + k}`).join(",");
+const clientPorts = ports("STAGERAFT_CLIENT_PORTS", 7001);
+const peerPorts = ports("STAGERAFT_PEER_PORTS", 8001);
+const initialCluster = names.map((name, k) => `${name}=127.0.0.1:${peerPorts[k]}`).join(",");
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
@@ -26,9 +30,9 @@ for (const [k, name] of names.entries()) {
     "--data-dir",
     join(dataDir, name),
     "--listen-client",
-    `127.0.0.1:${7001 + k}`,
+    `127.0.0.1:${clientPorts[k]}`,
     "--listen-peer",
-    `127.0.0.1:${8001 + k}`,
+    `127.0.0.1:${peerPorts[k]}`,
     "--initial-cluster",
     initialCluster,
   ];
@@ -50,13 +54,15 @@ for (const [k, name] of names.entries()) {
 process.stdout.write(`stageraft: a 3-node cluster on 127.0.0.1, data in ${dataDir}\n`);
 for (const [k, name] of names.entries()) {
   process.stdout.write(
-    `  ${name}  client ws://127.0.0.1:${7001 + k}/v1  peer 127.0.0.1:${8001 + k}  ` +
-      `dashboard http://127.0.0.1:${7001 + k}/dashboard  log ${join(dataDir, `${name}.log`)}\n`,
+    `  ${name}  client ws://127.0.0.1:${clientPorts[k]}/v1  peer 127.0.0.1:${peerPorts[k]}  ` +
+      `dashboard http://127.0.0.1:${clientPorts[k]}/dashboard  log ${join(dataDir, `${name}.log`)}  pid ${children.get(name)?.pid}\n`,
   );
 }
+const endpoints = clientPorts.map((port) => `127.0.0.1:${port}`).join(",");
 process.stdout.write(
-  "try:  npx stageraft put hello world --endpoints 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003\n" +
-    "      npx stageraft status -w table --endpoints 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003\n" +
+  `try:  export STAGERAFT_ENDPOINTS=${endpoints}\n` +
+    "      node dist/src/cli.js put hello world      (or stageraft …, after npm link)\n" +
+    "      node dist/src/cli.js endpoint status -w table\n" +
     "Ctrl-C stops the cluster.\n",
 );
 
@@ -72,3 +78,19 @@ function stop(): void {
 
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+// npm start execs this script (package.json), so npm's forwarded SIGTERM reaches it; should
+// whatever started it die without a word (kill -9 of npm, of a shell), stop the nodes too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop();
+}, 500).unref();
+
+function ports(variable: string, first: number): number[] {
+  const listed = process.env[variable]?.split(",").map(Number);
+  if (listed === undefined) return names.map((_, k) => first + k);
+  if (listed.length !== names.length || !listed.every((p) => Number.isInteger(p) && p > 0)) {
+    process.stderr.write(`${variable} must be ${names.length} comma-separated ports\n`);
+    process.exit(2);
+  }
+  return listed;
+}

@@ -24,8 +24,11 @@ for (const [location, entry] of Object.entries(packages)) {
     added++;
   }
 }
+// npm's own order (@isaacs/string-locale-compare, "en"): in any other order the next
+// `npm install` rewrites the lock (uWebSockets.js sorts among the u's, not before them).
+const collator = new Intl.Collator("en");
 const sorted = Object.fromEntries(
-  Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a < b ? -1 : 1)),
+  Object.entries(packages).sort(([a], [b]) => collator.compare(a, b)),
 );
 lock.packages = sorted;
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);

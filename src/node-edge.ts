@@ -3,11 +3,13 @@ import type { Closer } from "../queues/mod.js";
 import { IngressStage } from "../stages/ingress/mod.js";
 import type { Pipeline } from "../stages/pipeline.js";
 import type { Readiness } from "../stages/raft-step/mod.js";
+import type { SnapshotStore } from "../storage/snapshot-store.js";
 import type { NodeConfig } from "./config.js";
 import { loadDashboardAssets } from "./dashboard/assets.js";
 import { type EnginesView, type IngressCounters, NodeObserver } from "./dashboard/observer.js";
 import { renderDashboard } from "./dashboard/page.js";
 import { HttpRoutes } from "./http/routes.js";
+import { latestSnapshotFile } from "./http/snapshot-download.js";
 import { NodeMetrics } from "./metrics.js";
 
 /** Whether the node is stopping (it is then not ready), shared by the routes and the node. */
@@ -31,6 +33,7 @@ export class NodeEdge {
     private readonly pipeline: Pipeline,
     private readonly lifecycle: Lifecycle,
     wal: { readonly writes: number; readonly syncs: number },
+    private readonly snapshots: SnapshotStore,
     engines: () => EnginesView | null,
     log: Logger,
   ) {
@@ -129,6 +132,7 @@ export class NodeEdge {
           token === null ? page : renderDashboard(config.name, { token, protectHttp }),
         dashboardSnapshot: () => this.observer.dashboardFresh(),
         dashboardAsset: (name) => assets.get(name),
+        latestSnapshot: () => latestSnapshotFile(this.snapshots),
       },
       log.child({ stage: "ingress" }),
     );

@@ -74,7 +74,15 @@ export class StageraftNode {
       log,
     );
     const lifecycle: Lifecycle = { stopping: false };
-    const edge = new NodeEdge(config, pipeline, lifecycle, opened.wal, engines(opened), log);
+    const edge = new NodeEdge(
+      config,
+      pipeline,
+      lifecycle,
+      opened.wal,
+      opened.snapshots,
+      engines(opened),
+      log,
+    );
     let ports: { clientPort: number; peerPort: number };
     try {
       await pipeline.load().catch((error: Error) => {

@@ -9,7 +9,6 @@ import {
 import {
   addressField,
   consistencyField,
-  decodeVectorOp,
   Invalid,
   keyField,
   nameField,
@@ -17,6 +16,8 @@ import {
   sessionFields,
   stringField,
 } from "./protocol-fields.js";
+import { decodeVectorOp } from "./protocol-vector.js";
+import { isVectorOp } from "./protocol-vector-ops.js";
 import { decodeWatchOp } from "./protocol-watch.js";
 
 /** Kinds of ops decoded apart from the others. */
@@ -41,17 +42,13 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
     case "member-remove":
     case "member-promote":
       return { op, name: nameField(frame, "name") };
-    case "vcreate":
-    case "vput":
-    case "vdelete":
-    case "vsearch":
-      return decodeVectorOp(op, frame, limits);
     case "transfer-leader":
       return { op, to: nameField(frame, "to") };
     case "watch":
     case "cancel-watch":
       return decodeWatchOp(op, frame, limits);
     default:
+      if (typeof op === "string" && isVectorOp(op)) return decodeVectorOp(op, frame, limits);
       throw new Invalid(
         ErrorCode.badRequest,
         typeof op === "string" ? `unknown op "${op.slice(0, 64)}"` : '"op" must be a string',

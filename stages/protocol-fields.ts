@@ -2,13 +2,7 @@
  * The field checks of the client protocol's gateway (protocol-decode.ts): each reads one field
  * of a frame, checks its type, form and size, and throws `Invalid` with the contract's code.
  */
-import {
-  type ClientRequest,
-  type Consistency,
-  ErrorCode,
-  type ProtocolLimits,
-  type WriteSession,
-} from "./protocol.js";
+import { type Consistency, ErrorCode, type ProtocolLimits, type WriteSession } from "./protocol.js";
 
 /** A frame that breaks the protocol: answered with `code`, the connection lives on. */
 export class Invalid extends Error {
@@ -100,17 +94,6 @@ export function addressField(frame: Record<string, unknown>, name: string): stri
   return value;
 }
 
-const COLLECTION = /^[A-Za-z0-9_.-]{1,128}$/;
-const MAX_DIM = 4096;
-
-export function collectionField(frame: Record<string, unknown>): string {
-  const value = frame.collection;
-  if (typeof value !== "string" || !COLLECTION.test(value)) {
-    throw new Invalid(ErrorCode.badRequest, '"collection" must be 1–128 letters, digits, _ . -');
-  }
-  return value;
-}
-
 export function intField(
   frame: Record<string, unknown>,
   name: string,
@@ -122,137 +105,6 @@ export function intField(
     throw new Invalid(ErrorCode.badRequest, `"${name}" must be an integer in [${min}, ${max}]`);
   }
   return value;
-}
-
-export function vectorField(frame: Record<string, unknown>): number[] {
-  const value = frame.vector;
-  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_DIM) {
-    throw new Invalid(ErrorCode.badRequest, `"vector" must be an array of 1–${MAX_DIM} numbers`);
-  }
-  for (const x of value) {
-    if (typeof x !== "number" || !Number.isFinite(x)) {
-      throw new Invalid(ErrorCode.badRequest, '"vector" must hold only finite numbers');
-    }
-  }
-  return value as number[];
-}
-
-/** meta and filter: flat objects of scalars, bounded. */
-export function scalarsField(
-  frame: Record<string, unknown>,
-  name: string,
-): Record<string, string | number | boolean | null> | undefined {
-  const value = frame[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new Invalid(
-      ErrorCode.badRequest,
-      `"${name}" must be an object of strings, numbers, booleans or nulls`,
-    );
-  }
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length > 64)
-    throw new Invalid(ErrorCode.badRequest, `"${name}" may hold at most 64 fields`);
-  for (const [field, scalar] of entries) {
-    if (LONE_SURROGATE.test(field))
-      throw new Invalid(ErrorCode.badRequest, `a "${name}" field name is not valid Unicode`);
-    const ok = scalar === null || ["string", "number", "boolean"].includes(typeof scalar);
-    if (!ok || (typeof scalar === "number" && !Number.isFinite(scalar))) {
-      throw new Invalid(
-        ErrorCode.badRequest,
-        `"${name}.${field}" must be a string, number, boolean or null`,
-      );
-    }
-    if (typeof scalar === "string" && LONE_SURROGATE.test(scalar)) {
-      throw new Invalid(ErrorCode.badRequest, `"${name}.${field}" is not valid Unicode`);
-    }
-  }
-  if (JSON.stringify(value).length > 65_536)
-    throw new Invalid(ErrorCode.tooLarge, `"${name}" is larger than 64 KiB`);
-  return value as Record<string, string | number | boolean | null>;
-}
-
-export function decodeVectorOp(
-  op: "vcreate" | "vput" | "vdelete" | "vsearch",
-  frame: Record<string, unknown>,
-  limits: ProtocolLimits,
-): ClientRequest {
-  const collection = collectionField(frame);
-  switch (op) {
-    case "vcreate": {
-      const metric = frame.metric;
-      if (metric !== "l2" && metric !== "cosine" && metric !== "ip") {
-        throw new Invalid(ErrorCode.badRequest, '"metric" must be "l2", "cosine" or "ip"');
-      }
-      const engine = frame.engine;
-      if (engine !== undefined && engine !== "hnsw" && engine !== "flat") {
-        throw new Invalid(ErrorCode.badRequest, '"engine" must be "hnsw" or "flat"');
-      }
-      const params = frame.params === undefined ? undefined : hnswParams(frame.params);
-      return {
-        op,
-        collection,
-        dim: intField(frame, "dim", 1, MAX_DIM),
-        metric,
-        ...(engine !== undefined ? { engine } : {}),
-        ...(params !== undefined ? { params } : {}),
-        ...sessionFields(frame),
-      };
-    }
-    case "vput": {
-      const meta = scalarsField(frame, "meta");
-      return {
-        op,
-        collection,
-        key: keyField(frame, limits),
-        vector: vectorField(frame),
-        ...(meta !== undefined ? { meta } : {}),
-        ...sessionFields(frame),
-      };
-    }
-    case "vdelete":
-      return { op, collection, key: keyField(frame, limits), ...sessionFields(frame) };
-    case "vsearch": {
-      const filter = scalarsField(frame, "filter");
-      return {
-        op,
-        collection,
-        vector: vectorField(frame),
-        k: intField(frame, "k", 1, 1000),
-        ...(frame.ef !== undefined ? { ef: intField(frame, "ef", 1, 10_000) } : {}),
-        ...(filter !== undefined ? { filter } : {}),
-        consistency: consistencyField(frame),
-      };
-    }
-  }
-}
-
-export function hnswParams(value: unknown): {
-  m?: number;
-  efConstruction?: number;
-  efSearch?: number;
-} {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new Invalid(
-      ErrorCode.badRequest,
-      '"params" must be an object with m, efConstruction, efSearch',
-    );
-  }
-  const params = value as Record<string, unknown>;
-  const out: { m?: number; efConstruction?: number; efSearch?: number } = {};
-  for (const [name, max] of [
-    ["m", 256],
-    ["efConstruction", 10_000],
-    ["efSearch", 10_000],
-  ] as const) {
-    if (params[name] === undefined) continue;
-    out[name] = intField(params, name, 2, max);
-  }
-  for (const name of Object.keys(params)) {
-    if (!["m", "efConstruction", "efSearch"].includes(name))
-      throw new Invalid(ErrorCode.badRequest, `unknown field "params.${name}"`);
-  }
-  return out;
 }
 
 export function consistencyField(frame: Record<string, unknown>): Consistency {

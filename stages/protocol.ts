@@ -6,6 +6,8 @@
  * sides agree on names and codes.
  */
 
+import { type VectorRequest, vectorAdminOps, vectorWriteOps } from "./protocol-vector-ops.js";
+
 export const ErrorCode = {
   badRequest: "BAD_REQUEST",
   tooLarge: "TOO_LARGE",
@@ -61,35 +63,7 @@ export type ClientRequest =
   | { readonly op: "member-promote"; readonly name: string }
   | { readonly op: "transfer-leader"; readonly to: string }
   | { readonly op: "snapshot" }
-  | ({
-      readonly op: "vcreate";
-      readonly collection: string;
-      readonly dim: number;
-      readonly metric: "l2" | "cosine" | "ip";
-      readonly engine?: "hnsw" | "flat";
-      readonly params?: {
-        readonly m?: number;
-        readonly efConstruction?: number;
-        readonly efSearch?: number;
-      };
-    } & WriteSession)
-  | ({
-      readonly op: "vput";
-      readonly collection: string;
-      readonly key: string;
-      readonly vector: readonly number[];
-      readonly meta?: Readonly<Record<string, string | number | boolean | null>>;
-    } & WriteSession)
-  | ({ readonly op: "vdelete"; readonly collection: string; readonly key: string } & WriteSession)
-  | {
-      readonly op: "vsearch";
-      readonly collection: string;
-      readonly vector: readonly number[];
-      readonly k: number;
-      readonly ef?: number;
-      readonly filter?: Readonly<Record<string, string | number | boolean | null>>;
-      readonly consistency: Consistency;
-    }
+  | VectorRequest
   | WatchRequest
   | { readonly op: "cancel-watch"; readonly watch: number };
 
@@ -127,10 +101,7 @@ export const writeOps: Record<ClientOp, boolean> = {
   "member-promote": false,
   "transfer-leader": false,
   snapshot: false,
-  vcreate: true,
-  vput: true,
-  vdelete: true,
-  vsearch: false,
+  ...vectorWriteOps,
   watch: false,
   "cancel-watch": false,
 };
@@ -150,10 +121,7 @@ export const adminOps: Record<ClientOp, boolean> = {
   "member-promote": true,
   "transfer-leader": true,
   snapshot: true,
-  vcreate: false,
-  vput: false,
-  vdelete: false,
-  vsearch: false,
+  ...vectorAdminOps,
   watch: false,
   "cancel-watch": false,
 };

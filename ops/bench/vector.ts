@@ -31,6 +31,7 @@ import {
   sleep,
 } from "./launch.js";
 import { describeMachine, integer, machineInfo, ms, table } from "./report.js";
+import { filteredRecall } from "./vector-filter.js";
 
 type Metric = "l2" | "cosine" | "ip";
 
@@ -60,6 +61,7 @@ interface Options {
   connections: number;
   window: number;
   searchSeconds?: number;
+  batch: number;
   applyPool: "inline" | "workers";
   snapshotEvery: number;
   dataDir: string;
@@ -99,6 +101,11 @@ function parse(argv: readonly string[]): Options {
       new Option("--window <n>", "requests in flight per connection")
         .argParser(positiveInt)
         .default(64),
+    )
+    .addOption(
+      new Option("--batch <n>", "points per vput (1: the single form; else one batch per request)")
+        .argParser(positiveInt)
+        .default(256),
     )
     .addOption(
       new Option("--search-seconds <n>", "seconds of searches (default 10; --quick: 3)").argParser(
@@ -151,7 +158,7 @@ function prng(seed: number): () => number {
  * rounded to 4 decimals so that the JSON on the wire is short; the Float32Array holds exactly
  * what a server holds after Float32Array.from(vector).
  */
-function generate(seed: number, count: number, dim: number, clusters: number): Float32Array {
+export function generate(seed: number, count: number, dim: number, clusters: number): Float32Array {
   const random = prng(seed);
   const normal = () => {
     const u = 1 - random();
@@ -167,12 +174,12 @@ function generate(seed: number, count: number, dim: number, clusters: number): F
   return out;
 }
 
-function rowOf(data: Float32Array, dim: number, row: number): number[] {
+export function rowOf(data: Float32Array, dim: number, row: number): number[] {
   return Array.from(data.subarray(row * dim, (row + 1) * dim));
 }
 
 /** Exact top-k labels per query by a full scan (best first). */
-function exactTopK(
+export function exactTopK(
   metric: Metric,
   data: Float32Array,
   queries: Float32Array,
@@ -220,7 +227,10 @@ function exactTopK(
   return out;
 }
 
-function recallOf(truth: readonly number[][], found: readonly (readonly number[])[]): number {
+export function recallOf(
+  truth: readonly number[][],
+  found: readonly (readonly number[])[],
+): number {
   let hits = 0;
   let total = 0;
   truth.forEach((labels, q) => {
@@ -311,6 +321,10 @@ interface ClusterResult {
   searchLatencyMs: Latency | null;
   searchErrors: number;
   recallAt10: number;
+  /** Filtered searches (10% and 1% of the points; with --batch > 1, which sets the meta). */
+  filtered: { share: number; recallAt10: number; queriesPerSecond: number }[] | null;
+  /** vinfo's indexBytes / count: the memory of vectors and graph per point on one replica. */
+  bytesPerPoint: number | null;
   /**
    * Percent of one core during each phase: per server process, this bench process, and every
    * other process on the machine (noise from other jobs).
@@ -480,14 +494,32 @@ async function runCluster(
     const ticker = setInterval(() => {
       log(`  inserted ${integer.format(progress)} of ${integer.format(count)}`);
     }, 10_000);
+    // Batches: one request and one log entry per `batch` points, a few in flight per
+    // connection (a batch is already a lot of work for the followers).
+    const batch = options.batch;
     const inserts = await closedLoop(
       clients,
-      lanes,
-      count,
-      async (client, row) => {
-        const { index } = await client.vput("bench", `p${row}`, rowOf(data, options.dim, row));
+      batch === 1 ? lanes : Math.min(lanes, options.connections * 2),
+      Math.ceil(count / batch),
+      async (client, b) => {
+        if (batch === 1) {
+          const { index } = await client.vput("bench", `p${b}`, rowOf(data, options.dim, b));
+          lastIndex = Math.max(lastIndex, index);
+          progress++;
+          return;
+        }
+        const rows = Array.from(
+          { length: Math.min(batch, count - b * batch) },
+          (_, k) => b * batch + k,
+        );
+        const points = rows.map((row) => ({
+          key: `p${row}`,
+          vector: rowOf(data, options.dim, row),
+          meta: { bucket: row % 100 },
+        }));
+        const { index } = await client.vectors.put("bench", points);
         lastIndex = Math.max(lastIndex, index);
-        progress++;
+        progress += rows.length;
       },
       null,
       onError,
@@ -495,7 +527,7 @@ async function runCluster(
     clearInterval(ticker);
     const insertCpu = cpuShare(cpuBefore, cpu(), inserts.seconds);
     log(
-      `cluster inserts: ${integer.format(inserts.done)} in ${inserts.seconds.toFixed(1)} s = ${integer.format(inserts.done / inserts.seconds)}/s, ${inserts.errors} errors`,
+      `cluster inserts: ${integer.format(progress)} in ${inserts.seconds.toFixed(1)} s = ${integer.format(progress / inserts.seconds)}/s, ${inserts.errors} errors`,
     );
 
     // Let the followers finish their own inserts before the searches are measured.
@@ -537,6 +569,11 @@ async function runCluster(
       onError,
     );
     const searchCpu = cpuShare(cpuBefore, cpu(), searches.seconds);
+    const filtered =
+      options.batch > 1
+        ? await filteredRecall(clients[0]!, data, queries, options.dim, options.metric)
+        : null;
+    const info = await clients[0]!.vectors.info("bench");
     const nodesDied = cluster.nodes
       .filter((node) => !node.alive)
       .map((node) => `${node.name}: ${node.exitDescription}\n${node.tail(10)}`);
@@ -544,7 +581,7 @@ async function runCluster(
       startupSeconds,
       leader: leader.name,
       insertSeconds: inserts.seconds,
-      insertsPerSecond: inserts.done / inserts.seconds,
+      insertsPerSecond: progress / inserts.seconds,
       insertLatencyMs: latencyOf(inserts.samples),
       insertErrors: inserts.errors,
       insertLongestStallMs: inserts.longestStallMs,
@@ -556,6 +593,8 @@ async function runCluster(
       searchLatencyMs: latencyOf(searches.samples),
       searchErrors: searches.errors,
       recallAt10: recallOf(truth, found),
+      filtered,
+      bytesPerPoint: info.count > 0 ? info.indexBytes / info.count : null,
       cpuPercent: { insert: insertCpu, search: searchCpu },
       errorSamples,
       nodesDied,
@@ -608,6 +647,7 @@ export async function runVectorBench(argv: readonly string[]): Promise<number> {
     window: options.window,
     inFlight: options.connections * options.window,
     searchSeconds,
+    batch: options.batch,
     applyPool: options.applyPool,
     snapshotEvery: options.snapshotEvery,
     durability: "wal.sync=true (fsync before ack), engines.kv=level",
@@ -686,7 +726,7 @@ export async function runVectorBench(argv: readonly string[]): Promise<number> {
   );
   if (cluster !== null) {
     out(
-      `  cluster: ${integer.format(count)} vputs in ${cluster.insertSeconds.toFixed(1)} s (${settings.inFlight} in flight), ${cluster.snapshotsDuringInserts} snapshots on the way, longest time without an answer ${(cluster.insertLongestStallMs / 1000).toFixed(1)} s; followers caught up ${cluster.replicasCaughtUpSeconds === null ? "never" : `${cluster.replicasCaughtUpSeconds.toFixed(1)} s`} after the last ack; ` +
+      `  cluster: ${integer.format(count)} points in ${cluster.insertSeconds.toFixed(1)} s (batches of ${options.batch}), ${cluster.snapshotsDuringInserts} snapshots on the way, longest time without an answer ${(cluster.insertLongestStallMs / 1000).toFixed(1)} s; followers caught up ${cluster.replicasCaughtUpSeconds === null ? "never" : `${cluster.replicasCaughtUpSeconds.toFixed(1)} s`} after the last ack; ` +
         `${integer.format(cluster.searches)} searches in ${cluster.searchSeconds.toFixed(1)} s`,
     );
     const share = (cpu: CpuShare) =>
@@ -694,6 +734,14 @@ export async function runVectorBench(argv: readonly string[]): Promise<number> {
     out(
       `  CPU, % of one core (${os.cpus().length} cores = ${os.cpus().length * 100}): inserts: ${share(cluster.cpuPercent.insert)}; searches: ${share(cluster.cpuPercent.search)}`,
     );
+    for (const f of cluster.filtered ?? [])
+      out(
+        `  filtered search, ${f.share * 100}% of the points match: recall@10 ${f.recallAt10.toFixed(4)}, ${integer.format(f.queriesPerSecond)} queries/s one at a time`,
+      );
+    if (cluster.bytesPerPoint !== null)
+      out(
+        `  memory per point (vinfo indexBytes / count): ${integer.format(cluster.bytesPerPoint)} B`,
+      );
   }
   if (direct !== null)
     out(

@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
-import type { Consistency, ErrorBody, ErrorCode } from "../../stages/protocol.js";
+import type { Consistency, ErrorBody } from "../../stages/protocol.js";
+import { type FailedAttempt, mostTelling, StageraftError } from "./errors.js";
+import { VectorClient } from "./vector-client.js";
+
+export { StageraftError } from "./errors.js";
+
 import { type WatchOptions, WatchStream } from "./watch.js";
 
 export interface ClientOptions {
@@ -20,29 +25,17 @@ export interface ClientOptions {
   readonly session?: boolean | string;
 }
 
-const writeOps = new Set(["put", "delete", "cas", "incr", "vcreate", "vput", "vdelete"]);
-
-/** A failed request. `code` is the contract's error code; `leader` a hint where given. */
-export class StageraftError extends Error {
-  override readonly name = "StageraftError";
-  constructor(
-    readonly code: ErrorCode | "CONNECTION",
-    message: string,
-    readonly leader: string | null = null,
-  ) {
-    super(`${code}: ${message}`);
-  }
-
-  /** Codes that promise nothing was done, so that a retry cannot apply a write twice. */
-  get retryable(): boolean {
-    return (
-      this.code === "NOT_LEADER" ||
-      this.code === "UNAVAILABLE" ||
-      this.code === "OVERLOADED" ||
-      this.code === "CONNECTION"
-    );
-  }
-}
+const writeOps = new Set([
+  "put",
+  "delete",
+  "cas",
+  "incr",
+  "vcreate",
+  "vput",
+  "vdelete",
+  "vset-meta",
+  "vdrop",
+]);
 
 export interface StatusResult {
   readonly name: string;
@@ -101,6 +94,8 @@ export class StageraftClient {
   private seq = 0;
   /** Watches made by watch(): close() ends them too. */
   private readonly watches = new Set<WatchStream>();
+  /** The vector ops of CONTRACT §6 (batches, get, count, scroll, filters, collections). */
+  readonly vectors = new VectorClient((frame) => this.request(frame));
 
   constructor(
     readonly endpoints: readonly string[],
@@ -274,7 +269,7 @@ export class StageraftClient {
 
   /** Send any request frame (without id); resolves with the result fields. */
   async request(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
-    let lastError: StageraftError | null = null;
+    const attempts: FailedAttempt[] = [];
     // A session write keeps its seq across retries: the cluster answers a retry of an applied
     // write with its first answer, so even an unknown outcome may be retried.
     const exactlyOnce =
@@ -282,14 +277,14 @@ export class StageraftClient {
     const sent = exactlyOnce ? { ...frame, session: this.session, seq: ++this.seq } : frame;
     for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
       if (this.closed) throw new StageraftError("CONNECTION", "the client is closed");
+      const endpoint = this.endpoints[this.endpointIndex]!;
       try {
         return await this.once(sent);
       } catch (error) {
-        const retryable =
-          error instanceof StageraftError &&
-          (error.retryable || (exactlyOnce && error.code === "TIMEOUT"));
-        if (!retryable) throw error;
-        lastError = error;
+        if (!(error instanceof StageraftError)) throw error;
+        attempts.push({ endpoint, error });
+        if (!(error.retryable || (exactlyOnce && error.code === "TIMEOUT")))
+          throw mostTelling(attempts);
         // OVERLOADED: the same node, later. Otherwise another node (the leader if named).
         if (error.code !== "OVERLOADED") this.rotate(error.leader);
         await new Promise((resolve) =>
@@ -297,7 +292,7 @@ export class StageraftClient {
         );
       }
     }
-    throw lastError!;
+    throw mostTelling(attempts);
   }
 
   private async once(frame: Record<string, unknown>): Promise<Record<string, unknown>> {

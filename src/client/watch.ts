@@ -1,7 +1,7 @@
 import WebSocket from "ws";
 import type { ErrorBody } from "../../stages/protocol.js";
 import type { KeyValue } from "../../storage/engines/revisions.js";
-import { StageraftError } from "./client.js";
+import { StageraftError } from "./errors.js";
 
 /** What to watch (one of key, prefix, start/end) and how (CONTRACT §5 `watch`). */
 export interface WatchOptions {

@@ -7,6 +7,7 @@ import {
   type IngressHttp,
   requestToken,
 } from "../../stages/ingress/mod.js";
+import { type LatestSnapshot, serveSnapshot } from "./snapshot-download.js";
 
 export interface HttpRoutesOptions extends ClientTokens {
   /** /metrics, /dashboard, its assets and its feed need the client or admin token. */
@@ -28,6 +29,8 @@ export interface HttpRoutesPorts {
   readonly dashboardSample: () => void;
   /** A static file of the dashboard (/dashboard/assets/<name>), read at start. */
   readonly dashboardAsset: (name: string) => { contentType: string; body: Buffer } | undefined;
+  /** GET /snapshot (admin token) serves it: `stageraft snapshot save`. */
+  readonly latestSnapshot?: LatestSnapshot;
 }
 
 /** Per-socket data of a /dashboard/live subscriber. */
@@ -90,6 +93,9 @@ export class HttpRoutes implements IngressHttp {
     app.get("/readyz", (res) => this.readyz(res, false));
     app.head("/readyz", (res) => this.readyz(res, true));
     app.get("/metrics", (res, req) => this.metrics(res, req));
+    const latest = this.ports.latestSnapshot;
+    if (latest)
+      app.get("/snapshot", (res, req) => serveSnapshot(res, req, this.options, latest, this.log));
     app.get("/dashboard", (res, req) => {
       if (!this.httpAllowed(res, req, true)) return;
       const token = this.options.protectHttp ? req.getQuery("token") || null : null;

@@ -48,7 +48,9 @@ export type NoteKind =
   | "install"
   | "propose"
   | "config"
-  | "transfer";
+  | "transfer"
+  /** The run's phases (run.ts): where the liveness phase begins. */
+  | "phase";
 
 /** Something that happened during a step besides messages: a fault, a role change, a client call. */
 export interface Note {

@@ -1,20 +1,11 @@
 import { AssertionError, SeededRandom } from "../../raft/mod.js";
 import { Cluster } from "./cluster.js";
+import type { FaultKind } from "./faults.js";
 import { InvariantViolation } from "./invariants.js";
 import { exportRecording, type RecorderOptions, type Recording } from "./recorder.js";
 
-export const faultKinds = [
-  "drop",
-  "duplicate",
-  "reorder",
-  "partition",
-  "crash",
-  "snapshot",
-  "transfer",
-  "lease",
-  "membership",
-] as const;
-export type FaultKind = (typeof faultKinds)[number];
+export type { FaultKind } from "./faults.js";
+export { faultKinds } from "./faults.js";
 
 export interface RunOptions {
   readonly nodes: number;
@@ -116,6 +107,7 @@ export function runEmulation(options: RunOptions): RunResult {
     const startEvents = cluster.stats.events;
     while (cluster.stats.events - startEvents < options.steps && cluster.step()) {}
     driver.stop();
+    cluster.recorder?.note("phase", null, "liveness phase: faults healed, all restarted");
     if (!livenessPhase(cluster, ids, options.livenessMs ?? 30_000)) {
       exitCode = ExitCode.liveness;
       failure = `liveness: no leader committed a write on every node within ${options.livenessMs ?? 30_000}ms after healing`;

@@ -2,6 +2,8 @@ import { Packr } from "msgpackr";
 import type { KvCommand } from "../../storage/engines/engine.js";
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
 import type { ClientRequest } from "../protocol.js";
+import { isVectorOp } from "../protocol-vector-ops.js";
+import { decodeVec, encodeVec, toVectorCommand } from "./vector-log.js";
 
 /**
  * What a normal log entry carries: a state machine command, with the client session that
@@ -20,28 +22,16 @@ export interface LogCommand {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
-type MetaPairs = [string, string | number | boolean | null][];
-
-/**
- * msgpackr unpacks a "__proto__" map key as "__proto_" (to keep it off the prototype chain),
- * which would rename a client's meta field on every replica. A vput's meta therefore travels
- * as [name, value] pairs and is rebuilt by Object.fromEntries, which defines each name as an
- * own field (no prototype setter runs). Entries written before carry `meta` and still decode.
- */
+/** Vector commands take their own wire form (vector-log.ts); the rest packs as it is. */
 export function encodeCommand(command: LogCommand): Uint8Array {
-  const vec = command.vec;
-  if (vec?.op !== "vput" || vec.meta === undefined) return packr.pack(command);
-  const { meta, ...rest } = vec;
-  const metaPairs: MetaPairs = Object.entries(meta);
-  return packr.pack({ ...command, vec: { ...rest, metaPairs } });
+  if (command.vec === undefined) return packr.pack(command);
+  return packr.pack({ ...command, vec: encodeVec(command.vec) });
 }
 
 export function decodeCommand(data: Uint8Array): LogCommand {
-  const command = packr.unpack(data) as LogCommand & { vec?: { metaPairs?: MetaPairs } };
-  const vec = command.vec;
-  if (vec === undefined || vec.metaPairs === undefined) return command;
-  const { metaPairs, ...rest } = vec;
-  return { ...command, vec: { ...rest, meta: Object.fromEntries(metaPairs) } as VectorCommand };
+  const command = packr.unpack(data) as LogCommand;
+  if (command.vec === undefined) return command;
+  return { ...command, vec: decodeVec(command.vec as unknown as Parameters<typeof decodeVec>[0]) };
 }
 
 /** What a vcreate without engine or params gets (engines.* in the config; resolved on the leader). */
@@ -82,23 +72,10 @@ export function toLogCommand(
       };
     case "incr":
       return { kv: { op: "incr", key: request.key, delta: request.delta }, ...meta };
-    case "vcreate": {
-      const { op, collection, dim, metric } = request;
-      const { engine: configured, ...configuredParams } =
-        vectorDefaults.collections[collection] ?? {};
-      const engine = request.engine ?? configured ?? vectorDefaults.engine;
-      const params = { ...vectorDefaults.hnsw, ...configuredParams, ...request.params };
-      return { vec: { op, collection, dim, metric, engine, params }, ...meta };
-    }
-    case "vput": {
-      const { op, collection, key, vector, meta: fields } = request;
-      return { vec: { op, collection, key, vector, ...(fields ? { meta: fields } : {}) }, ...meta };
-    }
-    case "vdelete":
-      return { vec: { op: "vdelete", collection: request.collection, key: request.key }, ...meta };
     case "snapshot":
       return { snapshot: true, ts };
     default:
+      if (isVectorOp(request.op)) return { vec: toVectorCommand(request, vectorDefaults), ...meta };
       throw new Error(`not a write: ${request.op}`);
   }
 }

@@ -5,16 +5,13 @@ import { unpackArchive } from "../../storage/archive.js";
 import type { KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
 import { writeKvCheckpoint } from "../../storage/engines/kv-checkpoint.js";
 import { type KvEngineName, kvEngines } from "../../storage/engines/registry.js";
-import {
-  type VectorResult,
-  VectorStore,
-  type VectorStoreSettings,
-} from "../../storage/engines/vector-store.js";
+import { VectorStore, type VectorStoreSettings } from "../../storage/engines/vector-store.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
 import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
+import { isVectorRead, readVectorWhenReady, vectorReply } from "./vector-commands.js";
 
 /** User scans start after the reserved U+0000 keys (session records). */
 const RESERVED_END = "\u0001";
@@ -128,7 +125,10 @@ export class StateMachine implements StateMachinePort {
       }
       if (command.kv !== undefined) kvCommands.push({ index: entry.index, command: command.kv });
       else if (command.vec !== undefined && entry.index > this.vectors.appliedIndex) {
-        answers.set(entry.index, vectorReply(this.vectors.apply(command.vec), entry.index));
+        answers.set(
+          entry.index,
+          vectorReply(await this.vectors.applyYielding(command.vec), entry.index),
+        );
       }
     }
     const sidecar = (results: readonly KvResult[]) => {
@@ -171,24 +171,16 @@ export class StateMachine implements StateMachinePort {
         });
         return { ok: true, result: { items, index: appliedIndex } };
       }
-      case "vsearch": {
-        const result = this.vectors.search(request);
-        if (!result.ok)
-          return fail(
-            result.error === "not-found" ? ErrorCode.notFound : ErrorCode.badRequest,
-            result.message,
-          );
-        return { ok: true, result: { hits: result.hits, index: appliedIndex } };
-      }
       default:
+        if (isVectorRead(request)) return readVectorWhenReady(this.vectors, request, appliedIndex);
         return fail(ErrorCode.badRequest, `"${request.op}" is not a read`);
     }
   }
 
   /**
    * The KV engine pins its state when checkpoint() is called and writes it in the background;
-   * vector indexes are written now, at this exact log position (replicas reload them from the
-   * file, so they must all do it at the same entry). The caller archives `dir` afterwards.
+   * so does the vector store, at this exact log position (replicas reload the hnsw indexes from
+   * the file, so they must all do it at the same entry). The caller archives `dir` afterwards.
    */
   async beginCheckpoint(dir: string, index: number): Promise<boolean> {
     if (this.checkpointWriting !== null) throw new Error("a checkpoint is already being written");
@@ -207,12 +199,14 @@ export class StateMachine implements StateMachinePort {
     await mkdir(dir, { recursive: true });
     this.checkpointAbort = new AbortController();
     const kvWritten = this.kv.checkpoint(join(dir, "kv.ckpt"), this.checkpointAbort.signal);
+    kvWritten.catch(() => {}); // observed below (or the vector store's failure is the error)
+    // Vector indexes are pinned here and written in the background (VectorStore.beginCheckpoint).
+    const { written: vectorsWritten } = await this.vectors.beginCheckpoint(join(dir, "vectors"));
     // Observed here and rethrown by finishCheckpoint(): never an unhandled rejection.
-    this.checkpointWriting = kvWritten.then(
+    this.checkpointWriting = Promise.all([kvWritten, vectorsWritten]).then(
       () => null,
       (error: unknown) => error,
     );
-    await this.vectors.checkpoint(join(dir, "vectors"));
     return true;
   }
 
@@ -302,17 +296,6 @@ export function logHasVectors(entries: readonly Entry[]): boolean {
 
 function fail(code: ErrorCode, message: string): ReplyBody {
   return { ok: false, error: { code, message } };
-}
-
-function vectorReply(result: VectorResult, index: number): ReplyBody {
-  if (!result.ok)
-    return fail(
-      result.error === "not-found" ? ErrorCode.notFound : ErrorCode.badRequest,
-      result.message,
-    );
-  return result.op === "vdelete"
-    ? { ok: true, result: { deleted: result.deleted, index } }
-    : { ok: true, result: { index } };
 }
 
 function kvReply(result: KvResult, index: number): ReplyBody {

@@ -1,5 +1,11 @@
 import { readFile, writeFile } from "node:fs/promises";
-import { better, type VectorHit, type VectorIndex, type VectorMetric } from "./vector-index.js";
+import {
+  better,
+  scoreExact,
+  type VectorHit,
+  type VectorIndex,
+  type VectorMetric,
+} from "./vector-index.js";
 
 /**
  * Exact search over every vector: the reference for recall, and a fine engine for small
@@ -38,7 +44,7 @@ export class FlatIndex implements VectorIndex {
     const hits: VectorHit[] = [];
     for (const [label, vector] of this.vectors) {
       if (options.accept && !options.accept(label)) continue;
-      hits.push({ label, score: this.score(q, vector) });
+      hits.push({ label, score: scoreExact(this.metric, q, vector) });
     }
     // Best first; ties by label so every replica answers the same.
     hits.sort((a, b) =>
@@ -47,17 +53,13 @@ export class FlatIndex implements VectorIndex {
     return hits.slice(0, k);
   }
 
-  private score(q: Float32Array, v: Float32Array): number {
-    let sum = 0;
-    if (this.metric === "l2") {
-      for (let d = 0; d < q.length; d++) {
-        const diff = q[d]! - v[d]!;
-        sum += diff * diff;
-      }
-      return sum;
-    }
-    for (let d = 0; d < q.length; d++) sum += q[d]! * v[d]!;
-    return sum;
+  vector(label: number): Float32Array | null {
+    return this.vectors.get(label) ?? null;
+  }
+
+  bytes(): number {
+    // The vectors plus a Map entry and a typed array header each (V8, roughly).
+    return this.vectors.size * (this.dim * 4 + 120);
   }
 
   async save(path: string): Promise<void> {

@@ -66,6 +66,21 @@ export class HnswIndex implements VectorIndex {
     }));
   }
 
+  vector(label: number): Float32Array | null {
+    return this.live.has(label) ? Float32Array.from(this.index.getPoint(label)) : null;
+  }
+
+  /**
+   * hnswlib's layout: per slot (capacity) the vector, the level-0 links (2M), the label and a
+   * lock; per point a label map entry and, for the ~1/(M-1) upper levels, M links each.
+   */
+  bytes(): number {
+    const m = this.params.m;
+    const perSlot = this.dim * 4 + (2 * m * 4 + 4) + 8 + 40 + 2;
+    const perPoint = 48 + (m * 4 + 4) / Math.max(1, m - 1);
+    return this.index.getMaxElements() * perSlot + this.index.getCurrentCount() * perPoint;
+  }
+
   async save(path: string): Promise<void> {
     await this.index.writeIndex(path);
     await this.load(path, this.live);

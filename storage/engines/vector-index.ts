@@ -36,6 +36,10 @@ export interface VectorIndex {
     k: number,
     options: { ef?: number; accept?: (label: number) => boolean },
   ): VectorHit[];
+  /** The vector stored under a live label (normalized for cosine), or null. */
+  vector(label: number): Float32Array | null;
+  /** Bytes the index holds in memory (an estimate where the library does not say). */
+  bytes(): number;
   /** Write the index to `path` (a file). */
   save(path: string): Promise<void>;
   /** Replace the index by the file at `path` written by save(); `live` are its live labels. */
@@ -50,4 +54,18 @@ export function scoreOf(metric: VectorMetric, value: number): number {
 /** Is score a better than score b? */
 export function better(metric: VectorMetric, a: number, b: number): boolean {
   return metric === "l2" ? a < b : a > b;
+}
+
+/** The score an index reports, computed exactly: squared distance (l2) or dot product. */
+export function scoreExact(metric: VectorMetric, q: Float32Array, v: Float32Array): number {
+  let sum = 0;
+  if (metric === "l2") {
+    for (let d = 0; d < q.length; d++) {
+      const diff = q[d]! - v[d]!;
+      sum += diff * diff;
+    }
+    return sum;
+  }
+  for (let d = 0; d < q.length; d++) sum += q[d]! * v[d]!;
+  return sum;
 }

@@ -183,7 +183,7 @@ const RESULT_FIELDS: Record<string, readonly string[]> = {
   "transfer-leader": ["leader"],
   snapshot: ["index"],
   vcreate: ["index"],
-  vput: ["index"],
+  vput: ["count", "index"], // CONTRACT §6
   vdelete: ["deleted", "index"],
   vsearch: ["hits"],
 };

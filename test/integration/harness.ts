@@ -1,15 +1,17 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { connect, type StageraftClient } from "../../src/mod.js";
 
 /** Real `stageraft serve` processes on loopback: free ports, temp data dirs, always stopped. */
 
 const cli = fileURLToPath(new URL("../../dist/src/cli.js", import.meta.url));
+const execFileAsync = promisify(execFile);
 
 export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -51,9 +53,14 @@ export class TestCluster {
    * our probe and the node's listen: then everything started is stopped and the start retried
    * on new ports (never leaving processes or temp dirs behind).
    */
-  static async start(size: number, config: Record<string, unknown> = {}): Promise<TestCluster> {
+  static async start(
+    size: number,
+    config: Record<string, unknown> = {},
+    /** Runs before the nodes are spawned (their data dirs and ports are known). */
+    prepare?: (cluster: TestCluster) => Promise<void>,
+  ): Promise<TestCluster> {
     for (let attempt = 1; ; attempt++) {
-      const cluster = await TestCluster.startOnce(size, config);
+      const cluster = await TestCluster.startOnce(size, config, prepare);
       try {
         await cluster.waitForLeader();
         return cluster;
@@ -67,9 +74,26 @@ export class TestCluster {
     }
   }
 
+  /** A new cluster whose members are restored from a saved snapshot (snapshot restore). */
+  static restored(
+    size: number,
+    snapshotFile: string,
+    config: Record<string, unknown> = {},
+  ): Promise<TestCluster> {
+    return TestCluster.start(size, config, async (cluster) => {
+      for (const node of cluster.nodes) {
+        const args = ["snapshot", "restore", snapshotFile, "--name", node.name];
+        args.push("--data-dir", node.dataDir, "--initial-cluster", cluster.initialCluster);
+        const { stderr } = await execFileAsync(process.execPath, [cli, ...args]);
+        if (stderr !== "") throw new Error(`snapshot restore of ${node.name}: ${stderr}`);
+      }
+    });
+  }
+
   private static async startOnce(
     size: number,
     config: Record<string, unknown>,
+    prepare?: (cluster: TestCluster) => Promise<void>,
   ): Promise<TestCluster> {
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
     const root = await mkdtemp(join(tmpdir(), "stageraft-it-"));
@@ -92,6 +116,7 @@ export class TestCluster {
         exited: Promise.resolve(null),
       });
     }
+    await prepare?.(cluster);
     for (const node of cluster.nodes) cluster.spawn(node);
     return cluster;
   }

@@ -366,8 +366,13 @@ describe("protocol - every op of the contract, with its exact field names", () =
       expect(refused({ ...base, vector }), JSON.stringify(vector)).toBe("BAD_REQUEST");
     for (const bad of ["m", 1, [1], null])
       expect(refused({ ...base, meta: bad }), JSON.stringify(bad)).toBe("BAD_REQUEST");
-    expect(refused({ ...base, meta: { nested: { a: 1 } } })).toBe("BAD_REQUEST");
-    expect(refused({ ...base, meta: { list: [1] } })).toBe("BAD_REQUEST");
+    // Nested meta (for dotted filter paths) and arrays are JSON like any other.
+    const nested = { nested: { a: 1, list: [1, "x", { b: null }] } };
+    expect(accepted({ ...base, meta: nested })).toMatchObject({ meta: nested });
+    let deep: unknown = 1;
+    for (let k = 0; k < 9; k++) deep = { d: deep };
+    expect(refused({ ...base, meta: deep })).toBe("BAD_REQUEST");
+    expect(refused({ ...base, meta: { deep: { a: { s: "\udc00" } } } })).toBe("BAD_REQUEST");
     expect(refused({ ...base, meta: { s: "\ud800" } })).toBe("BAD_REQUEST");
     expect(refused({ ...base, key: undefined })).toBe("BAD_REQUEST");
     expect(refused({ ...base, key: 7 })).toBe("BAD_REQUEST");
@@ -552,17 +557,9 @@ const isVector = (value: unknown) =>
   Array.isArray(value) &&
   value.length > 0 &&
   value.every((x) => typeof x === "number" && Number.isFinite(x));
-const isScalars = (value: unknown) =>
-  typeof value === "object" &&
-  value !== null &&
-  !Array.isArray(value) &&
-  Object.values(value).every(
-    (x) =>
-      x === null ||
-      typeof x === "boolean" ||
-      (typeof x === "number" && Number.isFinite(x)) ||
-      (typeof x === "string" && !/\p{Surrogate}/u.test(x)),
-  );
+/** meta: any JSON object (nested objects and arrays too; CONTRACT §6's dotted paths). */
+const isObject = (value: unknown) =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** Why `request` (accepted) is not a well-typed, faithful decoding of `frame`; [] if it is. */
 function problems(frame: Record<string, unknown>, request: ClientRequest): string[] {
@@ -686,7 +683,7 @@ function problems(frame: Record<string, unknown>, request: ClientRequest): strin
       if (typeof r.collection !== "string" || r.collection === "") out.push("bad collection");
       if (!isKey(r.key)) out.push("bad key");
       if (!isVector(r.vector)) out.push("bad vector");
-      if (r.meta !== undefined && !isScalars(r.meta)) out.push("bad meta");
+      if (r.meta !== undefined && !isObject(r.meta)) out.push("bad meta");
       same("collection");
       same("key");
       session();

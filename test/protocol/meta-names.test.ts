@@ -19,7 +19,8 @@ describe("meta names - decode path", () => {
   it("meta names - decodeRequest keeps __proto__, constructor and prototype as own fields", () => {
     const decoded = decodeRequest(vputFrame(SPECIAL), defaultProtocolLimits);
     expect(decoded.ok).toBe(true);
-    if (!decoded.ok || decoded.request.op !== "vput") throw new Error("not a vput");
+    if (!decoded.ok || decoded.request.op !== "vput" || !("key" in decoded.request))
+      throw new Error("not a single vput");
     const meta = decoded.request.meta!;
     expect(Object.keys(meta)).toEqual(["__proto__", "constructor", "prototype", "plain"]);
     expect(JSON.stringify(meta)).toBe(SPECIAL);
@@ -36,7 +37,7 @@ describe("meta names - decode path", () => {
       };
       const back = decodeCommand(encodeCommand(command));
       expect(back.vec?.op).toBe("vput");
-      const kept = back.vec?.op === "vput" ? back.vec.meta : undefined;
+      const kept = back.vec?.op === "vput" && "meta" in back.vec ? back.vec.meta : undefined;
       expect(JSON.stringify(kept), text).toBe(text);
       expect(Object.getPrototypeOf(kept)).toBe(Object.prototype);
       expect(back.session).toEqual({ id: "s", seq: 1 });

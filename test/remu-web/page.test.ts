@@ -44,6 +44,24 @@ describe("remu web page", () => {
     expect(html).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   });
 
+  it("the legend shows every lifeline style the diagram draws", () => {
+    const html = renderRemuPage(recording);
+    const legend = /<div class="legend">([\s\S]*?)<\/div>/.exec(html)![1]!;
+    // The diagram's lifelines: follower, candidate, down (dashed); a leader is a bar.
+    const styles = [
+      ["follower", 'stroke="#94a3b8" stroke-width="1.2"'],
+      ["candidate", 'stroke="#f59e0b" stroke-width="3"'],
+      ["down", 'stroke="#cbd5e1" stroke-width="1.5" stroke-dasharray="2 3"'],
+      ["leader", 'fill-opacity=".45"'],
+    ] as const;
+    for (const [role, style] of styles) {
+      expect(html, `the diagram draws ${role} with ${style}`).toContain(style);
+      expect(legend, `the legend shows ${role}'s lifeline`).toMatch(
+        new RegExp(`${style.replace(/[.*+?^$()|[\]\\]/g, "\\$&")}[^<]*/></svg>[^<]*${role}`),
+      );
+    }
+  });
+
   it("escapes what could end the data's script element", () => {
     const hostile: Recording = {
       ...recording,

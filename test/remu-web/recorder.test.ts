@@ -162,6 +162,20 @@ describe("remu recorder", () => {
     expect(recording.steps.at(-1)!.e).toBe(recorded.summary.events);
   });
 
+  it("records the liveness phase to its end, its start marked", () => {
+    const run = runEmulation({ nodes: 3, seed: 3, steps: 3_000, faults: faultKinds, record: true });
+    expect(run.ok).toBe(true);
+    const steps = run.recording!.steps;
+    const phase = steps.findIndex((row) => row.f?.some(([kind]) => kind === "phase"));
+    expect(phase, "a step marks the liveness phase").toBeGreaterThan(0);
+    const notes = (from: number) => steps.slice(from).flatMap((row) => row.f ?? []);
+    expect(notes(0).filter(([kind]) => kind === "phase")).toHaveLength(1);
+    // After the mark: the healing, the restarts and the probe write that made the run pass.
+    expect(notes(phase).some(([kind]) => kind === "heal")).toBe(true);
+    expect(notes(phase).some(([, , text]) => text.includes("liveness=probe"))).toBe(true);
+    expect(steps.at(-1)!.e).toBe(run.summary.events);
+  });
+
   it("marks the step that broke an invariant", () => {
     const cluster = new Cluster({ ...options, record: true });
     cluster.runUntil(() => cluster.leaders().length === 1, 5_000);

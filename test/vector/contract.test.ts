@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { vectorIndexes } from "../../storage/engines/registry.js";
+import { parseFilter } from "../../storage/engines/vector-filter.js";
 import {
   type Meta,
   type VectorCommand,
@@ -345,13 +346,23 @@ describe.each(engines)("vector engine contract - %s", (engine) => {
         }),
       );
       const context = `filter ${JSON.stringify(filter)} (seed ${SEED})`;
-      const hits = hitsOf(store.search({ collection: "c", vector: query, k: 1000, filter }));
+      const hits = hitsOf(
+        store.search({ collection: "c", vector: query, k: 1000, filter: parseFilter(filter) }),
+      );
       expect(
         hits.map((hit) => hit.key),
         context,
       ).toEqual(exactSearch("l2", matching, query, 1000).map((hit) => hit.key));
       for (const hit of hits) expect(hit.meta, context).toEqual(metas.get(hit.key));
-      const top3 = hitsOf(store.search({ collection: "c", vector: query, k: 3, ef: 200, filter }));
+      const top3 = hitsOf(
+        store.search({
+          collection: "c",
+          vector: query,
+          k: 3,
+          ef: 200,
+          filter: parseFilter(filter),
+        }),
+      );
       expect(
         top3.map((hit) => hit.key),
         `${context}, k 3`,
@@ -359,12 +370,19 @@ describe.each(engines)("vector engine contract - %s", (engine) => {
     }
     // Sanity: the filters above are not all trivially empty.
     expect(
-      hitsOf(store.search({ collection: "c", vector: query, k: 1000, filter: { tag: null } }))
-        .length,
+      hitsOf(
+        store.search({
+          collection: "c",
+          vector: query,
+          k: 1000,
+          filter: parseFilter({ tag: null }),
+        }),
+      ).length,
     ).toBe(24);
     // An empty filter filters nothing.
     expect(
-      hitsOf(store.search({ collection: "c", vector: query, k: 1000, filter: {} })).length,
+      hitsOf(store.search({ collection: "c", vector: query, k: 1000, filter: parseFilter({}) }))
+        .length,
     ).toBe(120);
   });
 
@@ -444,7 +462,9 @@ describe.each(engines)("vector engine contract - %s", (engine) => {
       for (const collection of metrics) {
         // Default ef (approximate for hnsw): answers depend on the graph itself.
         out.push(store.search({ collection, vector: query, k: 10 }));
-        out.push(store.search({ collection, vector: query, k: 5, filter: { parity: q % 2 } }));
+        out.push(
+          store.search({ collection, vector: query, k: 5, filter: parseFilter({ parity: q % 2 }) }),
+        );
       }
     return out;
   }
@@ -470,10 +490,13 @@ describe.each(engines)("vector engine contract - %s", (engine) => {
     applyOk(store, { op: "vput", collection: "c", key: "b", vector: [1, 1], meta: { z: 1 } });
     const query = { collection: "c", vector: [0, 0], k: 2 } as const;
     expect(JSON.stringify(hitsOf(store.search(query))[0]!.meta)).toBe(text);
-    const byProto = store.search({ ...query, filter: JSON.parse('{"__proto__":"x"}') as Meta });
+    const byProto = store.search({
+      ...query,
+      filter: parseFilter(JSON.parse('{"__proto__":"x"}')),
+    });
     expect(hitsOf(byProto).map((hit) => hit.key)).toEqual(["a"]);
     // A field the point lacks never matches, even one every object inherits.
-    const inherited = store.search({ ...query, filter: { constructor: "y", z: 1 } });
+    const inherited = store.search({ ...query, filter: parseFilter({ constructor: "y", z: 1 }) });
     expect(hitsOf(inherited)).toEqual([]);
     const dir = await tempDir("meta");
     await store.checkpoint(dir);
@@ -555,7 +578,7 @@ describe.each(engines)("vector engine contract - %s", (engine) => {
         // the assertions below say what happened
       }
       const context = `${engine} ${mode}: exit ${child.code} signal ${child.signal}\n${child.stdout}${child.stderr.slice(-2_000)}`;
-      expect(parsed.put, context).toEqual({ ok: true, op: "vput" });
+      expect(parsed.put, context).toEqual({ ok: true, op: "vput", count: 1 });
       expect(parsed.search, context).toEqual({
         ok: true,
         hits: [{ key: "a", score: 0, meta: null }],

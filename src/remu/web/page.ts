@@ -85,6 +85,11 @@ export function renderRemuPage(recording: Recording): string {
       <span><svg width="34" height="10"><line x1="2" y1="5" x2="30" y2="5" class="lg-ok"/><path d="M26,2 L32,5 L26,8z" fill="#475569"/></svg>delivered</span>
       <span><svg width="34" height="10"><line x1="2" y1="5" x2="24" y2="5" class="lg-drop"/><path d="M23,1 L31,9 M31,1 L23,9" class="lg-x"/></svg>dropped</span>
       <span><svg width="34" height="10"><line x1="2" y1="5" x2="30" y2="5" class="lg-flight"/></svg>in flight / outside the window</span>
+      <span>lifelines:</span>
+      <span><svg width="12" height="16"><line x1="6" y1="1" x2="6" y2="15" stroke="#94a3b8" stroke-width="1.2"/></svg>follower</span>
+      <span><svg width="12" height="16"><rect x="3.5" y="1" width="5" height="14" fill="#2563eb" fill-opacity=".45"/></svg>leader (in its node's colour)</span>
+      <span><svg width="12" height="16"><line x1="6" y1="1" x2="6" y2="15" stroke="#f59e0b" stroke-width="3"/></svg>candidate or pre-candidate</span>
+      <span><svg width="12" height="16"><line x1="6" y1="1" x2="6" y2="15" stroke="#cbd5e1" stroke-width="1.5" stroke-dasharray="2 3"/></svg>down</span>
       <span class="pill leader">L</span>leader <span class="pill candidate">C</span>candidate <span class="pill crash">✕</span>crash <span class="pill start">▶</span>restart <span class="pill net">⟂</span>partition
     </div>
   </section>
@@ -521,7 +526,7 @@ function renderDiagram() {
     s.f.forEach(function (n) {
       var kind = n[0], node = n[1], text = n[2];
       if (node === "" || kind === "partition" || kind === "cut" || kind === "heal") {
-        var col = kind === "heal" ? "#16a34a" : "#ea580c";
+        var col = kind === "heal" ? "#16a34a" : kind === "phase" ? "#7c3aed" : "#ea580c";
         o.push('<g><title>' + esc(text) + '</title><line x1="' + GUT + '" x2="' + (width - RIGHT + 6) + '" y1="' + y + '" y2="' + y + '" stroke="' + col + '" stroke-width="1.5" stroke-dasharray="6 4"/>');
         var t = text.length > 24 ? text.slice(0, 23) + "…" : text;
         o.push('<text x="' + (width - RIGHT + 10) + '" y="' + (y + 4) + '" fill="' + col + '" style="font-weight:700">' + esc(t) + "</text></g>");

@@ -1,17 +1,14 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { CliExit } from "./cli-client.js";
-import { StageraftError } from "./client/client.js";
-import { type WatchEvent, WatchStream } from "./client/watch.js";
+import { StageraftError } from "../client/errors.js";
+import { type WatchEvent, WatchStream } from "../client/watch.js";
+import { CliExit, endpointList, type GlobalOptions, reportFailure } from "./common.js";
 
 /** `stageraft watch KEY [--prefix] [--rev R] [--prev-kv]`: one line per event until Ctrl-C. */
 
-interface WatchFlags {
+interface WatchFlags extends GlobalOptions {
   prefix?: boolean;
   rev?: number;
   prevKv?: boolean;
-  endpoints: string;
-  token?: string;
-  write: "simple" | "table" | "json";
 }
 
 function revision(value: string): number {
@@ -40,12 +37,8 @@ export function registerWatchCommand(program: Command): void {
     .option("--prev-kv", "show each key's value before the change")
     .action(async (key: string, _options, command: Command) => {
       const flags = command.optsWithGlobals<WatchFlags>();
-      const endpoints = flags.endpoints
-        .split(",")
-        .map((e) => e.trim())
-        .filter(Boolean);
       const stream = new WatchStream(
-        endpoints,
+        endpointList(flags),
         {
           ...(flags.prefix ? { prefix: key } : { key }),
           ...(flags.rev !== undefined ? { startRevision: flags.rev } : {}),
@@ -62,8 +55,7 @@ export function registerWatchCommand(program: Command): void {
         process.exitCode = CliExit.ok;
       } catch (error) {
         if (!(error instanceof StageraftError)) throw error;
-        process.stderr.write(`Error: ${error.message}\n`);
-        process.exitCode = CliExit.refused;
+        process.exitCode = reportFailure(error, flags.write);
       } finally {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
