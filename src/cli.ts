@@ -5,6 +5,7 @@ import { registerEndpointCommands } from "./cli/endpoint.js";
 import { registerKvCommands } from "./cli/kv.js";
 import { registerMemberCommands } from "./cli/members.js";
 import { registerRemu } from "./cli/remu.js";
+import { registerRevisionCommands } from "./cli/revisions.js";
 import { registerServe } from "./cli/serve.js";
 import { registerSnapshotCommands } from "./cli/snapshot.js";
 import { registerVectorCommands } from "./cli/vector.js";
@@ -20,6 +21,7 @@ const commandGroups: readonly ((program: Command) => void)[] = [
   registerEndpointCommands, // endpoint health|status, status
   registerMemberCommands, // members, member add|remove|promote, transfer-leader
   registerSnapshotCommands, // snapshot, snapshot save|restore
+  registerRevisionCommands, // compact, txn
   registerVectorCommands, // vector create|list|info|drop|put|get|search|count|delete
   registerWatchCommand, // watch
   registerRemu, // remu

@@ -166,6 +166,21 @@ export const configSchema = z
       .object({ progressIntervalMs: z.number().int().min(10).max(3_600_000).default(5_000) })
       .strict()
       .default({}),
+    /**
+     * The kept history of changes (reads at a past revision, watch catch-up), bounded as
+     * entries apply — a function of the log, so replicas should share these. 0: no bound.
+     */
+    history: z
+      .object({
+        keepRevisions: z.number().int().min(0).default(100_000),
+        keepBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(64 << 20),
+      })
+      .strict()
+      .default({}),
     /** Followers forward writes to the leader; off: they answer NOT_LEADER. */
     forwarding: z.boolean().default(true),
     wal: z

@@ -4,3 +4,13 @@
 export type { ClientRequest, Consistency, ErrorCode } from "../stages/protocol.js";
 export type { ClientOptions, MemberInfo, StatusResult, VectorHit } from "./client/client.js";
 export { connect, StageraftClient, StageraftError } from "./client/client.js";
+export type {
+  Compare,
+  GetResult,
+  KeyValue,
+  ScanResult,
+  TxnOp,
+  TxnRequest,
+  TxnResult,
+} from "./client/revisions.js";
+export { cmp, op } from "./client/revisions.js";

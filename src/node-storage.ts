@@ -71,6 +71,7 @@ export async function openStorage(config: NodeConfig, log: Logger): Promise<Open
       },
     },
     sessions: config.sessions,
+    history: config.history,
   };
   const vectorsInLog = logHasVectors(entries);
   const opened = await openCheckedState(

@@ -12,10 +12,18 @@ import {
   Invalid,
   keyField,
   nameField,
-  optionalString,
   sessionFields,
   stringField,
 } from "./protocol-fields.js";
+import {
+  decodeCompact,
+  decodeDelete,
+  decodeTxn,
+  optionalBool,
+  revisionField,
+  scanOptions,
+  spanFields,
+} from "./protocol-txn.js";
 import { decodeVectorOp } from "./protocol-vector.js";
 import { isVectorOp } from "./protocol-vector-ops.js";
 import { decodeWatchOp } from "./protocol-watch.js";
@@ -47,6 +55,10 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
     case "watch":
     case "cancel-watch":
       return decodeWatchOp(op, frame, limits);
+    case "txn":
+      return decodeTxn(frame, limits);
+    case "compact":
+      return decodeCompact(frame);
     default:
       if (typeof op === "string" && isVectorOp(op)) return decodeVectorOp(op, frame, limits);
       throw new Invalid(
@@ -67,10 +79,11 @@ function decodeKvOp(
         op,
         key: keyField(frame, limits),
         value: stringField(frame, "value", limits.maxValueBytes),
+        ...(optionalBool(frame, "prevKv") ? { prevKv: true } : {}),
         ...sessionFields(frame),
       };
     case "delete":
-      return { op, key: keyField(frame, limits), ...sessionFields(frame) };
+      return decodeDelete(frame, limits);
     case "cas": {
       const expect =
         frame.expect === null ? null : stringField(frame, "expect", limits.maxValueBytes);
@@ -92,35 +105,24 @@ function decodeKvOp(
       return { op, key: keyField(frame, limits), delta, ...sessionFields(frame) };
     }
     case "get":
-      return { op, key: keyField(frame, limits), consistency: consistencyField(frame) };
+      return {
+        op,
+        key: keyField(frame, limits),
+        consistency: consistencyField(frame),
+        ...revisionField(frame),
+      };
     case "scan":
       return decodeScan(frame, limits);
   }
 }
 
 function decodeScan(frame: Record<string, unknown>, limits: ProtocolLimits): ClientRequest {
-  const limit = frame.limit ?? limits.maxScanLimit;
-  if (
-    typeof limit !== "number" ||
-    !Number.isSafeInteger(limit) ||
-    limit < 1 ||
-    limit > limits.maxScanLimit
-  ) {
-    throw new Invalid(
-      ErrorCode.badRequest,
-      `"limit" must be an integer in [1, ${limits.maxScanLimit}]`,
-    );
-  }
-  const prefix = optionalString(frame, "prefix", limits.maxKeyBytes);
-  const start = optionalString(frame, "start", limits.maxKeyBytes);
-  const end = optionalString(frame, "end", limits.maxKeyBytes);
   return {
     op: "scan",
-    limit,
+    ...scanOptions(frame, limits),
     consistency: consistencyField(frame),
-    ...(prefix !== undefined ? { prefix } : {}),
-    ...(start !== undefined ? { start } : {}),
-    ...(end !== undefined ? { end } : {}),
+    ...spanFields(frame, limits),
+    ...revisionField(frame),
   };
 }
 

@@ -18,10 +18,12 @@ export const ErrorCode = {
   unauthorized: "UNAUTHORIZED",
   notFound: "NOT_FOUND",
   conflict: "CONFLICT",
-  /** A revision older than the kept history (CONTRACT §5); nothing was done. */
+  /** A read or watch at a revision older than the kept history (CONTRACT §5). */
   compacted: "COMPACTED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+import type { KeySpan, ScanOptions, TxnCompare } from "../storage/engines/engine.js";
 
 export type RequestId = number | string;
 export type Consistency = "linearizable" | "lease" | "stale";
@@ -32,8 +34,22 @@ export interface WriteSession {
 }
 
 export type ClientRequest =
-  | ({ readonly op: "put"; readonly key: string; readonly value: string } & WriteSession)
-  | ({ readonly op: "delete"; readonly key: string } & WriteSession)
+  | ({
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      readonly prevKv?: boolean;
+    } & WriteSession)
+  | ({ readonly op: "delete"; readonly key: string; readonly prevKv?: boolean } & WriteSession)
+  /** delete with prefix or start/end (CONTRACT §5): answered with a count. */
+  | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan & WriteSession)
+  | ({
+      readonly op: "txn";
+      readonly compare: readonly TxnCompare[];
+      readonly success: readonly TxnRequestOp[];
+      readonly failure: readonly TxnRequestOp[];
+    } & WriteSession)
+  | { readonly op: "compact"; readonly revision: number }
   | ({
       readonly op: "cas";
       readonly key: string;
@@ -41,15 +57,21 @@ export type ClientRequest =
       readonly value: string;
     } & WriteSession)
   | ({ readonly op: "incr"; readonly key: string; readonly delta: number } & WriteSession)
-  | { readonly op: "get"; readonly key: string; readonly consistency: Consistency }
   | {
+      readonly op: "get";
+      readonly key: string;
+      readonly consistency: Consistency;
+      /** Read the past at this revision (CONTRACT §5). */
+      readonly revision?: number;
+    }
+  | ({
       readonly op: "scan";
       readonly prefix?: string;
       readonly start?: string;
       readonly end?: string;
-      readonly limit: number;
       readonly consistency: Consistency;
-    }
+      readonly revision?: number;
+    } & ScanOptions)
   | { readonly op: "status" }
   | { readonly op: "members" }
   | {
@@ -84,14 +106,32 @@ export interface WatchRequest {
   readonly noDelete: boolean;
 }
 
+/**
+ * A txn's op as the client sends it. Decoded requests keep the wire's shape: a follower
+ * forwards them and the leader decodes them again (stages/replicate/peer-gateway.ts).
+ */
+export type TxnRequestOp =
+  | {
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      readonly prevKv?: boolean;
+    }
+  | { readonly op: "get"; readonly key: string }
+  | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
+  | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan)
+  | ({ readonly op: "scan" } & KeySpan & ScanOptions);
+
 export type ClientOp = ClientRequest["op"];
-export type WriteOp = "put" | "delete" | "cas" | "incr";
+export type WriteOp = "put" | "delete" | "cas" | "incr" | "txn" | "compact";
 
 export const writeOps: Record<ClientOp, boolean> = {
   put: true,
   delete: true,
   cas: true,
   incr: true,
+  txn: true,
+  compact: true,
   get: false,
   scan: false,
   status: false,
@@ -112,6 +152,8 @@ export const adminOps: Record<ClientOp, boolean> = {
   delete: false,
   cas: false,
   incr: false,
+  txn: false,
+  compact: true,
   get: false,
   scan: false,
   status: false,

@@ -80,6 +80,7 @@ export const NOTHING_DONE_CODES: ReadonlySet<string> = new Set([
   "BAD_REQUEST",
   "TOO_LARGE",
   "UNAUTHORIZED",
+  "COMPACTED",
 ]);
 
 /**

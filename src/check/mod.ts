@@ -26,6 +26,15 @@ export {
 export type { KvEffect, KvState } from "./kv-model.js";
 export { applyKv, describeKv, kvModel, validateKvInput, validateKvOutput } from "./kv-model.js";
 export type {
+  RevKvInput,
+  RevKvOperation,
+  RevKvOutput,
+  RevKvState,
+  TxnCompareInput,
+  TxnSingleOp,
+} from "./kv-txn-model.js";
+export { revKvModel } from "./kv-txn-model.js";
+export type {
   CheckOptions,
   CheckResult,
   CheckStats,

@@ -54,7 +54,11 @@ interface GetOptions {
   keysOnly?: boolean;
   limit?: number;
   consistency?: Consistency;
+  /** Read as of this revision (CONTRACT §5). */
+  rev?: number;
 }
+
+const revisionOption = (what: string) => new Option("--rev <revision>", what).argParser(integer);
 
 /** get's output, as etcdctl prints it: key and value lines, or only one of them. */
 function printItems(
@@ -94,11 +98,15 @@ function registerGet(program: Command): void {
     .option("--keys-only", "print only the keys")
     .addOption(new Option("--limit <n>", "at most n keys (with --prefix)").argParser(integer))
     .addOption(consistencyOption())
+    .addOption(revisionOption("read as of that revision"))
     .action(async (key: string, options: GetOptions, command: Command) =>
       run(command, async (client, { write }) => {
         if (options.printValueOnly && options.keysOnly)
           return usageError("--print-value-only and --keys-only exclude each other");
-        const consistency = options.consistency ? { consistency: options.consistency } : {};
+        const consistency = {
+          ...(options.consistency ? { consistency: options.consistency } : {}),
+          ...(options.rev !== undefined ? { revision: options.rev } : {}),
+        };
         if (options.prefix) {
           const limit = options.limit === undefined ? {} : { limit: options.limit };
           const result = await client.scan({ prefix: key, ...limit, ...consistency });
@@ -120,10 +128,14 @@ function registerWrites(program: Command): void {
     .command("del")
     .description("delete a key (prints how many keys were deleted)")
     .argument("<key>")
-    .action(async (key: string, _options, command: Command) =>
+    .option("--prefix", "delete every key starting with <key>")
+    .action(async (key: string, options: { prefix?: boolean }, command: Command) =>
       run(command, async (client, { write }) => {
-        const result = await client.delete(key);
-        print(write === "json" ? JSON.stringify(result) : result.deleted ? "1" : "0");
+        const result = options.prefix
+          ? await client.deleteRange({ prefix: key })
+          : await client.delete(key);
+        const count = typeof result.deleted === "number" ? result.deleted : +result.deleted;
+        print(write === "json" ? JSON.stringify(result) : String(count));
         return CliExit.ok;
       }),
     );
@@ -185,6 +197,9 @@ function registerScan(program: Command): void {
     .option("--end <key>")
     .addOption(new Option("--limit <n>").argParser(integer))
     .addOption(consistencyOption())
+    .addOption(revisionOption("list the keys as they were then"))
+    .option("--keys-only", "keys without their values")
+    .option("--count-only", "only how many keys the range holds")
     .action(
       async (
         options: {
@@ -193,13 +208,23 @@ function registerScan(program: Command): void {
           end?: string;
           limit?: number;
           consistency?: Consistency;
+          rev?: number;
+          keysOnly?: boolean;
+          countOnly?: boolean;
         },
         command: Command,
       ) =>
         run(command, async (client, { write }) => {
-          const result = await client.scan(options);
-          if (write === "json") print(JSON.stringify(result));
-          else printItems(result.items, {}, write);
+          const { rev, keysOnly, countOnly, ...range } = options;
+          const result = await client.scan({
+            ...range,
+            ...(rev !== undefined ? { revision: rev } : {}),
+            ...(keysOnly ? { keysOnly } : {}),
+            ...(countOnly ? { countOnly } : {}),
+          });
+          if (countOnly && write !== "json") print(String(result.count));
+          else if (write === "json") print(JSON.stringify(result));
+          else printItems(result.items, keysOnly ? { keysOnly } : {}, write);
           return CliExit.ok;
         }),
     );

@@ -2,6 +2,15 @@ import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Consistency, ErrorBody } from "../../stages/protocol.js";
 import { type FailedAttempt, mostTelling, StageraftError } from "./errors.js";
+import type {
+  GetResult,
+  KeyValue,
+  RangeOptions,
+  ScanRequestOptions,
+  ScanResult,
+  TxnRequest,
+  TxnResult,
+} from "./revisions.js";
 import { VectorClient } from "./vector-client.js";
 
 export { StageraftError } from "./errors.js";
@@ -30,6 +39,7 @@ const writeOps = new Set([
   "delete",
   "cas",
   "incr",
+  "txn",
   "vcreate",
   "vput",
   "vdelete",
@@ -113,23 +123,57 @@ export class StageraftClient {
     this.session = session === true ? randomUUID() : typeof session === "string" ? session : null;
   }
 
-  async put(key: string, value: string): Promise<{ index: number }> {
-    return (await this.request({ op: "put", key, value })) as { index: number };
-  }
-
-  async get(
+  /** `prevKv`: answer the key as it was before (null when absent). */
+  async put(
     key: string,
-    options: { consistency?: Consistency } = {},
-  ): Promise<{ found: boolean; value: string | null; index: number }> {
-    return (await this.request({ op: "get", key, ...options })) as {
-      found: boolean;
-      value: string | null;
+    value: string,
+    options: { prevKv?: boolean } = {},
+  ): Promise<{ index: number; revision: number; prevKv?: KeyValue | null }> {
+    return (await this.request({ op: "put", key, value, ...options })) as {
       index: number;
+      revision: number;
     };
   }
 
-  async delete(key: string): Promise<{ deleted: boolean; index: number }> {
-    return (await this.request({ op: "delete", key })) as { deleted: boolean; index: number };
+  /** `revision`: read the key as it was at that revision (COMPACTED when no longer kept). */
+  async get(
+    key: string,
+    options: { consistency?: Consistency; revision?: number } = {},
+  ): Promise<GetResult> {
+    return (await this.request({ op: "get", key, ...options })) as unknown as GetResult;
+  }
+
+  /** Delete every key in a prefix or [start, end): answers how many were deleted. */
+  async deleteRange(
+    range: RangeOptions,
+    options: { prevKv?: boolean } = {},
+  ): Promise<{ deleted: number; index: number; revision: number; prevKvs?: KeyValue[] }> {
+    return (await this.request({ op: "delete", ...range, ...options })) as {
+      deleted: number;
+      index: number;
+      revision: number;
+    };
+  }
+
+  /** Compares, then the success ops if all hold, else the failure ops: one atomic entry. */
+  async txn(request: TxnRequest): Promise<TxnResult> {
+    return (await this.request({ op: "txn", ...request })) as unknown as TxnResult;
+  }
+
+  /** Forget the history below `revision` (admin token). */
+  async compact(revision: number): Promise<{ revision: number }> {
+    return (await this.request({ op: "compact", revision })) as { revision: number };
+  }
+
+  async delete(
+    key: string,
+    options: { prevKv?: boolean } = {},
+  ): Promise<{ deleted: boolean; index: number; revision: number; prevKvs?: KeyValue[] }> {
+    return (await this.request({ op: "delete", key, ...options })) as {
+      deleted: boolean;
+      index: number;
+      revision: number;
+    };
   }
 
   async cas(
@@ -149,18 +193,9 @@ export class StageraftClient {
   }
 
   async scan(
-    range: {
-      prefix?: string;
-      start?: string;
-      end?: string;
-      limit?: number;
-      consistency?: Consistency;
-    } = {},
-  ): Promise<{ items: { key: string; value: string }[]; index: number }> {
-    return (await this.request({ op: "scan", ...range })) as {
-      items: { key: string; value: string }[];
-      index: number;
-    };
+    range: ScanRequestOptions & { consistency?: Consistency; revision?: number } = {},
+  ): Promise<ScanResult> {
+    return (await this.request({ op: "scan", ...range })) as unknown as ScanResult;
   }
 
   async status(): Promise<StatusResult> {

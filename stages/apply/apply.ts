@@ -9,6 +9,7 @@ import {
 } from "../../queues/mod.js";
 import { type Entry, EntryType } from "../../raft/types.js";
 import { unpackArchive } from "../../storage/archive.js";
+import type { KvChanges } from "../../storage/engines/revisions.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type {
   ApplyItem,
@@ -47,6 +48,12 @@ export interface ApplyPorts {
   readonly wal: QueuePort<WalItem>;
   /** A batch or a snapshot failed half-way: stop the node (src/node.ts; exit 70). */
   readonly fatal: Fatal;
+  /**
+   * After each applied run: its KV changes (log order; empty when it changed no key) and the
+   * applied index it reached — the watch hub's feed. Called before the run's writes are
+   * answered.
+   */
+  readonly onChanges?: (changes: readonly KvChanges[], appliedIndex: number) => void;
   /** Default: the process's clock; remu's virtual one in simulation. */
   readonly clock?: Clock;
   /** The watch hub (watch-hub.ts): watch items and restores reach it in log order. */
@@ -218,8 +225,9 @@ export class ApplyStage {
         continue;
       const run = entries.slice(start, k + 1);
       start = k + 1;
-      const answers = await this.machine.apply(run);
+      const { answers, changes } = await this.machine.apply(run);
       this.appliedIndex = entry.index;
+      this.ports.onChanges?.(changes, entry.index);
       this.stats.applied += run.length;
       this.ports.raftStep.onApplied(entry.index);
       // A snapshot request is answered with the snapshot's index once it is written; every

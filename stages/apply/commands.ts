@@ -1,7 +1,7 @@
 import { Packr } from "msgpackr";
-import type { KvCommand } from "../../storage/engines/engine.js";
+import type { KeySpan, KvCommand, TxnOp } from "../../storage/engines/engine.js";
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
-import type { ClientRequest } from "../protocol.js";
+import type { ClientRequest, TxnRequestOp } from "../protocol.js";
 import { isVectorOp } from "../protocol-vector-ops.js";
 import { decodeVec, encodeVec, toVectorCommand } from "./vector-log.js";
 
@@ -61,10 +61,24 @@ export function toLogCommand(
       ? { session: { id: request.session, seq: request.seq! }, ts }
       : { ts };
   switch (request.op) {
-    case "put":
-      return { kv: { op: "put", key: request.key, value: request.value }, ...meta };
+    case "put": {
+      const { key, value, prevKv } = request;
+      return { kv: { op: "put", key, value, ...(prevKv ? { prevKv } : {}) }, ...meta };
+    }
     case "delete":
-      return { kv: { op: "delete", key: request.key }, ...meta };
+      return { kv: deleteCommand(request), ...meta };
+    case "txn":
+      return {
+        kv: {
+          op: "txn",
+          compare: request.compare,
+          success: request.success.map(userOp),
+          failure: request.failure.map(userOp),
+        },
+        ...meta,
+      };
+    case "compact":
+      return { kv: { op: "compact", revision: request.revision }, ts };
     case "cas":
       return {
         kv: { op: "cas", key: request.key, expect: request.expect, value: request.value },
@@ -78,4 +92,45 @@ export function toLogCommand(
       if (isVectorOp(request.op)) return { vec: toVectorCommand(request, vectorDefaults), ...meta };
       throw new Error(`not a write: ${request.op}`);
   }
+}
+
+/** Client ranges start after the reserved U+0000 keys (session records). */
+export const RESERVED_END = "\u0001";
+
+/** A client's span, kept off the reserved keys. */
+export function userSpan(span: KeySpan): KeySpan {
+  return span.start !== undefined && span.start > RESERVED_END
+    ? span
+    : { ...span, start: RESERVED_END };
+}
+
+/** A txn op in the engine's form. */
+function userOp(op: TxnRequestOp): TxnOp {
+  switch (op.op) {
+    case "delete":
+      return deleteCommand(op);
+    case "scan": {
+      const { prefix, start, end, op: _, ...options } = op;
+      return { op: "scan", range: userSpan(spanOf(op)), ...options };
+    }
+    default:
+      return op;
+  }
+}
+
+function spanOf(span: KeySpan): KeySpan {
+  return {
+    ...(span.prefix !== undefined ? { prefix: span.prefix } : {}),
+    ...(span.start !== undefined ? { start: span.start } : {}),
+    ...(span.end !== undefined ? { end: span.end } : {}),
+  };
+}
+
+function deleteCommand(
+  request: Extract<ClientRequest | TxnRequestOp, { op: "delete" }>,
+): Extract<KvCommand, { op: "delete" | "deleteRange" }> {
+  const prevKv = request.prevKv ? { prevKv: true } : {};
+  return "key" in request
+    ? { op: "delete", key: request.key, ...prevKv }
+    : { op: "deleteRange", range: userSpan(spanOf(request)), ...prevKv };
 }

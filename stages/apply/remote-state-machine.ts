@@ -1,10 +1,12 @@
 import { WorkerPool } from "../../queues/worker-pool.js";
 import type { Entry, SnapshotMeta } from "../../raft/types.js";
+import type { KeySpan } from "../../storage/engines/engine.js";
+import type { HistoryRead } from "../../storage/engines/revisions.js";
 import type { ReplyBody } from "../items.js";
 import type { ClientRequest } from "../protocol.js";
 import type { SessionSettings } from "./sessions.js";
-import type { StateMachineOptions, StateMachinePort } from "./state-machine.js";
-import type { HostCall, HostData } from "./state-machine-host.js";
+import type { Applied, StateMachineOptions, StateMachinePort } from "./state-machine.js";
+import type { HostApplied, HostCall, HostData } from "./state-machine-host.js";
 
 /**
  * The state machine in a worker thread (the apply stage's "workers" pool): index inserts,
@@ -60,8 +62,13 @@ export class RemoteStateMachine implements StateMachinePort {
     await this.call({ method: "load" });
   }
 
-  async apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>> {
-    return new Map((await this.call({ method: "apply", entries })) as [number, ReplyBody][]);
+  async apply(entries: readonly Entry[]): Promise<Applied> {
+    const { answers, changes } = (await this.call({ method: "apply", entries })) as HostApplied;
+    return { answers: new Map(answers), changes };
+  }
+
+  async history(fromRevision: number, range: KeySpan, limit: number): Promise<HistoryRead> {
+    return (await this.call({ method: "history", fromRevision, range, limit })) as HistoryRead;
   }
 
   async read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody> {

@@ -5,6 +5,8 @@
 import { workerData } from "node:worker_threads";
 import { serveWorker } from "../../queues/worker-entry.js";
 import type { Entry, SnapshotMeta } from "../../raft/types.js";
+import type { KeySpan } from "../../storage/engines/engine.js";
+import type { KvChanges } from "../../storage/engines/revisions.js";
 import { SnapshotStore } from "../../storage/snapshot-store.js";
 import type { ReplyBody } from "../items.js";
 import type { ClientRequest } from "../protocol.js";
@@ -24,12 +26,24 @@ export type HostCall =
     }
   | { readonly method: "load" }
   | { readonly method: "apply"; readonly entries: readonly Entry[] }
+  | {
+      readonly method: "history";
+      readonly fromRevision: number;
+      readonly range: KeySpan;
+      readonly limit: number;
+    }
   | { readonly method: "read"; readonly request: ClientRequest; readonly appliedIndex: number }
   | { readonly method: "beginCheckpoint"; readonly dir: string; readonly index: number }
   | { readonly method: "finishCheckpoint" }
   | { readonly method: "abortCheckpoint" }
   | { readonly method: "restore"; readonly dir: string; readonly index: number }
   | { readonly method: "close" };
+
+/** An apply's answers as entries (a Map does not cross the worker boundary as one). */
+export interface HostApplied {
+  readonly answers: [number, ReplyBody][];
+  readonly changes: readonly KvChanges[];
+}
 
 const data = workerData as HostData;
 let machine: StateMachine | null = null;
@@ -61,8 +75,12 @@ serveWorker<HostCall, unknown>(async (call) => {
     }
     case "load":
       return opened().load();
-    case "apply":
-      return [...(await opened().apply(call.entries))] satisfies [number, ReplyBody][];
+    case "apply": {
+      const { answers, changes } = await opened().apply(call.entries);
+      return { answers: [...answers], changes } satisfies HostApplied;
+    }
+    case "history":
+      return opened().history(call.fromRevision, call.range, call.limit);
     case "read":
       return opened().read(call.request, call.appliedIndex);
     case "beginCheckpoint":

@@ -2,24 +2,31 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Entry, EntryType, type SnapshotMeta } from "../../raft/types.js";
 import { unpackArchive } from "../../storage/archive.js";
-import type { KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
+import type { KeySpan, KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
 import { writeKvCheckpoint } from "../../storage/engines/kv-checkpoint.js";
 import { type KvEngineName, kvEngines } from "../../storage/engines/registry.js";
+import type { HistorySettings } from "../../storage/engines/revision-store.js";
+import type { HistoryPort, HistoryRead, KvChanges } from "../../storage/engines/revisions.js";
 import { VectorStore, type VectorStoreSettings } from "../../storage/engines/vector-store.js";
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
-import { decodeCommand } from "./commands.js";
+import { decodeCommand, userSpan } from "./commands.js";
+import { fail, kvReply, readReply } from "./kv-replies.js";
 import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
 import { isVectorRead, readVectorWhenReady, vectorReply } from "./vector-commands.js";
 
-/** User scans start after the reserved U+0000 keys (session records). */
-const RESERVED_END = "\u0001";
+/** What a run of entries did: the answers by entry index, and the KV changes in log order. */
+export interface Applied {
+  readonly answers: Map<number, ReplyBody>;
+  /** One KvChanges per entry that changed keys (a replayed entry has none). */
+  readonly changes: readonly KvChanges[];
+}
 
 /** What the apply stage needs of a state machine, in this thread or in a worker thread. */
-export interface StateMachinePort {
+export interface StateMachinePort extends HistoryPort {
   load(): Promise<void>;
-  apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>>;
+  apply(entries: readonly Entry[]): Promise<Applied>;
   read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody>;
   /**
    * Pin the whole state as of `index` and start writing it into `dir`; resolves once pinned,
@@ -42,6 +49,8 @@ export interface StateMachineOptions {
   readonly dataDir: string;
   readonly vectors: VectorStoreSettings;
   readonly sessions: SessionSettings;
+  /** How much history the KV engine keeps (config `history`); the default when absent. */
+  readonly history?: HistorySettings;
 }
 
 /**
@@ -83,8 +92,9 @@ export class StateMachine implements StateMachinePort {
    * write already answered is not applied again: its first answer is returned. Session expiry
    * runs when the last entry's index is an expiry point, so the caller cuts runs there.
    */
-  async apply(entries: readonly Entry[]): Promise<Map<number, ReplyBody>> {
+  async apply(entries: readonly Entry[]): Promise<Applied> {
     const answers = new Map<number, ReplyBody>();
+    let changes: readonly KvChanges[] = [];
     const kvCommands: { index: number; command: KvCommand }[] = [];
     /** Session writes to record once their answer is known, in log order. */
     const toRecord: { id: string; seq: number; ts: number; index: number }[] = [];
@@ -131,9 +141,10 @@ export class StateMachine implements StateMachinePort {
         );
       }
     }
-    const sidecar = (results: readonly KvResult[]) => {
-      for (const [k, { index }] of kvCommands.entries())
-        answers.set(index, kvReply(results[k]!, index));
+    const sidecar = (results: readonly KvResult[], applied: readonly KvChanges[]) => {
+      changes = applied;
+      for (const [k, { index, command }] of kvCommands.entries())
+        answers.set(index, kvReply(results[k]!, index, command));
       const writes = [];
       for (const session of toRecord) {
         const answer = answers.get(session.index);
@@ -145,31 +156,29 @@ export class StateMachine implements StateMachinePort {
     };
     const results = await this.kv.applyBatch(kvCommands, last.index, sidecar);
     // A replayed run (already applied by the engine) does not call the sidecar: answer anyway.
-    for (const [k, { index }] of kvCommands.entries())
-      answers.set(index, kvReply(results[k]!, index));
+    for (const [k, { index, command }] of kvCommands.entries())
+      answers.set(index, kvReply(results[k]!, index, command));
     for (const [index, first] of sameAs) answers.set(index, answers.get(first)!);
     this.vectors.appliedIndex = Math.max(this.vectors.appliedIndex, last.index);
-    return answers;
+    return { answers, changes };
+  }
+
+  history(fromRevision: number, range: KeySpan, limit: number): Promise<HistoryRead> {
+    return this.kv.history(fromRevision, userSpan(range), limit);
   }
 
   async read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody> {
     switch (request.op) {
-      case "get": {
-        const value = await this.kv.get(request.key);
-        return { ok: true, result: { found: value !== null, value, index: appliedIndex } };
-      }
+      case "get":
+        return readReply(await this.kv.read(request), appliedIndex, request);
       case "scan": {
-        const start =
-          request.start !== undefined && request.start > RESERVED_END
-            ? request.start
-            : RESERVED_END;
-        const items = await this.kv.scan({
-          limit: request.limit,
-          start,
-          ...(request.prefix !== undefined ? { prefix: request.prefix } : {}),
-          ...(request.end !== undefined ? { end: request.end } : {}),
+        const { prefix, start, end, consistency: _, op, ...options } = request;
+        const range = userSpan({
+          ...(prefix !== undefined ? { prefix } : {}),
+          ...(start !== undefined ? { start } : {}),
+          ...(end !== undefined ? { end } : {}),
         });
-        return { ok: true, result: { items, index: appliedIndex } };
+        return readReply(await this.kv.read({ op, range, ...options }), appliedIndex, request);
       }
       default:
         if (isVectorRead(request)) return readVectorWhenReady(this.vectors, request, appliedIndex);
@@ -251,7 +260,7 @@ export async function openStateMachine(
   kvRebuild: string | null;
   kvAhead: number;
 }> {
-  const kv = kvEngines[options.kvEngine](options.dataDir);
+  const kv = kvEngines[options.kvEngine](options.dataDir, options.history);
   await kv.open();
   const vectors = new VectorStore(options.vectors);
   const machine = new StateMachine(kv, vectors, options.sessions);
@@ -292,27 +301,4 @@ export function logHasVectors(entries: readonly Entry[]): boolean {
       entry.data.length > 0 &&
       decodeCommand(entry.data).vec !== undefined,
   );
-}
-
-function fail(code: ErrorCode, message: string): ReplyBody {
-  return { ok: false, error: { code, message } };
-}
-
-function kvReply(result: KvResult, index: number): ReplyBody {
-  switch (result.op) {
-    case "put":
-      return { ok: true, result: { index } };
-    case "delete":
-      return { ok: true, result: { deleted: result.deleted, index } };
-    case "cas":
-      return { ok: true, result: { succeeded: result.succeeded, value: result.value, index } };
-    case "incr":
-      if ("error" in result) {
-        return fail(
-          ErrorCode.badRequest,
-          `incr: the value ${JSON.stringify(result.value.slice(0, 64))} is not an integer`,
-        );
-      }
-      return { ok: true, result: { value: result.value, index } };
-  }
 }

@@ -347,7 +347,7 @@ export class WatchHub {
     const { generation } = watch;
     const from = watch.through + 1;
     const limit = this.options.historyBatchEvents;
-    this.history.history(from, rangeOf(watch.spec, limit), limit).then(
+    this.history.history(from, rangeOf(watch.spec), limit).then(
       (read) => {
         if (watch.generation !== generation) return;
         watch.reading = false;

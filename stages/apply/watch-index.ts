@@ -1,4 +1,4 @@
-import { inRange, type KvRange } from "../../storage/engines/engine.js";
+import { inRange, type KeySpan } from "../../storage/engines/engine.js";
 import type { KeyValue, KvChanges, KvEvent } from "../../storage/engines/revisions.js";
 import type { WatchRequest } from "../protocol.js";
 
@@ -18,11 +18,11 @@ export function specOf(request: WatchRequest): WatchSpec {
   return { key, prefix, start, end, prevKv, noPut, noDelete };
 }
 
-/** The watch's keys as a history read's range (a single key: [key, key + "\0")). */
-export function rangeOf(spec: WatchSpec, limit: number): KvRange {
-  if (spec.key !== undefined) return { start: spec.key, end: `${spec.key}\u0000`, limit };
-  if (spec.prefix !== undefined) return { prefix: spec.prefix, limit };
-  return { start: spec.start, end: spec.end, limit };
+/** The watch's keys as a history read's span (a single key: [key, key + "\0")). */
+export function rangeOf(spec: WatchSpec): KeySpan {
+  if (spec.key !== undefined) return { start: spec.key, end: `${spec.key}\u0000` };
+  if (spec.prefix !== undefined) return { prefix: spec.prefix };
+  return { start: spec.start, end: spec.end };
 }
 
 /** An event as a watch frame carries it: prevKv only when the watch asked for it. */
@@ -42,7 +42,7 @@ export function matches(spec: WatchSpec, event: KvEvent): boolean {
   const { key } = event.kv;
   if (spec.key !== undefined) return key === spec.key;
   if (reserved(key)) return false;
-  return inRange(key, { prefix: spec.prefix, start: spec.start, end: spec.end, limit: 0 });
+  return inRange(key, { prefix: spec.prefix, start: spec.start, end: spec.end });
 }
 
 export function toWire(spec: WatchSpec, event: KvEvent): WireEvent {

@@ -1,30 +1,121 @@
+import type { HistoryRead, KeyValue, KvChanges } from "./revisions.js";
+
+/** Keys a range op covers: a prefix, and/or [start, end). */
+export interface KeySpan {
+  readonly prefix?: string;
+  readonly start?: string;
+  readonly end?: string;
+}
+
+export type CompareTarget = "value" | "version" | "createRevision" | "modRevision" | "lease";
+export type CompareOp = "==" | "!=" | "<" | ">";
+
+/** One txn guard (etcd's Compare); an absent key has version/revisions 0, value and lease null. */
+export interface TxnCompare {
+  readonly key: string;
+  readonly target: CompareTarget;
+  readonly op: CompareOp;
+  readonly value: string | number | null;
+}
+
+export interface ScanOptions {
+  readonly limit: number;
+  readonly keysOnly?: boolean;
+  readonly countOnly?: boolean;
+}
+
+/** A write that changes one key or a range (also a txn's ops). */
+export type KvWrite =
+  | {
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      /** Passed through to KeyValue.lease (the lease table checks it before proposing). */
+      readonly lease?: string | null;
+      readonly prevKv?: boolean;
+    }
+  | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
+  | { readonly op: "deleteRange"; readonly range: KeySpan; readonly prevKv?: boolean };
+
+/** A read inside a txn: it sees the txn's earlier writes. */
+export type KvTxnRead =
+  | { readonly op: "get"; readonly key: string }
+  | ({ readonly op: "scan"; readonly range: KeySpan } & ScanOptions);
+
+export type TxnOp = KvWrite | KvTxnRead;
+
 /** Commands that change KV state; they travel through the Raft log. */
 export type KvCommand =
-  | { readonly op: "put"; readonly key: string; readonly value: string }
-  | { readonly op: "delete"; readonly key: string }
+  | KvWrite
   | {
       readonly op: "cas";
       readonly key: string;
       readonly expect: string | null;
       readonly value: string;
     }
-  | { readonly op: "incr"; readonly key: string; readonly delta: number };
+  | { readonly op: "incr"; readonly key: string; readonly delta: number }
+  | {
+      readonly op: "txn";
+      readonly compare: readonly TxnCompare[];
+      readonly success: readonly TxnOp[];
+      readonly failure: readonly TxnOp[];
+    }
+  /** Forget history below `revision` (the admin `compact` op). */
+  | { readonly op: "compact"; readonly revision: number };
 
+export interface ScanResult {
+  readonly items: readonly KeyValue[];
+  /** Whether `limit` cut the range. */
+  readonly more: boolean;
+  /** Keys in the whole range. */
+  readonly count: number;
+}
+
+/**
+ * An op's outcome. The fields of the first four ops are what they were before revisions;
+ * prevKv/prevKvs appear only when the command asked for them.
+ */
 export type KvResult =
-  | { readonly op: "put" }
-  | { readonly op: "delete"; readonly deleted: boolean }
+  | { readonly op: "put"; readonly prevKv?: KeyValue | null }
+  | { readonly op: "delete"; readonly deleted: boolean; readonly prevKvs?: readonly KeyValue[] }
   | { readonly op: "cas"; readonly succeeded: boolean; readonly value: string | null }
   | { readonly op: "incr"; readonly value: number }
-  | { readonly op: "incr"; readonly error: "not-integer"; readonly value: string };
+  | { readonly op: "incr"; readonly error: "not-integer"; readonly value: string }
+  | {
+      readonly op: "deleteRange";
+      readonly deleted: number;
+      readonly prevKvs?: readonly KeyValue[];
+    }
+  | { readonly op: "get"; readonly kv: KeyValue | null }
+  | ({ readonly op: "scan" } & ScanResult)
+  | { readonly op: "txn"; readonly succeeded: boolean; readonly results: readonly KvResult[] }
+  | { readonly op: "compact"; readonly revision: number }
+  /** compacted: at or below the compacted revision already; future: past this entry. */
+  | { readonly op: "compact"; readonly error: "compacted" | "future"; readonly revision: number };
 
+/** A read of the current state, or of the past at `revision`. */
+export type KvRead =
+  | { readonly op: "get"; readonly key: string; readonly revision?: number }
+  | ({
+      readonly op: "scan";
+      readonly range: KeySpan;
+      readonly revision?: number;
+    } & ScanOptions);
+
+export type KvReadResult =
+  | { readonly ok: true; readonly result: KvResult }
+  /** `revision` is older than the kept history, whose oldest revision is `compactedRevision`. */
+  | { readonly ok: false; readonly error: "compacted"; readonly compactedRevision: number }
+  /** `revision` is past the applied index. */
+  | { readonly ok: false; readonly error: "future"; readonly appliedIndex: number };
+
+/** Given an applied batch's results and changes (see KvEngine.applyBatch). */
 export type Sidecar = (
   results: readonly KvResult[],
+  changes: readonly KvChanges[],
 ) => readonly { readonly key: string; readonly value: string | null }[];
 
-export interface KvRange {
-  readonly prefix?: string;
-  readonly start?: string;
-  readonly end?: string;
+export interface KvRange extends KeySpan {
   readonly limit: number;
 }
 
@@ -50,10 +141,12 @@ export interface KvEngine {
   readonly rebuild?: string | null;
   open(): Promise<void>;
   /**
-   * Apply `commands` (log order) and record `lastIndex` as applied. `sidecar`, given the
-   * results, names raw writes (value null = delete) that must land atomically with them —
-   * the apply stage keeps its session table so. A replayed batch (lastIndex <= appliedIndex)
-   * changes nothing.
+   * Apply `commands` (log order) and record `lastIndex` as applied. Each command's writes get
+   * its index as their revision, and its KvChanges go into the kept history in the same
+   * atomic write. `sidecar`, given the results and the changes, names raw writes (value null
+   * = delete; no revision events) that must land atomically with them — the apply stage
+   * keeps its session table so. A replayed batch (lastIndex <= appliedIndex) changes nothing
+   * and does not call the sidecar.
    */
   applyBatch(
     commands: readonly { readonly index: number; readonly command: KvCommand }[],
@@ -62,6 +155,12 @@ export interface KvEngine {
   ): Promise<KvResult[]>;
   get(key: string): Promise<string | null>;
   scan(range: KvRange): Promise<KvItem[]>;
+  /** The oldest revision still readable (reads below it are compacted). */
+  readonly compactedRevision: number;
+  /** A get or scan with revisions, at the current state or at a kept past `revision`. */
+  read(request: KvRead): Promise<KvReadResult>;
+  /** The kept history (watch catch-up): see HistoryPort. */
+  history(fromRevision: number, span: KeySpan, limit: number): Promise<HistoryRead>;
   /**
    * Write the whole state to `path`; returns its size in bytes. The state is the one at the
    * call: it is pinned before checkpoint() returns its promise, and commands applied while
@@ -75,40 +174,7 @@ export interface KvEngine {
   close(): Promise<void>;
 }
 
-const INTEGER = /^-?\d+$/;
-
-/** The semantics shared by every KV engine: one command against the current value. */
-export function evaluate(
-  command: KvCommand,
-  current: string | null,
-): { result: KvResult; next: string | null | undefined } {
-  switch (command.op) {
-    case "put":
-      return { result: { op: "put" }, next: command.value };
-    case "delete":
-      return {
-        result: { op: "delete", deleted: current !== null },
-        next: current === null ? undefined : null,
-      };
-    case "cas": {
-      const succeeded = current === command.expect;
-      return succeeded
-        ? { result: { op: "cas", succeeded, value: command.value }, next: command.value }
-        : { result: { op: "cas", succeeded, value: current }, next: undefined };
-    }
-    case "incr": {
-      const base = current ?? "0";
-      if (!INTEGER.test(base))
-        return { result: { op: "incr", error: "not-integer", value: base }, next: undefined };
-      const value = Number(BigInt(base) + BigInt(command.delta));
-      if (!Number.isSafeInteger(value))
-        return { result: { op: "incr", error: "not-integer", value: base }, next: undefined };
-      return { result: { op: "incr", value }, next: String(value) };
-    }
-  }
-}
-
-export function inRange(key: string, range: KvRange): boolean {
+export function inRange(key: string, range: KeySpan): boolean {
   if (range.prefix !== undefined && !key.startsWith(range.prefix)) return false;
   if (range.start !== undefined && compareKeys(key, range.start) < 0) return false;
   if (range.end !== undefined && compareKeys(key, range.end) >= 0) return false;

@@ -1,13 +1,17 @@
 import { open } from "node:fs/promises";
 import CRC32C from "crc-32/crc32c.js";
 import type { KvItem } from "./engine.js";
+import { decodeRecord, legacyKv, type StateRecord } from "./kv-stored.js";
 
 /**
  * The KV checkpoint file, shared by every KV engine:
- *   "SRKV1\n" then records [key length u32][key][value length u32][value],
+ *   "SRKV2\n" then records [key length u32][key][value length u32][value],
  *   then a trailer [record count f64][crc32c of everything before the trailer u32].
+ * Format 2 records are the revision store's (kv-stored.ts: keys with metadata, the kept
+ * history, its state); format 1 ("SRKV1\n", written before revisions) holds bare keys and
+ * values, and still reads.
  */
-const MAGIC = new TextEncoder().encode("SRKV1\n");
+const MAGICS = { 1: new TextEncoder().encode("SRKV1\n"), 2: new TextEncoder().encode("SRKV2\n") };
 const FLUSH_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,7 +25,9 @@ export async function writeKvCheckpoint(
   path: string,
   items: AsyncIterable<KvItem> | Iterable<KvItem>,
   signal?: AbortSignal,
+  format: 1 | 2 = 2,
 ): Promise<number> {
+  const MAGIC = MAGICS[format];
   const file = await open(path, "w");
   try {
     let crc = CRC32C.buf(MAGIC, 0);
@@ -64,13 +70,43 @@ export async function writeKvCheckpoint(
   }
 }
 
-export async function* readKvCheckpoint(path: string): AsyncGenerator<KvItem> {
+/**
+ * The state in a checkpoint taken at `index`. A format 1 file's values count as written at
+ * `index` (legacyKv), and its history as starting there.
+ */
+export async function* readCheckpointRecords(
+  path: string,
+  index: number,
+): AsyncGenerator<StateRecord> {
+  let format = 2;
+  for await (const { key, value } of readKvCheckpoint(path, (found) => {
+    format = found;
+  })) {
+    if (format === 1) {
+      yield { kind: "kv", kv: legacyKv(key, value, index) };
+      continue;
+    }
+    const record = decodeRecord(key, value);
+    if (record === null) throw new CheckpointCorruptError(`${path}: unknown record ${key}`);
+    yield record;
+  }
+  if (format === 1) yield { kind: "history", state: { compactedRevision: index, historyBytes: 0 } };
+}
+
+/** The raw records; `onFormat` learns the file's format before the first record. */
+export async function* readKvCheckpoint(
+  path: string,
+  onFormat?: (format: 1 | 2) => void,
+): AsyncGenerator<KvItem> {
   const file = await open(path, "r");
   try {
     const bytes = new Uint8Array(await file.readFile());
-    if (bytes.length < MAGIC.length + 12 || !MAGIC.every((b, k) => bytes[k] === b)) {
+    const format = ([1, 2] as const).find((f) => MAGICS[f].every((b, k) => bytes[k] === b));
+    if (bytes.length < MAGICS[2].length + 12 || format === undefined) {
       throw new CheckpointCorruptError(`${path}: not a KV checkpoint`);
     }
+    onFormat?.(format);
+    const MAGIC = MAGICS[format];
     const bodyEnd = bytes.length - 12;
     const trailer = new DataView(bytes.buffer, bytes.byteOffset + bodyEnd, 12);
     if (CRC32C.buf(bytes.subarray(0, bodyEnd), 0) >>> 0 !== trailer.getUint32(8)) {

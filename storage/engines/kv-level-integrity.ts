@@ -12,7 +12,8 @@ import { checkLevelLogs } from "../level-log.js";
 
 /** The stored-value format; an engine without it predates value checksums. */
 export const FORMAT_KEY = "m:format";
-export const FORMAT = "2";
+/** "3": values carry their revisions, and the kept history is stored (kv-stored.ts). */
+export const FORMAT = "3";
 /** Written into kv/ when damage is found while running: the next start rebuilds the engine. */
 export const DAMAGE_MARKER = "DAMAGED";
 

@@ -1,16 +1,6 @@
 import { ClassicLevel } from "classic-level";
-import {
-  compareKeys,
-  type EngineStats,
-  evaluate,
-  type KvCommand,
-  type KvEngine,
-  type KvItem,
-  type KvRange,
-  type KvResult,
-  type Sidecar,
-} from "./engine.js";
-import { readKvCheckpoint, writeKvCheckpoint } from "./kv-checkpoint.js";
+import { compareKeys, type EngineStats, type KeySpan } from "./engine.js";
+import type { BackendBatch, BackendContents, KvBackend, StoredState } from "./kv-backend.js";
 import {
   FORMAT,
   FORMAT_KEY,
@@ -22,25 +12,41 @@ import {
   sealValue,
   setAside,
 } from "./kv-level-integrity.js";
+import {
+  DATA_PREFIX,
+  decodeKv,
+  encodeKv,
+  encodeRecord,
+  HISTORY_PREFIX,
+  HISTORY_STATE_KEY,
+  type HistoryState,
+  historyKey,
+  legacyKv,
+} from "./kv-stored.js";
+import { type HistorySettings, RevisionEngine } from "./revision-store.js";
+import type { KeyValue, KvChanges } from "./revisions.js";
 
-const DATA_PREFIX = "d:";
 const APPLIED_KEY = "m:applied";
+/** Format "2": values sealed but without metadata or history (migrated at open). */
+const FORMAT_BARE_VALUES = "2";
 const decoder = new TextDecoder();
 
+type LevelOp = { type: "put"; key: string; value: string } | { type: "del"; key: string };
+
 /**
- * KV state in LevelDB. The applied index is written in the same batch as the data, so after
- * a crash the engine knows exactly which log entries to replay. Writes are not synced: the
- * WAL is the durable record, and a checkpoint file is synced before the log is compacted.
- * Every value is sealed with a checksum (kv-level-integrity.ts): damage is never served.
+ * Keys with their metadata, the kept history ("h:" records) and the state markers in LevelDB
+ * (layout: kv-stored.ts). The applied index and the history are written in the same batch as
+ * the data, so after a crash the engine knows exactly which log entries to replay. Writes are
+ * not synced: the WAL is the durable record, and a checkpoint file is synced before the log
+ * is compacted. Every value is sealed with a checksum (kv-level-integrity.ts): damage is
+ * never served.
  */
-export class LevelKvEngine implements KvEngine {
+class LevelBackend implements KvBackend {
   readonly name = "level";
-  appliedIndex = 0;
   /** Why the engine was emptied at open and must be rebuilt from the snapshot and log, or null. */
   rebuild: string | null = null;
   /** Made by open(): abstract-level starts opening a database as soon as it is constructed. */
   private db!: ClassicLevel<string, string>;
-  private applied = 0;
 
   /** verifyAtOpen (default true): read every record once at open (off only in tests). */
   constructor(
@@ -48,7 +54,7 @@ export class LevelKvEngine implements KvEngine {
     private readonly options: { readonly verifyAtOpen?: boolean } = {},
   ) {}
 
-  async open(): Promise<void> {
+  async open(): Promise<StoredState> {
     // Checked before LevelDB opens: its recovery would drop a damaged log block for good.
     const damage = await findDamage(this.dir);
     if (damage !== null) await this.setAside(damage);
@@ -60,8 +66,21 @@ export class LevelKvEngine implements KvEngine {
       await this.setAside(bad);
       await this.openDb();
     }
-    const applied = this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null);
-    this.appliedIndex = Number(applied ?? 0);
+    return this.storedState();
+  }
+
+  private async storedState(): Promise<StoredState> {
+    const appliedIndex = Number(
+      this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null) ?? 0,
+    );
+    const history = this.read(HISTORY_STATE_KEY, (await this.db.get(HISTORY_STATE_KEY)) ?? null);
+    return {
+      appliedIndex,
+      history:
+        history === null
+          ? { compactedRevision: appliedIndex, historyBytes: 0 }
+          : (JSON.parse(history) as HistoryState),
+    };
   }
 
   private async setAside(damage: string): Promise<void> {
@@ -83,9 +102,31 @@ export class LevelKvEngine implements KvEngine {
         this.rebuild ??= "written before values carried checksums";
       }
       await this.db.put(FORMAT_KEY, sealValue(FORMAT_KEY, FORMAT), { sync: true });
+    } else if (this.read(FORMAT_KEY, format) === FORMAT_BARE_VALUES) {
+      await this.migrateBareValues();
     } else if (this.read(FORMAT_KEY, format) !== FORMAT) {
       throw new KvDamageError(`${this.dir}: unknown KV engine format ${JSON.stringify(format)}`);
     }
+  }
+
+  /**
+   * Format 2 → 3: each bare value gets the metadata of a value applied at the engine's applied
+   * index (legacyKv), and the history starts there. One atomic batch: a crash leaves format 2.
+   */
+  private async migrateBareValues(): Promise<void> {
+    const applied = Number(this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null) ?? 0);
+    const ops: LevelOp[] = [];
+    for await (const [dbKey, stored] of this.db.iterator({
+      gte: DATA_PREFIX,
+      lt: prefixEnd(DATA_PREFIX),
+    })) {
+      const kv = legacyKv(dbKey.slice(DATA_PREFIX.length), this.read(dbKey, stored)!, applied);
+      ops.push(sealed(dbKey, encodeKv(kv)));
+    }
+    const history: HistoryState = { compactedRevision: applied, historyBytes: 0 };
+    ops.push(sealed(HISTORY_STATE_KEY, JSON.stringify(history)));
+    ops.push(sealed(FORMAT_KEY, FORMAT));
+    await this.db.batch(ops, { sync: true });
   }
 
   /** The first record failing its checksum (or unreadable), or null. */
@@ -135,130 +176,108 @@ export class LevelKvEngine implements KvEngine {
     throw new KvDamageError(`the KV engine in ${this.dir} is damaged: ${reason}`);
   }
 
-  async applyBatch(
-    commands: readonly { index: number; command: KvCommand }[],
-    lastIndex: number,
-    sidecar?: Sidecar,
-  ): Promise<KvResult[]> {
-    const overlay = new Map<string, string | null>();
-    const ops: { type: "put" | "del"; key: string; value?: string }[] = [];
-    const results: KvResult[] = [];
-    // One getMany for every key whose current value matters (a put does not read it).
-    const keys = [
-      ...new Set(
-        commands.filter(({ command }) => command.op !== "put").map(({ command }) => command.key),
-      ),
-    ];
-    if (keys.length > 0) {
-      const values = await this.db.getMany(keys.map((key) => DATA_PREFIX + key));
-      keys.forEach((key, k) => {
-        overlay.set(key, this.read(DATA_PREFIX + key, values[k] ?? null));
-      });
-    }
-    for (const { index, command } of commands) {
-      const current = overlay.get(command.key) ?? null;
-      const { result, next } = evaluate(command, current);
-      results.push(result);
-      if (index <= this.appliedIndex || next === undefined) continue;
-      overlay.set(command.key, next);
-      ops.push(
-        next === null
-          ? { type: "del", key: DATA_PREFIX + command.key }
-          : {
-              type: "put",
-              key: DATA_PREFIX + command.key,
-              value: sealValue(DATA_PREFIX + command.key, next),
-            },
-      );
-      this.applied++;
-    }
-    if (lastIndex > this.appliedIndex) {
-      for (const { key, value } of sidecar?.(results) ?? []) {
-        ops.push(
-          value === null
-            ? { type: "del", key: DATA_PREFIX + key }
-            : { type: "put", key: DATA_PREFIX + key, value: sealValue(DATA_PREFIX + key, value) },
-        );
-      }
-      ops.push({
-        type: "put",
-        key: APPLIED_KEY,
-        value: sealValue(APPLIED_KEY, String(lastIndex)),
-      });
-      await this.db.batch(ops as never);
-      this.appliedIndex = lastIndex;
-    }
-    return results;
+  async get(keys: readonly string[]): Promise<(KeyValue | null)[]> {
+    const values = await this.db.getMany(keys.map((key) => DATA_PREFIX + key));
+    return keys.map((key, k) => {
+      const stored = this.read(DATA_PREFIX + key, values[k] ?? null);
+      return stored === null ? null : decodeKv(key, stored);
+    });
   }
 
-  async get(key: string): Promise<string | null> {
-    return this.read(DATA_PREFIX + key, (await this.db.get(DATA_PREFIX + key)) ?? null);
-  }
-
-  async scan(range: KvRange): Promise<KvItem[]> {
-    const prefix = range.prefix ?? "";
+  async *range(span: KeySpan): AsyncGenerator<KeyValue> {
+    const prefix = span.prefix ?? "";
     const lower =
-      range.start !== undefined && compareKeys(range.start, prefix) > 0 ? range.start : prefix;
-    const out: KvItem[] = [];
-    // The end bound is range.end; a prefix ends the scan at the first key without it (no
+      span.start !== undefined && compareKeys(span.start, prefix) > 0 ? span.start : prefix;
+    // The end bound is span.end; a prefix ends the scan at the first key without it (no
     // "prefix + 1" arithmetic, which UTF-16 surrogates and U+FFFF make wrong).
     const iterator = this.db.iterator({
       gte: DATA_PREFIX + lower,
-      lt: range.end === undefined ? prefixEnd(DATA_PREFIX) : DATA_PREFIX + range.end,
+      lt: span.end === undefined ? prefixEnd(DATA_PREFIX) : DATA_PREFIX + span.end,
     });
     for await (const [dataKey, value] of iterator) {
       const key = dataKey.slice(DATA_PREFIX.length);
       if (!key.startsWith(prefix)) break;
-      out.push({ key, value: this.read(dataKey, value)! });
-      if (out.length >= range.limit) break;
+      yield decodeKv(key, this.read(dataKey, value)!);
     }
-    return out;
+  }
+
+  async *changes(fromRevision: number): AsyncGenerator<KvChanges> {
+    const iterator = this.db.iterator({
+      gte: historyKey(Math.max(0, fromRevision)),
+      lt: prefixEnd(HISTORY_PREFIX),
+    });
+    for await (const [key, value] of iterator)
+      yield JSON.parse(this.read(key, value)!) as KvChanges;
+  }
+
+  async write(batch: BackendBatch): Promise<void> {
+    const ops: LevelOp[] = [];
+    for (const kv of batch.puts) ops.push(sealed(DATA_PREFIX + kv.key, encodeKv(kv)));
+    for (const key of batch.deletes) ops.push({ type: "del", key: DATA_PREFIX + key });
+    for (const changes of batch.changes) {
+      const { key, value } = encodeRecord({ kind: "changes", changes });
+      ops.push(sealed(key, value));
+    }
+    for (const revision of batch.dropRevisions)
+      ops.push({ type: "del", key: historyKey(revision) });
+    ops.push(sealed(HISTORY_STATE_KEY, JSON.stringify(batch.state.history)));
+    ops.push(sealed(APPLIED_KEY, String(batch.state.appliedIndex)));
+    await this.db.batch(ops);
   }
 
   /** A consistent copy: a LevelDB iterator reads from an implicit snapshot taken when created. */
-  checkpoint(path: string, signal?: AbortSignal): Promise<number> {
-    const iterator = this.db.iterator({ gte: DATA_PREFIX, lt: prefixEnd(DATA_PREFIX) });
+  pin(): AsyncGenerator<{ key: string; value: string }> {
+    const iterator = this.db.iterator({ gte: DATA_PREFIX, lt: prefixEnd("m:") });
     const read = (key: string, value: string) => this.read(key, value)!;
-    return writeKvCheckpoint(
-      path,
-      (async function* () {
-        for await (const [key, value] of iterator)
-          yield { key: key.slice(DATA_PREFIX.length), value: read(key, value) };
-      })(),
-      signal,
-    );
+    return (async function* () {
+      for await (const [key, value] of iterator) {
+        if (key === APPLIED_KEY || key === FORMAT_KEY) continue;
+        yield { key, value: read(key, value) };
+      }
+    })();
   }
 
-  async restore(path: string, index: number): Promise<void> {
-    // Read (and so verify) the whole checkpoint before touching the current state.
-    const items: KvItem[] = [];
-    for await (const item of readKvCheckpoint(path)) items.push(item);
+  async replace(contents: BackendContents): Promise<void> {
     // The applied index goes first (LevelDB keeps write order), the format marker stays: a
     // crash mid-restore leaves an engine at applied index 0, restored again at the next start.
     await this.db.del(APPLIED_KEY);
     await this.db.clear({ gte: DATA_PREFIX, lt: prefixEnd(DATA_PREFIX) });
-    for (let k = 0; k < items.length; k += 10_000) {
-      const ops = items.slice(k, k + 10_000).map(({ key, value }) => ({
-        type: "put" as const,
-        key: DATA_PREFIX + key,
-        value: sealValue(DATA_PREFIX + key, value),
-      }));
-      await this.db.batch(ops);
+    await this.db.clear({ gte: HISTORY_PREFIX, lt: prefixEnd(HISTORY_PREFIX) });
+    const records = [
+      ...contents.kvs.map((kv) => encodeRecord({ kind: "kv", kv })),
+      ...contents.changes.map((changes) => encodeRecord({ kind: "changes", changes })),
+      encodeRecord({ kind: "history", state: contents.state.history }),
+    ];
+    for (let k = 0; k < records.length; k += 10_000) {
+      await this.db.batch(records.slice(k, k + 10_000).map(({ key, value }) => sealed(key, value)));
     }
-    await this.db.batch(
-      [{ type: "put", key: APPLIED_KEY, value: sealValue(APPLIED_KEY, String(index)) }],
-      { sync: true },
-    );
-    this.appliedIndex = index;
+    await this.db.batch([sealed(APPLIED_KEY, String(contents.state.appliedIndex))], {
+      sync: true,
+    });
   }
 
   stats(): EngineStats {
-    return { appliedIndex: this.appliedIndex, commandsApplied: this.applied };
+    return {};
   }
 
   async close(): Promise<void> {
     await this.db?.close();
   }
+}
+
+/** The LevelDB KV engine: the revision store over LevelBackend. */
+export class LevelKvEngine extends RevisionEngine {
+  /** verifyAtOpen (default true): read every record once at open (off only in tests). */
+  constructor(
+    readonly dir: string,
+    options: { readonly verifyAtOpen?: boolean; readonly history?: HistorySettings } = {},
+  ) {
+    super(new LevelBackend(dir, options), options.history);
+  }
+}
+
+function sealed(key: string, value: string): LevelOp {
+  return { type: "put", key, value: sealValue(key, value) };
 }
 
 /** The smallest string greater than every string starting with `prefix`. */

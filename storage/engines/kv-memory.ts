@@ -1,96 +1,126 @@
-import {
-  compareKeys,
-  type EngineStats,
-  evaluate,
-  inRange,
-  type KvCommand,
-  type KvEngine,
-  type KvItem,
-  type KvRange,
-  type KvResult,
-  type Sidecar,
-} from "./engine.js";
-import { readKvCheckpoint, writeKvCheckpoint } from "./kv-checkpoint.js";
+import { compareKeys, type EngineStats, type KeySpan } from "./engine.js";
+import type { BackendBatch, BackendContents, KvBackend, StoredState } from "./kv-backend.js";
+import { encodeRecord } from "./kv-stored.js";
+import { type HistorySettings, RevisionEngine } from "./revision-store.js";
+import type { KeyValue, KvChanges } from "./revisions.js";
 
-/** KV state in a Map: fast, and rebuilt from the last snapshot plus the log after a restart. */
-export class MemoryKvEngine implements KvEngine {
+const EMPTY: StoredState = {
+  appliedIndex: 0,
+  history: { compactedRevision: 0, historyBytes: 0 },
+};
+
+/** Keys and history in memory: fast, and rebuilt from the last snapshot plus the log after a restart. */
+class MemoryBackend implements KvBackend {
   readonly name = "memory";
-  appliedIndex = 0;
-  private values = new Map<string, string>();
+  private values = new Map<string, KeyValue>();
   /** Keys in order, rebuilt lazily after writes: scans are rarer than writes. */
   private sortedKeys: string[] | null = null;
-  private applied = 0;
+  /** The kept history in revision order; `head` changes at the front are forgotten. */
+  private log: KvChanges[] = [];
+  private head = 0;
+  private state = EMPTY;
 
-  async open(): Promise<void> {}
-
-  async applyBatch(
-    commands: readonly { index: number; command: KvCommand }[],
-    lastIndex: number,
-    sidecar?: Sidecar,
-  ): Promise<KvResult[]> {
-    const results: KvResult[] = [];
-    for (const { index, command } of commands) {
-      const { result, next } = evaluate(command, this.values.get(command.key) ?? null);
-      results.push(result);
-      if (index <= this.appliedIndex || next === undefined) continue;
-      if (next === null) this.values.delete(command.key);
-      else this.values.set(command.key, next);
-      this.sortedKeys = null;
-      this.applied++;
-    }
-    if (lastIndex > this.appliedIndex && sidecar) {
-      for (const { key, value } of sidecar(results)) {
-        if (value === null) this.values.delete(key);
-        else this.values.set(key, value);
-        this.sortedKeys = null;
-      }
-    }
-    this.appliedIndex = Math.max(this.appliedIndex, lastIndex);
-    return results;
+  async open(): Promise<StoredState> {
+    return this.state;
   }
 
-  async get(key: string): Promise<string | null> {
-    return this.values.get(key) ?? null;
+  async get(keys: readonly string[]): Promise<(KeyValue | null)[]> {
+    return keys.map((key) => this.values.get(key) ?? null);
   }
 
-  async scan(range: KvRange): Promise<KvItem[]> {
+  /** Collected now: the caller may await between items while batches apply. */
+  range(span: KeySpan): KeyValue[] {
     this.sortedKeys ??= [...this.values.keys()].sort(compareKeys);
-    const out: KvItem[] = [];
-    for (const key of this.sortedKeys) {
-      if (out.length >= range.limit) break;
-      if (range.end !== undefined && compareKeys(key, range.end) >= 0) break;
-      if (inRange(key, range)) out.push({ key, value: this.values.get(key)! });
+    const keys = this.sortedKeys;
+    const prefix = span.prefix ?? "";
+    const lower =
+      span.start !== undefined && compareKeys(span.start, prefix) > 0 ? span.start : prefix;
+    let at = lowerBound(keys, lower, compareKeys);
+    const out: KeyValue[] = [];
+    for (; at < keys.length; at++) {
+      const key = keys[at]!;
+      if (span.end !== undefined && compareKeys(key, span.end) >= 0) break;
+      // Keys with the prefix are contiguous from it on, and lower >= prefix.
+      if (!key.startsWith(prefix)) break;
+      out.push(this.values.get(key)!);
     }
     return out;
   }
 
-  checkpoint(path: string, signal?: AbortSignal): Promise<number> {
-    // A copy, taken now: the map changes while the file is written.
-    const entries = [...this.values];
-    return writeKvCheckpoint(
-      path,
-      (function* () {
-        for (const [key, value] of entries) yield { key, value };
-      })(),
-      signal,
-    );
+  /** Lazily: the caller often reads only the oldest few (compaction) or a recent tail. */
+  *changes(fromRevision: number): Generator<KvChanges> {
+    const log = this.log;
+    const revisions = { length: log.length, at: (k: number) => log[k]!.revision };
+    for (
+      let at = Math.max(
+        this.head,
+        lowerBound(revisions, fromRevision, (a, b) => a - b),
+      );
+      at < log.length;
+      at++
+    )
+      yield log[at]!;
   }
 
-  async restore(path: string, index: number): Promise<void> {
-    const values = new Map<string, string>();
-    for await (const { key, value } of readKvCheckpoint(path)) values.set(key, value);
-    this.values = values;
+  async write(batch: BackendBatch): Promise<void> {
+    for (const kv of batch.puts) {
+      if (!this.values.has(kv.key)) this.sortedKeys = null;
+      this.values.set(kv.key, kv);
+    }
+    for (const key of batch.deletes) if (this.values.delete(key)) this.sortedKeys = null;
+    // Dropped revisions are always the oldest kept ones (revision-store.ts bound()).
+    this.head += batch.dropRevisions.length;
+    this.log.push(...batch.changes);
+    if (this.head > 1024 && this.head * 2 > this.log.length) {
+      this.log = this.log.slice(this.head);
+      this.head = 0;
+    }
+    this.state = batch.state;
+  }
+
+  pin(): { key: string; value: string }[] {
+    // Records encoded now: the maps change while the file is written.
+    return [
+      ...[...this.values.values()].map((kv) => encodeRecord({ kind: "kv", kv })),
+      ...this.log.slice(this.head).map((changes) => encodeRecord({ kind: "changes", changes })),
+      encodeRecord({ kind: "history", state: this.state.history }),
+    ];
+  }
+
+  async replace(contents: BackendContents): Promise<void> {
+    this.values = new Map(contents.kvs.map((kv) => [kv.key, kv]));
     this.sortedKeys = null;
-    this.appliedIndex = index;
+    this.log = [...contents.changes];
+    this.head = 0;
+    this.state = contents.state;
   }
 
   stats(): EngineStats {
-    return {
-      keys: this.values.size,
-      appliedIndex: this.appliedIndex,
-      commandsApplied: this.applied,
-    };
+    return { keys: this.values.size, historyChanges: this.log.length - this.head };
   }
 
   async close(): Promise<void> {}
+}
+
+/** The first position whose item is >= `item` in sorted `items`. */
+function lowerBound<T>(
+  items: { readonly length: number; at(k: number): T | undefined },
+  item: T,
+  compare: (a: T, b: T) => number,
+): number {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compare(items.at(mid)!, item) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** The memory KV engine: the revision store over a Map and an array. */
+export class MemoryKvEngine extends RevisionEngine {
+  constructor(settings?: HistorySettings) {
+    super(new MemoryBackend(), settings);
+  }
 }

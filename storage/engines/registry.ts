@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { KvEngine } from "./engine.js";
 import { LevelKvEngine } from "./kv-level.js";
 import { MemoryKvEngine } from "./kv-memory.js";
+import type { HistorySettings } from "./revision-store.js";
 import { FlatIndex } from "./vector-flat.js";
 import { HnswIndex } from "./vector-hnsw.js";
 import type { HnswParams, VectorIndex, VectorMetric } from "./vector-index.js";
@@ -13,9 +14,10 @@ import type { HnswParams, VectorIndex, VectorMetric } from "./vector-index.js";
  * docs/engines.md walks through it.
  */
 export const kvEngines = {
-  level: (dataDir: string): KvEngine => new LevelKvEngine(join(dataDir, "kv")),
-  memory: (_dataDir: string): KvEngine => new MemoryKvEngine(),
-} as const satisfies Record<string, (dataDir: string) => KvEngine>;
+  level: (dataDir: string, history?: HistorySettings): KvEngine =>
+    new LevelKvEngine(join(dataDir, "kv"), history ? { history } : {}),
+  memory: (_dataDir: string, history?: HistorySettings): KvEngine => new MemoryKvEngine(history),
+} as const satisfies Record<string, (dataDir: string, history?: HistorySettings) => KvEngine>;
 
 export type KvEngineName = keyof typeof kvEngines;
 

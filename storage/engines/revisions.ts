@@ -1,4 +1,4 @@
-import type { KvRange } from "./engine.js";
+import type { KeySpan } from "./engine.js";
 
 /**
  * The data model's shared vocabulary (../shared/CONTRACT.md §5), defined before the revision
@@ -52,6 +52,9 @@ export type HistoryRead =
 
 /** Where the history of changes can be read (the state machine, in this thread or a worker). */
 export interface HistoryPort {
-  /** Changes within `range` from `fromRevision` on; at most about `limit` events. */
-  history(fromRevision: number, range: KvRange, limit: number): Promise<HistoryRead>;
+  /**
+   * Changes within `range` from `fromRevision` on; at most about `limit` events (a revision's
+   * events are never split). A KvRange's `limit` is ignored here.
+   */
+  history(fromRevision: number, range: KeySpan, limit: number): Promise<HistoryRead>;
 }

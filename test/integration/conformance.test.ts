@@ -170,12 +170,13 @@ function upgradeStatus(
 
 /** Result fields per op, exactly as the contract's table lists them. */
 const RESULT_FIELDS: Record<string, readonly string[]> = {
-  put: ["index"],
-  get: ["found", "value", "index"],
-  delete: ["deleted", "index"],
+  // §5 adds revision (and a key's metadata to get and scan items, more and count to scan).
+  put: ["index", "revision"],
+  get: ["found", "value", "index", "createRevision", "modRevision", "version", "lease", "revision"],
+  delete: ["deleted", "index", "revision"],
   cas: ["succeeded", "value"],
   incr: ["value"],
-  scan: ["items"],
+  scan: ["items", "more", "count", "revision"],
   status: ["name", "role", "term", "leader", "commitIndex", "appliedIndex", "members"],
   members: ["members"],
   "member-add": ["members"],
@@ -193,8 +194,8 @@ const RESULT_FIELDS: Record<string, readonly string[]> = {
  * any other difference, a missing field or a new one, is caught.
  */
 const EXTRA_FIELDS: Record<string, readonly string[]> = {
-  cas: ["index"],
-  incr: ["index"],
+  cas: ["index", "revision"],
+  incr: ["index", "revision"],
   scan: ["index"],
   // Storage faults (issue #10): docs/raft.md, "Lost entries".
   status: ["followersLostEntries", "catchUpIndex"],
@@ -358,7 +359,15 @@ describe("conformance - ops, result fields, consistency, pipelining, ids (3 node
       const reply = await raw.request({ id, op: "scan", ...range });
       expectSuccess(reply, "scan", id);
       const items = reply.items as { key: string; value: string }[];
-      for (const item of items) expect(Object.keys(item).sort()).toEqual(["key", "value"]);
+      for (const item of items)
+        expect(Object.keys(item).sort()).toEqual([
+          "createRevision",
+          "key",
+          "lease",
+          "modRevision",
+          "value",
+          "version",
+        ]);
       return items;
     };
     const all = await scan({ prefix: "sc/" });
@@ -406,7 +415,7 @@ describe("conformance - ops, result fields, consistency, pipelining, ids (3 node
         id = newId();
         const scanned = await raw.request({ id, op: "scan", prefix: "cl/", consistency });
         expectSuccess(scanned, "scan", id);
-        expect(scanned.items, `${consistency} scan at ${node.name}`).toEqual([
+        expect(scanned.items, `${consistency} scan at ${node.name}`).toMatchObject([
           { key: "cl/key", value: "fresh" },
           { key: "cl/other", value: "also" },
         ]);

@@ -1,8 +1,9 @@
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { type Entry, EntryType } from "../../raft/types.js";
-import { encodeCommand } from "../../stages/apply/commands.js";
+import { encodeCommand, type LogCommand } from "../../stages/apply/commands.js";
 import {
   openStateMachine,
   type StateMachine,
@@ -71,5 +72,140 @@ describe("state machine - checkpoints", () => {
     await replaying.finishCheckpoint();
     expect((await readdir(work)).sort()).toEqual(["kv.ckpt", "vectors"]);
     expect(await replaying.kv.get("c")).toBe("10");
+  });
+});
+
+const entry = (index: number, command: LogCommand): Entry => ({
+  term: 1,
+  index,
+  type: EntryType.normal,
+  data: encodeCommand(command),
+  chk: 0,
+});
+
+describe("state machine - revisions", () => {
+  test("state machine - apply returns each entry's changes, replies carry revisions, history() reads them back", async () => {
+    const machine = await open(await dirs.make("sm-rev"));
+    const applied = await machine.apply([
+      entry(1, { kv: { op: "put", key: "a", value: "1" }, ts: 1 }),
+      entry(2, { ts: 1 }),
+      entry(3, {
+        kv: {
+          op: "txn",
+          compare: [{ key: "a", target: "version", op: "==", value: 1 }],
+          success: [
+            { op: "put", key: "b", value: "2", prevKv: true },
+            { op: "deleteRange", range: { prefix: "a" } },
+          ],
+          failure: [],
+        },
+        session: { id: "s", seq: 1 },
+        ts: 1,
+      }),
+    ]);
+    const kv = (key: string, value: string, revision: number) => ({
+      key,
+      value,
+      createRevision: revision,
+      modRevision: revision,
+      version: 1,
+      lease: null,
+    });
+    const tombstone = {
+      key: "a",
+      value: "",
+      createRevision: 0,
+      modRevision: 3,
+      version: 0,
+      lease: null,
+    };
+    expect(applied.changes).toEqual([
+      { revision: 1, events: [{ type: "put", kv: kv("a", "1", 1), prevKv: null }] },
+      {
+        revision: 3,
+        events: [
+          { type: "put", kv: kv("b", "2", 3), prevKv: null },
+          { type: "delete", kv: tombstone, prevKv: kv("a", "1", 1) },
+        ],
+      },
+    ]);
+    expect(applied.answers.get(1)).toEqual({ ok: true, result: { index: 1, revision: 1 } });
+    expect(applied.answers.get(3)).toEqual({
+      ok: true,
+      result: {
+        succeeded: true,
+        results: [
+          { prevKv: null, index: 3, revision: 3 },
+          { deleted: 1, index: 3, revision: 3 },
+        ],
+        index: 3,
+        revision: 3,
+      },
+    });
+    // The session record is no event, and a past read sees "a" at revision 2.
+    expect(await machine.history(0, {}, 100)).toEqual({
+      ok: true,
+      changes: applied.changes,
+      throughRevision: 3,
+    });
+    expect(
+      await machine.read({ op: "get", key: "a", consistency: "stale", revision: 2 }, 3),
+    ).toMatchObject({ ok: true, result: { found: true, value: "1", revision: 2, index: 3 } });
+    // A retried session write answers as before and changes nothing.
+    const retry = await machine.apply([
+      entry(4, { kv: { op: "delete", key: "b" }, session: { id: "s", seq: 1 }, ts: 1 }),
+    ]);
+    expect(retry.changes).toEqual([]);
+    expect(retry.answers.get(4)).toEqual(applied.answers.get(3));
+  });
+
+  test("state machine - compact through the log: COMPACTED below it, for reads and a second compact", async () => {
+    const machine = await open(await dirs.make("sm-compact"));
+    await machine.apply([1, 2, 3].map(incr));
+    const { answers } = await machine.apply([
+      entry(4, { kv: { op: "compact", revision: 3 }, ts: 1 }),
+      entry(5, { kv: { op: "compact", revision: 2 }, ts: 1 }),
+    ]);
+    expect(answers.get(4)).toEqual({ ok: true, result: { revision: 3, index: 4 } });
+    expect(answers.get(5)).toMatchObject({ ok: false, error: { code: "COMPACTED" } });
+    const read = await machine.read({ op: "get", key: "c", consistency: "stale", revision: 2 }, 5);
+    expect(read).toMatchObject({ ok: false, error: { code: "COMPACTED" } });
+    expect(read.ok || read.error.message).toContain("oldest kept revision is 3");
+  });
+});
+
+describe("state machine - in a worker thread", () => {
+  test("state machine (workers) - apply returns changes and history() reads them across the thread", async () => {
+    const compiled = new URL("../../dist/stages/apply/remote-state-machine.js", import.meta.url);
+    if (!existsSync(compiled)) throw new Error("run `npx tsc -p tsconfig.json` first");
+    const { RemoteStateMachine } = (await import(
+      compiled.href
+    )) as typeof import("../../stages/apply/remote-state-machine.js");
+    const dataDir = await dirs.make("sm-worker");
+    const { machine } = await RemoteStateMachine.open(
+      options(dataDir),
+      join(dataDir, "snap"),
+      null,
+      false,
+      Number.MAX_SAFE_INTEGER,
+    );
+    try {
+      const applied = await machine.apply([
+        entry(1, { kv: { op: "put", key: "a", value: "1" }, ts: 1 }),
+        entry(2, { kv: { op: "delete", key: "a" }, ts: 1 }),
+      ]);
+      expect(applied.answers.get(2)).toEqual({
+        ok: true,
+        result: { deleted: true, index: 2, revision: 2 },
+      });
+      expect(applied.changes.map((c: { revision: number }) => c.revision)).toEqual([1, 2]);
+      expect(await machine.history(2, { prefix: "a" }, 10)).toEqual({
+        ok: true,
+        changes: [applied.changes[1]],
+        throughRevision: 2,
+      });
+    } finally {
+      await machine.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import {
 } from "../../stages/apply/watch-hub.js";
 import type { Reply, ReplyRoom, ReplyTarget, WatchItem } from "../../stages/items.js";
 import type { WatchRequest } from "../../stages/protocol.js";
-import { inRange, type KvRange } from "../../storage/engines/engine.js";
+import { inRange, type KeySpan } from "../../storage/engines/engine.js";
 import type {
   HistoryPort,
   HistoryRead,
@@ -56,7 +56,7 @@ export class FakeHistory implements HistoryPort {
     this.applied = change.revision;
   }
 
-  history(fromRevision: number, range: KvRange, limit: number): Promise<HistoryRead> {
+  history(fromRevision: number, range: KeySpan, limit: number): Promise<HistoryRead> {
     this.reads++;
     // The answer reflects the state when it is served (as a real read would).
     const serve = (): HistoryRead => {

@@ -594,13 +594,29 @@ function problems(frame: Record<string, unknown>, request: ClientRequest): strin
       same("key");
       same("value");
       session();
-      only("key", "value", "session", "seq");
+      if (r.prevKv !== undefined && r.prevKv !== true) out.push("bad prevKv");
+      only("key", "value", "prevKv", "session", "seq");
       break;
     case "delete":
-      if (!isKey(r.key)) out.push("bad key");
-      same("key");
+      if ("key" in request) {
+        if (!isKey(r.key)) out.push("bad key");
+        same("key");
+      } else {
+        for (const field of ["prefix", "start", "end"]) if (r[field] !== undefined) same(field);
+      }
       session();
-      only("key", "session", "seq");
+      only("key", "prefix", "start", "end", "prevKv", "session", "seq");
+      break;
+    case "txn":
+      for (const field of ["compare", "success", "failure"])
+        if (!Array.isArray(r[field])) out.push(`bad ${field}`);
+      session();
+      only("compare", "success", "failure", "session", "seq");
+      break;
+    case "compact":
+      if (!Number.isSafeInteger(r.revision) || (r.revision as number) < 0) out.push("bad revision");
+      same("revision");
+      only("revision");
       break;
     case "cas":
       if (!isKey(r.key)) out.push("bad key");
@@ -626,7 +642,8 @@ function problems(frame: Record<string, unknown>, request: ClientRequest): strin
       if (!CONSISTENCIES.includes(r.consistency as string)) out.push("bad consistency");
       same("key");
       if (frame.consistency !== undefined && frame.consistency !== null) same("consistency");
-      only("key", "consistency");
+      if (r.revision !== undefined) same("revision");
+      only("key", "consistency", "revision");
       break;
     case "scan":
       for (const field of ["prefix", "start", "end"]) {
@@ -641,7 +658,8 @@ function problems(frame: Record<string, unknown>, request: ClientRequest): strin
       )
         out.push("bad limit");
       if (!CONSISTENCIES.includes(r.consistency as string)) out.push("bad consistency");
-      only("prefix", "start", "end", "limit", "consistency");
+      if (r.revision !== undefined) same("revision");
+      only("prefix", "start", "end", "limit", "consistency", "keysOnly", "countOnly", "revision");
       break;
     case "status":
     case "members":

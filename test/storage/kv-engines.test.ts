@@ -4,8 +4,8 @@ import fc from "fast-check";
 import { afterEach, describe, expect, test } from "vitest";
 import { decodeRequest } from "../../stages/protocol-decode.js";
 import {
+  type KvCommand as AnyKvCommand,
   compareKeys,
-  type KvCommand,
   type KvEngine,
   type KvItem,
   type KvRange,
@@ -34,6 +34,9 @@ afterEach(async () => {
   for (const e of opened.splice(0)) await e.close();
   await dirs.removeAll();
 });
+
+/** The single-key commands this suite's model covers (revision-store.test.ts covers the rest). */
+type KvCommand = Extract<AnyKvCommand, { op: "put" | "delete" | "cas" | "incr" }>;
 
 const encoder = new TextEncoder();
 /** UTF-8 byte order, computed independently of compareKeys. */

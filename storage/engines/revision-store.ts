@@ -1,0 +1,278 @@
+import {
+  compareKeys,
+  type EngineStats,
+  inRange,
+  type KeySpan,
+  type KvCommand,
+  type KvEngine,
+  type KvItem,
+  type KvRange,
+  type KvRead,
+  type KvReadResult,
+  type KvResult,
+  type Sidecar,
+} from "./engine.js";
+import type { BackendBatch, KvBackend, StoredState } from "./kv-backend.js";
+import { readCheckpointRecords, writeKvCheckpoint } from "./kv-checkpoint.js";
+import { BatchView, cutScan, Executor, keysOf } from "./kv-execute.js";
+import { type HistoryState, historySize } from "./kv-stored.js";
+import type { HistoryRead, KeyValue, KvChanges } from "./revisions.js";
+
+/**
+ * How much history is kept (config `history`). Applied when a batch is applied, as a function
+ * of the applied index and the changes only, so replicas sharing the settings keep the same.
+ */
+export interface HistorySettings {
+  /** Keep revisions > appliedIndex - keepRevisions readable (0: no bound by count). */
+  readonly keepRevisions: number;
+  /** Forget the oldest changes while the kept ones exceed this many bytes (0: no bound). */
+  readonly keepBytes: number;
+}
+
+export const defaultHistorySettings: HistorySettings = {
+  keepRevisions: 100_000,
+  keepBytes: 64 << 20,
+};
+
+/**
+ * The revision store: the one place where revisions mean something, over a storage backend
+ * (memory or LevelDB). A key's value carries its metadata; every applied change is an event
+ * in the kept history, written in the same atomic batch. A read at a past revision R is the
+ * current state corrected, key by key, by the earliest kept event after R (its prevKv is the
+ * key's state at R): no per-key index. Compaction at C forgets events below C.
+ */
+export class RevisionEngine implements KvEngine {
+  appliedIndex = 0;
+  private kept: HistoryState = { compactedRevision: 0, historyBytes: 0 };
+  private applied = 0;
+
+  constructor(
+    protected readonly backend: KvBackend,
+    private readonly settings: HistorySettings = defaultHistorySettings,
+  ) {}
+
+  get name(): string {
+    return this.backend.name;
+  }
+
+  get rebuild(): string | null {
+    return this.backend.rebuild ?? null;
+  }
+
+  get compactedRevision(): number {
+    return this.kept.compactedRevision;
+  }
+
+  async open(): Promise<void> {
+    this.install(await this.backend.open());
+  }
+
+  private install(state: StoredState): void {
+    this.appliedIndex = state.appliedIndex;
+    this.kept = state.history;
+  }
+
+  async applyBatch(
+    commands: readonly { index: number; command: KvCommand }[],
+    lastIndex: number,
+    sidecar?: Sidecar,
+  ): Promise<KvResult[]> {
+    const view = new BatchView(this.backend);
+    await view.prefetch(commands.flatMap(({ command }) => keysOf(command)));
+    const results: KvResult[] = [];
+    const changes: KvChanges[] = [];
+    let compactTo = this.kept.compactedRevision;
+    for (const { index, command } of commands) {
+      const dry = index <= this.appliedIndex;
+      if (command.op === "compact") {
+        const result = compactResult(command.revision, index, compactTo);
+        if (!dry && !("error" in result)) compactTo = command.revision;
+        results.push(result);
+        continue;
+      }
+      const executor = new Executor(view, index, dry);
+      results.push(await executor.run(command));
+      if (executor.events.length === 0) continue;
+      changes.push({ revision: index, events: executor.events });
+      this.applied++;
+    }
+    if (lastIndex <= this.appliedIndex) return results;
+    for (const { key, value } of sidecar?.(results, changes) ?? [])
+      view.pending.set(key, value === null ? null : rawKv(key, value, lastIndex));
+    const batch = await this.bound(changes, compactTo, lastIndex);
+    const puts: KeyValue[] = [];
+    const deletes: string[] = [];
+    for (const [key, kv] of view.pending) {
+      if (kv === null) deletes.push(key);
+      else puts.push(kv);
+    }
+    await this.backend.write({ ...batch, puts, deletes });
+    this.install(batch.state);
+    return results;
+  }
+
+  /**
+   * The history bounds after a batch: explicit compaction, keepRevisions, then keepBytes
+   * (oldest first, never the newest changes). Each is monotonic in the applied index, so the
+   * outcome does not depend on how the entries were cut into batches.
+   */
+  private async bound(
+    changes: readonly KvChanges[],
+    compactTo: number,
+    lastIndex: number,
+  ): Promise<Omit<BackendBatch, "puts" | "deletes">> {
+    const { keepRevisions, keepBytes } = this.settings;
+    let compacted = compactTo;
+    if (keepRevisions > 0) compacted = Math.max(compacted, lastIndex - keepRevisions + 1);
+    let bytes = this.kept.historyBytes;
+    for (const change of changes) bytes += historySize(change);
+    const dropRevisions: number[] = [];
+    const kept = [...changes];
+    const overBytes = keepBytes > 0 && bytes > keepBytes;
+    // Most batches forget nothing: then the stored history is not read at all.
+    const oldest =
+      compacted > this.kept.compactedRevision || overBytes ? this.oldestFirst(changes) : [];
+    for await (const change of oldest) {
+      const overBytes = keepBytes > 0 && bytes > keepBytes && change.revision < lastIndex;
+      if (change.revision >= compacted && !overBytes) break;
+      bytes -= historySize(change);
+      compacted = Math.max(compacted, change.revision + 1);
+      if (kept[0] === change) kept.shift();
+      else dropRevisions.push(change.revision);
+    }
+    compacted = Math.min(compacted, lastIndex);
+    return {
+      changes: kept,
+      dropRevisions,
+      state: {
+        appliedIndex: lastIndex,
+        history: { compactedRevision: compacted, historyBytes: bytes },
+      },
+    };
+  }
+
+  /** The kept changes and then this batch's, oldest first. */
+  private async *oldestFirst(batch: readonly KvChanges[]): AsyncGenerator<KvChanges> {
+    for await (const change of this.backend.changes(0)) yield change;
+    yield* batch;
+  }
+
+  async get(key: string): Promise<string | null> {
+    const [kv] = await this.backend.get([key]);
+    return kv?.value ?? null;
+  }
+
+  async scan(range: KvRange): Promise<KvItem[]> {
+    const items: KvItem[] = [];
+    for await (const { key, value } of this.backend.range(range)) {
+      if (items.length >= range.limit) break;
+      items.push({ key, value });
+    }
+    return items;
+  }
+
+  async read(request: KvRead): Promise<KvReadResult> {
+    const at = request.revision;
+    if (at !== undefined && at < this.kept.compactedRevision)
+      return { ok: false, error: "compacted", compactedRevision: this.kept.compactedRevision };
+    if (at !== undefined && at > this.appliedIndex)
+      return { ok: false, error: "future", appliedIndex: this.appliedIndex };
+    const past = at !== undefined && at < this.appliedIndex ? at : null;
+    if (request.op === "get") {
+      const [kv] =
+        past === null ? await this.backend.get([request.key]) : await this.keysAt(past, request);
+      return { ok: true, result: { op: "get", kv: kv ?? null } };
+    }
+    const all: KeyValue[] = [];
+    if (past !== null) all.push(...(await this.keysAt(past, request.range)));
+    else for await (const kv of this.backend.range(request.range)) all.push(kv);
+    return { ok: true, result: { op: "scan", ...cutScan(all, request) } };
+  }
+
+  /** The keys of a span (or one key) at a past revision, from the current ones and history. */
+  private async keysAt(revision: number, span: KeySpan | { key: string }): Promise<KeyValue[]> {
+    const within = (key: string) => ("key" in span ? key === span.key : inRange(key, span));
+    const atRevision = new Map<string, KeyValue | null>();
+    for await (const change of this.backend.changes(revision + 1)) {
+      for (const event of change.events) {
+        const key = event.kv.key;
+        if (within(key) && !atRevision.has(key)) atRevision.set(key, event.prevKv);
+      }
+    }
+    const current =
+      "key" in span ? await this.backend.get([span.key]) : await collect(this.backend.range(span));
+    const out = new Map<string, KeyValue>();
+    for (const kv of current) if (kv !== null && !atRevision.has(kv.key)) out.set(kv.key, kv);
+    for (const [key, kv] of atRevision) if (kv !== null) out.set(key, kv);
+    return [...out.values()].sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  async history(fromRevision: number, span: KeySpan, limit: number): Promise<HistoryRead> {
+    if (fromRevision < this.kept.compactedRevision)
+      return { ok: false, compactedRevision: this.kept.compactedRevision };
+    const through = this.appliedIndex;
+    const changes: KvChanges[] = [];
+    let events = 0;
+    for await (const change of this.backend.changes(fromRevision)) {
+      if (change.revision > through) break;
+      const inSpan = change.events.filter((event) => inRange(event.kv.key, span));
+      if (inSpan.length === 0) continue;
+      changes.push({ revision: change.revision, events: inSpan });
+      events += inSpan.length;
+      if (events >= limit) return { ok: true, changes, throughRevision: change.revision };
+    }
+    return { ok: true, changes, throughRevision: through };
+  }
+
+  checkpoint(path: string, signal?: AbortSignal): Promise<number> {
+    return writeKvCheckpoint(path, this.backend.pin(), signal);
+  }
+
+  async restore(path: string, index: number): Promise<void> {
+    // Read (and so verify) the whole checkpoint before touching the current state.
+    const kvs: KeyValue[] = [];
+    const changes: KvChanges[] = [];
+    let compactedRevision = index;
+    for await (const record of readCheckpointRecords(path, index)) {
+      if (record.kind === "kv") kvs.push(record.kv);
+      else if (record.kind === "changes") changes.push(record.changes);
+      else compactedRevision = record.state.compactedRevision;
+    }
+    const historyBytes = changes.reduce((sum, change) => sum + historySize(change), 0);
+    const state = { appliedIndex: index, history: { compactedRevision, historyBytes } };
+    await this.backend.replace({ kvs, changes, state });
+    this.install(state);
+  }
+
+  stats(): EngineStats {
+    return {
+      ...this.backend.stats(),
+      appliedIndex: this.appliedIndex,
+      commandsApplied: this.applied,
+      compactedRevision: this.kept.compactedRevision,
+      historyBytes: this.kept.historyBytes,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+}
+
+/** compact at `revision`, in the entry at `index`, with history compacted to `compacted`. */
+function compactResult(revision: number, index: number, compacted: number): KvResult {
+  if (revision > index) return { op: "compact", error: "future", revision: index };
+  if (revision < compacted) return { op: "compact", error: "compacted", revision: compacted };
+  return { op: "compact", revision };
+}
+
+/** A reserved raw write (the session table): stored with revisions, never an event. */
+function rawKv(key: string, value: string, index: number): KeyValue {
+  return { key, value, createRevision: index, modRevision: index, version: 1, lease: null };
+}
+
+async function collect<T>(items: AsyncIterable<T> | Iterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
