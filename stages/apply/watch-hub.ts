@@ -12,13 +12,14 @@ import {
   WatchIndex,
   type WireEvent,
 } from "./watch-index.js";
-import type {
-  Connection,
-  Frame,
-  Watch,
-  WatchHubOptions,
-  WatchRespond,
-  WatchScheduler,
+import {
+  type Connection,
+  type Frame,
+  newWatch,
+  type Watch,
+  type WatchHubOptions,
+  type WatchRespond,
+  type WatchScheduler,
 } from "./watch-state.js";
 
 export type { WatchHubOptions, WatchScheduler } from "./watch-state.js";
@@ -131,24 +132,7 @@ export class WatchHub {
       return;
     }
     const from = request.startRevision ?? this.applied + 1;
-    const watch: Watch = {
-      id: this.nextId++,
-      connId,
-      spec: specOf(request),
-      from,
-      mode: "live",
-      through: Math.max(from - 1, this.applied),
-      handedThrough: from - 1,
-      pending: [],
-      buffer: [],
-      bufferFrom: 0,
-      bufferBytes: 0,
-      reading: false,
-      generation: 0,
-      createReply: null,
-      busy: false,
-      closed: false,
-    };
+    const watch = newWatch(this.nextId++, connId, specOf(request), from, this.applied);
     connection.watches.set(watch.id, watch);
     this.index.add(watch);
     this.stats.watches++;

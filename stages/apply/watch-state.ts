@@ -73,3 +73,31 @@ export interface Connection {
   readonly watches: Map<number, Watch>;
   pendingBytes: number;
 }
+
+/** A new watch from `from` on, live (a caller starting it in the past puts it in catch-up). */
+export function newWatch(
+  id: number,
+  connId: number,
+  spec: WatchSpec,
+  from: number,
+  applied: number,
+): Watch {
+  return {
+    id,
+    connId,
+    spec,
+    from,
+    mode: "live",
+    through: Math.max(from - 1, applied),
+    handedThrough: from - 1,
+    pending: [],
+    buffer: [],
+    bufferFrom: 0,
+    bufferBytes: 0,
+    reading: false,
+    generation: 0,
+    createReply: null,
+    busy: false,
+    closed: false,
+  };
+}
