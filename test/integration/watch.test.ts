@@ -77,20 +77,23 @@ describe("watch on real nodes", () => {
     expect(stream.resumes).toBeGreaterThanOrEqual(1); // It did move off the killed leader.
   });
 
-  it("watch - from a past revision: the history, then live changes, each once", async () => {
-    cluster = await TestCluster.start(1);
-    const client = cluster.client();
-    const revs: number[] = [];
-    for (let k = 0; k < 10; k++) revs.push(revisionOf(await client.put(`p/${k}`, `v${k}`)));
-    await client.put("other", "x");
-    const { events } = collect(client.watch({ prefix: "p/", startRevision: revs[3]! }));
-    await waitFor("the history", () => events.length >= 7);
-    for (let k = 10; k < 15; k++) revs.push(revisionOf(await client.put(`p/${k}`, `v${k}`)));
-    await waitFor("the live changes", () => events.length >= 12);
-    await sleep(200);
-    expect(events.map((e) => e.kv.modRevision)).toEqual(revs.slice(3));
-    expect(events.map((e) => e.kv.value)).toEqual(revs.slice(3).map((_, k) => `v${k + 3}`));
-  });
+  it.each(["inline", "workers"])(
+    "watch - from a past revision: the history, then live changes, each once (apply pool %s)",
+    async (pool) => {
+      cluster = await TestCluster.start(1, { stages: { apply: { pool } } });
+      const client = cluster.client();
+      const revs: number[] = [];
+      for (let k = 0; k < 10; k++) revs.push(revisionOf(await client.put(`p/${k}`, `v${k}`)));
+      await client.put("other", "x");
+      const { events } = collect(client.watch({ prefix: "p/", startRevision: revs[3]! }));
+      await waitFor("the history", () => events.length >= 7);
+      for (let k = 10; k < 15; k++) revs.push(revisionOf(await client.put(`p/${k}`, `v${k}`)));
+      await waitFor("the live changes", () => events.length >= 12);
+      await sleep(200);
+      expect(events.map((e) => e.kv.modRevision)).toEqual(revs.slice(3));
+      expect(events.map((e) => e.kv.value)).toEqual(revs.slice(3).map((_, k) => `v${k + 3}`));
+    },
+  );
 
   it("watch - a start older than the compacted history is answered COMPACTED", async () => {
     cluster = await TestCluster.start(1);
@@ -214,5 +217,45 @@ describe("watch on real nodes", () => {
     await sleep(200);
     expect(events.map((e) => e.kv.modRevision)).toEqual(revs);
     expect(stream.resumes).toBeGreaterThanOrEqual(1);
+  });
+
+  it("watch - on the wire: bad fields, another connection's id, progress frames, cancel", async () => {
+    cluster = await TestCluster.start(1, { watch: { progressIntervalMs: 100 } });
+    const open = async () => {
+      const ws = new WebSocket(`ws://${cluster!.node("n1").client}/v1`);
+      sockets.push(ws);
+      const frames: Record<string, unknown>[] = [];
+      ws.on("message", (data) => frames.push(JSON.parse(String(data))));
+      await new Promise((resolve) => ws.once("open", resolve));
+      return { ws, frames };
+    };
+    const a = await open();
+    const b = await open();
+    const answer = async (c: typeof a, id: number) => {
+      await waitFor(`reply ${id}`, () => c.frames.some((f) => f.id === id));
+      return c.frames.find((f) => f.id === id)!;
+    };
+    a.ws.send(JSON.stringify({ id: 1, op: "watch", key: "k", startRevision: 0 }));
+    expect(await answer(a, 1)).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    expect(JSON.stringify((await answer(a, 1)).error)).toContain("startRevision");
+    a.ws.send(JSON.stringify({ id: 2, op: "watch", key: "k" }));
+    const created = await answer(a, 2);
+    expect(created).toMatchObject({
+      ok: true,
+      watch: expect.any(Number),
+      revision: expect.any(Number),
+    });
+    b.ws.send(JSON.stringify({ id: 3, op: "cancel-watch", watch: created.watch }));
+    expect(await answer(b, 3)).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    await waitFor("a progress frame", () =>
+      a.frames.some((f) => f.watch === created.watch && Array.isArray(f.events)),
+    );
+    expect(a.frames.find((f) => f.watch === created.watch && f.id === undefined)).toEqual({
+      watch: created.watch,
+      events: [],
+      revision: created.revision,
+    });
+    a.ws.send(JSON.stringify({ id: 4, op: "cancel-watch", watch: created.watch }));
+    expect(await answer(a, 4)).toEqual({ id: 4, ok: true, canceled: true });
   });
 });
