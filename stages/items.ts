@@ -141,7 +141,7 @@ export type ReplyRoom = "open" | "full" | "gone";
 export interface RespondPort {
   reply(reply: Reply): void;
   /** A frame the server pushes on a local connection (a watch's events), not a reply. */
-  push?(connId: number, frame: Record<string, unknown>): void;
+  push?(connId: number, frame: Record<string, unknown>, bytes?: number): void;
   /** Checked before costly work (reads) is done for a target; absent: always "open". */
   room?(target: ReplyTarget): ReplyRoom;
 }

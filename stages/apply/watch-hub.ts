@@ -229,11 +229,11 @@ export class WatchHub {
   }
 
   private send(watch: Watch, frame: Frame): void {
-    this.respond.push(watch.connId, {
-      watch: watch.id,
-      events: frame.events,
-      revision: frame.revision,
-    });
+    this.respond.push(
+      watch.connId,
+      { watch: watch.id, events: frame.events, revision: frame.revision },
+      frame.bytes,
+    );
     watch.handedThrough = frame.revision;
     watch.busy = true;
     this.stats.frames++;

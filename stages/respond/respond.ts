@@ -54,25 +54,26 @@ export class RespondStage implements RespondPort {
    * bug in admission control, so it is delivered directly instead of dropped.
    */
   reply(reply: Reply): void {
-    const connection = this.localConnection(reply.target);
-    const bytesEstimate = connection === undefined ? 0 : replyBytesEstimate(reply.body);
-    if (connection !== undefined) connection.queuedReplyBytes += bytesEstimate;
-    const queued: QueuedReply = { ...reply, bytesEstimate };
-    if (!this.stage.offer(queued)) this.handle([queued]);
+    this.enqueue(reply, false);
   }
 
-  /** Pushed frames count into the connection's owed bytes like replies (the same bound). */
-  push(connId: number, frame: Record<string, unknown>): void {
-    const body: ReplyBody = { ok: true, result: frame };
-    const connection = this.connections.get(connId);
-    const bytesEstimate = connection === undefined ? 0 : replyBytesEstimate(body);
+  /**
+   * Pushed frames count into the connection's owed bytes like replies (the same bound);
+   * `bytes`: the pusher's own estimate (a watch frame's events are deeper than replies').
+   */
+  push(connId: number, frame: Record<string, unknown>, bytes?: number): void {
+    this.enqueue(
+      { target: { kind: "local", connId, id: 0 }, body: { ok: true, result: frame } },
+      true,
+      bytes,
+    );
+  }
+
+  private enqueue(reply: Reply, push: boolean, bytes?: number): void {
+    const connection = this.localConnection(reply.target);
+    const bytesEstimate = connection === undefined ? 0 : (bytes ?? replyBytesEstimate(reply.body));
     if (connection !== undefined) connection.queuedReplyBytes += bytesEstimate;
-    const queued: QueuedReply = {
-      target: { kind: "local", connId, id: 0 },
-      body,
-      bytesEstimate,
-      push: true,
-    };
+    const queued: QueuedReply = { ...reply, bytesEstimate, ...(push ? { push } : {}) };
     if (!this.stage.offer(queued)) this.handle([queued]);
   }
 
