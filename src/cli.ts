@@ -10,6 +10,7 @@ import { registerRevisionCommands } from "./cli/revisions.js";
 import { registerServe } from "./cli/serve.js";
 import { registerSnapshotCommands } from "./cli/snapshot.js";
 import { registerVectorCommands } from "./cli/vector.js";
+import { registerWatchCommand } from "./cli/watch.js";
 
 /**
  * The stageraft command. Each command group lives in src/cli/<group>.ts and exports a
@@ -24,6 +25,7 @@ const commandGroups: readonly ((program: Command) => void)[] = [
   registerSnapshotCommands, // snapshot, snapshot save|restore
   registerRevisionCommands, // compact, txn
   registerVectorCommands, // vector create|list|info|drop|put|get|search|count|delete
+  registerWatchCommand, // watch
   registerRemu, // remu
 ];
 

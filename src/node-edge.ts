@@ -60,7 +60,7 @@ export class NodeEdge {
     this.ingress = new IngressStage(
       pipeline.connections,
       ingressOptions(config),
-      { ...pipeline.edgePorts(), http: this.http },
+      { ...pipeline.edgePorts(), http: this.http, watches: pipeline.apply },
       log.child({ stage: "ingress" }),
     );
     // Built at start (after ingress, whose counters it reads): the histograms and the CPU

@@ -258,6 +258,7 @@ function pipelineOptions(config: NodeConfig, members: Map<NodeId, string>): Pipe
       batchItems: stages.respond.batchItems,
       maxReplyBytesPerConnection: limits.maxReplyBytesPerConnection,
     },
+    watch: config.watch,
     removedGraceMs: 4 * raft.electionTicks * raft.tickMs,
   };
 }

@@ -27,6 +27,7 @@ import {
 } from "./protocol-txn.js";
 import { decodeVectorOp } from "./protocol-vector.js";
 import { isVectorOp } from "./protocol-vector-ops.js";
+import { decodeWatchOp } from "./protocol-watch.js";
 
 /** Kinds of ops decoded apart from the others. */
 type KvOp = "put" | "delete" | "cas" | "incr" | "get" | "scan";
@@ -52,6 +53,9 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
       return { op, name: nameField(frame, "name") };
     case "transfer-leader":
       return { op, to: nameField(frame, "to") };
+    case "watch":
+    case "cancel-watch":
+      return decodeWatchOp(op, frame, limits);
     case "txn":
       return decodeTxn(frame, limits);
     case "compact":

@@ -89,7 +89,26 @@ export type ClientRequest =
   | { readonly op: "transfer-leader"; readonly to: string }
   | { readonly op: "snapshot" }
   | VectorRequest
-  | LeaseRequest;
+  | LeaseRequest
+  | WatchRequest
+  | { readonly op: "cancel-watch"; readonly watch: number };
+
+/**
+ * CONTRACT §5 `watch`: exactly one of key, prefix or start/end (protocol-watch.ts checks it).
+ * Served by the node it reaches, from its own applied stream (stages/apply/watch-hub.ts).
+ */
+export interface WatchRequest {
+  readonly op: "watch";
+  readonly key?: string;
+  readonly prefix?: string;
+  readonly start?: string;
+  readonly end?: string;
+  /** First revision to deliver; absent: the changes applied after the watch is created. */
+  readonly startRevision?: number;
+  readonly prevKv: boolean;
+  readonly noPut: boolean;
+  readonly noDelete: boolean;
+}
 
 /**
  * A txn's op as the client sends it. Decoded requests keep the wire's shape: a follower
@@ -130,6 +149,8 @@ export const writeOps: Record<ClientOp, boolean> = {
   snapshot: false,
   ...vectorWriteOps,
   ...leaseWriteOps,
+  watch: false,
+  "cancel-watch": false,
 };
 
 /** Ops that need a connection opened with the admin token (when auth is on). */
@@ -151,6 +172,8 @@ export const adminOps: Record<ClientOp, boolean> = {
   snapshot: true,
   ...vectorAdminOps,
   ...leaseAdminOps,
+  watch: false,
+  "cancel-watch": false,
 };
 
 /** Ops only the leader can carry out (a follower forwards them). */

@@ -17,6 +17,8 @@ import { VectorClient } from "./vector-client.js";
 
 export { StageraftError } from "./errors.js";
 
+import { type WatchOptions, WatchStream } from "./watch.js";
+
 export interface ClientOptions {
   /** Bearer token sent on the WebSocket upgrade. */
   readonly token?: string;
@@ -105,6 +107,8 @@ export class StageraftClient {
   /** The session id, when writes are exactly-once. */
   readonly session: string | null;
   private seq = 0;
+  /** Watches made by watch(): close() ends them too. */
+  private readonly watches = new Set<WatchStream>();
   /** The vector ops of CONTRACT §6 (batches, get, count, scroll, filters, collections). */
   readonly vectors = new VectorClient((frame) => this.request(frame));
 
@@ -312,6 +316,15 @@ export class StageraftClient {
     return (await this.request({ op: "snapshot" })) as { index: number };
   }
 
+  /** Watch changes (src/client/watch.ts): resumes by itself; `break` cancels it. */
+  watch(options: WatchOptions): WatchStream {
+    const stream = new WatchStream(this.endpoints, options, this.options, () =>
+      this.watches.delete(stream),
+    );
+    this.watches.add(stream);
+    return stream;
+  }
+
   /** Send any request frame (without id); resolves with the result fields. */
   async request(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
     const attempts: FailedAttempt[] = [];
@@ -468,6 +481,7 @@ export class StageraftClient {
 
   close(): void {
     this.closed = true;
+    for (const stream of [...this.watches]) stream.close();
     for (const socket of this.sockets.values()) socket.close();
     this.sockets.clear();
     for (const id of [...this.pending.keys()])
