@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { faultKinds, type RunResult, runEmulation } from "../../src/remu/mod.js";
+import {
+  faultKinds,
+  nodeFaultKinds,
+  type RunResult,
+  runEmulation,
+  runNodeEmulation,
+} from "../../src/remu/mod.js";
 
 // The randomised sweep: every fault on, a safety phase of STEPS events and a liveness phase,
 // for SEEDS seeds on 3 and on 5 nodes. A failure names its seed and shows the trace; replay it
@@ -33,4 +39,33 @@ describe("remu - randomised sweep", () => {
       expect(committed / SEEDS).toBeGreaterThan(100);
     }, 300_000);
   }
+});
+
+// Node mode: the production stages per node (src/remu/node), briefly: a few seeds of 1.5
+// virtual seconds on 3 nodes with every node-mode fault. REMU_NODE_SEEDS sets the seed count;
+// `npm run fuzz -- --mode node` runs more. Replay: `npm run fuzz -- --mode node --start S --seeds 1`.
+const NODE_SEEDS = Number(process.env.REMU_NODE_SEEDS ?? 5);
+const NODE_MS = 1_500;
+
+describe("remu - node-mode sweep", () => {
+  it(`sweep - ${NODE_SEEDS} seeds of the production pipeline on 3 nodes, all node-mode faults`, async () => {
+    const failures: string[] = [];
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + NODE_SEEDS; seed++) {
+      const result = await runNodeEmulation({
+        nodes: 3,
+        seed,
+        durationMs: NODE_MS,
+        faults: nodeFaultKinds,
+      });
+      if (!result.ok)
+        failures.push(
+          [
+            `SEED=${seed} node mode: ${result.failure}`,
+            `replay: npm run fuzz -- --mode node --nodes 3 --start ${seed} --seeds 1 --ms ${NODE_MS}`,
+            ...result.trace.slice(-60),
+          ].join("\n"),
+        );
+    }
+    expect(failures, failures.join("\n\n")).toEqual([]);
+  }, 300_000);
 });
