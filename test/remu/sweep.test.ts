@@ -41,10 +41,10 @@ describe("remu - randomised sweep", () => {
   }
 });
 
-// Node mode: the production stages per node (src/remu/node), briefly: a few seeds of 1.5
+// Node mode: the production stages per node (src/remu/node), briefly: 12 seeds of 1.5
 // virtual seconds on 3 nodes with every node-mode fault. REMU_NODE_SEEDS sets the seed count;
 // `npm run fuzz -- --mode node` runs more. Replay: `npm run fuzz -- --mode node --start S --seeds 1`.
-const NODE_SEEDS = Number(process.env.REMU_NODE_SEEDS ?? 5);
+const NODE_SEEDS = Number(process.env.REMU_NODE_SEEDS ?? 12);
 const NODE_MS = 1_500;
 
 describe("remu - node-mode sweep", () => {

@@ -1,7 +1,11 @@
 import pino from "pino";
 import { RaftNode, type RaftSettings, raftConfig, SeededRandom } from "../../../raft/mod.js";
 import type { NodeId } from "../../../raft/types.js";
-import { openStateMachine, type SessionSettings } from "../../../stages/apply/mod.js";
+import {
+  openStateMachine,
+  type SessionSettings,
+  type StateMachinePort,
+} from "../../../stages/apply/mod.js";
 import type { FatalContext } from "../../../stages/items.js";
 import { Pipeline, type PipelineOptions } from "../../../stages/pipeline.js";
 import { InlineRaftCore } from "../../../stages/raft-step/mod.js";
@@ -18,6 +22,8 @@ export interface HostSettings {
   readonly queueItems: number;
   readonly sessions: SessionSettings;
   readonly requestTimeoutMs: number;
+  /** A slow engine: each apply batch takes up to this many virtual ms (0: none). */
+  readonly applyDelayMaxMs: number;
 }
 
 /** One life of a node: the real pipeline on this life's clock, disk view and transport. */
@@ -79,7 +85,14 @@ export class NodeHost {
     const raft = new RaftNode(
       raftConfig({ id: this.name, group: 1, initialConfig }, this.settings.raft),
       new SeededRandom(this.random.next32()),
-      { hardState: contents.hardState, snapshot: null, entries: contents.entries, applied: 0 },
+      // As src/node.ts: a commit index stored above the log means synced entries were lost;
+      // the core then neither votes nor campaigns until it holds them again.
+      {
+        hardState: { ...contents.hardState, commit: contents.storedCommit },
+        snapshot: null,
+        entries: contents.entries,
+        applied: 0,
+      },
     );
     // Never opened: no snapshot is taken in node mode (the store is file-based).
     const snapshots = new SnapshotStore(`/nonexistent/remu/${this.name}`);
@@ -99,7 +112,7 @@ export class NodeHost {
     const transport = new SimTransport(this.name, this.peers(), this.links);
     const pipeline = new Pipeline(
       new InlineRaftCore(raft, 1_000),
-      { wal, snapshots, machine: opened.machine, applied: opened.applied },
+      { wal, snapshots, machine: this.slow(opened.machine, clock), applied: opened.applied },
       this.pipelineOptions(),
       () => (error, context) => this.fatal(incarnation, error, context),
       quiet,
@@ -140,6 +153,23 @@ export class NodeHost {
     }
     // A node would exit 70 here; in remu the node lost power above and the stack unwinds.
     return undefined as never;
+  }
+
+  /** The state machine, its apply batches taking virtual time (queues behind it then fill). */
+  private slow(machine: StateMachinePort, clock: SimClock): StateMachinePort {
+    const maxMs = this.settings.applyDelayMaxMs;
+    if (maxMs <= 0) return machine;
+    const random = this.random;
+    return new Proxy(machine, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (property !== "apply" || typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          await clock.sleep(random.int(maxMs + 1));
+          return value.apply(target, args);
+        };
+      },
+    });
   }
 
   private peers(): Map<NodeId, string> {

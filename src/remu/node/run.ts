@@ -3,7 +3,7 @@ import type { NodeId } from "../../../raft/types.js";
 import { StateMachine } from "../../../stages/apply/mod.js";
 import type { PeerGatewayPorts } from "../../../stages/replicate/mod.js";
 import { checkKvHistory, HistoryRecorder, type KvInput, type KvOutput } from "../../check/mod.js";
-import { InvariantChecker, InvariantViolation } from "../invariants.js";
+import { InvariantChecker, InvariantKind, InvariantViolation } from "../invariants.js";
 import { VirtualNetwork } from "../network.js";
 import { ExitCode, type RunResult } from "../run.js";
 import { Trace } from "../trace.js";
@@ -50,7 +50,7 @@ class NodeSim {
   private readonly fatals: FatalRecord[] = [];
   private readonly parameters: Record<string, number | string>;
   private events = 0;
-  private bootError: Error | null = null;
+  private runError: Error | null = null;
   /** A hash of every trace line: equal digests, equal runs (the determinism check). */
   private digest = 0x811c9dc5;
 
@@ -68,11 +68,16 @@ class NodeSim {
       latencyMaxMs: has("reorder") ? 5 + random.int(30) : 3,
       partitionEveryMs: has("partition") ? 300 + random.int(1500) : 0,
       crashEveryMs: has("crash") ? 300 + random.int(1500) : 0,
-      fsyncMaxMs: has("disk") ? random.int(20) : 0,
+      fsyncMaxMs: has("disk") ? 5 + random.int(40) : 0,
+      // Power losses aimed at the moment a node is syncing, when the order of persist and
+      // send matters most.
+      crashInSyncRate: has("crash") && has("disk") ? 0.005 + random.int(20) / 1000 : 0,
       fsyncFailRate: has("disk") && random.chance(0.3) ? 0.002 : 0,
       tornWriteRate: has("disk") ? 0.5 : 0,
-      queueItems: 4 + random.int(60),
-      opEveryMs: 3 + random.int(20),
+      queueItems: 4 + random.int(28),
+      opEveryMs: 1 + random.int(8),
+      clients: 4 + random.int(28),
+      applyDelayMaxMs: random.chance(0.5) ? random.int(30) : 0,
       heartbeatTicks: 2 + random.int(2),
       maxInflight: 1 + random.int(8),
       maxAppendBytes: random.chance(0.3) ? 1 : 64 + random.int(1024),
@@ -126,6 +131,7 @@ class NodeSim {
             expireEvery: Number(p.sessionExpireEvery),
           },
           requestTimeoutMs: 2_000,
+          applyDelayMaxMs: Number(p.applyDelayMaxMs),
         },
         new SeededRandom(this.random.next32()),
         (record) => this.fatal(record),
@@ -136,6 +142,8 @@ class NodeSim {
         fsyncMaxMs: Number(p.fsyncMaxMs),
         tornWriteRate: Number(p.tornWriteRate),
       };
+      if (Number(p.crashInSyncRate) > 0)
+        host.disk.onSync = (delayMs) => this.maybeCrashInSync(host, delayMs);
       this.hosts.push(host);
     }
     const world = {
@@ -143,7 +151,7 @@ class NodeSim {
       now: () => this.scheduler.now,
       trace: (line: string) => this.note(line),
     };
-    for (let k = 1; k <= (this.options.clients ?? 4); k++)
+    for (let k = 1; k <= (this.options.clients ?? Number(this.parameters.clients)); k++)
       this.clients.push(
         new SimClient(
           k,
@@ -188,7 +196,15 @@ class NodeSim {
   /** Power a node on; a boot that throws (a WAL it cannot load) fails the run. */
   private boot(host: NodeHost): void {
     host.boot().catch((error: unknown) => {
-      this.bootError ??= new Error(`${host.name} could not boot: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      if (!message.startsWith("EIO")) {
+        this.runError ??= new Error(`${host.name} could not boot: ${message}`);
+        return;
+      }
+      // The disk failed a sync while the node started: it exits, and is started again.
+      this.note(`${host.name} failed to start (${message}); restarting`);
+      host.crash();
+      this.at(this.scheduler.now + 100, () => this.boot(host));
     });
   }
 
@@ -197,7 +213,7 @@ class NodeSim {
     while (this.scheduler.step(until)) {
       this.events++;
       await this.settle();
-      if (this.bootError !== null) throw this.bootError;
+      if (this.runError !== null) throw this.runError;
       this.checkInvariants();
     }
     this.scheduler.now = Math.max(this.scheduler.now, until);
@@ -244,6 +260,12 @@ class NodeSim {
       const others = up.filter((h) => h !== host).map((h) => h.life!.raft);
       const raft = host.life!.raft;
       this.checker.check(raft, host.life!.incarnation, others);
+      const waiting = host.life!.pipeline.raftStep.readiesWaiting;
+      if (waiting > 0)
+        throw new InvariantViolation(
+          InvariantKind.readyBudget,
+          `${host.name}: ${waiting} Ready(s) taken from the core wait for room downstream`,
+        );
       const { role, term, commitIndex, appliedIndex } = raft.status();
       this.digest = fnv(this.digest, `${host.name} ${role} ${term} ${commitIndex} ${appliedIndex}`);
     }
@@ -276,8 +298,11 @@ class NodeSim {
 
   private driveClients(): void {
     this.every(Number(this.parameters.opEveryMs), () => {
+      // Bursts now and then: many requests in one turn fill the queues and bind the budgets.
       const idle = this.clients.filter((c) => !c.busy);
-      if (idle.length > 0) this.random.pick(idle).issue();
+      if (idle.length === 0) return;
+      if (this.random.chance(0.5)) for (const client of idle) client.issue();
+      else this.random.pick(idle).issue();
     });
   }
 
@@ -306,6 +331,25 @@ class NodeSim {
       const isolated = this.random.pick(this.hosts).name;
       this.network.isolate(isolated);
       this.note(`isolate ${isolated}`);
+    });
+  }
+
+  private maybeCrashInSync(host: NodeHost, delayMs: number): void {
+    if (delayMs <= 1 || this.scheduler.now >= this.options.durationMs) return;
+    if (!this.random.chance(Number(this.parameters.crashInSyncRate))) return;
+    // Now and then the whole cluster loses power at once (a data centre outage): nothing
+    // acknowledged may be lost even then.
+    const victims = this.random.chance(0.3) ? this.hosts : [host];
+    this.at(this.scheduler.now + this.random.int(delayMs), () => {
+      for (const victim of victims) {
+        if (victim.life === null) continue;
+        this.note(`crash ${victim.name} (power loss while ${victim === host ? "syncing" : "up"})`);
+        victim.crash();
+        this.at(this.scheduler.now + 20 + this.random.int(300), () => {
+          this.note(`restart ${victim.name}`);
+          this.boot(victim);
+        });
+      }
     });
   }
 
@@ -346,9 +390,19 @@ class NodeSim {
     return null;
   }
 
+  /** A stage took the fatal path: expected after an injected fsync failure, else a bug. */
   private fatal(record: FatalRecord): void {
     this.fatals.push(record);
     this.note(`fatal ${record.node} in ${record.stage}: ${record.error} (would exit 70)`);
+    if (record.error.startsWith("EIO")) {
+      this.at(this.scheduler.now + 100, () =>
+        this.boot(this.hosts.find((h) => h.name === record.node)!),
+      );
+      return;
+    }
+    this.runError ??= new Error(
+      `${record.node} ${record.stage}: ${record.message}: ${record.error}`,
+    );
   }
 
   private note(line: string): void {
