@@ -1,14 +1,15 @@
 import { AssertionError, SeededRandom } from "../../../raft/mod.js";
 import type { NodeId } from "../../../raft/types.js";
-import { StateMachine } from "../../../stages/apply/mod.js";
 import type { PeerGatewayPorts } from "../../../stages/replicate/mod.js";
-import { checkKvHistory, HistoryRecorder, type KvInput, type KvOutput } from "../../check/mod.js";
+import { HistoryRecorder, type KvInput, type KvOutput } from "../../check/mod.js";
 import { InvariantChecker, InvariantKind, InvariantViolation } from "../invariants.js";
 import { VirtualNetwork } from "../network.js";
 import { ExitCode, type RunResult } from "../run.js";
 import { Trace } from "../trace.js";
+import { checkHistory, checkReplicas } from "./checks.js";
 import { SimClient, sessionFor } from "./clients.js";
 import { type FatalRecord, NodeHost } from "./host.js";
+import { drawParameters, hostSettings } from "./parameters.js";
 import { SimScheduler } from "./world.js";
 
 export const nodeFaultKinds = ["drop", "reorder", "partition", "crash", "disk"] as const;
@@ -57,33 +58,7 @@ class NodeSim {
   constructor(private readonly options: NodeRunOptions) {
     this.random = new SeededRandom(options.seed);
     this.network = new VirtualNetwork(new SeededRandom(this.random.next32()));
-    const has = (fault: NodeFaultKind) => options.faults.includes(fault);
-    const random = this.random;
-    this.parameters = {
-      seed: options.seed,
-      nodes: options.nodes,
-      durationMs: options.durationMs,
-      faults: options.faults.join(",") || "none",
-      dropRate: has("drop") ? Math.round(random.float() * 100) / 1000 : 0,
-      latencyMaxMs: has("reorder") ? 5 + random.int(30) : 3,
-      partitionEveryMs: has("partition") ? 300 + random.int(1500) : 0,
-      crashEveryMs: has("crash") ? 300 + random.int(1500) : 0,
-      fsyncMaxMs: has("disk") ? 5 + random.int(40) : 0,
-      // Power losses aimed at the moment a node is syncing, when the order of persist and
-      // send matters most.
-      crashInSyncRate: has("crash") && has("disk") ? 0.005 + random.int(20) / 1000 : 0,
-      fsyncFailRate: has("disk") && random.chance(0.3) ? 0.002 : 0,
-      tornWriteRate: has("disk") ? 0.5 : 0,
-      queueItems: 4 + random.int(28),
-      opEveryMs: 1 + random.int(8),
-      clients: 4 + random.int(28),
-      applyDelayMaxMs: random.chance(0.5) ? random.int(30) : 0,
-      heartbeatTicks: 2 + random.int(2),
-      maxInflight: 1 + random.int(8),
-      maxAppendBytes: random.chance(0.3) ? 1 : 64 + random.int(1024),
-      sessionTtlMs: 500 + random.int(3000),
-      sessionExpireEvery: 4 + random.int(28),
-    };
+    this.parameters = drawParameters(options, this.random);
     this.network.faults = {
       dropRate: Number(this.parameters.dropRate),
       duplicateRate: 0,
@@ -113,26 +88,7 @@ class NodeSim {
         members,
         this.scheduler,
         links,
-        {
-          raft: {
-            electionTicks: 10,
-            heartbeatTicks: Number(p.heartbeatTicks),
-            maxInflight: Number(p.maxInflight),
-            maxAppendBytes: Number(p.maxAppendBytes),
-            preVote: true,
-            checkQuorum: true,
-          },
-          tickMs: 10,
-          queueItems: Number(p.queueItems),
-          sessions: {
-            ttlMs: Number(p.sessionTtlMs),
-            window: 16,
-            maxSessions: 1_000,
-            expireEvery: Number(p.sessionExpireEvery),
-          },
-          requestTimeoutMs: 2_000,
-          applyDelayMaxMs: Number(p.applyDelayMaxMs),
-        },
+        hostSettings(p),
         new SeededRandom(this.random.next32()),
         (record) => this.fatal(record),
       );
@@ -172,7 +128,7 @@ class NodeSim {
       this.driveClients();
       await this.runUntil(this.options.durationMs);
       await this.heal();
-      failure = this.checkHistory() ?? (await this.checkReplicas());
+      failure = checkHistory(this.recorder) ?? (await checkReplicas(this.hosts));
       if (failure !== null) exitCode = ExitCode.invariant;
     } catch (error) {
       failure = `${(error as Error).name}: ${(error as Error).message}`;
@@ -365,31 +321,6 @@ class NodeSim {
     await this.runUntil(this.scheduler.now + 3_000);
   }
 
-  private checkHistory(): string | null {
-    const history = this.recorder.history();
-    // A logical budget (steps), not wall time: the verdict must not depend on the machine.
-    const result = checkKvHistory(history, { maxStepsPerKey: 2_000_000, timeBudgetMsPerKey: 1e9 });
-    if (result.ok === true) return null;
-    if (result.ok === false) return `linearizability: key ${result.key}: ${result.explanation}`;
-    return `linearizability: undecided on key ${result.key}: ${result.reason}`;
-  }
-
-  /** Replicas that applied the same entries hold the same KV state (sessions included). */
-  private async checkReplicas(): Promise<string | null> {
-    const states = new Map<number, { node: NodeId; state: string }>();
-    for (const host of this.hosts) {
-      const life = host.life;
-      if (life === null) continue;
-      const applied = life.raft.status().appliedIndex;
-      const state = await dumpState(life);
-      const seen = states.get(applied);
-      if (seen === undefined) states.set(applied, { node: host.name, state });
-      else if (seen.state !== state)
-        return `state-machine: ${seen.node} and ${host.name} applied up to ${applied} but differ`;
-    }
-    return null;
-  }
-
   /** A stage took the fatal path: expected after an injected fsync failure, else a bug. */
   private fatal(record: FatalRecord): void {
     this.fatals.push(record);
@@ -432,13 +363,7 @@ class NodeSim {
   }
 }
 
-async function dumpState(life: NonNullable<NodeHost["life"]>): Promise<string> {
-  const { machine } = life.pipeline.storage;
-  if (!(machine instanceof StateMachine)) return "";
-  return JSON.stringify(await machine.kv.scan({ limit: Number.MAX_SAFE_INTEGER }));
-}
-
-function fnv(hash: number, text: string): number {
+export function fnv(hash: number, text: string): number {
   let h = hash;
   for (let k = 0; k < text.length; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193) >>> 0;
   return h;
