@@ -41,6 +41,10 @@ const options = program.opts<{
 }>();
 const faults =
   options.faults === "all" ? [...faultKinds] : (options.faults.split(",") as FaultKind[]);
+const nodeFaults =
+  options.faults === "all"
+    ? [...nodeFaultKinds]
+    : nodeFaultKinds.filter((kind) => options.faults.split(",").includes(kind));
 const sizes = options.nodes.split(",").map(Number);
 const started = performance.now();
 let passed = 0;
@@ -54,7 +58,7 @@ for (const nodes of sizes) {
             nodes,
             seed,
             durationMs: options.ms,
-            faults: [...nodeFaultKinds],
+            faults: nodeFaults,
           })
         : runEmulation({ nodes, seed, steps: options.steps, faults });
     if (result.ok) {

@@ -41,31 +41,34 @@ describe("remu - randomised sweep", () => {
   }
 });
 
-// Node mode: the production stages per node (src/remu/node), briefly: 12 seeds of 1.5
-// virtual seconds on 3 nodes with every node-mode fault. REMU_NODE_SEEDS sets the seed count;
-// `npm run fuzz -- --mode node` runs more. Replay: `npm run fuzz -- --mode node --start S --seeds 1`.
+// Node mode: the production stages per node (src/remu/node), briefly: 12 seeds of 1.5 virtual
+// s on 3 nodes with every node-mode fault but membership changes, then 4 seeds with them too.
+// REMU_NODE_SEEDS sets the first count; `npm run fuzz -- --mode node` runs more. Replay:
+// `npm run fuzz -- --mode node --faults <the run's faults> --start S --seeds 1 --ms 1500`.
 const NODE_SEEDS = Number(process.env.REMU_NODE_SEEDS ?? 12);
 const NODE_MS = 1_500;
+const withoutMembership = nodeFaultKinds.filter((kind) => kind !== "membership");
 
 describe("remu - node-mode sweep", () => {
-  it(`sweep - ${NODE_SEEDS} seeds of the production pipeline on 3 nodes, all node-mode faults`, async () => {
-    const failures: string[] = [];
-    for (let seed = FIRST_SEED; seed < FIRST_SEED + NODE_SEEDS; seed++) {
-      const result = await runNodeEmulation({
-        nodes: 3,
-        seed,
-        durationMs: NODE_MS,
-        faults: nodeFaultKinds,
-      });
-      if (!result.ok)
-        failures.push(
-          [
-            `SEED=${seed} node mode: ${result.failure}`,
-            `replay: npm run fuzz -- --mode node --nodes 3 --start ${seed} --seeds 1 --ms ${NODE_MS}`,
-            ...result.trace.slice(-60),
-          ].join("\n"),
-        );
-    }
-    expect(failures, failures.join("\n\n")).toEqual([]);
-  }, 300_000);
+  const runs = [
+    { first: FIRST_SEED, count: NODE_SEEDS, faults: withoutMembership },
+    { first: FIRST_SEED + NODE_SEEDS, count: 4, faults: [...nodeFaultKinds] },
+  ];
+  for (const { first, count, faults } of runs) {
+    it(`sweep - ${count} seeds of the production pipeline on 3 nodes: ${faults.join(",")}`, async () => {
+      const failures: string[] = [];
+      for (let seed = first; seed < first + count; seed++) {
+        const result = await runNodeEmulation({ nodes: 3, seed, durationMs: NODE_MS, faults });
+        if (!result.ok)
+          failures.push(
+            [
+              `SEED=${seed} node mode: ${result.failure}`,
+              `replay: npm run fuzz -- --mode node --faults ${faults.join(",")} --nodes 3 --start ${seed} --seeds 1 --ms ${NODE_MS}`,
+              ...result.trace.slice(-60),
+            ].join("\n"),
+          );
+      }
+      expect(failures, failures.join("\n\n")).toEqual([]);
+    }, 300_000);
+  }
 });

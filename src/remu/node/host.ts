@@ -51,8 +51,12 @@ const quiet = pino({ level: "silent" });
  * and admin ops, on the simulated clock and network. Worker pools are inline.
  */
 export class NodeHost {
-  readonly disk = new MemoryDisk();
+  disk = new MemoryDisk();
   life: Life | null = null;
+  /** Removed from the cluster: off, its disk wiped, until it is added back. */
+  retired = false;
+  /** Its next first boot joins an existing cluster (bootstraps with no voters). */
+  private joining = false;
   incarnation = 0;
   /** A boot in progress (opening the WAL takes virtual time when fsync is slow). */
   booting = false;
@@ -80,7 +84,7 @@ export class NodeHost {
     );
     const contents = await wal.load();
     const fresh = contents.hardState.term === 0 && contents.entries.length === 0;
-    const voters = fresh ? [...this.members.keys()] : [];
+    const voters = fresh && !this.joining ? [...this.members.keys()] : [];
     const initialConfig = await wal.bootstrapConfig({ voters, outgoing: [], learners: [] });
     const raft = new RaftNode(
       raftConfig({ id: this.name, group: 1, initialConfig }, this.settings.raft),
@@ -139,6 +143,17 @@ export class NodeHost {
     life.clock.stop();
     life.transport.close();
     life.pipeline.connections.closeAll();
+  }
+
+  /** Removed from the cluster: power off and wipe the disk (an operator's fresh data dir). */
+  retire(): void {
+    this.crash();
+    const { faults, onSync } = this.disk;
+    this.disk = new MemoryDisk();
+    this.disk.faults = faults;
+    this.disk.onSync = onSync;
+    this.retired = true;
+    this.joining = true;
   }
 
   private fatal(incarnation: number, error: unknown, context: FatalContext): never {

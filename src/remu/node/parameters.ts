@@ -32,6 +32,8 @@ export function drawParameters(
     maxAppendBytes: random.chance(0.3) ? 1 : 64 + random.int(1024),
     sessionTtlMs: 500 + random.int(3000),
     sessionExpireEvery: 4 + random.int(28),
+    // Drawn last: the parameters above are the same with and without membership changes.
+    membershipEveryMs: has("membership") ? 200 + random.int(600) : 0,
   };
 }
 

@@ -9,10 +9,18 @@ import { Trace } from "../trace.js";
 import { checkHistory, checkReplicas } from "./checks.js";
 import { SimClient, sessionFor } from "./clients.js";
 import { type FatalRecord, NodeHost } from "./host.js";
+import { MembershipDriver } from "./membership.js";
 import { drawParameters, hostSettings } from "./parameters.js";
 import { SimScheduler } from "./world.js";
 
-export const nodeFaultKinds = ["drop", "reorder", "partition", "crash", "disk"] as const;
+export const nodeFaultKinds = [
+  "drop",
+  "reorder",
+  "partition",
+  "crash",
+  "disk",
+  "membership",
+] as const;
 export type NodeFaultKind = (typeof nodeFaultKinds)[number];
 
 export interface NodeRunOptions {
@@ -52,6 +60,7 @@ class NodeSim {
   private readonly parameters: Record<string, number | string>;
   private events = 0;
   private runError: Error | null = null;
+  private membership: MembershipDriver | null = null;
   /** A hash of every trace line: equal digests, equal runs (the determinism check). */
   private digest = 0x811c9dc5;
 
@@ -125,6 +134,7 @@ class NodeSim {
     try {
       for (const host of this.hosts) this.at(0, () => this.boot(host));
       this.driveFaults();
+      this.driveMembership();
       this.driveClients();
       await this.runUntil(this.options.durationMs);
       await this.heal();
@@ -151,6 +161,7 @@ class NodeSim {
 
   /** Power a node on; a boot that throws (a WAL it cannot load) fails the run. */
   private boot(host: NodeHost): void {
+    if (host.retired) return;
     host.boot().catch((error: unknown) => {
       const message = (error as Error).message;
       if (!message.startsWith("EIO")) {
@@ -252,6 +263,21 @@ class NodeSim {
     this.at(ms, fire);
   }
 
+  private driveMembership(): void {
+    const every = Number(this.parameters.membershipEveryMs);
+    if (every <= 0) return;
+    this.membership = new MembershipDriver({
+      hosts: this.hosts,
+      random: new SeededRandom(this.random.next32()),
+      nodes: this.options.nodes,
+      now: () => this.scheduler.now,
+      note: (line) => this.note(line),
+      boot: (host) => this.boot(host),
+    });
+    const driver = this.membership;
+    this.every(every, () => driver.step());
+  }
+
   private driveClients(): void {
     this.every(Number(this.parameters.opEveryMs), () => {
       // Bursts now and then: many requests in one turn fill the queues and bind the budgets.
@@ -349,6 +375,7 @@ class NodeSim {
       digest: this.digest.toString(16),
       events: this.events,
       committed: this.checker.maxCommittedIndex,
+      membership: this.membership?.stats ?? null,
       ok: sum("ok"),
       refused: sum("refused"),
       unknown: sum("unknown"),
