@@ -204,6 +204,7 @@ export class NodeHost {
         tickMs,
         forwarding: true,
         adminTimeoutMs: 4 * requestTimeoutMs,
+        electionTimeoutMs: tickMs * (this.settings.raft.electionTicks ?? 10), // leases
         vectorDefaults: {
           engine: "flat",
           hnsw: { m: 8, efConstruction: 32, efSearch: 32 },
@@ -221,6 +222,7 @@ export class NodeHost {
       apply: { ...queue, snapshotEvery: 0, pool: "inline" },
       respond: { ...queue, maxReplyBytesPerConnection: 1 << 20 },
       removedGraceMs: 4 * tickMs * (this.settings.raft.electionTicks ?? 10),
+      watch: { progressIntervalMs: 5_000 },
     };
   }
 }

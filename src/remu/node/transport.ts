@@ -33,7 +33,7 @@ export interface SimLinks {
 export class SimTransport implements Transport {
   private readonly peers = new Map<NodeId, string>();
   private open = false;
-  private readonly stage: Stage<never>;
+  readonly stage: Stage<never>;
   stats = { messages: 0 };
 
   constructor(
