@@ -67,13 +67,8 @@ class QueuePlace {
     }
   }
 
-  /** Every key of the queue, oldest first. */
   async queue(): Promise<QueueItem[]> {
-    const { items } = (await this.client.request({
-      op: "scan",
-      prefix: this.prefix,
-    })) as unknown as { items: QueueItem[] };
-    return [...items].sort((a, b) => a.createRevision - b.createRevision);
+    return queueOf(this.client, this.prefix);
   }
 
   /** Resolves once no key created before ours is left; rejects if ours is gone (lease lost). */
@@ -117,6 +112,27 @@ class QueuePlace {
   async leave(): Promise<void> {
     await this.lease.revoke();
   }
+}
+
+/**
+ * Every key of a queue, oldest first. A scan stops at the node's limit (`more`): the rest is
+ * read page by page, else a key past the first page (keys sort by lease id as text, not by
+ * age) would go unseen and two participants could both lead. A key present throughout is in
+ * one of the pages; one added meanwhile is younger than every waiter.
+ */
+async function queueOf(client: RecipeClient, prefix: string): Promise<QueueItem[]> {
+  const items: QueueItem[] = [];
+  for (let start: string | undefined; ; ) {
+    const page = (await client.request({
+      op: "scan",
+      prefix,
+      ...(start !== undefined ? { start } : {}),
+    })) as unknown as { items: QueueItem[]; more?: boolean };
+    items.push(...page.items);
+    if (!page.more || page.items.length === 0) break;
+    start = `${page.items.at(-1)!.key}\u0000`;
+  }
+  return items.sort((a, b) => a.createRevision - b.createRevision);
 }
 
 /** The participant's key vanished (its lease expired or was revoked) while it waited or held. */
@@ -189,11 +205,7 @@ export class Election {
 
   /** The current leader: the oldest key under `name/` (null when nobody campaigns). */
   async leader(): Promise<{ key: string; value: string; revision: number } | null> {
-    const { items } = (await this.client.request({
-      op: "scan",
-      prefix: `${this.name}/`,
-    })) as unknown as { items: QueueItem[] };
-    const head = [...items].sort((a, b) => a.createRevision - b.createRevision)[0];
+    const head = (await queueOf(this.client, `${this.name}/`))[0];
     return head ? { key: head.key, value: head.value, revision: head.createRevision } : null;
   }
 
