@@ -250,6 +250,7 @@ export class Election {
     try {
       if (signal?.aborted) return;
       for await (const { type, kv } of stream) {
+        if (signal?.aborted) return; // events queued before the abort are not wanted
         if (type === "delete") queue.delete(kv.key);
         else queue.set(kv.key, { key: kv.key, value: kv.value, createRevision: kv.createRevision });
         const now = head([...queue.values()].sort((a, b) => a.createRevision - b.createRevision));

@@ -164,6 +164,41 @@ describe("recipes - real processes", () => {
     expect(seen.filter((v, k) => v !== seen[k - 1])).toEqual(["a2", "b", null]);
   });
 
+  it("lock - a waiter aborted by its signal leaves the queue; the one behind it waits on for the holder", async () => {
+    cluster = await TestCluster.start(3);
+    const db = cluster.client();
+    const queued = async (n: number) => {
+      while ((await db.scan({ prefix: "A/" })).items.length < n) await sleep(10);
+    };
+    const held = await db.lock("A");
+    const controller = new AbortController();
+    const aborted = db.lock("A", { signal: controller.signal });
+    const abortedResult = aborted.then(
+      () => "held",
+      (error: Error) => error.name,
+    );
+    await queued(2);
+    let nextHeld = false;
+    const next = db.lock("A").then((lock) => {
+      nextHeld = true;
+      return lock;
+    });
+    await queued(3);
+    controller.abort();
+    expect(await abortedResult).toBe("AbortError");
+    // The aborted waiter's key is gone; the next one now waits on the holder, not for nothing.
+    const left = (await db.scan({ prefix: "A/" })).items.map((item) => item.key);
+    expect(left).toHaveLength(2);
+    expect(left).toContain(held.key);
+    await sleep(300);
+    expect(nextHeld).toBe(false);
+    await held.unlock();
+    const lock = await next;
+    expect(lock.revision).toBeGreaterThan(held.revision);
+    await lock.unlock();
+    expect((await db.scan({ prefix: "A/" })).items).toEqual([]);
+  });
+
   it("election - observe sees every leader change, however quickly they follow each other", async () => {
     cluster = await TestCluster.start(3);
     const candidate = cluster.client().election("F");
