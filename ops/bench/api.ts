@@ -182,16 +182,22 @@ function othersMeter(cluster: BenchCluster): () => number | null {
 async function runPhase(phase: ApiPhase, system: SystemName, endpoint: string, o: Options) {
   const measureMs = (o.seconds ?? (o.quick ? 3 : 10)) * 1000;
   const warmupMs = (o.warmup ?? (o.quick ? 1 : 2)) * 1000;
-  const targets = Array.from({ length: o.connections }, () =>
-    target(system, endpoint, o.requestTimeout),
+  // The watch phase: one connection puts, one more carries the watchers.
+  const count = phase === "watch" ? 2 : o.connections;
+  const targets = Array.from({ length: count }, (_, k) =>
+    target(
+      system,
+      endpoint,
+      o.requestTimeout,
+      phase === "watch" && k === 1 && o.watchSockets === "one",
+    ),
   );
-  const watchSource = target(system, endpoint, o.requestTimeout, o.watchSockets === "one");
   try {
     const loop = { window: o.window, warmupMs, measureMs };
     if (phase === "txn")
       return await txnPhase(targets, { ...loop, keys: o.txnKeys, valueBytes: o.valueBytes });
     if (phase === "lease") return await leasePhase(targets, { ...loop, leases: o.leases });
-    return await watchPhase(targets[0]!, watchSource, {
+    return await watchPhase(targets[0]!, targets[1]!, {
       watchers: o.watchers,
       window: o.watchWindow,
       measureMs,
@@ -199,7 +205,7 @@ async function runPhase(phase: ApiPhase, system: SystemName, endpoint: string, o
       valueBytes: o.valueBytes,
     });
   } finally {
-    await Promise.all([...targets, watchSource].map((t) => t.close().catch(() => {})));
+    await Promise.all(targets.map((t) => t.close().catch(() => {})));
   }
 }
 

@@ -14,7 +14,7 @@ const prefix = "w/";
 /** Watchers created at once: enough to be quick, few enough not to flood the server's accept. */
 const createBatch = 100;
 
-class Watcher {
+export class Watcher {
   readonly revisions: number[] = [];
   /** Receive time per revision, for the lag of the sampled watchers only. */
   readonly receivedAt: Map<number, number> | null;
@@ -25,7 +25,7 @@ class Watcher {
 }
 
 /** Compare each watcher's revisions with the acknowledged puts (sorted). */
-function check(watchers: readonly Watcher[], acked: readonly number[]): WatchCheck {
+export function check(watchers: readonly Watcher[], acked: readonly number[]): WatchCheck {
   const ackedSet = new Set(acked);
   let complete = 0;
   let missing = 0;
