@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { Lease, LeaseApi } from "../../src/client/lease.js";
-import { Election, lock } from "../../src/client/recipes.js";
+import { Election, lock, type RecipeWatch } from "../../src/client/recipes.js";
+import type { WatchEvent, WatchOptions } from "../../src/client/watch.js";
 
 /**
  * The lock and election recipes (src/client/recipes.ts) over a fake server whose scans stop
@@ -9,8 +10,10 @@ import { Election, lock } from "../../src/client/recipes.js";
 class FakeServer {
   readonly keys = new Map<string, { value: string; createRevision: number; lease: string }>();
   revision = 8; // Lease ids 9, 10, 11…: key order ("m/10" < "m/9") is not creation order.
-  readonly gets = new Map<string, number>();
-  onGet: (key: string) => void = () => {};
+  /** Open watches: each gets the delete events under its prefix. */
+  readonly watchers = new Set<{ prefix: string; push: (event: WatchEvent) => void }>();
+  /** Called when a watch opens (the recipes wait by watch). */
+  onWatch: (options: WatchOptions) => void = () => {};
 
   constructor(private readonly pageLimit: number) {}
 
@@ -22,7 +25,15 @@ class FakeServer {
         return { ttl: 10 };
       case "lease-revoke": {
         const revision = ++this.revision;
-        for (const [key, kv] of this.keys) if (kv.lease === frame.lease) this.keys.delete(key);
+        for (const [key, kv] of this.keys) {
+          if (kv.lease !== frame.lease) continue;
+          this.keys.delete(key);
+          for (const watcher of this.watchers) {
+            if (!key.startsWith(watcher.prefix)) continue;
+            const gone = { key, value: "", createRevision: 0, modRevision: revision, version: 0 };
+            watcher.push({ type: "delete", kv: { ...gone, lease: null } });
+          }
+        }
         return { revoked: true, revision };
       }
       case "txn": {
@@ -39,18 +50,45 @@ class FakeServer {
           .filter((key) => key.startsWith(prefix) && key >= start)
           .sort()
           .map((key) => ({ key, ...this.keys.get(key)! }));
-        return { items: all.slice(0, this.pageLimit), more: all.length > this.pageLimit };
-      }
-      case "get": {
-        const key = frame.key as string;
-        this.gets.set(key, (this.gets.get(key) ?? 0) + 1);
-        this.onGet(key);
-        const kv = this.keys.get(key);
-        return { found: kv !== undefined, createRevision: kv?.createRevision ?? 0 };
+        return {
+          items: all.slice(0, this.pageLimit),
+          more: all.length > this.pageLimit,
+          revision: this.revision,
+        };
       }
       default:
         throw new Error(`the fake does not serve ${String(frame.op)}`);
     }
+  }
+
+  watch(options: WatchOptions): RecipeWatch {
+    const queued: WatchEvent[] = [];
+    let wake: (() => void) | null = null;
+    let closed = false;
+    const watcher = {
+      prefix: (options as { prefix: string }).prefix,
+      push: (event: WatchEvent) => {
+        queued.push(event);
+        wake?.();
+      },
+    };
+    this.watchers.add(watcher);
+    this.onWatch(options);
+    const watchers = this.watchers;
+    return {
+      close: () => {
+        closed = true;
+        watchers.delete(watcher);
+        wake?.();
+      },
+      async *[Symbol.asyncIterator]() {
+        while (!closed) {
+          const event = queued.shift();
+          if (event !== undefined) yield event;
+          else await new Promise<void>((resolve) => (wake = resolve));
+        }
+      },
+    };
   }
 
   lease(ttl: number): Promise<Lease> {
@@ -61,16 +99,14 @@ class FakeServer {
 describe("recipes", () => {
   test("lock: a queue longer than one scan page never admits two holders", async () => {
     const server = new FakeServer(1);
-    const first = await lock(server, "m", { pollMs: 1 });
+    const first = await lock(server, "m");
     expect(first.key).toBe("m/9");
     // The next key, "m/11", sorts before "m/9": its predecessor is past the first page.
     let secondHeld = false;
     const waited = new Promise<void>((resolve) => {
-      server.onGet = (key) => {
-        if (key === "m/9" && server.gets.get(key) === 3) resolve();
-      };
+      server.onWatch = () => resolve();
     });
-    const second = lock(server, "m", { pollMs: 1 }).then((held) => {
+    const second = lock(server, "m").then((held) => {
       secondHeld = true;
       return held;
     });
@@ -84,7 +120,7 @@ describe("recipes", () => {
 
   test("election: the leader is the oldest key, also past the first scan page", async () => {
     const server = new FakeServer(1);
-    const a = new Election(server, "e", { pollMs: 1 });
+    const a = new Election(server, "e");
     await a.campaign("a");
     const keys = [...server.keys.keys()];
     expect(keys).toEqual(["e/9"]);
