@@ -227,7 +227,10 @@ export class VectorStore {
 
   /** Write every collection into `dir` and wait until the indexes are usable again. */
   async checkpoint(dir: string): Promise<void> {
-    await await this.beginCheckpoint(dir);
+    // `written` is a field, not the promise beginCheckpoint resolves to: await it by name
+    // (the manifest's write is not part of ready()).
+    const { written } = await this.beginCheckpoint(dir);
+    await written;
     await this.ready();
   }
 
