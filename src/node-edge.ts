@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Closer } from "../queues/mod.js";
+import { createEtcdDoor, type EtcdDoor } from "../stages/ingress/etcd/mod.js";
 import { IngressStage } from "../stages/ingress/mod.js";
 import type { Pipeline } from "../stages/pipeline.js";
 import type { Readiness } from "../stages/raft-step/mod.js";
@@ -27,6 +28,8 @@ export class NodeEdge {
   readonly http: HttpRoutes;
   readonly ingress: IngressStage;
   readonly metrics: NodeMetrics;
+  /** etcd's v3 gRPC API, when `listenEtcd` is set (stages/ingress/etcd). */
+  readonly etcd: EtcdDoor | null;
 
   constructor(
     private readonly config: NodeConfig,
@@ -63,6 +66,7 @@ export class NodeEdge {
       { ...pipeline.edgePorts(), http: this.http },
       log.child({ stage: "ingress" }),
     );
+    this.etcd = etcdDoor(config, pipeline, log);
     // Built at start (after ingress, whose counters it reads): the histograms and the CPU
     // counter cover the node's whole life.
     const stages = [raftStep, walAppend, replicate, apply, pipeline.respond].flatMap((s) =>
@@ -93,8 +97,21 @@ export class NodeEdge {
     };
   }
 
+  /** Both front doors: the WebSocket one (and the peer port), then etcd's if configured. */
+  async start(): Promise<{ clientPort: number; peerPort: number }> {
+    const ports = await this.ingress.start();
+    await this.etcd?.start();
+    return ports;
+  }
+
   closer(): Closer {
-    return { name: "ingress", close: () => this.ingress.stop() };
+    return {
+      name: "ingress",
+      close: async () => {
+        await this.etcd?.stop();
+        await this.ingress.stop();
+      },
+    };
   }
 
   private ingressCounters(): IngressCounters {
@@ -161,6 +178,30 @@ function ingressOptions(config: NodeConfig): ConstructorParameters<typeof Ingres
     peerToken: config.auth.peerToken ?? null,
     nodeName: config.name,
   };
+}
+
+function etcdDoor(config: NodeConfig, pipeline: Pipeline, log: Logger): EtcdDoor | null {
+  if (config.listenEtcd === undefined) return null;
+  const [host, port] = splitHostPort(config.listenEtcd);
+  const { raftStep } = pipeline;
+  return createEtcdDoor(
+    pipeline.connections,
+    pipeline.edgePorts(),
+    {
+      host,
+      port,
+      name: config.name,
+      dataDir: config.dataDir,
+      initialCluster: config.initialCluster,
+      limits: ingressOptions(config).limits,
+      maxScanLimit: config.limits.maxScanLimit,
+      requestTimeoutMs: config.limits.requestTimeoutMs,
+      clientToken: config.auth.clientToken ?? null,
+      adminToken: config.auth.adminToken ?? null,
+      local: () => raftStep.status(),
+    },
+    log.child({ stage: "ingress", door: "etcd" }),
+  );
 }
 
 export function splitHostPort(address: string): [string, number] {
