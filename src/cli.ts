@@ -3,12 +3,14 @@ import { Command } from "commander";
 import { addGlobalOptions } from "./cli/common.js";
 import { registerEndpointCommands } from "./cli/endpoint.js";
 import { registerKvCommands } from "./cli/kv.js";
+import { registerLeaseCommands } from "./cli/lease.js";
 import { registerMemberCommands } from "./cli/members.js";
 import { registerRemu } from "./cli/remu.js";
 import { registerRevisionCommands } from "./cli/revisions.js";
 import { registerServe } from "./cli/serve.js";
 import { registerSnapshotCommands } from "./cli/snapshot.js";
 import { registerVectorCommands } from "./cli/vector.js";
+import { registerWatchCommand } from "./cli/watch.js";
 
 /**
  * The stageraft command. Each command group lives in src/cli/<group>.ts and exports a
@@ -17,11 +19,13 @@ import { registerVectorCommands } from "./cli/vector.js";
 const commandGroups: readonly ((program: Command) => void)[] = [
   registerServe, // serve
   registerKvCommands, // put, get, del, cas, incr, scan
+  registerLeaseCommands, // lease grant|keep-alive|revoke|timetolive|list
   registerEndpointCommands, // endpoint health|status, status
   registerMemberCommands, // members, member add|remove|promote, transfer-leader
   registerSnapshotCommands, // snapshot, snapshot save|restore
   registerRevisionCommands, // compact, txn
   registerVectorCommands, // vector create|list|info|drop|put|get|search|count|delete
+  registerWatchCommand, // watch
   registerRemu, // remu
 ];
 

@@ -163,6 +163,11 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Watches (stages/apply/watch-hub.ts): an idle watch's progress frame interval. */
+    watch: z
+      .object({ progressIntervalMs: z.number().int().min(10).max(3_600_000).default(5_000) })
+      .strict()
+      .default({}),
     /**
      * The kept history of changes (reads at a past revision, watch catch-up), bounded as
      * entries apply — a function of the log, so replicas should share these. 0: no bound.

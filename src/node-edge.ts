@@ -63,7 +63,7 @@ export class NodeEdge {
     this.ingress = new IngressStage(
       pipeline.connections,
       ingressOptions(config),
-      { ...pipeline.edgePorts(), http: this.http },
+      { ...pipeline.edgePorts(), http: this.http, watches: pipeline.apply },
       log.child({ stage: "ingress" }),
     );
     this.etcd = etcdDoor(config, pipeline, log);

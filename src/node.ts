@@ -232,6 +232,7 @@ function pipelineOptions(config: NodeConfig, members: Map<NodeId, string>): Pipe
       capacityItems: stages.raftStep.queueItems,
       batchItems: stages.raftStep.batchItems,
       tickMs: raft.tickMs,
+      electionTimeoutMs: raft.electionTicks * raft.tickMs, // leases
       forwarding: config.forwarding,
     },
     walAppend: {
@@ -257,6 +258,7 @@ function pipelineOptions(config: NodeConfig, members: Map<NodeId, string>): Pipe
       batchItems: stages.respond.batchItems,
       maxReplyBytesPerConnection: limits.maxReplyBytesPerConnection,
     },
+    watch: config.watch,
     removedGraceMs: 4 * raft.electionTicks * raft.tickMs,
   };
 }

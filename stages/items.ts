@@ -1,5 +1,6 @@
 import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../raft/types.js";
-import type { ClientRequest, ErrorBody, RequestId } from "./protocol.js";
+import type { ClientRequest, ErrorBody, RequestId, WatchRequest } from "./protocol.js";
+import type { LeaseDueQuery } from "./raft-step/lease-expiry.js";
 import type { RemovalPeers } from "./raft-step/removal.js";
 
 /**
@@ -42,6 +43,8 @@ export interface Reply {
  */
 export interface QueuedReply extends Reply {
   readonly bytesEstimate: number;
+  /** A pushed frame (RespondPort.push): written as body.result alone, answers no request. */
+  readonly push?: boolean;
 }
 
 export interface ClientItem {
@@ -81,8 +84,28 @@ export type ApplyItem =
       readonly request: ClientRequest;
       readonly deadline: number;
     }
+  /** raft-step's lease expiry asks which leases are due (raft-step/lease-expiry.ts). */
+  | {
+      readonly kind: "lease-due";
+      readonly query: LeaseDueQuery;
+      readonly resolve: (ids: readonly string[]) => void;
+    }
   /** An InstallSnapshot finished: replace the engine's state. */
-  | { readonly kind: "restore"; readonly meta: SnapshotMeta; readonly path: string };
+  | { readonly kind: "restore"; readonly meta: SnapshotMeta; readonly path: string }
+  | WatchItem;
+
+/**
+ * Watch requests and the end of a connection, handed by ingress straight to apply (not through
+ * Raft): in order with the applied entries, so a watch starts exactly after what was applied.
+ */
+export type WatchItem =
+  | {
+      readonly kind: "watch";
+      readonly connId: number;
+      readonly id: RequestId;
+      readonly request: WatchRequest | { readonly op: "cancel-watch"; readonly watch: number };
+    }
+  | { readonly kind: "watch-closed"; readonly connId: number };
 
 export type WalItem =
   | { readonly kind: "ready"; readonly ready: Ready }
@@ -124,6 +147,8 @@ export type ReplyRoom = "open" | "full" | "gone";
 
 export interface RespondPort {
   reply(reply: Reply): void;
+  /** A frame the server pushes on a local connection (a watch's events), not a reply. */
+  push?(connId: number, frame: Record<string, unknown>, bytes?: number): void;
   /** Checked before costly work (reads) is done for a target; absent: always "open". */
   room?(target: ReplyTarget): ReplyRoom;
 }

@@ -14,7 +14,9 @@ import {
   type ApplyOptions,
   type ApplyPorts,
   ApplyStage,
+  defaultWatchHubOptions,
   type StateMachinePort,
+  WatchHub,
 } from "./apply/mod.js";
 import type { ApplyItem, Fatal, QueuePort, RaftStepPort } from "./items.js";
 import {
@@ -55,6 +57,8 @@ export interface PipelineOptions {
   readonly replicate: ReplicateOptions;
   readonly apply: ApplyOptions;
   readonly respond: RespondOptions;
+  /** Watches: config watch.progressIntervalMs (the rest: defaultWatchHubOptions). */
+  readonly watch: { readonly progressIntervalMs: number };
   /** How long a removed node stays up (refusing requests) before `removed` resolves. */
   readonly removedGraceMs: number;
 }
@@ -88,6 +92,8 @@ export class Pipeline {
   readonly respond: RespondStage;
   readonly walAppend: WalAppendStage;
   readonly apply: ApplyStage;
+  /** Watches, served from apply's changes (docs/watch.md). */
+  readonly watchHub: WatchHub;
   readonly raftStep: RaftStepStage;
   readonly admission: AdmissionController;
   /** Resolves (with why) once this node learns that it was removed from the cluster. */
@@ -137,6 +143,14 @@ export class Pipeline {
       { raftStep: acks, apply: this.applyQueue(), fatal: this.fatal, clock: this.clock },
       options.walAppend,
     );
+    this.watchHub = new WatchHub(
+      this.respond,
+      storage.machine,
+      this.clock,
+      { ...defaultWatchHubOptions, ...options.watch },
+      log.child({ stage: "apply" }),
+      storage.applied,
+    );
     this.apply = new ApplyStage(
       storage.machine,
       storage.snapshots,
@@ -176,6 +190,8 @@ export class Pipeline {
       wal: this.walAppend,
       fatal: this.fatal,
       clock: this.clock,
+      watches: this.watchHub,
+      onChanges: (changes, index) => this.watchHub.onChanges(changes, index),
     };
   }
 

@@ -6,6 +6,7 @@ import {
   type ProtocolLimits,
   type RequestId,
 } from "./protocol.js";
+import { decodeLeaseOp, optionalLeaseField } from "./protocol-decode-leases.js";
 import {
   addressField,
   consistencyField,
@@ -26,6 +27,7 @@ import {
 } from "./protocol-txn.js";
 import { decodeVectorOp } from "./protocol-vector.js";
 import { isVectorOp } from "./protocol-vector-ops.js";
+import { decodeWatchOp } from "./protocol-watch.js";
 
 /** Kinds of ops decoded apart from the others. */
 type KvOp = "put" | "delete" | "cas" | "incr" | "get" | "scan";
@@ -51,10 +53,19 @@ function decodeOp(frame: Record<string, unknown>, limits: ProtocolLimits): Clien
       return { op, name: nameField(frame, "name") };
     case "transfer-leader":
       return { op, to: nameField(frame, "to") };
+    case "watch":
+    case "cancel-watch":
+      return decodeWatchOp(op, frame, limits);
     case "txn":
       return decodeTxn(frame, limits);
     case "compact":
       return decodeCompact(frame);
+    case "lease-grant":
+    case "lease-keepalive":
+    case "lease-revoke":
+    case "lease-ttl":
+    case "lease-list":
+      return decodeLeaseOp(op, frame);
     default:
       if (typeof op === "string" && isVectorOp(op)) return decodeVectorOp(op, frame, limits);
       throw new Invalid(
@@ -75,6 +86,7 @@ function decodeKvOp(
         op,
         key: keyField(frame, limits),
         value: stringField(frame, "value", limits.maxValueBytes),
+        ...optionalLeaseField(frame),
         ...(optionalBool(frame, "prevKv") ? { prevKv: true } : {}),
         ...sessionFields(frame),
       };

@@ -16,6 +16,7 @@ import {
   type ProtocolLimits,
   type TxnRequestOp,
 } from "./protocol.js";
+import { optionalLeaseField } from "./protocol-decode-leases.js";
 import {
   exceedsBytes,
   Invalid,
@@ -152,6 +153,7 @@ function decodeTxnOp(frame: Frame, limits: ProtocolLimits): TxnRequestOp {
         op: "put",
         key: keyField(frame, limits),
         value: stringField(frame, "value", limits.maxValueBytes),
+        ...optionalLeaseField(frame),
         ...prevKv,
       };
     case "get":

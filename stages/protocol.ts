@@ -6,6 +6,7 @@
  * sides agree on names and codes.
  */
 
+import { type LeaseRequest, leaseAdminOps, leaseWriteOps } from "./protocol-leases.js";
 import { type VectorRequest, vectorAdminOps, vectorWriteOps } from "./protocol-vector-ops.js";
 
 export const ErrorCode = {
@@ -39,6 +40,8 @@ export type ClientRequest =
       readonly key: string;
       readonly value: string;
       readonly prevKv?: boolean;
+      /** Attach the key to this lease (CONTRACT §5); absent: the key has no lease. */
+      readonly lease?: string;
     } & WriteSession)
   | ({ readonly op: "delete"; readonly key: string; readonly prevKv?: boolean } & WriteSession)
   /** delete with prefix or start/end (CONTRACT §5): answered with a count. */
@@ -85,7 +88,27 @@ export type ClientRequest =
   | { readonly op: "member-promote"; readonly name: string }
   | { readonly op: "transfer-leader"; readonly to: string }
   | { readonly op: "snapshot" }
-  | VectorRequest;
+  | VectorRequest
+  | LeaseRequest
+  | WatchRequest
+  | { readonly op: "cancel-watch"; readonly watch: number };
+
+/**
+ * CONTRACT §5 `watch`: exactly one of key, prefix or start/end (protocol-watch.ts checks it).
+ * Served by the node it reaches, from its own applied stream (stages/apply/watch-hub.ts).
+ */
+export interface WatchRequest {
+  readonly op: "watch";
+  readonly key?: string;
+  readonly prefix?: string;
+  readonly start?: string;
+  readonly end?: string;
+  /** First revision to deliver; absent: the changes applied after the watch is created. */
+  readonly startRevision?: number;
+  readonly prevKv: boolean;
+  readonly noPut: boolean;
+  readonly noDelete: boolean;
+}
 
 /**
  * A txn's op as the client sends it. Decoded requests keep the wire's shape: a follower
@@ -97,6 +120,8 @@ export type TxnRequestOp =
       readonly key: string;
       readonly value: string;
       readonly prevKv?: boolean;
+      /** As put's (CONTRACT §5). */
+      readonly lease?: string;
     }
   | { readonly op: "get"; readonly key: string }
   | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
@@ -123,6 +148,9 @@ export const writeOps: Record<ClientOp, boolean> = {
   "transfer-leader": false,
   snapshot: false,
   ...vectorWriteOps,
+  ...leaseWriteOps,
+  watch: false,
+  "cancel-watch": false,
 };
 
 /** Ops that need a connection opened with the admin token (when auth is on). */
@@ -143,6 +171,9 @@ export const adminOps: Record<ClientOp, boolean> = {
   "transfer-leader": true,
   snapshot: true,
   ...vectorAdminOps,
+  ...leaseAdminOps,
+  watch: false,
+  "cancel-watch": false,
 };
 
 /** Ops only the leader can carry out (a follower forwards them). */

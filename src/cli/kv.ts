@@ -30,21 +30,32 @@ function registerPut(program: Command): void {
     .description("write a value; without <value> it is read from stdin (verbatim, to EOF)")
     .argument("<key>")
     .argument("[value]")
-    .action(async (key: string, valueArg: string | undefined, _options, command: Command) =>
-      run(command, async (client, { write }) => {
-        if (valueArg === undefined && process.stdin.isTTY)
-          return usageError("give <value>, or pipe it on stdin: echo -n v | stageraft put k");
-        const value = valueArg ?? (await readStdin());
-        const result = await client.put(key, value);
-        print(
-          write === "json"
-            ? JSON.stringify(result)
-            : write === "table"
-              ? table([[key, result.index]], ["key", "index"])
-              : "OK",
-        );
-        return CliExit.ok;
-      }),
+    .option("--lease <id>", "attach the key to this lease (deleted when the lease ends)")
+    .action(
+      async (
+        key: string,
+        valueArg: string | undefined,
+        options: { lease?: string },
+        command: Command,
+      ) =>
+        run(command, async (client, { write }) => {
+          if (valueArg === undefined && process.stdin.isTTY)
+            return usageError("give <value>, or pipe it on stdin: echo -n v | stageraft put k");
+          const value = valueArg ?? (await readStdin());
+          const result = await client.put(
+            key,
+            value,
+            options.lease ? { lease: options.lease } : {},
+          );
+          print(
+            write === "json"
+              ? JSON.stringify(result)
+              : write === "table"
+                ? table([[key, result.index]], ["key", "index"])
+                : "OK",
+          );
+          return CliExit.ok;
+        }),
     );
 }
 

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { Consistency, ErrorBody } from "../../stages/protocol.js";
 import { type FailedAttempt, mostTelling, StageraftError } from "./errors.js";
+import { Lease, LeaseApi, type LeaseHandleOptions } from "./lease.js";
+import { lock as acquireLock, Election, type Lock, type RecipeOptions } from "./recipes.js";
 import type {
   GetResult,
   KeyValue,
@@ -14,6 +16,8 @@ import type {
 import { VectorClient } from "./vector-client.js";
 
 export { StageraftError } from "./errors.js";
+
+import { type WatchOptions, WatchStream } from "./watch.js";
 
 export interface ClientOptions {
   /** Bearer token sent on the WebSocket upgrade. */
@@ -43,6 +47,9 @@ const writeOps = new Set([
   "vdelete",
   "vset-meta",
   "vdrop",
+  // A keep-alive is idempotent: retried without a session, it costs no session record.
+  "lease-grant",
+  "lease-revoke",
 ]);
 
 export interface StatusResult {
@@ -100,6 +107,8 @@ export class StageraftClient {
   /** The session id, when writes are exactly-once. */
   readonly session: string | null;
   private seq = 0;
+  /** Watches made by watch(): close() ends them too. */
+  private readonly watches = new Set<WatchStream>();
   /** The vector ops of CONTRACT §6 (batches, get, count, scroll, filters, collections). */
   readonly vectors = new VectorClient((frame) => this.request(frame));
 
@@ -119,16 +128,34 @@ export class StageraftClient {
     this.session = session === true ? randomUUID() : typeof session === "string" ? session : null;
   }
 
-  /** `prevKv`: answer the key as it was before (null when absent). */
+  /** `prevKv`: answer the key as it was before (null when absent); `lease`: attach the key. */
   async put(
     key: string,
     value: string,
-    options: { prevKv?: boolean } = {},
+    options: { prevKv?: boolean; lease?: string } = {},
   ): Promise<{ index: number; revision: number; prevKv?: KeyValue | null }> {
     return (await this.request({ op: "put", key, value, ...options })) as {
       index: number;
       revision: number;
     };
+  }
+
+  /** The lease ops (CONTRACT §5): grant, keepAlive, revoke, timeToLive, list. */
+  readonly leases: LeaseApi = new LeaseApi(this);
+
+  /** A lease of `ttl` seconds that keeps itself alive until revoked or closed (lease.ts). */
+  lease(ttl: number, options?: LeaseHandleOptions): Promise<Lease> {
+    return Lease.grant(this.leases, ttl, options);
+  }
+
+  /** Wait for the mutex `name`; `revision` of the lock is its fencing revision (recipes.ts). */
+  lock(name: string, options?: RecipeOptions): Promise<Lock> {
+    return acquireLock(this, name, options);
+  }
+
+  /** A leader election under `name`: campaign, proclaim, leader, observe, resign. */
+  election(name: string, options?: RecipeOptions): Election {
+    return new Election(this, name, options);
   }
 
   /** `revision`: read the key as it was at that revision (COMPACTED when no longer kept). */
@@ -289,6 +316,15 @@ export class StageraftClient {
     return (await this.request({ op: "snapshot" })) as { index: number };
   }
 
+  /** Watch changes (src/client/watch.ts): resumes by itself; `break` cancels it. */
+  watch(options: WatchOptions): WatchStream {
+    const stream = new WatchStream(this.endpoints, options, this.options, () =>
+      this.watches.delete(stream),
+    );
+    this.watches.add(stream);
+    return stream;
+  }
+
   /** Send any request frame (without id); resolves with the result fields. */
   async request(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
     const attempts: FailedAttempt[] = [];
@@ -445,6 +481,7 @@ export class StageraftClient {
 
   close(): void {
     this.closed = true;
+    for (const stream of [...this.watches]) stream.close();
     for (const socket of this.sockets.values()) socket.close();
     this.sockets.clear();
     for (const id of [...this.pending.keys()])

@@ -59,7 +59,14 @@ export interface Compare {
 }
 
 export type TxnOp =
-  | { readonly op: "put"; readonly key: string; readonly value: string; readonly prevKv?: boolean }
+  | {
+      readonly op: "put";
+      readonly key: string;
+      readonly value: string;
+      readonly prevKv?: boolean;
+      /** Attach the key to this lease. */
+      readonly lease?: string;
+    }
   | { readonly op: "get"; readonly key: string }
   | ({ readonly op: "delete"; readonly key?: string; readonly prevKv?: boolean } & RangeOptions)
   | ({ readonly op: "scan" } & ScanRequestOptions);
@@ -98,7 +105,7 @@ export const cmp = {
 
 /** Txn ops: `op.put("k", "v")`, `op.delete({ prefix: "p/" })`. */
 export const op = {
-  put: (key: string, value: string, options: { prevKv?: boolean } = {}): TxnOp => ({
+  put: (key: string, value: string, options: { prevKv?: boolean; lease?: string } = {}): TxnOp => ({
     op: "put",
     key,
     value,

@@ -20,6 +20,7 @@ import type {
   ReplyTarget,
   RespondPort,
   WalItem,
+  WatchItem,
 } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
@@ -55,6 +56,14 @@ export interface ApplyPorts {
   readonly onChanges?: (changes: readonly KvChanges[], appliedIndex: number) => void;
   /** Default: the process's clock; remu's virtual one in simulation. */
   readonly clock?: Clock;
+  /** The watch hub (watch-hub.ts): watch items and restores reach it in log order. */
+  readonly watches?: {
+    handle(item: WatchItem, appliedIndex: number): void;
+    onRestore(index: number): void;
+    /** Its timers run from start() to stop(), as this stage's. */
+    start(): void;
+    stop(): void;
+  };
 }
 
 interface Waiter {
@@ -132,6 +141,7 @@ export class ApplyStage {
   async start(): Promise<void> {
     await this.machine.load();
     this.sweepTimer = this.clock.every(50, () => this.expire());
+    this.ports.watches?.start();
   }
 
   /**
@@ -143,6 +153,7 @@ export class ApplyStage {
   stop(): void {
     this.sweepTimer?.cancel();
     this.sweepTimer = null;
+    this.ports.watches?.stop();
     this.snapshotJob.stop();
   }
 
@@ -180,8 +191,18 @@ export class ApplyStage {
         case "committed":
           await this.applyEntries(item.entries);
           break;
+        case "lease-due": {
+          const { now, term, extendMs } = item.query;
+          item.resolve(await this.machine.leasesDue(now, term, extendMs));
+          break;
+        }
+        case "watch":
+        case "watch-closed":
+          this.ports.watches?.handle(item, this.appliedIndex);
+          break;
         case "restore":
           await this.restore(item.path, item.meta.index);
+          this.ports.watches?.onRestore(item.meta.index);
           await this.serveReadyReads();
           this.log.info(
             { index: item.meta.index, term: item.meta.term },

@@ -3,6 +3,7 @@ import type { KeySpan, KvCommand, TxnOp } from "../../storage/engines/engine.js"
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
 import type { ClientRequest, TxnRequestOp } from "../protocol.js";
 import { isVectorOp } from "../protocol-vector-ops.js";
+import type { LeaseCommand } from "./lease-commands.js";
 import { decodeVec, encodeVec, toVectorCommand } from "./vector-log.js";
 
 /**
@@ -13,6 +14,7 @@ import { decodeVec, encodeVec, toVectorCommand } from "./vector-log.js";
 export interface LogCommand {
   readonly kv?: KvCommand;
   readonly vec?: VectorCommand;
+  readonly lease?: LeaseCommand;
   /** Snapshot here: every replica snapshots at the same log index (see ApplyStage). */
   readonly snapshot?: true;
   readonly session?: { readonly id: string; readonly seq: number };
@@ -62,8 +64,11 @@ export function toLogCommand(
       : { ts };
   switch (request.op) {
     case "put": {
-      const { key, value, prevKv } = request;
-      return { kv: { op: "put", key, value, ...(prevKv ? { prevKv } : {}) }, ...meta };
+      const { key, value, prevKv, lease } = request;
+      return {
+        kv: { op: "put", key, value, ...(prevKv ? { prevKv } : {}), ...(lease ? { lease } : {}) },
+        ...meta,
+      };
     }
     case "delete":
       return { kv: deleteCommand(request), ...meta };
@@ -88,6 +93,12 @@ export function toLogCommand(
       return { kv: { op: "incr", key: request.key, delta: request.delta }, ...meta };
     case "snapshot":
       return { snapshot: true, ts };
+    case "lease-grant":
+      return { lease: { op: "grant", ttl: request.ttl }, ...meta };
+    case "lease-keepalive":
+      return { lease: { op: "keepalive", id: request.lease }, ...meta };
+    case "lease-revoke":
+      return { lease: { op: "revoke", id: request.lease }, ...meta };
     default:
       if (isVectorOp(request.op)) return { vec: toVectorCommand(request, vectorDefaults), ...meta };
       throw new Error(`not a write: ${request.op}`);

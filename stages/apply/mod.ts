@@ -7,3 +7,4 @@ export { RemoteStateMachine } from "./remote-state-machine.js";
 export type { SessionSettings } from "./sessions.js";
 export type { StateMachineOptions, StateMachinePort } from "./state-machine.js";
 export { logHasVectors, openStateMachine, StateMachine } from "./state-machine.js";
+export { defaultWatchHubOptions, WatchHub, type WatchScheduler } from "./watch-hub.js";

@@ -92,6 +92,10 @@ export class RemoteStateMachine implements StateMachinePort {
     await this.call({ method: "restore", dir, index });
   }
 
+  async leasesDue(now: number, term: number, extendMs: number): Promise<string[]> {
+    return (await this.call({ method: "leasesDue", now, term, extendMs })) as string[];
+  }
+
   isExpiryPoint(index: number): boolean {
     return index % this.sessions.expireEvery === 0;
   }

@@ -37,6 +37,12 @@ export type HostCall =
   | { readonly method: "finishCheckpoint" }
   | { readonly method: "abortCheckpoint" }
   | { readonly method: "restore"; readonly dir: string; readonly index: number }
+  | {
+      readonly method: "leasesDue";
+      readonly now: number;
+      readonly term: number;
+      readonly extendMs: number;
+    }
   | { readonly method: "close" };
 
 /** An apply's answers as entries (a Map does not cross the worker boundary as one). */
@@ -91,6 +97,8 @@ serveWorker<HostCall, unknown>(async (call) => {
       return opened().abortCheckpoint();
     case "restore":
       return opened().restore(call.dir, call.index);
+    case "leasesDue":
+      return opened().leasesDue(call.now, call.term, call.extendMs);
     case "close":
       return opened().close();
   }

@@ -1,5 +1,6 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { type Clock, systemClock } from "../../queues/clock.js";
 import { type Entry, EntryType, type SnapshotMeta } from "../../raft/types.js";
 import { unpackArchive } from "../../storage/archive.js";
 import type { KeySpan, KvCommand, KvEngine, KvResult } from "../../storage/engines/engine.js";
@@ -11,8 +12,10 @@ import { VectorStore, type VectorStoreSettings } from "../../storage/engines/vec
 import type { SnapshotStore } from "../../storage/snapshot-store.js";
 import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
-import { decodeCommand, userSpan } from "./commands.js";
+import { decodeCommand, type LogCommand, userSpan } from "./commands.js";
 import { fail, kvReply, readReply } from "./kv-replies.js";
+import { deleteAll, endsLeases, readLeases, stepLeases } from "./lease-apply.js";
+import { LEASE_PREFIX, LeaseTable } from "./leases.js";
 import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
 import { isVectorRead, readVectorWhenReady, vectorReply } from "./vector-commands.js";
 
@@ -41,6 +44,8 @@ export interface StateMachinePort extends HistoryPort {
   restore(dir: string, index: number): Promise<void>;
   /** Session expiry happens at this entry (a pure function of the settings). */
   isExpiryPoint(index: number): boolean;
+  /** Leases past their deadline at `now` for the leader of `term` (raft-step's lease expiry). */
+  leasesDue(now: number, term: number, extendMs: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -60,6 +65,7 @@ export interface StateMachineOptions {
  */
 export class StateMachine implements StateMachinePort {
   readonly sessions: SessionTable;
+  readonly leases = new LeaseTable();
   /** The KV checkpoint being written: settles to null, or to the error it failed with. */
   private checkpointWriting: Promise<unknown> | null = null;
   private checkpointAbort: AbortController | null = null;
@@ -68,6 +74,8 @@ export class StateMachine implements StateMachinePort {
     readonly kv: KvEngine,
     readonly vectors: VectorStore,
     sessionSettings: SessionSettings,
+    /** lease-ttl's remaining time is read on it (a worker thread gets the system clock). */
+    private readonly clock: Pick<Clock, "now"> = systemClock,
   ) {
     this.sessions = new SessionTable(sessionSettings);
   }
@@ -80,31 +88,60 @@ export class StateMachine implements StateMachinePort {
     await this.kv.close();
   }
 
-  /** Load the session table the KV engine holds (at start, and after a restore). */
+  /** Load the session and lease tables the KV engine holds (at start, and after a restore). */
   async load(): Promise<void> {
     this.sessions.load(
       await this.kv.scan({ prefix: SESSION_PREFIX, limit: Number.MAX_SAFE_INTEGER }),
     );
+    this.leases.load(await this.kv.scan({ prefix: LEASE_PREFIX, limit: Number.MAX_SAFE_INTEGER }));
+  }
+
+  async leasesDue(now: number, term: number, extendMs: number): Promise<string[]> {
+    return this.leases.due(now, term, extendMs);
   }
 
   /**
    * Apply a run of entries; returns the answer for every entry that produced one. A session
    * write already answered is not applied again: its first answer is returned. Session expiry
    * runs when the last entry's index is an expiry point, so the caller cuts runs there.
+   * An entry that ends leases starts a batch of its own: it deletes the keys attached by the
+   * entries before it, known once they are applied (a txn's puts attach only if its branch ran).
    */
   async apply(entries: readonly Entry[]): Promise<Applied> {
+    const commands = entries.map((entry) =>
+      entry.type === EntryType.normal && entry.data.length > 0 ? decodeCommand(entry.data) : null,
+    );
+    const answers = new Map<number, ReplyBody>();
+    const changes: KvChanges[] = [];
+    let start = 0;
+    for (let k = 1; k <= entries.length; k++) {
+      if (k < entries.length && !endsLeases(commands[k]!)) continue;
+      const run = await this.applyRun(entries.slice(start, k), commands.slice(start, k));
+      for (const [index, answer] of run.answers) answers.set(index, answer);
+      changes.push(...run.changes);
+      start = k;
+    }
+    return { answers, changes };
+  }
+
+  private async applyRun(
+    entries: readonly Entry[],
+    commands: readonly (LogCommand | null)[],
+  ): Promise<Applied> {
     const answers = new Map<number, ReplyBody>();
     let changes: readonly KvChanges[] = [];
-    const kvCommands: { index: number; command: KvCommand }[] = [];
+    /** internal: the deletes of a lease's end; their results answer nobody. */
+    const kvCommands: { index: number; command: KvCommand; internal?: true }[] = [];
+    const leaseWrites: { key: string; value: string | null }[] = [];
     /** Session writes to record once their answer is known, in log order. */
     const toRecord: { id: string; seq: number; ts: number; index: number }[] = [];
     const sameAs = new Map<number, number>();
     const firstInRun = new Map<string, number>();
     const last = entries.at(-1)!;
     let expireTs: number | null = null;
-    for (const entry of entries) {
-      if (entry.type !== EntryType.normal || entry.data.length === 0) continue;
-      const command = decodeCommand(entry.data);
+    for (const [k, entry] of entries.entries()) {
+      const command = commands[k]!;
+      if (command === null) continue;
       if (entry === last && this.sessions.shouldExpireAt(entry.index)) expireTs = command.ts;
       if (command.snapshot) continue; // the apply stage snapshots after this run
       // An entry the KV engine already applied (a replay after a restart) must not touch the
@@ -133,7 +170,14 @@ export class StateMachine implements StateMachinePort {
         firstInRun.set(key, entry.index);
         toRecord.push({ ...session, ts: command.ts, index: entry.index });
       }
-      if (command.kv !== undefined) kvCommands.push({ index: entry.index, command: command.kv });
+      const leased = stepLeases(this.leases, command, entry, entry.index <= this.kv.appliedIndex);
+      leaseWrites.push(...leased.writes);
+      // One command for all of a lease's keys: one revision, one KvChanges, for the entry.
+      if (leased.deletes.length > 0)
+        kvCommands.push({ index: entry.index, command: deleteAll(leased.deletes), internal: true });
+      if (leased.answer !== undefined) answers.set(entry.index, leased.answer);
+      else if (command.kv !== undefined)
+        kvCommands.push({ index: entry.index, command: command.kv });
       else if (command.vec !== undefined && entry.index > this.vectors.appliedIndex) {
         answers.set(
           entry.index,
@@ -143,9 +187,9 @@ export class StateMachine implements StateMachinePort {
     }
     const sidecar = (results: readonly KvResult[], applied: readonly KvChanges[]) => {
       changes = applied;
-      for (const [k, { index, command }] of kvCommands.entries())
-        answers.set(index, kvReply(results[k]!, index, command));
-      const writes = [];
+      answerKv(answers, kvCommands, results);
+      // Keys follow their leases as the changes say (a txn's puts count only if its branch ran).
+      const writes = [...leaseWrites, ...this.leases.follow(applied)];
       for (const session of toRecord) {
         const answer = answers.get(session.index);
         if (answer !== undefined)
@@ -156,8 +200,7 @@ export class StateMachine implements StateMachinePort {
     };
     const results = await this.kv.applyBatch(kvCommands, last.index, sidecar);
     // A replayed run (already applied by the engine) does not call the sidecar: answer anyway.
-    for (const [k, { index, command }] of kvCommands.entries())
-      answers.set(index, kvReply(results[k]!, index, command));
+    answerKv(answers, kvCommands, results);
     for (const [index, first] of sameAs) answers.set(index, answers.get(first)!);
     this.vectors.appliedIndex = Math.max(this.vectors.appliedIndex, last.index);
     return { answers, changes };
@@ -169,6 +212,9 @@ export class StateMachine implements StateMachinePort {
 
   async read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody> {
     switch (request.op) {
+      case "lease-ttl":
+      case "lease-list":
+        return readLeases(this.leases, request, this.clock.now());
       case "get":
         return readReply(await this.kv.read(request), appliedIndex, request);
       case "scan": {
@@ -301,4 +347,13 @@ export function logHasVectors(entries: readonly Entry[]): boolean {
       entry.data.length > 0 &&
       decodeCommand(entry.data).vec !== undefined,
   );
+}
+
+function answerKv(
+  answers: Map<number, ReplyBody>,
+  commands: readonly { index: number; command: KvCommand; internal?: true }[],
+  results: readonly KvResult[],
+): void {
+  for (const [k, { index, command, internal }] of commands.entries())
+    if (!internal) answers.set(index, kvReply(results[k]!, index, command));
 }

@@ -1,7 +1,7 @@
 import uWS from "uWebSockets.js";
 import type { Logger } from "pino";
 import type { NodeId } from "../../raft/types.js";
-import type { ClientItem, ReplyTarget } from "../items.js";
+import type { ClientItem, ReplyTarget, WatchItem } from "../items.js";
 import { ErrorCode, encodeError, type ProtocolLimits, type RequestId } from "../protocol.js";
 import { decodeRequest } from "../protocol-decode.js";
 import { PeerGateway, type PeerGatewayPorts } from "../replicate/peer-gateway.js";
@@ -44,6 +44,8 @@ export interface IngressHttp {
 /** The peer gateway's ports (it runs beside the client door), plus the HTTP routes. */
 export interface IngressPorts extends PeerGatewayPorts {
   readonly http: IngressHttp;
+  /** Watch requests and closed connections go straight to apply's watch hub (not via Raft). */
+  readonly watches?: { offer(item: WatchItem): boolean };
 }
 
 interface SocketData {
@@ -129,6 +131,8 @@ export class IngressStage {
           "client connection closed",
         );
         this.connections.remove(connId);
+        // If apply's queue is full, the hub frees the watches at its next tick (room "gone").
+        this.ports.watches?.offer({ kind: "watch-closed", connId });
       },
     });
     this.ports.http.register(app, this.stats);
@@ -259,6 +263,21 @@ export class IngressStage {
         decoded.id,
         `more than ${this.options.maxReplyBytesPerConnection} bytes of replies wait for this connection to read them`,
       );
+      return;
+    }
+    const { request } = decoded;
+    if ((request.op === "watch" || request.op === "cancel-watch") && this.ports.watches) {
+      const watchItem: WatchItem = {
+        kind: "watch",
+        connId: connection.connId,
+        id: decoded.id,
+        request,
+      };
+      if (!this.ports.watches.offer(watchItem)) {
+        this.overloaded(ws, decoded.id, "the node is overloaded; retry later");
+        return;
+      }
+      connection.inflight++;
       return;
     }
     const item: ClientItem = {

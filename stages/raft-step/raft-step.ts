@@ -22,6 +22,7 @@ import type {
   WalItem,
 } from "../items.js";
 import { type AdminCore, AdminOps, type AdminWait } from "./admin.js";
+import { LeaseExpiry } from "./lease-expiry.js";
 import type { MemberDirectory } from "./members.js";
 import type { CoreView, RaftCore, RoundOutput } from "./raft-core.js";
 import { Removal, type RemovedNotice } from "./removal.js";
@@ -39,6 +40,8 @@ export interface RaftStepOptions {
   readonly adminTimeoutMs: number;
   /** What a vcreate without engine or params gets (resolved here, on the leader). */
   readonly vectorDefaults: VectorDefaults;
+  /** The extension a new leader gives leases (lease-expiry.ts); default 10 ticks. */
+  readonly electionTimeoutMs?: number;
 }
 
 export interface RaftStepPorts {
@@ -81,6 +84,7 @@ export class RaftStepStage implements RaftStepPort {
   private readonly removal: Removal;
   private readonly requests: Requests;
   private readonly events: CoreEvents;
+  private readonly leaseExpiry: LeaseExpiry;
   private next = new RoundBuilder();
   /** A round is running (inline: on the stack; workers: awaiting the worker). */
   private busy = false;
@@ -155,6 +159,15 @@ export class RaftStepStage implements RaftStepPort {
       log,
     );
     this.events = new CoreEvents(core.group, () => core.status(), log);
+    this.leaseExpiry = LeaseExpiry.onTicks(this.clock, options, {
+      status: () => this.core.status(),
+      askDue: (query, resolve) =>
+        this.outbox.push({ kind: "apply", item: { kind: "lease-due", query, resolve } }),
+      propose: (data, proposed) => {
+        this.next.proposals.push({ data, item: null, proposed });
+        this.run();
+      },
+    });
     this.learnMembers(core.view().configContext);
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
@@ -214,6 +227,7 @@ export class RaftStepStage implements RaftStepPort {
 
   private tick(): void {
     this.next.ticks++;
+    this.leaseExpiry.tick();
     this.admin.expire(this.clock.now());
     this.admin.autopilot();
     this.removal.tick();
@@ -306,8 +320,9 @@ export class RaftStepStage implements RaftStepPort {
 
   private absorb(round: RoundBuilder, waits: readonly AdminWait[], output: RoundOutput): void {
     this.stats.rounds++;
-    round.proposals.forEach(({ item }, k) => {
-      this.requests.proposed(item, output.proposals[k]!);
+    round.proposals.forEach(({ item, proposed }, k) => {
+      if (item === null) proposed?.(output.proposals[k]!);
+      else this.requests.proposed(item, output.proposals[k]!);
     });
     round.configChanges.forEach(({ resolve }, k) => {
       resolve(output.configChanges[k]!);
@@ -377,6 +392,7 @@ export class RaftStepStage implements RaftStepPort {
   }
 
   onApplied(index: number): void {
+    this.leaseExpiry.applied(index);
     this.next.appliedTo = Math.max(this.next.appliedTo, index);
     this.run();
   }

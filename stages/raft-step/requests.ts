@@ -122,6 +122,11 @@ export class Requests {
           },
         });
         return;
+      case "watch":
+      case "cancel-watch":
+        // Watches are served by the node the client reaches (ingress hands them to apply).
+        this.refuse(item, ErrorCode.badRequest, `"${request.op}" is not forwarded between nodes`);
+        return;
       default:
         break;
     }

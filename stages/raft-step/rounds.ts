@@ -25,7 +25,12 @@ export class RoundBuilder {
   } | null = null;
   ticks = 0;
   messages: Message[] = [];
-  proposals: { readonly data: Uint8Array; readonly item: ClientItem }[] = [];
+  /** item null: the node's own entry (a lease expiry), whose answer goes to `proposed`. */
+  proposals: {
+    readonly data: Uint8Array;
+    readonly item: ClientItem | null;
+    readonly proposed?: (result: ProposeResult) => void;
+  }[] = [];
   configChanges: {
     readonly changes: readonly ConfigChange[];
     readonly context: string;

@@ -54,10 +54,26 @@ export class RespondStage implements RespondPort {
    * bug in admission control, so it is delivered directly instead of dropped.
    */
   reply(reply: Reply): void {
+    this.enqueue(reply, false);
+  }
+
+  /**
+   * Pushed frames count into the connection's owed bytes like replies (the same bound);
+   * `bytes`: the pusher's own estimate (a watch frame's events are deeper than replies').
+   */
+  push(connId: number, frame: Record<string, unknown>, bytes?: number): void {
+    this.enqueue(
+      { target: { kind: "local", connId, id: 0 }, body: { ok: true, result: frame } },
+      true,
+      bytes,
+    );
+  }
+
+  private enqueue(reply: Reply, push: boolean, bytes?: number): void {
     const connection = this.localConnection(reply.target);
-    const bytesEstimate = connection === undefined ? 0 : replyBytesEstimate(reply.body);
+    const bytesEstimate = connection === undefined ? 0 : (bytes ?? replyBytesEstimate(reply.body));
     if (connection !== undefined) connection.queuedReplyBytes += bytesEstimate;
-    const queued: QueuedReply = { ...reply, bytesEstimate };
+    const queued: QueuedReply = { ...reply, bytesEstimate, ...(push ? { push } : {}) };
     if (!this.stage.offer(queued)) this.handle([queued]);
   }
 
@@ -78,19 +94,25 @@ export class RespondStage implements RespondPort {
   }
 
   private handle(batch: QueuedReply[]): void {
-    const byConnection = new Map<number, string[]>();
+    const byConnection = new Map<number, { texts: string[]; answered: number }>();
     for (const reply of batch) {
       const { target } = reply;
       try {
-        const text = this.encode(reply);
+        const text = reply.push
+          ? JSON.stringify(reply.body.ok && reply.body.result)
+          : this.encode(reply);
         if (target.kind === "remote") {
           this.replicate.forwardReply(target.node, target.forwardId, text);
           continue;
         }
-        this.replied?.(target);
-        const texts = byConnection.get(target.connId);
-        if (texts === undefined) byConnection.set(target.connId, [text]);
-        else texts.push(text);
+        if (!reply.push) this.replied?.(target);
+        let texts = byConnection.get(target.connId);
+        if (texts === undefined) {
+          texts = { texts: [], answered: 0 };
+          byConnection.set(target.connId, texts);
+        }
+        texts.texts.push(text);
+        if (!reply.push) texts.answered++;
       } catch (error) {
         this.log.error({ err: error, target }, "a reply could not be sent");
       } finally {
@@ -100,7 +122,7 @@ export class RespondStage implements RespondPort {
         if (connection !== undefined) connection.queuedReplyBytes -= reply.bytesEstimate;
       }
     }
-    for (const [connId, texts] of byConnection) this.deliver(connId, texts);
+    for (const [connId, { texts, answered }] of byConnection) this.deliver(connId, texts, answered);
   }
 
   /** The reply's text; one that cannot be encoded (a bug) answers TIMEOUT: it may have run. */
@@ -117,14 +139,14 @@ export class RespondStage implements RespondPort {
     }
   }
 
-  /** Send already-encoded replies to one local connection. */
-  deliver(connId: number, texts: readonly string[]): void {
+  /** Send already-encoded frames to one local connection; `answered` of them are replies. */
+  deliver(connId: number, texts: readonly string[], answered = texts.length): void {
     const connection = this.connections.get(connId);
     if (connection === undefined || connection.closed) {
       this.stats.dropped += texts.length;
       return;
     }
-    connection.inflight -= texts.length;
+    connection.inflight -= answered;
     connection.cork(() => {
       for (const text of texts) connection.send(text);
     });

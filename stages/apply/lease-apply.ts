@@ -1,0 +1,158 @@
+import type { KvCommand } from "../../storage/engines/engine.js";
+import type { ReplyBody } from "../items.js";
+import { type ClientRequest, ErrorCode } from "../protocol.js";
+import type { LeaseCommand } from "./lease-commands.js";
+import type { LeaseTable, LeaseWrite } from "./leases.js";
+
+/** What one lease entry does: its answer, the keys it deletes, the table's raw writes. */
+export interface LeaseEffect {
+  readonly answer: ReplyBody;
+  readonly deletes: readonly string[];
+  readonly writes: readonly LeaseWrite[];
+}
+
+/** Where a lease entry sits in the log, and the leader clock it carries. */
+export interface LeaseEntryPosition {
+  readonly index: number;
+  readonly term: number;
+  readonly ts: number;
+}
+
+export function notFound(id: string): ReplyBody {
+  return fail(ErrorCode.notFound, `lease ${id} not found (never granted, expired or revoked)`);
+}
+
+/**
+ * Apply one lease entry to the table (deterministic: the same on every replica). A revoke's
+ * and an expiry's keys are deleted by the same entry, so every replica deletes the same keys
+ * at the same index; `revision` is that index.
+ */
+export function applyLeaseCommand(
+  table: LeaseTable,
+  command: LeaseCommand,
+  at: LeaseEntryPosition,
+): LeaseEffect {
+  switch (command.op) {
+    case "grant": {
+      const id = String(at.index);
+      const writes = table.grant(id, command.ttl, at.ts, at.term);
+      return { answer: ok({ lease: id, ttl: command.ttl }), deletes: [], writes };
+    }
+    case "keepalive": {
+      const writes = table.renew(command.id, at.ts, at.term);
+      if (writes === null) return { answer: notFound(command.id), deletes: [], writes: [] };
+      const ttl = table.get(command.id)!.record.ttl;
+      return { answer: ok({ ttl }), deletes: [], writes };
+    }
+    case "revoke": {
+      const revoked = table.revoke(command.id);
+      if (revoked === null) return { answer: notFound(command.id), deletes: [], writes: [] };
+      return {
+        answer: ok({ revoked: true, revision: at.index }),
+        deletes: revoked.keys,
+        writes: revoked.writes,
+      };
+    }
+    case "expire": {
+      const deletes: string[] = [];
+      const writes: LeaseWrite[] = [];
+      const expired: string[] = [];
+      for (const id of command.ids) {
+        // Re-checked here: a keep-alive applied since the leader decided keeps its lease.
+        if (!table.isExpired(id, at.ts, at.term, command.extendMs)) continue;
+        const revoked = table.revoke(id)!;
+        expired.push(id);
+        deletes.push(...revoked.keys);
+        writes.push(...revoked.writes);
+      }
+      return { answer: ok({ expired, revision: at.index }), deletes, writes };
+    }
+  }
+}
+
+/**
+ * A put (or a txn holding one, in either branch) naming a lease that is unknown is refused
+ * before it runs: NOT_FOUND, nothing written. Which keys belong to which lease follows from
+ * the applied changes afterwards (LeaseTable.follow).
+ */
+export function refusedForLease(table: LeaseTable, command: KvCommand): ReplyBody | null {
+  const puts =
+    command.op === "put"
+      ? [command]
+      : command.op === "txn"
+        ? [...command.success, ...command.failure]
+        : [];
+  for (const op of puts) {
+    if (op.op !== "put" || op.lease === undefined || op.lease === null) continue;
+    if (!table.has(op.lease)) return notFound(op.lease);
+  }
+  return null;
+}
+
+/** Does this entry end leases (its keys must be known: it starts a batch of its own)? */
+export function endsLeases(command: { readonly lease?: LeaseCommand } | null): boolean {
+  const op = command?.lease?.op;
+  return op === "revoke" || op === "expire";
+}
+
+/** One command deleting all of a lease's keys: one revision, one KvChanges, for the entry. */
+export function deleteAll(keys: readonly string[]): KvCommand {
+  return {
+    op: "txn",
+    compare: [],
+    success: keys.map((key) => ({ op: "delete", key })),
+    failure: [],
+  };
+}
+
+/** lease-ttl and lease-list, served at the applied state; `now` is this node's clock. */
+export function readLeases(table: LeaseTable, request: ClientRequest, now: number): ReplyBody {
+  if (request.op === "lease-list") return ok({ leases: table.ids() });
+  if (request.op !== "lease-ttl")
+    return fail(ErrorCode.badRequest, `"${request.op}" is not a read`);
+  const lease = table.get(request.lease);
+  // etcd answers TTL -1 for a lease that is gone, rather than an error.
+  if (lease === null) return ok({ ttl: -1, grantedTtl: 0, ...(request.keys ? { keys: [] } : {}) });
+  return ok({
+    ttl: table.remainingSeconds(request.lease, now),
+    grantedTtl: lease.record.ttl,
+    ...(request.keys ? { keys: lease.keys } : {}),
+  });
+}
+
+function ok(result: Record<string, unknown>): ReplyBody {
+  return { ok: true, result };
+}
+
+function fail(code: ErrorCode, message: string): ReplyBody {
+  return { ok: false, error: { code, message } };
+}
+
+/** A log entry's effect on the lease table, as the state machine's apply loop takes it. */
+export interface LeaseStep {
+  /** Set: the entry is answered here (a lease op, or a put refused for its lease). */
+  readonly answer?: ReplyBody;
+  /** Keys the entry deletes for its leases (a revoke, an expiry). */
+  readonly deletes: readonly string[];
+  readonly writes: readonly LeaseWrite[];
+}
+
+const nothing: LeaseStep = { deletes: [], writes: [] };
+
+/**
+ * The lease side of one entry. An entry the KV engine already applied (a replay after a
+ * restart) leaves the table alone: it was loaded from the engine with that entry's effect.
+ */
+export function stepLeases(
+  table: LeaseTable,
+  command: { readonly kv?: KvCommand; readonly lease?: LeaseCommand; readonly ts: number },
+  at: { readonly index: number; readonly term: number },
+  replayed: boolean,
+): LeaseStep {
+  if (replayed) return nothing;
+  if (command.lease !== undefined)
+    return applyLeaseCommand(table, command.lease, { ...at, ts: command.ts });
+  if (command.kv === undefined) return nothing;
+  const refused = refusedForLease(table, command.kv);
+  return refused === null ? nothing : { answer: refused, deletes: [], writes: [] };
+}
