@@ -186,7 +186,7 @@ function etcdDoor(config: NodeConfig, pipeline: Pipeline, log: Logger): EtcdDoor
   const { raftStep } = pipeline;
   return createEtcdDoor(
     pipeline.connections,
-    pipeline.edgePorts(),
+    { ...pipeline.edgePorts(), watches: pipeline.apply },
     {
       host,
       port,

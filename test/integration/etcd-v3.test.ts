@@ -1,42 +1,32 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { Etcd3, GRPCNotImplementedError } from "etcd3";
+import { type Etcd3, GRPCNotImplementedError } from "etcd3";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort, TestCluster } from "./harness.js";
+import { EtcdCluster } from "./etcd-harness.js";
 
 /**
  * The etcd3 npm client (nobody here wrote it) against a real 3-node cluster serving etcd's
  * v3 gRPC API (--listen-etcd, CONTRACT §7, docs/etcd-compat.md).
  */
 
-let cluster: TestCluster | null = null;
-const clients: Etcd3[] = [];
+let cluster: EtcdCluster | null = null;
 const rawClients: grpc.Client[] = [];
 
 afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
   for (const client of rawClients.splice(0)) client.close();
   await cluster?.stop();
   cluster = null;
 });
 
 async function startCluster(config: Record<string, unknown> = {}): Promise<Map<string, string>> {
-  const etcd = new Map<string, string>();
-  cluster = await TestCluster.start(3, config, async (c) => {
-    for (const node of c.nodes) etcd.set(node.name, `127.0.0.1:${await freePort()}`);
-    c.nodeArgs = (node) => ["--listen-etcd", etcd.get(node.name)!];
-  });
-  return etcd;
+  cluster = await EtcdCluster.start(config);
+  return cluster.etcd;
 }
 
 function connect(address: string): Etcd3 {
-  const client = new Etcd3({
-    hosts: `http://${address}`,
-    defaultCallOptions: () => ({ deadline: Date.now() + 10_000 }),
-  });
-  clients.push(client);
-  return client;
+  const name = [...cluster!.etcd].find(([, a]) => a === address)![0];
+  return cluster!.connect(name);
 }
 
 describe("etcd v3 API - the etcd3 npm client against a 3-node cluster", () => {
@@ -116,7 +106,7 @@ describe("etcd v3 API - the etcd3 npm client against a 3-node cluster", () => {
     );
   });
 
-  it("bad input: non-UTF-8 keys, empty keys, leases and nested txns are refused clearly", async () => {
+  it("bad input: non-UTF-8 keys, empty keys, unknown leases, ignore_lease on an absent key are refused clearly", async () => {
     const etcd = await startCluster();
     const client = connect(etcd.get("n1")!);
     await expect(

@@ -2,13 +2,11 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import type { Logger } from "pino";
-import type { ClientItem, ReplyTarget } from "../../items.js";
 import type { ProtocolLimits } from "../../protocol.js";
-import { decodeRequest } from "../../protocol-decode.js";
-import type { PeerGatewayPorts } from "../../replicate/peer-gateway.js";
-import type { ClientConnection, ConnectionTable } from "../../respond/connections.js";
+import type { ConnectionTable } from "../../respond/connections.js";
 import { clientAccess } from "../tokens.js";
-import { EtcdError, grpcError, type NativeReply, nativeError } from "./errors.js";
+import { EtcdError, grpcError } from "./errors.js";
+import { type Fields, Session, type SessionPorts } from "./session.js";
 
 export interface EtcdDoorOptions {
   readonly host: string;
@@ -30,8 +28,20 @@ export interface EtcdDoorStats {
   badRequests: number;
 }
 
-/** A service's handlers by method name, given the call port of the RPC being served. */
-export type Handlers = Record<string, (call: Call, request: Record<string, unknown>) => unknown>;
+export type UnaryHandler = (call: Call, request: Fields) => unknown;
+
+/**
+ * A bidirectional stream's handler: `open` starts its session (pushed frames to `onPush`),
+ * `fail` ends the stream with an error.
+ */
+export type StreamHandler = (
+  rpc: grpc.ServerDuplexStream<Fields, Fields>,
+  open: (onPush: (frame: Fields) => void) => Session,
+  fail: (error: unknown) => void,
+) => void;
+
+/** A service's handlers by method name: unary, or `{stream}` for a bidirectional stream. */
+export type Handlers = Record<string, UnaryHandler | { readonly stream: StreamHandler }>;
 
 const protoDir = fileURLToPath(new URL("../../../../stages/ingress/etcd/proto/", import.meta.url));
 
@@ -54,14 +64,13 @@ const loadOptions: protoLoader.Options = {
  */
 export class EtcdDoor {
   private server: grpc.Server | null = null;
-  private nextId = 1;
   /** The port listened on, once started. */
   port = 0;
   readonly stats: EtcdDoorStats = { calls: 0, overloaded: 0, unauthorized: 0, badRequests: 0 };
 
   constructor(
     private readonly connections: ConnectionTable,
-    private readonly ports: Pick<PeerGatewayPorts, "raftStep" | "admission">,
+    private readonly ports: SessionPorts,
     private readonly options: EtcdDoorOptions,
     private readonly services: Record<string, Handlers>,
     private readonly log: Logger,
@@ -76,7 +85,8 @@ export class EtcdDoor {
       const service = (pkg[name] as grpc.ServiceClientConstructor).service;
       const implementation: grpc.UntypedServiceImplementation = {};
       for (const [method, handler] of Object.entries(handlers))
-        implementation[method] = this.unary(handler);
+        implementation[method] =
+          typeof handler === "function" ? this.unary(handler) : this.bidi(handler.stream);
       server.addService(service, implementation);
     }
     const { host, port } = this.options;
@@ -108,84 +118,79 @@ export class EtcdDoor {
     });
   }
 
-  private unary(
-    handler: (call: Call, request: Record<string, unknown>) => unknown,
-  ): grpc.handleUnaryCall<Record<string, unknown>, unknown> {
+  private authorize(metadata: grpc.Metadata): { admin: boolean } | null {
+    const access = clientAccess(metadataToken(metadata), this.options);
+    if (access === null) this.stats.unauthorized++;
+    return access;
+  }
+
+  private session(admin: boolean, onPush?: (frame: Fields) => void, onEnd?: () => void): Session {
+    return new Session(
+      this.connections,
+      this.ports,
+      this.options,
+      admin,
+      onPush,
+      onEnd,
+      this.stats,
+    );
+  }
+
+  private unary(handler: UnaryHandler): grpc.handleUnaryCall<Fields, unknown> {
     return (rpc, callback) => {
       this.stats.calls++;
-      const access = clientAccess(metadataToken(rpc.metadata), this.options);
+      const access = this.authorize(rpc.metadata);
       if (access === null) {
-        this.stats.unauthorized++;
         callback(grpcError(EtcdError.invalidAuthToken()));
         return;
       }
-      const call: Call = (frame) => this.call(frame, access.admin);
+      const session = this.session(access.admin);
+      const call: Call = (frame) => session.call(frame);
       Promise.resolve()
         .then(() => handler(call, rpc.request))
         .then(
           (response) => callback(null, response),
-          (error: unknown) => {
-            if (error instanceof EtcdError && error.code === grpc.status.INVALID_ARGUMENT)
-              this.stats.badRequests++;
-            if (!(error instanceof EtcdError))
-              this.log.error({ err: error }, "an etcd RPC failed unexpectedly");
-            callback(grpcError(error));
-          },
-        );
+          (error: unknown) => callback(grpcError(this.failed(error))),
+        )
+        .finally(() => session.close());
     };
   }
 
-  /** One native request: decoded as the WebSocket door decodes it, admitted, answered. */
-  private call(frame: Record<string, unknown>, admin: boolean): Promise<Record<string, unknown>> {
-    const id = this.nextId++;
-    const decoded = decodeRequest(JSON.stringify({ id, ...frame }), this.options.limits);
-    if (!decoded.ok) return Promise.reject(nativeError(decoded.error));
-    return new Promise((resolve, reject) => {
-      const connection = this.connection(admin, (reply) => {
-        this.connections.remove(connection.connId);
-        if (reply.ok) resolve(reply);
-        else reject(nativeError(reply.error));
-      });
-      const target: ReplyTarget = {
-        kind: "local",
-        connId: connection.connId,
-        id,
-        op: decoded.request.op,
-        receivedMs: performance.now(),
-      };
-      const item: ClientItem = {
-        kind: "client",
-        target,
-        admin,
-        request: decoded.request,
-        deadline: Date.now() + this.options.requestTimeoutMs,
-      };
-      this.connections.add(connection);
-      if (!this.ports.admission.admit() || !this.ports.raftStep.offer(item)) {
-        this.connections.remove(connection.connId);
-        this.stats.overloaded++;
-        reject(EtcdError.tooManyRequests());
+  /** A bidirectional stream (Watch, LeaseKeepAlive): one session for the stream's life. */
+  private bidi(handler: StreamHandler): grpc.handleBidiStreamingCall<Fields, Fields> {
+    return (rpc) => {
+      this.stats.calls++;
+      const access = this.authorize(rpc.metadata);
+      if (access === null) {
+        rpc.emit("error", grpcError(EtcdError.invalidAuthToken()));
         return;
       }
-      connection.inflight++;
-    });
+      let session: Session | null = null;
+      const end = () => {
+        session?.close();
+        if (!rpc.writableEnded) rpc.end();
+      };
+      const open = (onPush: (frame: Fields) => void) => {
+        session = this.session(access.admin, onPush, end);
+        return session;
+      };
+      const fail = (error: unknown) => {
+        session?.close();
+        rpc.emit("error", grpcError(this.failed(error)));
+      };
+      rpc.on("end", end);
+      rpc.on("cancelled", () => session?.close());
+      rpc.on("error", () => session?.close());
+      handler(rpc, open, fail);
+    };
   }
 
-  /** A connection for one request: respond writes the encoded reply; it is parsed back here. */
-  private connection(admin: boolean, onReply: (reply: NativeReply) => void): ClientConnection {
-    const connection: ClientConnection = {
-      connId: this.connections.allocateId(),
-      admin,
-      inflight: 0,
-      queuedReplyBytes: 0,
-      bufferedBytes: () => 0,
-      closed: false,
-      send: (text) => onReply(JSON.parse(text) as NativeReply),
-      cork: (fn) => fn(),
-      end: () =>
-        onReply({ ok: false, error: { code: "UNAVAILABLE", message: "the node is stopping" } }),
-    };
-    return connection;
+  private failed(error: unknown): unknown {
+    if (error instanceof EtcdError && error.code === grpc.status.INVALID_ARGUMENT)
+      this.stats.badRequests++;
+    if (!(error instanceof EtcdError))
+      this.log.error({ err: error }, "an etcd RPC failed unexpectedly");
+    return error;
   }
 }
 

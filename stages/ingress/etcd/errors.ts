@@ -11,6 +11,9 @@ export type NativeReply =
  * (their retry rules and error classes match on these strings: etcd's api/v3rpc/rpctypes).
  */
 export class EtcdError extends Error {
+  /** The native error this one translates, when it does. */
+  native: ErrorBody | null = null;
+
   constructor(
     readonly code: status,
     message: string,
@@ -46,6 +49,12 @@ export class EtcdError extends Error {
 
 /** The native error (CONTRACT §3 codes) as etcd would have answered it. */
 export function nativeError(error: ErrorBody): EtcdError {
+  const translated = translate(error);
+  translated.native = error;
+  return translated;
+}
+
+function translate(error: ErrorBody): EtcdError {
   const { message } = error;
   switch (error.code) {
     case "COMPACTED":
@@ -86,6 +95,7 @@ export function nativeError(error: ErrorBody): EtcdError {
     case "UNAUTHORIZED":
       return new EtcdError(status.PERMISSION_DENIED, "etcdserver: permission denied");
     case "NOT_FOUND":
+      if (/lease/.test(message)) return EtcdError.leaseNotFound();
       return new EtcdError(status.NOT_FOUND, `etcdserver: ${message}`);
     case "CONFLICT":
       return new EtcdError(status.FAILED_PRECONDITION, `etcdserver: ${message}`);

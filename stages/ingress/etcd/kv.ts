@@ -58,10 +58,13 @@ async function put(ctx: KvContext, call: Call, req: Request): Promise<Fields> {
     const current = await call({ op: "get", key: frame.key });
     if (current.found !== true) throw EtcdError.keyNotFound();
     const value = ignoreValue ? current.value : frame.value;
+    // ignore_lease keeps the key's lease; without it a put names its own (or none).
+    const lease = req.ignore_lease === true ? current.lease : frame.lease;
+    const { lease: _, ...rest } = frame;
     const reply = await call({
       op: "txn",
       compare: [{ key: frame.key, target: "modRevision", op: "==", value: current.modRevision }],
-      success: [{ ...frame, value }],
+      success: [{ ...rest, value, ...(typeof lease === "string" ? { lease } : {}) }],
       failure: [],
     });
     if (reply.succeeded !== true) continue;
@@ -78,13 +81,17 @@ function putFrame(req: Request): {
   const ignoreValue = req.ignore_value === true;
   const value = text(req.value as Buffer, "value");
   if (ignoreValue && value !== "") throw EtcdError.invalid("value is provided");
-  const lease = int(req.lease);
-  if (req.ignore_lease === true && lease !== 0) throw EtcdError.invalid("lease is provided");
-  // Leases are not served by this door yet: no lease exists for a put to name.
-  if (lease !== 0) throw EtcdError.leaseNotFound();
+  const lease = String(req.lease ?? "0");
+  if (req.ignore_lease === true && lease !== "0") throw EtcdError.invalid("lease is provided");
   const key = keyOf(req);
   return {
-    frame: { op: "put", key, value, ...(req.prev_kv === true ? { prevKv: true } : {}) },
+    frame: {
+      op: "put",
+      key,
+      value,
+      ...(lease !== "0" ? { lease } : {}),
+      ...(req.prev_kv === true ? { prevKv: true } : {}),
+    },
     ignoreValue,
   };
 }

@@ -1,12 +1,14 @@
 // The etcd v3 gRPC door (CONTRACT §7, docs/etcd-compat.md): a second ingress beside /v1.
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import type { PeerGatewayPorts } from "../../replicate/peer-gateway.js";
 import type { ConnectionTable } from "../../respond/connections.js";
 import { memberId } from "./bytes.js";
 import { authHandlers, clusterHandlers, maintenanceHandlers } from "./cluster.js";
 import { EtcdDoor, type EtcdDoorOptions } from "./door.js";
 import { kvHandlers } from "./kv.js";
+import { leaseHandlers } from "./lease.js";
+import type { SessionPorts } from "./session.js";
+import { watchHandlers } from "./watch.js";
 
 export { EtcdDoor } from "./door.js";
 
@@ -22,7 +24,7 @@ export interface EtcdDoorSetup extends EtcdDoorOptions {
 
 export function createEtcdDoor(
   connections: ConnectionTable,
-  ports: Pick<PeerGatewayPorts, "raftStep" | "admission">,
+  ports: SessionPorts,
   setup: EtcdDoorSetup,
   log: Logger,
 ): EtcdDoor {
@@ -54,6 +56,8 @@ export function createEtcdDoor(
       Cluster: clusterHandlers(context),
       Maintenance: maintenanceHandlers(context),
       Auth: authHandlers(),
+      Watch: watchHandlers(header, context.appliedIndex),
+      Lease: leaseHandlers(header, context.appliedIndex),
     },
     log,
   );
