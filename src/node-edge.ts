@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Closer } from "../queues/mod.js";
-import { createEtcdDoor, type EtcdDoor } from "../stages/ingress/etcd/mod.js";
+import { createEtcdDoor, type EtcdDoor, type SnapshotSource } from "../stages/ingress/etcd/mod.js";
 import { IngressStage } from "../stages/ingress/mod.js";
 import type { Pipeline } from "../stages/pipeline.js";
 import type { Readiness } from "../stages/raft-step/mod.js";
@@ -12,6 +12,7 @@ import { renderDashboard } from "./dashboard/page.js";
 import { HttpRoutes } from "./http/routes.js";
 import { latestSnapshotFile } from "./http/snapshot-download.js";
 import { NodeMetrics } from "./metrics.js";
+import { snapshotFileHeader } from "./snapshot-file.js";
 
 /** Whether the node is stopping (it is then not ready), shared by the routes and the node. */
 export interface Lifecycle {
@@ -66,7 +67,10 @@ export class NodeEdge {
       { ...pipeline.edgePorts(), http: this.http, watches: pipeline.apply },
       log.child({ stage: "ingress" }),
     );
-    this.etcd = etcdDoor(config, pipeline, log);
+    this.etcd = etcdDoor(config, pipeline, log, {
+      latest: () => latestSnapshotFile(snapshots),
+      fileHeader: snapshotFileHeader,
+    });
     // Built at start (after ingress, whose counters it reads): the histograms and the CPU
     // counter cover the node's whole life.
     const stages = [raftStep, walAppend, replicate, apply, pipeline.respond].flatMap((s) =>
@@ -180,7 +184,12 @@ function ingressOptions(config: NodeConfig): ConstructorParameters<typeof Ingres
   };
 }
 
-function etcdDoor(config: NodeConfig, pipeline: Pipeline, log: Logger): EtcdDoor | null {
+function etcdDoor(
+  config: NodeConfig,
+  pipeline: Pipeline,
+  log: Logger,
+  snapshots: SnapshotSource,
+): EtcdDoor | null {
   if (config.listenEtcd === undefined) return null;
   const [host, port] = splitHostPort(config.listenEtcd);
   const { raftStep } = pipeline;
@@ -198,6 +207,7 @@ function etcdDoor(config: NodeConfig, pipeline: Pipeline, log: Logger): EtcdDoor
       requestTimeoutMs: config.limits.requestTimeoutMs,
       clientToken: config.auth.clientToken ?? null,
       adminToken: config.auth.adminToken ?? null,
+      snapshots,
       local: () => raftStep.status(),
     },
     log.child({ stage: "ingress", door: "etcd" }),

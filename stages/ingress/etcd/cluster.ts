@@ -77,10 +77,13 @@ export function maintenanceHandlers(ctx: ClusterContext): Handlers {
   return {
     Status: async (call) => {
       const status = await call({ op: "status" });
+      const dbSize = await directoryBytes(ctx.dataDir);
       return {
         header: ctx.header(status.appliedIndex),
         version: ETCD_API_VERSION,
-        dbSize: await directoryBytes(ctx.dataDir),
+        dbSize,
+        // No free pages are kept apart: all of it is in use.
+        dbSizeInUse: dbSize,
         leader: typeof status.leader === "string" ? memberId(status.leader) : "0",
         raftIndex: status.commitIndex,
         raftTerm: status.term,

@@ -40,8 +40,21 @@ export type StreamHandler = (
   fail: (error: unknown) => void,
 ) => void;
 
-/** A service's handlers by method name: unary, or `{stream}` for a bidirectional stream. */
-export type Handlers = Record<string, UnaryHandler | { readonly stream: StreamHandler }>;
+/** A server stream's handler (Snapshot): writes its responses, resolves when done. */
+export type ServerStreamHandler = (
+  rpc: grpc.ServerWritableStream<Fields, Fields>,
+  call: Call,
+  admin: boolean,
+) => Promise<void>;
+
+/**
+ * A service's handlers by method name: unary, `{stream}` for a bidirectional stream,
+ * `{serverStream}` for a stream of responses.
+ */
+export type Handlers = Record<
+  string,
+  UnaryHandler | { readonly stream: StreamHandler } | { readonly serverStream: ServerStreamHandler }
+>;
 
 const protoDir = fileURLToPath(new URL("../../../../stages/ingress/etcd/proto/", import.meta.url));
 
@@ -86,7 +99,11 @@ export class EtcdDoor {
       const implementation: grpc.UntypedServiceImplementation = {};
       for (const [method, handler] of Object.entries(handlers))
         implementation[method] =
-          typeof handler === "function" ? this.unary(handler) : this.bidi(handler.stream);
+          typeof handler === "function"
+            ? this.unary(handler)
+            : "stream" in handler
+              ? this.bidi(handler.stream)
+              : this.serverStream(handler.serverStream);
       server.addService(service, implementation);
     }
     const { host, port } = this.options;
@@ -151,6 +168,26 @@ export class EtcdDoor {
         .then(
           (response) => callback(null, response),
           (error: unknown) => callback(grpcError(this.failed(error))),
+        )
+        .finally(() => session.close());
+    };
+  }
+
+  private serverStream(
+    handler: ServerStreamHandler,
+  ): grpc.handleServerStreamingCall<Fields, Fields> {
+    return (rpc) => {
+      this.stats.calls++;
+      const access = this.authorize(rpc.metadata);
+      if (access === null) {
+        rpc.emit("error", grpcError(EtcdError.invalidAuthToken()));
+        return;
+      }
+      const session = this.session(access.admin);
+      handler(rpc, (frame) => session.call(frame), access.admin)
+        .then(
+          () => rpc.end(),
+          (error: unknown) => rpc.emit("error", grpcError(this.failed(error))),
         )
         .finally(() => session.close());
     };

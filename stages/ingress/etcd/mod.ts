@@ -8,9 +8,11 @@ import { EtcdDoor, type EtcdDoorOptions } from "./door.js";
 import { kvHandlers } from "./kv.js";
 import { leaseHandlers } from "./lease.js";
 import type { SessionPorts } from "./session.js";
+import { type SnapshotSource, snapshotHandler } from "./snapshot.js";
 import { watchHandlers } from "./watch.js";
 
 export { EtcdDoor } from "./door.js";
+export type { SnapshotSource } from "./snapshot.js";
 
 export interface EtcdDoorSetup extends EtcdDoorOptions {
   readonly name: string;
@@ -18,6 +20,8 @@ export interface EtcdDoorSetup extends EtcdDoorOptions {
   /** The --initial-cluster list this node started with: cluster_id is derived from it. */
   readonly initialCluster: string;
   readonly maxScanLimit: number;
+  /** Maintenance.Snapshot's source (src/: the snapshot store and its file format). */
+  readonly snapshots: SnapshotSource;
   /** The local Raft term and applied index, for response headers. */
   readonly local: () => { term: number; appliedIndex: number };
 }
@@ -54,7 +58,10 @@ export function createEtcdDoor(
     {
       KV: kvHandlers({ maxScanLimit: setup.maxScanLimit, header }),
       Cluster: clusterHandlers(context),
-      Maintenance: maintenanceHandlers(context),
+      Maintenance: {
+        ...maintenanceHandlers(context),
+        Snapshot: { serverStream: snapshotHandler(header, setup.snapshots) },
+      },
       Auth: authHandlers(),
       Watch: watchHandlers(header, context.appliedIndex),
       Lease: leaseHandlers(header, context.appliedIndex),
