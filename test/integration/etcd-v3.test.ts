@@ -165,6 +165,27 @@ describe("etcd v3 API - the etcd3 npm client against a 3-node cluster", () => {
     );
   });
 
+  it("Cluster: a learner is listed as one; promote before it caught up and remove, as etcd", async () => {
+    const etcd = await startCluster();
+    const client = connect(etcd.get("n2")!);
+    // Added natively (etcd's MemberAdd lacks a name); never started, so never caught up.
+    await cluster!.cluster.client().memberAdd({
+      name: "n4",
+      peer: "127.0.0.1:1",
+      client: "127.0.0.1:2",
+      voter: false,
+    });
+    const list = await client.cluster.memberList({});
+    const learner = list.members.find((m) => m.name === "n4")!;
+    expect(learner.isLearner).toBe(true);
+    expect(learner.peerURLs).toEqual(["http://127.0.0.1:1"]);
+    await expect(client.cluster.memberPromote({ ID: learner.ID })).rejects.toThrow(
+      "etcdserver: can only promote a learner member which is in sync with leader",
+    );
+    const removed = await client.cluster.memberRemove({ ID: learner.ID });
+    expect(removed.members.map((m) => m.name).sort()).toEqual(["n1", "n2", "n3"]);
+  });
+
   it("auth: the configured tokens as gRPC metadata; none or a wrong one is refused", async () => {
     const etcd = await startCluster({ auth: { clientToken: "c-token", adminToken: "a-token" } });
     const address = etcd.get("n1")!;
