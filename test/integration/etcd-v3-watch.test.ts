@@ -59,6 +59,26 @@ describe("etcd v3 API - watch and leases through the etcd3 npm client", () => {
     );
   });
 
+  it("watch: a stream on a follower lives through the leader's kill and resumes delivery", async () => {
+    cluster = await EtcdCluster.start();
+    const leader = await cluster.cluster.waitForLeader();
+    const [follower, other] = ["n1", "n2", "n3"].filter((n) => n !== leader) as [string, string];
+    const watching = cluster.connect(follower);
+    const writer = cluster.connect(other);
+    const seen: string[] = [];
+    const watcher = await watching.watch().prefix("k/").create();
+    watcher.on("put", (kv: IKeyValue) => seen.push(`${kv.key}=${kv.value}`));
+    await writer.put("k/1").value("before");
+    await until("the event before the kill", () => seen.length === 1);
+    await cluster.cluster.kill(leader);
+    await cluster.cluster.waitForLeader(15_000, [follower, other]);
+    // The survivors agree on a new leader first: the write then goes through at once.
+    await writer.put("k/2").value("after");
+    await until("the event after the kill", () => seen.length === 2);
+    expect(seen).toEqual(["k/1=before", "k/2=after"]);
+    await watcher.cancel();
+  });
+
   it("leases: grant, attach, keep alive, time to live with keys, list, revoke deletes the keys", async () => {
     cluster = await EtcdCluster.start();
     const client = cluster.connect("n1");
