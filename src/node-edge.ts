@@ -118,15 +118,17 @@ export class NodeEdge {
     };
   }
 
+  /** Both doors count together (the etcd door's RPCs as frames; its sessions as connections). */
   private ingressCounters(): IngressCounters {
     const { stats } = this.ingress;
+    const etcd = this.etcd?.stats ?? { calls: 0, badRequests: 0, overloaded: 0, unauthorized: 0 };
     return {
       connections: this.pipeline.connections.size,
-      frames: stats.frames,
-      badFrames: stats.badFrames,
-      overloaded: stats.overloaded,
+      frames: stats.frames + etcd.calls,
+      badFrames: stats.badFrames + etcd.badRequests,
+      overloaded: stats.overloaded + etcd.overloaded,
       peerDropped: stats.peerDropped,
-      unauthorized: stats.unauthorized,
+      unauthorized: stats.unauthorized + etcd.unauthorized,
       peerFrames: stats.peerFrames,
       peerRejected: stats.peerRejected,
     };

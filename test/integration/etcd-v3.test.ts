@@ -194,6 +194,11 @@ describe("etcd v3 API - the etcd3 npm client against a 3-node cluster", () => {
     const put = (metadata: Record<string, string>) =>
       unary(kv, "Put", { key: Buffer.from("k"), value: Buffer.from("v") }, metadata);
     await expect(put({})).rejects.toThrow(/UNAUTHENTICATED: etcdserver: invalid auth token/);
+    // Counted with the WebSocket door's refusals (the same metrics).
+    const metrics = await (
+      await fetch(`http://${cluster!.cluster.node("n1").client}/metrics`)
+    ).text();
+    expect(metrics).toMatch(/^stageraft_client_unauthorized_total\S* [1-9]/m);
     await expect(put({ token: "wrong" })).rejects.toThrow(/invalid auth token/);
     expect(await put({ token: "c-token" })).toHaveProperty("header");
     expect(await put({ authorization: "Bearer a-token" })).toHaveProperty("header");

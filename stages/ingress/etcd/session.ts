@@ -33,6 +33,8 @@ export class Session {
   private readonly pending = new Map<RequestId, Pending>();
   private nextId = 1;
   private closed = false;
+  /** A watch was asked for: closing tells the watch hub (only then: unary RPCs are many). */
+  private watched = false;
 
   constructor(
     private readonly connections: ConnectionTable,
@@ -72,6 +74,7 @@ export class Session {
       this.pending.set(id, { resolve, reject });
       let offered: boolean;
       if (request.op === "watch" || request.op === "cancel-watch") {
+        this.watched = true;
         const item: WatchItem = { kind: "watch", connId: this.connection.connId, id, request };
         offered = this.ports.watches?.offer(item) ?? false;
       } else {
@@ -104,7 +107,8 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.connections.remove(this.connection.connId);
-    this.ports.watches?.offer({ kind: "watch-closed", connId: this.connection.connId });
+    if (this.watched)
+      this.ports.watches?.offer({ kind: "watch-closed", connId: this.connection.connId });
     this.failAll(EtcdError.invalid("the stream has ended"));
   }
 
