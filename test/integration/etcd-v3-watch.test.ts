@@ -79,6 +79,19 @@ describe("etcd v3 API - watch and leases through the etcd3 npm client", () => {
     await watcher.cancel();
   });
 
+  it("a node with open etcd watch and keep-alive streams stops cleanly (exit 0)", async () => {
+    cluster = await EtcdCluster.start();
+    const client = cluster.connect("n3");
+    const watcher = await client.watch().prefix("s/").create();
+    const lease = client.lease(30);
+    await lease.grant();
+    await until("the keep-alive stream", () => lease.revoked() === false);
+    await cluster.cluster.kill("n3", "SIGTERM");
+    expect(cluster.cluster.node("n3").exitCode).toBe(0);
+    watcher.removeAllListeners();
+    lease.release();
+  });
+
   it("leases: grant, attach, keep alive, time to live with keys, list, revoke deletes the keys", async () => {
     cluster = await EtcdCluster.start();
     const client = cluster.connect("n1");

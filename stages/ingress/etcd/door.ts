@@ -79,6 +79,8 @@ export class EtcdDoor {
   private server: grpc.Server | null = null;
   /** The port listened on, once started. */
   port = 0;
+  /** Ends each open bidirectional stream (at stop: a watch stream never ends by itself). */
+  private readonly streams = new Set<() => void>();
   readonly stats: EtcdDoorStats = { calls: 0, overloaded: 0, unauthorized: 0, badRequests: 0 };
 
   constructor(
@@ -124,6 +126,7 @@ export class EtcdDoor {
     const server = this.server;
     this.server = null;
     if (server === null) return;
+    for (const end of [...this.streams]) end();
     await new Promise<void>((resolve) => {
       // In-flight RPCs get their answer (the pipeline answers every request by its deadline);
       // past that, cut.
@@ -204,9 +207,11 @@ export class EtcdDoor {
       }
       let session: Session | null = null;
       const end = () => {
+        this.streams.delete(end);
         session?.close();
         if (!rpc.writableEnded) rpc.end();
       };
+      this.streams.add(end);
       const open = (onPush: (frame: Fields) => void) => {
         session = this.session(access.admin, onPush, end);
         return session;
@@ -216,8 +221,12 @@ export class EtcdDoor {
         rpc.emit("error", grpcError(this.failed(error)));
       };
       rpc.on("end", end);
-      rpc.on("cancelled", () => session?.close());
-      rpc.on("error", () => session?.close());
+      const gone = () => {
+        this.streams.delete(end);
+        session?.close();
+      };
+      rpc.on("cancelled", gone);
+      rpc.on("error", gone);
       handler(rpc, open, fail);
     };
   }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import type { SnapshotMeta } from "../../../raft/types.js";
 import type { Call } from "./door.js";
 import { EtcdError } from "./errors.js";
@@ -32,7 +32,7 @@ export function snapshotHandler(header: HeaderOf, source: SnapshotSource) {
     let latest = source.latest();
     while (latest === null || latest.meta.index < Number(index)) {
       if (Date.now() > deadline || rpc.cancelled)
-        throw new EtcdError(14 /* UNAVAILABLE */, "etcdserver: request timed out");
+        throw new EtcdError(grpc.status.UNAVAILABLE, "etcdserver: request timed out");
       await new Promise((resolve) => setTimeout(resolve, 50));
       latest = source.latest();
     }
