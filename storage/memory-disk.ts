@@ -56,6 +56,8 @@ export class MemoryDisk {
   private cache: { ops: WalDbOp[]; syncing: boolean }[] = [];
   private life = 0;
   faults: DiskFaults = healthyDisk;
+  /** A sync started and takes `delayMs`: remu may cut the power meanwhile. */
+  onSync: ((delayMs: number) => void) | null = null;
   readonly stats: DiskStats = {
     syncs: 0,
     failedSyncs: 0,
@@ -131,6 +133,7 @@ export class MemoryDisk {
     if (!options.sync) return;
     const { fsyncMinMs, fsyncMaxMs, fsyncFailRate } = this.faults;
     const delay = fsyncMinMs + Math.floor(io.random() * (fsyncMaxMs - fsyncMinMs + 1));
+    this.onSync?.(delay);
     if (delay > 0) await io.sleep(delay);
     await alive();
     if (io.random() < fsyncFailRate) {

@@ -14,6 +14,8 @@ export const InvariantKind = {
   stateMachineSafety: "state-machine-safety",
   monotonic: "monotonic-commit-apply",
   readIndex: "read-index",
+  /** Node mode: a Ready was taken from the core while downstream had no room for it. */
+  readyBudget: "ready-budget",
 } as const;
 export type InvariantKind = (typeof InvariantKind)[keyof typeof InvariantKind];
 

@@ -4,6 +4,8 @@ export type { CheckedNode } from "./invariants.js";
 export { InvariantChecker, InvariantKind, InvariantViolation } from "./invariants.js";
 export type { NetworkFaults } from "./network.js";
 export { VirtualNetwork } from "./network.js";
+export type { NodeFaultKind, NodeRunOptions } from "./node/run.js";
+export { nodeFaultKinds, runNodeEmulation } from "./node/run.js";
 export type {
   NodeSnapshot,
   RecordedMessage,

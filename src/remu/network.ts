@@ -90,7 +90,7 @@ export class VirtualNetwork {
   }
 
   /** Delivery delays (ms) for one message: empty when it is lost, two when duplicated. */
-  schedule(message: Message): number[] {
+  schedule(message: Pick<Message, "from" | "to">): number[] {
     this.stats.sent++;
     if (!this.linkUp(message.from, message.to) || this.random.chance(this.faults.dropRate)) {
       this.stats.dropped++;

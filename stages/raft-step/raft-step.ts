@@ -215,6 +215,15 @@ export class RaftStepStage implements RaftStepPort {
     return this.core.view();
   }
 
+  /**
+   * Readys the core handed out that wait in the outbox for room downstream. Always 0 when the
+   * Ready budget is right (a Ready is taken only when wal-append and apply have room); remu's
+   * node mode checks it after every event.
+   */
+  get readiesWaiting(): number {
+    return this.outbox.readies;
+  }
+
   get pool(): "inline" | "workers" {
     return this.core.pool;
   }

@@ -107,6 +107,14 @@ export class Outbox {
     return this.items.length - this.head;
   }
 
+  /** Readys taken from the core and still waiting for room: none, if the budget is right. */
+  get readies(): number {
+    let count = 0;
+    for (let k = this.head; k < this.items.length; k++)
+      if (this.items[k]!.kind === "ready") count++;
+    return count;
+  }
+
   /** Fan out in order while downstream has room; the rest waits for the next drain. */
   drain(): void {
     while (this.head < this.items.length) {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { faultKinds, type RunResult, runEmulation } from "../../src/remu/mod.js";
+import {
+  faultKinds,
+  nodeFaultKinds,
+  type RunResult,
+  runEmulation,
+  runNodeEmulation,
+} from "../../src/remu/mod.js";
 
 // The randomised sweep: every fault on, a safety phase of STEPS events and a liveness phase,
 // for SEEDS seeds on 3 and on 5 nodes. A failure names its seed and shows the trace; replay it
@@ -31,6 +37,38 @@ describe("remu - randomised sweep", () => {
       expect(failures, failures.join("\n\n")).toEqual([]);
       // The load really ran: on average each seed committed a good number of entries.
       expect(committed / SEEDS).toBeGreaterThan(100);
+    }, 300_000);
+  }
+});
+
+// Node mode: the production stages per node (src/remu/node), briefly: 12 seeds of 1.5 virtual
+// s on 3 nodes with every node-mode fault but membership changes, then 4 seeds with them too.
+// REMU_NODE_SEEDS sets the first count; `npm run fuzz -- --mode node` runs more. Replay:
+// `npm run fuzz -- --mode node --faults <the run's faults> --start S --seeds 1 --ms 1500`.
+const NODE_SEEDS = Number(process.env.REMU_NODE_SEEDS ?? 12);
+const NODE_MS = 1_500;
+const withoutMembership = nodeFaultKinds.filter((kind) => kind !== "membership");
+
+describe("remu - node-mode sweep", () => {
+  const runs = [
+    { first: FIRST_SEED, count: NODE_SEEDS, faults: withoutMembership },
+    { first: FIRST_SEED + NODE_SEEDS, count: 4, faults: [...nodeFaultKinds] },
+  ];
+  for (const { first, count, faults } of runs) {
+    it(`sweep - ${count} seeds of the production pipeline on 3 nodes: ${faults.join(",")}`, async () => {
+      const failures: string[] = [];
+      for (let seed = first; seed < first + count; seed++) {
+        const result = await runNodeEmulation({ nodes: 3, seed, durationMs: NODE_MS, faults });
+        if (!result.ok)
+          failures.push(
+            [
+              `SEED=${seed} node mode: ${result.failure}`,
+              `replay: npm run fuzz -- --mode node --faults ${faults.join(",")} --nodes 3 --start ${seed} --seeds 1 --ms ${NODE_MS}`,
+              ...result.trace.slice(-60),
+            ].join("\n"),
+          );
+      }
+      expect(failures, failures.join("\n\n")).toEqual([]);
     }, 300_000);
   }
 });

@@ -124,4 +124,17 @@ describe("memory disk under the WAL", () => {
     disk.faults = { fsyncFailRate: 0, fsyncMinMs: 0, fsyncMaxMs: 0, tornWriteRate: 0 };
     expect((await (await open(disk)).wal.load()).entries).toEqual([]);
   });
+
+  it("memory disk - the WAL refuses a write that leaves a gap (it would read back as a torn tail)", async () => {
+    const { wal } = await open(new MemoryDisk());
+    await wal.write([{ hardState: hard(2), snapshot: null, entries: chain(1, 2) }]);
+    const gap = chain(1, 5).slice(3);
+    await expect(wal.write([{ hardState: null, snapshot: null, entries: gap }])).rejects.toThrow(
+      /do not follow the stored range \[1, 2\]/,
+    );
+    const holes = [...chain(1, 6).slice(2, 3), ...chain(1, 6).slice(4, 5)];
+    await expect(wal.write([{ hardState: null, snapshot: null, entries: holes }])).rejects.toThrow(
+      /not contiguous/,
+    );
+  });
 });
