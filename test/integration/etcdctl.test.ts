@@ -57,6 +57,18 @@ async function script(endpoint: string, dir: string): Promise<Record<string, unk
   await etcdctl(endpoint, ["put", "foo/a", "changed"]);
   out.getRev = await etcdctl(endpoint, ["get", "foo/a", `--rev=${rev}`]);
   out.keysOnly = await etcdctl(endpoint, ["get", "foo", "--prefix", "--keys-only"]);
+  out.sorted = await etcdctl(endpoint, [
+    "get",
+    "foo",
+    "--prefix",
+    "--sort-by=MODIFY",
+    "--order=DESCEND",
+    "--keys-only",
+  ]);
+  out.limited = await etcdctl(endpoint, ["get", "foo", "--prefix", "--limit=2"]);
+  out.fromKey = await etcdctl(endpoint, ["get", "foo/", "--from-key", "--keys-only"]);
+  out.prevKv = await etcdctl(endpoint, ["put", "foo", "baz", "--prev-kv"]);
+  out.delMissing = await etcdctl(endpoint, ["del", "nothing-here"]);
   out.delPrefix = await etcdctl(endpoint, ["del", "foo", "--prefix"]);
   const txn = 'value("x") = "1"\n\nput x yes\n\nput x no\n\n';
   out.txnFailure = await etcdctl(endpoint, ["txn"], txn);
@@ -66,6 +78,10 @@ async function script(endpoint: string, dir: string): Promise<Record<string, unk
   const grant = await etcdctl(endpoint, ["lease", "grant", "60"]);
   out.grant = grant.replace(/lease [0-9a-f]+ granted/, "lease ID granted");
   const leaseId = /lease ([0-9a-f]+) granted/.exec(grant)![1]!;
+  out.keepAlive = (await etcdctl(endpoint, ["lease", "keep-alive", "--once", leaseId])).replace(
+    /[0-9a-f]{8,}/,
+    "ID",
+  );
   out.putLease = await etcdctl(endpoint, ["put", "leased", "v", `--lease=${leaseId}`]);
   out.ttlKeys = (await etcdctl(endpoint, ["lease", "timetolive", leaseId, "--keys"]))
     .replace(/[0-9a-f]{8,}/, "ID")
@@ -173,6 +189,9 @@ describe.skipIf(ETCDCTL === undefined)("etcdctl against stageraft's etcd door", 
     expect(ours.put).toBe("OK");
     expect(ours.getPrefix).toBe("foo\nbar\nfoo/a\n1\nfoo/b\n2");
     expect(ours.getRev).toBe("foo/a\n1");
+    expect(ours.sorted).toBe("foo/a\n\nfoo/b\n\nfoo"); // etcdctl prints a blank line after each key
+    expect(ours.limited).toBe("foo\nbar\nfoo/a\nchanged");
+    expect(ours.delMissing).toBe("0");
     expect(ours.delPrefix).toBe("3");
     expect(ours.txnFailure).toBe("FAILURE\n\nOK");
     expect(ours.txnSuccess).toBe("SUCCESS\n\nOK");
