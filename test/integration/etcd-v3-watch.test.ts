@@ -49,6 +49,9 @@ describe("etcd v3 API - watch and leases through the etcd3 npm client", () => {
     // A watch starting below the compacted revision is refused as etcd refuses it.
     const now = (await client.put("w/c").value("c").exec()).header.revision;
     await client.kv.compact({ revision: now });
+    // The compact answered once the leader applied it; a linearizable read through the same
+    // node makes sure this node applied it too before the watch is created there.
+    await client.get("w/c");
     // As etcd 3.4: created, then cancelled with the compact revision (etcd3 emits an error).
     const old = client.watch().key("w/a").startRevision(from).watcher();
     const errors: Error[] = [];
@@ -109,8 +112,17 @@ describe("etcd v3 API - watch and leases through the etcd3 npm client", () => {
     expect(ttl.keys.map((k) => k.toString()).sort()).toEqual(["l/a", "l/b"]);
     const list = await client.leaseClient.leaseLeases({});
     expect(list.leases.map((l) => l.ID)).toContain(id);
+    // ignore_lease keeps the key's lease; ignore_value (touch) keeps its value and, as in
+    // etcd, sets the lease the request names (none: detached).
+    await client.put("l/a").value("1b").ignoreLease();
+    const kept = (await client.get("l/a").exec()).kvs[0]!;
+    expect([kept.value.toString(), kept.lease, kept.version]).toEqual(["1b", id, "2"]);
+    await client.put("l/b").touch();
+    const touched = (await client.get("l/b").exec()).kvs[0]!;
+    expect([touched.value.toString(), touched.lease, touched.version]).toEqual(["2", "0", "2"]);
     await lease.revoke();
-    expect(await client.getAll().prefix("l/").count()).toBe(0);
+    // Its keys are deleted with it; l/b, detached by the touch, stays.
+    expect(await client.getAll().prefix("l/").keys()).toEqual(["l/b"]);
     const gone = await client.leaseClient.leaseTimeToLive({ ID: id, keys: false });
     expect(gone.TTL).toBe("-1");
     await expect(client.put("l/x").value("1").lease(id).exec()).rejects.toThrow(
