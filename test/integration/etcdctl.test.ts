@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkSnapshotFile } from "../../src/snapshot-file.js";
+import { restoreSnapshot } from "../../src/snapshot-restore.js";
+import { SnapshotStore } from "../../storage/snapshot-store.js";
 import { EtcdCluster } from "./etcd-harness.js";
 import { freePort, sleep } from "./harness.js";
 
@@ -235,5 +237,15 @@ describe.skipIf(ETCDCTL === undefined)("etcdctl against stageraft's etcd door", 
     await etcdctl(endpoint, ["snapshot", "save", file]);
     const { meta } = await checkSnapshotFile(file);
     expect(meta.index).toBeGreaterThanOrEqual(Number(first.header.revision));
+    const restoredDir = join(dir, "restored");
+    const restored = await restoreSnapshot(file, {
+      name: "r1",
+      dataDir: restoredDir,
+      initialCluster: "r1=127.0.0.1:1",
+    });
+    // The archive alone was restored (not etcd's trailer after it).
+    const archive = new SnapshotStore(join(restoredDir, "snap"));
+    await archive.open();
+    expect((await stat(archive.dataPath(restored.index))).size).toBe(meta.size);
   }, 60_000);
 });
