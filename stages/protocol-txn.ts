@@ -26,6 +26,7 @@ import {
   sessionFields,
   stringField,
 } from "./protocol-fields.js";
+import { isLeaseId } from "./protocol-leases.js";
 
 /** etcd's default --max-txn-ops. */
 export const MAX_TXN_OPS = 128;
@@ -37,7 +38,6 @@ const TARGETS: readonly CompareTarget[] = [
   "lease",
 ];
 const COMPARE_OPS: readonly CompareOp[] = ["==", "!=", "<", ">"];
-const LEASE_ID = /^[1-9][0-9]{0,18}$/;
 
 type Frame = Record<string, unknown>;
 
@@ -137,7 +137,7 @@ function decodeCompare(frame: Frame, limits: ProtocolLimits): TxnCompare {
   if (target === "value") value = stringField(frame, "value", limits.maxValueBytes);
   else if (target === "lease") {
     value = frame.value === null ? null : String(frame.value);
-    if (value !== null && (typeof frame.value !== "string" || !LEASE_ID.test(value)))
+    if (value !== null && (typeof frame.value !== "string" || !isLeaseId(value)))
       throw new Invalid(ErrorCode.badRequest, '"value" must be a lease id (string) or null');
   } else value = intField(frame, "value", 0, Number.MAX_SAFE_INTEGER);
   return { key, target, op, value };

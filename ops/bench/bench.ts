@@ -36,6 +36,17 @@ if (process.argv[2] === "vector") {
   const { runVectorBench } = await import("./vector.js");
   process.exit(await runVectorBench(process.argv.slice(3)));
 }
+// `npm run bench -- api …`, or `--phases` naming only watch, txn, lease: watch fan-out, txn/s,
+// lease keep-alives/s vs etcd (ops/bench/api.ts; the KV-only options do not apply there).
+const phasesValue = process.argv[process.argv.indexOf("--phases") + 1] ?? "";
+if (
+  process.argv[2] === "api" ||
+  (process.argv.includes("--phases") &&
+    phasesValue.split(",").every((name) => ["watch", "txn", "lease"].includes(name.trim())))
+) {
+  const { runApiBench } = await import("./api.js");
+  process.exit(await runApiBench(process.argv.slice(process.argv[2] === "api" ? 3 : 2)));
+}
 // `npm run bench -- pools …`: this bench once per stage-pool choice, side by side (pools.ts).
 if (process.argv[2] === "pools") {
   const { runPoolsBench } = await import("./pools.js");
@@ -93,7 +104,9 @@ function phaseList(value: string): PhaseOp[] {
   const names = value.split(",").map((name) => name.trim());
   for (const name of names)
     if (!(allPhases as string[]).includes(name))
-      throw new InvalidArgumentError(`unknown phase "${name}" (known: ${allPhases.join(", ")})`);
+      throw new InvalidArgumentError(
+        `unknown phase "${name}" (known: ${allPhases.join(", ")}; watch, txn, lease run alone or with npm run bench -- api)`,
+      );
   return allPhases.filter((phase) => names.includes(phase));
 }
 

@@ -1,26 +1,33 @@
+import { StageraftError } from "./errors.js";
 import type { Lease } from "./lease.js";
+import type { WatchEvent, WatchOptions } from "./watch.js";
 
 /**
- * etcd's two concurrency recipes (etcd client/v3/concurrency) on lease + txn: a mutex with a
- * fencing revision, and a leader election. Each participant puts `name/<lease id>` on its own
- * lease in a txn that creates it only if absent; the key's createRevision is its place in the
- * queue (and the lock's fencing revision: unique, since one entry creates one such key). A
- * participant holds the lock / leads once every key of `name/` created before its own is gone,
- * and waits meanwhile for its predecessor's key to vanish (polled; a dead participant's key
- * goes with its lease). Releasing deletes the key; a lost lease deletes it too.
+ * etcd's two concurrency recipes (etcd client/v3/concurrency) on lease + txn + watch: a mutex
+ * with a fencing revision, and a leader election. Each participant puts `name/<lease id>` on
+ * its own lease in a txn that creates it only if absent; the key's createRevision is its place
+ * in the queue (and the lock's fencing revision: unique, since one entry creates one such key).
+ * A participant holds the lock / leads once every key of `name/` created before its own is
+ * gone, and meanwhile watches for its nearest predecessor's delete (from the revision of the
+ * read that found it, so a delete in between is not missed; a dead participant's key goes with
+ * its lease). Releasing deletes the key; a lost lease deletes it too.
  */
+
+/** A watch as the recipes use it: events in revision order until closed. */
+export interface RecipeWatch extends AsyncIterable<WatchEvent> {
+  close(): void;
+}
 
 /** What the recipes need of the client. */
 export interface RecipeClient {
   request(frame: Record<string, unknown>): Promise<Record<string, unknown>>;
   lease(ttl: number): Promise<Lease>;
+  watch(options: WatchOptions): RecipeWatch;
 }
 
 export interface RecipeOptions {
   /** Ttl of the lease the recipe grants for itself, seconds (default 10). */
   readonly ttl?: number;
-  /** How often a waiter looks at its predecessor, ms (default 100). */
-  readonly pollMs?: number;
   /** Give up waiting (rejects; the queue key is deleted). */
   readonly signal?: AbortSignal;
 }
@@ -29,6 +36,59 @@ interface QueueItem {
   readonly key: string;
   readonly value: string;
   readonly createRevision: number;
+}
+
+/**
+ * The queue under `prefix`, oldest first, and the revision it was read at. A scan stops at
+ * the node's limit (`more`): the rest is read page by page at the first page's revision, else
+ * a key past the first page (keys sort by lease id as text, not by age) would go unseen and
+ * two participants could both lead.
+ */
+async function readQueue(
+  client: RecipeClient,
+  prefix: string,
+): Promise<{ items: QueueItem[]; revision: number }> {
+  const items: QueueItem[] = [];
+  let revision: number | undefined;
+  for (let start: string | undefined; ; ) {
+    const page = (await client.request({
+      op: "scan",
+      prefix,
+      ...(start !== undefined ? { start } : {}),
+      ...(revision !== undefined ? { revision } : {}),
+    })) as unknown as { items: QueueItem[]; more?: boolean; revision: number };
+    revision ??= page.revision;
+    items.push(...page.items);
+    if (!page.more || page.items.length === 0) break;
+    start = `${page.items.at(-1)!.key}\u0000`;
+  }
+  return { items: items.sort((a, b) => a.createRevision - b.createRevision), revision };
+}
+
+/**
+ * The first event of `watch` that `accept` takes, or null when the watch ended (aborted, or
+ * its start fell out of the kept history: the caller reads the state again).
+ */
+async function firstEvent(
+  client: RecipeClient,
+  watch: WatchOptions,
+  accept: (event: WatchEvent) => boolean,
+  signal?: AbortSignal,
+): Promise<WatchEvent | null> {
+  const stream = client.watch(watch);
+  const stop = () => stream.close();
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    if (signal?.aborted) return null;
+    for await (const event of stream) if (accept(event)) return event;
+    return null;
+  } catch (error) {
+    if (error instanceof StageraftError && error.code === "COMPACTED") return null;
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    stream.close();
+  }
 }
 
 /** A place in `name/`'s queue, on its own lease. */
@@ -67,38 +127,23 @@ class QueuePlace {
     }
   }
 
-  /** Every key of the queue, oldest first. */
-  async queue(): Promise<QueueItem[]> {
-    const { items } = (await this.client.request({
-      op: "scan",
-      prefix: this.prefix,
-    })) as unknown as { items: QueueItem[] };
-    return [...items].sort((a, b) => a.createRevision - b.createRevision);
-  }
-
   /** Resolves once no key created before ours is left; rejects if ours is gone (lease lost). */
-  async waitForTurn(pollMs: number, signal?: AbortSignal): Promise<void> {
+  async waitForTurn(signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const queue = await this.queue();
-      if (!queue.some((item) => item.key === this.key)) throw new LostError(this.key);
-      const before = queue.filter((item) => item.createRevision < this.revision);
+      const { items, revision } = await readQueue(this.client, this.prefix);
+      if (!items.some((item) => item.key === this.key)) throw new LostError(this.key);
+      const before = items.filter((item) => item.createRevision < this.revision);
       if (before.length === 0) return;
-      // Wait for the nearest predecessor only (no herd when the head leaves).
-      await this.waitGone(before.at(-1)!, pollMs, signal);
-    }
-  }
-
-  private async waitGone(item: QueueItem, pollMs: number, signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      signal?.throwIfAborted();
-      const got = (await this.client.request({ op: "get", key: item.key })) as {
-        found: boolean;
-        createRevision: number;
-      };
-      if (!got.found || got.createRevision !== item.createRevision) return;
-      if (!this.lease.alive) throw new LostError(this.key);
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      // Wait for the nearest predecessor only (no herd when the head leaves), or for our own
+      // key to go (lease lost). Deletes only, from just after the read: none is missed.
+      const watched = new Set([before.at(-1)!.key, this.key]);
+      await firstEvent(
+        this.client,
+        { prefix: this.prefix, startRevision: revision + 1, noPut: true },
+        (event) => watched.has(event.kv.key),
+        signal,
+      );
     }
   }
 
@@ -143,7 +188,7 @@ export async function lock(
 ): Promise<Lock> {
   const place = await QueuePlace.join(client, name, "", options.ttl ?? 10);
   try {
-    await place.waitForTurn(options.pollMs ?? 100, options.signal);
+    await place.waitForTurn(options.signal);
   } catch (error) {
     await place.leave().catch(() => {});
     throw error;
@@ -154,6 +199,17 @@ export async function lock(
     lease: place.lease,
     unlock: () => place.leave(),
   };
+}
+
+export interface Leader {
+  readonly key: string;
+  readonly value: string;
+  readonly revision: number;
+}
+
+function head(queue: readonly QueueItem[]): Leader | null {
+  const first = queue[0];
+  return first ? { key: first.key, value: first.value, revision: first.createRevision } : null;
 }
 
 /** A leader election under `name` (etcd's concurrency.Election). */
@@ -172,7 +228,7 @@ export class Election {
     const place = await QueuePlace.join(this.client, this.name, value, this.options.ttl ?? 10);
     this.place = place;
     try {
-      await place.waitForTurn(this.options.pollMs ?? 100, this.options.signal);
+      await place.waitForTurn(this.options.signal);
     } catch (error) {
       this.place = null;
       await place.leave().catch(() => {});
@@ -188,31 +244,38 @@ export class Election {
   }
 
   /** The current leader: the oldest key under `name/` (null when nobody campaigns). */
-  async leader(): Promise<{ key: string; value: string; revision: number } | null> {
-    const { items } = (await this.client.request({
-      op: "scan",
-      prefix: `${this.name}/`,
-    })) as unknown as { items: QueueItem[] };
-    const head = [...items].sort((a, b) => a.createRevision - b.createRevision)[0];
-    return head ? { key: head.key, value: head.value, revision: head.createRevision } : null;
+  async leader(): Promise<Leader | null> {
+    return head((await readQueue(this.client, `${this.name}/`)).items);
   }
 
   /**
-   * The leader (or null) each time it or its value changes, until `signal` aborts. Polled
-   * every pollMs: changes between two polls are seen as their last state.
+   * The leader (or null) now, then each time it or its value changes, until `signal` aborts.
+   * One read, then a watch of `name/` from the revision after it: every change is seen, in
+   * order, however quickly changes follow each other.
    */
-  async *observe(
-    signal?: AbortSignal,
-  ): AsyncGenerator<{ key: string; value: string; revision: number } | null> {
-    let last: string | null = null;
-    while (!signal?.aborted) {
-      const leader = await this.leader();
-      const seen = JSON.stringify(leader);
-      if (seen !== last) {
-        last = seen;
-        yield leader;
+  async *observe(signal?: AbortSignal): AsyncGenerator<Leader | null> {
+    const prefix = `${this.name}/`;
+    const { items, revision } = await readQueue(this.client, prefix);
+    const queue = new Map(items.map((item) => [item.key, item]));
+    let last = head(items);
+    yield last;
+    const stream = this.client.watch({ prefix, startRevision: revision + 1 });
+    const stop = () => stream.close();
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      if (signal?.aborted) return;
+      for await (const { type, kv } of stream) {
+        if (signal?.aborted) return; // events queued before the abort are not wanted
+        if (type === "delete") queue.delete(kv.key);
+        else queue.set(kv.key, { key: kv.key, value: kv.value, createRevision: kv.createRevision });
+        const now = head([...queue.values()].sort((a, b) => a.createRevision - b.createRevision));
+        if (JSON.stringify(now) === JSON.stringify(last)) continue;
+        last = now;
+        yield now;
       }
-      await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 100));
+    } finally {
+      signal?.removeEventListener("abort", stop);
+      stream.close();
     }
   }
 

@@ -1,5 +1,6 @@
 import type { KvItem } from "../../storage/engines/engine.js";
 import type { ReplyBody } from "../items.js";
+import { ErrorCode } from "../protocol.js";
 
 /** Session records live in the KV engine under this reserved prefix (clients cannot use it). */
 export const SESSION_PREFIX = "\u0000s:";
@@ -30,6 +31,12 @@ interface SessionRecord {
 }
 
 export type SessionWrite = { readonly key: string; readonly value: string | null };
+
+/**
+ * The characters one session's kept answers may take together (a record is one JSON string,
+ * and V8's strings end near 512 Mi characters); each answer gets its share of the window.
+ */
+const SESSION_RECORD_CHARS = 384 << 20;
 
 /**
  * Exactly-once client sessions (Raft thesis §6.3). The table is part of the replicated state:
@@ -66,10 +73,16 @@ export class SessionTable {
     return null;
   }
 
+  /**
+   * Keep `answer` for retries of (id, seq). One larger than its share (a txn's reads, a range
+   * delete's prevKvs) is kept as a BAD_REQUEST that says so: the write was applied once, and
+   * a record too large to encode would stop every replica at this entry.
+   */
   record(id: string, seq: number, answer: ReplyBody, ts: number): SessionWrite {
     const record = this.sessions.get(id) ?? { ts, results: [] };
     record.ts = Math.max(record.ts, ts);
-    record.results.push([seq, answer]);
+    const share = Math.floor(SESSION_RECORD_CHARS / this.settings.window);
+    record.results.push([seq, longerThan(answer, share) ? tooLarge(seq, share) : answer]);
     record.results.sort((a, b) => a[0] - b[0]);
     if (record.results.length > this.settings.window)
       record.results.splice(0, record.results.length - this.settings.window);
@@ -98,4 +111,35 @@ export class SessionTable {
   shouldExpireAt(index: number): boolean {
     return index % this.settings.expireEvery === 0;
   }
+}
+
+function tooLarge(seq: number, share: number): ReplyBody {
+  return {
+    ok: false,
+    error: {
+      code: ErrorCode.badRequest,
+      message: `seq ${seq} was applied; its answer (over ${share} characters) was too large to keep for a retry`,
+    },
+  };
+}
+
+/** Is `value`'s JSON longer than about `max` characters? Counting stops once it is. */
+function longerThan(value: unknown, max: number): boolean {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === "string") size += item.length + 2;
+    else if (Array.isArray(item)) {
+      size += item.length + 2;
+      for (const element of item) stack.push(element);
+    } else if (item !== null && typeof item === "object") {
+      for (const [key, field] of Object.entries(item)) {
+        size += key.length + 4;
+        stack.push(field);
+      }
+    } else size += 24;
+    if (size > max) return true;
+  }
+  return false;
 }

@@ -114,11 +114,18 @@ export class WatchHub {
     return this.stats.watches;
   }
 
+  /** The live events held by catching-up watches (estimated wire bytes). */
+  get bufferedBytes(): number {
+    let bytes = 0;
+    for (const connection of this.connections.values()) bytes += connection.bufferBytes;
+    return bytes;
+  }
+
   private create(connId: number, id: RequestId, request: WatchRequest): void {
     let connection = this.connections.get(connId);
     if (connection === undefined) {
       if (this.respond.room(target(connId, id)) === "gone") return;
-      connection = { watches: new Map(), pendingBytes: 0 };
+      connection = { watches: new Map(), pendingBytes: 0, bufferBytes: 0 };
       this.connections.set(connId, connection);
     }
     if (connection.watches.size >= this.options.maxWatchesPerConnection) {
@@ -182,7 +189,7 @@ export class WatchHub {
       for (const frame of watch.pending) connection.pendingBytes -= frame.bytes;
     }
     watch.pending = [];
-    watch.buffer = [];
+    this.dropBuffer(watch);
     this.stats.watches--;
   }
 
@@ -306,23 +313,33 @@ export class WatchHub {
     watch.mode = "catchup";
     watch.generation++;
     watch.reading = false;
-    watch.buffer = [];
-    watch.bufferBytes = 0;
+    this.dropBuffer(watch);
     watch.bufferFrom = this.applied;
     this.readHistory(watch);
   }
 
+  /** Bounded per connection: its catching-up watches together (each may be thousands). */
   private bufferLive(watch: Watch, events: WireEvent[]): void {
+    const connection = this.connections.get(watch.connId)!;
+    let bytes = 0;
     for (const event of events) {
       watch.buffer.push(event);
-      watch.bufferBytes += eventBytes(event);
+      bytes += eventBytes(event);
     }
-    if (watch.bufferBytes > this.options.maxCatchupBufferBytes) {
+    watch.bufferBytes += bytes;
+    connection.bufferBytes += bytes;
+    if (connection.bufferBytes > this.options.maxCatchupBufferBytes) {
       // Dropped: the history reads go on further instead (it keeps the same changes).
-      watch.buffer = [];
-      watch.bufferBytes = 0;
+      this.dropBuffer(watch);
       watch.bufferFrom = this.applied;
     }
+  }
+
+  private dropBuffer(watch: Watch): void {
+    const connection = this.connections.get(watch.connId);
+    if (connection !== undefined) connection.bufferBytes -= watch.bufferBytes;
+    watch.buffer = [];
+    watch.bufferBytes = 0;
   }
 
   private readHistory(watch: Watch): void {
@@ -383,8 +400,7 @@ export class WatchHub {
     }
     // The history reaches the live changes buffered since bufferFrom: join them and go live.
     for (const event of watch.buffer) if (event.kv.modRevision > through) events.push(event);
-    watch.buffer = [];
-    watch.bufferBytes = 0;
+    this.dropBuffer(watch);
     watch.mode = "live";
     const revision = Math.max(through, this.applied);
     watch.through = revision;

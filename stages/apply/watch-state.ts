@@ -13,7 +13,10 @@ export interface WatchHubOptions {
   readonly progressIntervalMs: number;
   /** Frames held for one connection that is not reading before a watch of it is cancelled. */
   readonly maxPendingBytesPerConnection: number;
-  /** Live changes a catching-up watch holds while its history read is out (then re-read). */
+  /**
+   * Live changes the catching-up watches of one connection hold together while their history
+   * reads are out (past it, a watch's are dropped and read from the history instead).
+   */
   readonly maxCatchupBufferBytes: number;
   /** Events asked of one history read. */
   readonly historyBatchEvents: number;
@@ -72,6 +75,8 @@ export interface Watch {
 export interface Connection {
   readonly watches: Map<number, Watch>;
   pendingBytes: number;
+  /** Its watches' catch-up buffers (bufferBytes) together. */
+  bufferBytes: number;
 }
 
 /** A new watch from `from` on, live (a caller starting it in the past puts it in catch-up). */

@@ -106,6 +106,9 @@ export class RevisionEngine implements KvEngine {
       if (kv === null) deletes.push(key);
       else puts.push(kv);
     }
+    // Readers meet the new bound before the write that forgets history lands (a history read
+    // or past read between the two would find revisions gone and skip them unawares).
+    this.kept = batch.state.history;
     await this.backend.write({ ...batch, puts, deletes });
     this.install(batch.state);
     return results;

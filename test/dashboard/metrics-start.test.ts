@@ -87,6 +87,11 @@ describe("metrics - from start", () => {
     const mentions = (e: Exposition) =>
       e.samples.filter((s) => Object.values(s.labels).includes(gone)).map((s) => s.name);
     expect(mentions(await scrape(cluster, leader)).length).toBeGreaterThan(0);
+    // A marker compares two samples (once a second): the change must come after the first.
+    const url = `http://${cluster.node(leader).client}/dashboard/history`;
+    const sampled = async () =>
+      ((await (await fetch(url)).json()) as { points: unknown[] }).points.length;
+    while ((await sampled()) === 0) await sleep(100);
     await client.memberRemove(gone);
     const deadline = Date.now() + 15_000;
     let left: Record<string, string[]> = {};
@@ -101,7 +106,6 @@ describe("metrics - from start", () => {
     }
     expect(left).toEqual({});
     // The leader's history (sampled once a second) marks the change for the dashboard.
-    const url = `http://${cluster.node(leader).client}/dashboard/history`;
     let markers: { kind: string; text: string }[] = [];
     for (let k = 0; k < 50 && !markers.some((m) => m.kind === "membership"); k++) {
       const history = (await (await fetch(url)).json()) as { markers: typeof markers };

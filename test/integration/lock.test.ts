@@ -40,7 +40,7 @@ function worker(endpoints: string, id: number, lines: Line[], holding: Map<numbe
     const pad = (n) => String(n).padStart(20, "0");
     const say = (kind, rev, ok) => process.stdout.write(kind + " " + rev + " " + ok + "\\n");
     for (;;) {
-      const lock = await db.lock("L", { ttl: 2, pollMs: 20 });
+      const lock = await db.lock("L", { ttl: 2 });
       const rev = lock.revision;
       say("ACQ", rev, true);
       const w = await db.request({ op: "txn",
@@ -131,8 +131,8 @@ describe("recipes - real processes", () => {
     cluster = await TestCluster.start(3);
     const a = cluster.client();
     const b = cluster.client();
-    const first = a.election("E", { ttl: 1, pollMs: 20 });
-    const second = b.election("E", { ttl: 1, pollMs: 20 });
+    const first = a.election("E", { ttl: 1 });
+    const second = b.election("E", { ttl: 1 });
     expect(await first.leader()).toBeNull();
     const won = await first.campaign("a");
     expect(await second.leader()).toEqual({ key: won.key, value: "a", revision: won.revision });
@@ -162,5 +162,67 @@ describe("recipes - real processes", () => {
     controller.abort();
     await watching;
     expect(seen.filter((v, k) => v !== seen[k - 1])).toEqual(["a2", "b", null]);
+  });
+
+  it("lock - a waiter aborted by its signal leaves the queue; the one behind it waits on for the holder", async () => {
+    cluster = await TestCluster.start(3);
+    const db = cluster.client();
+    const queued = async (n: number) => {
+      while ((await db.scan({ prefix: "A/" })).items.length < n) await sleep(10);
+    };
+    const held = await db.lock("A");
+    const controller = new AbortController();
+    const aborted = db.lock("A", { signal: controller.signal });
+    const abortedResult = aborted.then(
+      () => "held",
+      (error: Error) => error.name,
+    );
+    await queued(2);
+    let nextHeld = false;
+    const next = db.lock("A").then((lock) => {
+      nextHeld = true;
+      return lock;
+    });
+    await queued(3);
+    controller.abort();
+    expect(await abortedResult).toBe("AbortError");
+    // The aborted waiter's key is gone; the next one now waits on the holder, not for nothing.
+    const left = (await db.scan({ prefix: "A/" })).items.map((item) => item.key);
+    expect(left).toHaveLength(2);
+    expect(left).toContain(held.key);
+    await sleep(300);
+    expect(nextHeld).toBe(false);
+    await held.unlock();
+    const lock = await next;
+    expect(lock.revision).toBeGreaterThan(held.revision);
+    await lock.unlock();
+    expect((await db.scan({ prefix: "A/" })).items).toEqual([]);
+  });
+
+  it("election - observe sees every leader change, however quickly they follow each other", async () => {
+    cluster = await TestCluster.start(3);
+    const candidate = cluster.client().election("F");
+    const observer = cluster.client().election("F");
+    const controller = new AbortController();
+    const seen: (string | null)[] = [];
+    const watching = (async () => {
+      for await (const leader of observer.observe(controller.signal))
+        seen.push(leader?.value ?? null);
+    })();
+    while (seen.length === 0) await sleep(10);
+    // Each round: lead, change the value, step down; nobody waits for the observer.
+    const expected: (string | null)[] = [null];
+    for (let round = 0; round < 5; round++) {
+      await candidate.campaign(`v${round}`);
+      expect(await candidate.proclaim(`v${round}b`)).toBe(true);
+      await candidate.resign();
+      expected.push(`v${round}`, `v${round}b`, null);
+    }
+    // Completeness, not speed: give the observer ample time to catch up, then compare.
+    for (let waited = 0; seen.length < expected.length && waited < 10_000; waited += 10)
+      await sleep(10);
+    controller.abort();
+    await watching;
+    expect(seen).toEqual(expected);
   });
 });

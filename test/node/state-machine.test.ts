@@ -209,3 +209,39 @@ describe("state machine - in a worker thread", () => {
     }
   });
 });
+
+describe("state machine - sessions", () => {
+  const entry = (index: number, command: Omit<LogCommand, "ts">): Entry => ({
+    term: 1,
+    index,
+    type: EntryType.normal,
+    data: encodeCommand({ ...command, ts: 1 }),
+    chk: 0,
+  });
+
+  test("state machine - a session txn whose answer is too large to keep applies, and its retry is told so", async () => {
+    const machine = await open(await dirs.make("sm"));
+    const big = "v".repeat(1 << 20);
+    const puts = [1, 2, 3, 4, 5].map((k) =>
+      entry(k, { kv: { op: "put", key: `p${k}`, value: big } }),
+    );
+    await machine.apply(puts);
+    // A small request (128 scans of 5 MiB) whose answer is 640 MiB: more than a string holds.
+    const scan = { op: "scan" as const, range: { prefix: "p" }, limit: 10 };
+    const txn = {
+      kv: { op: "txn" as const, compare: [], success: Array(128).fill(scan), failure: [] },
+      session: { id: "s", seq: 1 },
+    };
+    const first = await machine.apply([entry(6, txn)]);
+    expect(first.answers.get(6)).toMatchObject({ ok: true, result: { succeeded: true } });
+    const retry = await machine.apply([entry(7, txn)]);
+    expect(retry.answers.get(7)).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    // The session goes on as usual.
+    const next = { kv: { op: "put" as const, key: "a", value: "1" }, session: { id: "s", seq: 2 } };
+    expect((await machine.apply([entry(8, next)])).answers.get(8)).toMatchObject({ ok: true });
+    expect((await machine.apply([entry(9, next)])).answers.get(9)).toMatchObject({
+      ok: true,
+      result: { index: 8 },
+    });
+  });
+});

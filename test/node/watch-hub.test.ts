@@ -158,6 +158,34 @@ describe("watch hub", () => {
     expect(t.respond.frames(1).filter((f) => !f.canceled)).toHaveLength(1);
   });
 
+  test("catching-up watches of a connection that does not read hold a bounded buffer together", async () => {
+    const bound = 64 * 1024;
+    const t = hubWithFakes({ maxCatchupBufferBytes: bound });
+    for (let r = 1; r <= 200; r++) t.apply(put(r, "a", "1"));
+    t.respond.rooms.set(1, "full");
+    // Each watch's first history read (cut by its limit) is held: it stays catching up,
+    // buffering the live changes.
+    for (let w = 0; w < 50; w++) t.watch(1, { prefix: "", startRevision: 1 });
+    await settle();
+    for (let r = 201; r < 400; r++) t.apply(put(r, "a", "v".repeat(1000)));
+    expect(t.hub.size).toBe(50);
+    // One connection's buffers are bounded together, not per watch (50 × 64 KiB).
+    expect(t.hub.bufferedBytes).toBeLessThanOrEqual(bound + 2_000);
+    // Once it reads again, every watch catches up from the history: nothing was lost.
+    t.respond.rooms.set(1, "open");
+    for (let k = 0; k < 20; k++) {
+      t.scheduler.tick(50);
+      await settle();
+    }
+    t.apply(put(400, "a", "end"));
+    for (const reply of t.respond.replies(1)) {
+      const watch = okResult(reply).watch as number;
+      expect(revisions(t.respond.frames(1, watch))).toEqual(
+        Array.from({ length: 400 }, (_, k) => k + 1),
+      );
+    }
+  });
+
   test("held frames go out in order once the client reads again", () => {
     const t = hubWithFakes();
     t.watch(1, { key: "a" });

@@ -148,6 +148,11 @@ describe("protocol - revisions, range ops, txn, compact (CONTRACT §5)", () => {
       [{ compare: [{ key: "a", target: "value", op: "==", value: 1 }] }, '"value"'],
       [{ compare: [{ key: "a", target: "version", op: "==", value: "1" }] }, '"value"'],
       [{ compare: [{ key: "a", target: "lease", op: "==", value: 5 }] }, '"value"'],
+      // Past int64, as put's "lease" refuses it.
+      [
+        { compare: [{ key: "a", target: "lease", op: "==", value: "9223372036854775808" }] },
+        '"value"',
+      ],
       [{ compare: [{ key: "", target: "version", op: "==", value: 1 }] }, '"key"'],
       [{ success: [{ op: "incr", key: "a", delta: 1 }] }, "success[0]"],
       [{ success: [{ op: "txn" }] }, "success[0]"],

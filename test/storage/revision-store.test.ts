@@ -3,12 +3,13 @@ import { ClassicLevel } from "classic-level";
 import fc from "fast-check";
 import { afterEach, describe, expect, test } from "vitest";
 import type { KvCommand, KvEngine, KvRead, KvResult } from "../../storage/engines/engine.js";
+import type { KvBackend } from "../../storage/engines/kv-backend.js";
 import { writeKvCheckpoint } from "../../storage/engines/kv-checkpoint.js";
 import { LevelKvEngine } from "../../storage/engines/kv-level.js";
 import { sealValue } from "../../storage/engines/kv-level-integrity.js";
 import { MemoryKvEngine } from "../../storage/engines/kv-memory.js";
 import type { HistorySettings } from "../../storage/engines/revision-store.js";
-import type { KeyValue } from "../../storage/engines/revisions.js";
+import type { HistoryRead, KeyValue } from "../../storage/engines/revisions.js";
 import { TempDirs } from "./helpers.js";
 
 const dirs = new TempDirs();
@@ -295,6 +296,27 @@ describe.each(KINDS)("revision store (%s)", (kind) => {
       if (settings.keepRevisions) expect(one.compactedRevision).toBe(10);
       else expect(one.stats().historyBytes).toBeLessThanOrEqual(400);
     }
+  });
+
+  test("history bounds - a history read while a write forgets history says COMPACTED, never skips", async () => {
+    const engine = await make(kind, { keepRevisions: 2, keepBytes: 0 });
+    const put = (index: number) => ({
+      index,
+      command: { op: "put", key: "a", value: String(index) } as KvCommand,
+    });
+    await engine.applyBatch([put(1)], 1);
+    await engine.applyBatch([put(2)], 2);
+    // A read (a watch catching up) that lands as the write forgetting revisions 1 and 2 is done.
+    const backend = (engine as unknown as { backend: KvBackend }).backend;
+    const write = backend.write.bind(backend);
+    let read: Promise<HistoryRead> | null = null;
+    backend.write = async (batch) => {
+      await write(batch);
+      read = engine.history(1, {}, 100);
+    };
+    await engine.applyBatch([put(3), put(4)], 4);
+    const answer = await read!;
+    expect(answer.ok ? answer.changes.map((c) => c.revision) : "compacted").toBe("compacted");
   });
 
   test("checkpoint - carries metadata, history and the compacted revision; restores into either kind", async () => {
