@@ -40,6 +40,8 @@ export const configSchema = z
     dataDir: z.string().min(1),
     listenClient: address,
     listenPeer: address,
+    /** etcd's v3 gRPC API (CONTRACT §7, docs/etcd-compat.md); unset: not served. */
+    listenEtcd: address.optional(),
     /** name=host:port,… — every member's peer address. */
     initialCluster: z.string().min(1),
     initialClusterState: z.enum(["new", "existing"]).default("new"),

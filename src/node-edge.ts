@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Closer } from "../queues/mod.js";
+import { createEtcdDoor, type EtcdDoor, type SnapshotSource } from "../stages/ingress/etcd/mod.js";
 import { IngressStage } from "../stages/ingress/mod.js";
 import type { Pipeline } from "../stages/pipeline.js";
 import type { Readiness } from "../stages/raft-step/mod.js";
@@ -11,6 +12,7 @@ import { renderDashboard } from "./dashboard/page.js";
 import { HttpRoutes } from "./http/routes.js";
 import { latestSnapshotFile } from "./http/snapshot-download.js";
 import { NodeMetrics } from "./metrics.js";
+import { snapshotFileHeader } from "./snapshot-file.js";
 
 /** Whether the node is stopping (it is then not ready), shared by the routes and the node. */
 export interface Lifecycle {
@@ -27,6 +29,8 @@ export class NodeEdge {
   readonly http: HttpRoutes;
   readonly ingress: IngressStage;
   readonly metrics: NodeMetrics;
+  /** etcd's v3 gRPC API, when `listenEtcd` is set (stages/ingress/etcd). */
+  readonly etcd: EtcdDoor | null;
 
   constructor(
     private readonly config: NodeConfig,
@@ -63,6 +67,10 @@ export class NodeEdge {
       { ...pipeline.edgePorts(), http: this.http, watches: pipeline.apply },
       log.child({ stage: "ingress" }),
     );
+    this.etcd = etcdDoor(config, pipeline, log, {
+      latest: () => latestSnapshotFile(snapshots),
+      fileHeader: snapshotFileHeader,
+    });
     // Built at start (after ingress, whose counters it reads): the histograms and the CPU
     // counter cover the node's whole life.
     const stages = [raftStep, walAppend, replicate, apply, pipeline.respond].flatMap((s) =>
@@ -93,19 +101,34 @@ export class NodeEdge {
     };
   }
 
-  closer(): Closer {
-    return { name: "ingress", close: () => this.ingress.stop() };
+  /** Both front doors: the WebSocket one (and the peer port), then etcd's if configured. */
+  async start(): Promise<{ clientPort: number; peerPort: number }> {
+    const ports = await this.ingress.start();
+    await this.etcd?.start();
+    return ports;
   }
 
+  closer(): Closer {
+    return {
+      name: "ingress",
+      close: async () => {
+        await this.etcd?.stop();
+        await this.ingress.stop();
+      },
+    };
+  }
+
+  /** Both doors count together (the etcd door's RPCs as frames; its sessions as connections). */
   private ingressCounters(): IngressCounters {
     const { stats } = this.ingress;
+    const etcd = this.etcd?.stats ?? { calls: 0, badRequests: 0, overloaded: 0, unauthorized: 0 };
     return {
       connections: this.pipeline.connections.size,
-      frames: stats.frames,
-      badFrames: stats.badFrames,
-      overloaded: stats.overloaded,
+      frames: stats.frames + etcd.calls,
+      badFrames: stats.badFrames + etcd.badRequests,
+      overloaded: stats.overloaded + etcd.overloaded,
       peerDropped: stats.peerDropped,
-      unauthorized: stats.unauthorized,
+      unauthorized: stats.unauthorized + etcd.unauthorized,
       peerFrames: stats.peerFrames,
       peerRejected: stats.peerRejected,
     };
@@ -161,6 +184,36 @@ function ingressOptions(config: NodeConfig): ConstructorParameters<typeof Ingres
     peerToken: config.auth.peerToken ?? null,
     nodeName: config.name,
   };
+}
+
+function etcdDoor(
+  config: NodeConfig,
+  pipeline: Pipeline,
+  log: Logger,
+  snapshots: SnapshotSource,
+): EtcdDoor | null {
+  if (config.listenEtcd === undefined) return null;
+  const [host, port] = splitHostPort(config.listenEtcd);
+  const { raftStep } = pipeline;
+  return createEtcdDoor(
+    pipeline.connections,
+    { ...pipeline.edgePorts(), watches: pipeline.apply },
+    {
+      host,
+      port,
+      name: config.name,
+      dataDir: config.dataDir,
+      initialCluster: config.initialCluster,
+      limits: ingressOptions(config).limits,
+      maxScanLimit: config.limits.maxScanLimit,
+      requestTimeoutMs: config.limits.requestTimeoutMs,
+      clientToken: config.auth.clientToken ?? null,
+      adminToken: config.auth.adminToken ?? null,
+      snapshots,
+      local: () => raftStep.status(),
+    },
+    log.child({ stage: "ingress", door: "etcd" }),
+  );
 }
 
 export function splitHostPort(address: string): [string, number] {

@@ -88,7 +88,7 @@ export class StageraftNode {
       await pipeline.load().catch((error: Error) => {
         throw new StartupError(`the state machine could not load: ${error.message}`);
       });
-      ports = await edge.ingress.start();
+      ports = await edge.start();
     } catch (error) {
       // The one cleanup path: the stop sequence, on stages that never ran.
       await runClosers(pipeline.closers([edge.closer()], coreClosers), stopDeadlineMs, log);

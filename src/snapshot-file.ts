@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
 import CRC32C from "crc-32/crc32c.js";
 import type { SnapshotMeta } from "../raft/mod.js";
@@ -17,9 +18,12 @@ export class SnapshotFileError extends Error {
   override readonly name = "SnapshotFileError";
 }
 
-/** The bytes that precede the archive in a saved snapshot. */
-export function snapshotFileHeader(meta: SnapshotMeta): Buffer {
-  const json = Buffer.from(JSON.stringify(meta));
+/**
+ * The bytes that precede the archive in a saved snapshot. `padding` spaces after the meta JSON
+ * (still JSON) align the file for etcd's trailer (ETCD_TRAILER_BYTES).
+ */
+export function snapshotFileHeader(meta: SnapshotMeta, padding = 0): Buffer {
+  const json = Buffer.from(JSON.stringify(meta) + " ".repeat(padding));
   const length = Buffer.alloc(4);
   length.writeUInt32BE(json.length, 0);
   return Buffer.concat([SNAPSHOT_FILE_MAGIC, length, json]);
@@ -50,7 +54,10 @@ export async function checkSnapshotFile(path: string): Promise<SnapshotFileInfo>
     await handle.read(metaBytes, 0, metaLength, head.length);
     const meta = parseMeta(metaBytes, path);
     const archiveOffset = head.length + metaLength;
-    if (fileSize !== archiveOffset + meta.size)
+    const end = archiveOffset + meta.size;
+    // Saved by etcdctl from the etcd door: etcd's sha256 trailer follows (stages/ingress/etcd).
+    if (fileSize === end + ETCD_TRAILER_BYTES) await checkEtcdTrailer(handle, end, path);
+    else if (fileSize !== end)
       throw new SnapshotFileError(
         `${path}: ${fileSize - archiveOffset} archive bytes, ${meta.size} in its meta (truncated?)`,
       );
@@ -59,6 +66,28 @@ export async function checkSnapshotFile(path: string): Promise<SnapshotFileInfo>
   } finally {
     await handle.close();
   }
+}
+
+/** etcdctl's snapshot check: a sha256 of the bytes before it, the file 32 mod 512 long. */
+export const ETCD_TRAILER_BYTES = 32;
+
+async function checkEtcdTrailer(
+  handle: Awaited<ReturnType<typeof open>>,
+  end: number,
+  path: string,
+): Promise<void> {
+  const hash = createHash("sha256");
+  const chunk = Buffer.alloc(Math.min(chunkBytes, Math.max(end, 1)));
+  for (let at = 0; at < end; ) {
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, end - at), at);
+    if (bytesRead === 0) break;
+    hash.update(chunk.subarray(0, bytesRead));
+    at += bytesRead;
+  }
+  const trailer = Buffer.alloc(ETCD_TRAILER_BYTES);
+  await handle.read(trailer, 0, ETCD_TRAILER_BYTES, end);
+  if (!hash.digest().equals(trailer))
+    throw new SnapshotFileError(`${path}: the sha256 trailer does not match the file`);
 }
 
 function parseMeta(bytes: Buffer, path: string): SnapshotMeta {

@@ -43,7 +43,8 @@ export async function restoreSnapshot(
   const store = new SnapshotStore(join(options.dataDir, "snap"));
   await store.open();
   await pipeline(
-    createReadStream(file, { start: archiveOffset }),
+    // The archive only: a file saved by etcdctl ends in etcd's sha256 trailer after it.
+    createReadStream(file, { start: archiveOffset, end: archiveOffset + meta.size - 1 }),
     createWriteStream(store.tempPath()),
   );
   const handle = await open(store.tempPath(), "r+");

@@ -9,6 +9,7 @@ export function registerServe(program: Command): void {
     .option("--data-dir <dir>", "where the WAL, snapshots and engine data live")
     .option("--listen-client <host:port>", "WebSocket /v1, /health, /metrics and /dashboard")
     .option("--listen-peer <host:port>", "Raft traffic from the other nodes")
+    .option("--listen-etcd <host:port>", "etcd's v3 gRPC API (docs/etcd-compat.md)")
     .option("--initial-cluster <list>", "name=host:port,… every member's peer address")
     .addOption(
       new Option(
@@ -28,6 +29,7 @@ export function registerServe(program: Command): void {
             dataDir: options.dataDir,
             listenClient: options.listenClient,
             listenPeer: options.listenPeer,
+            listenEtcd: options.listenEtcd,
             initialCluster: options.initialCluster,
             initialClusterState: options.initialClusterState,
           },

@@ -42,6 +42,8 @@ export const fastRaft = { tickMs: 20, electionTicks: 10, heartbeatTicks: 2 };
 export class TestCluster {
   readonly nodes: NodeProcess[] = [];
   private readonly clients: StageraftClient[] = [];
+  /** Flags every spawn of a node adds (set in `prepare`, e.g. a --listen-etcd per node). */
+  nodeArgs: (node: NodeProcess) => string[] = () => [];
 
   private constructor(
     readonly root: string,
@@ -147,6 +149,7 @@ export class TestCluster {
       this.initialCluster,
       "--config",
       this.configPath,
+      ...this.nodeArgs(node),
       ...extraArgs,
     ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
