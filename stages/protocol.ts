@@ -110,19 +110,22 @@ export interface WatchRequest {
   readonly noDelete: boolean;
 }
 
+/** A txn's put (the client's type too). */
+export interface TxnPutOp {
+  readonly op: "put";
+  readonly key: string;
+  readonly value: string;
+  readonly prevKv?: boolean;
+  /** Attach the key to this lease, as put's (CONTRACT §5). */
+  readonly lease?: string;
+}
+
 /**
  * A txn's op as the client sends it. Decoded requests keep the wire's shape: a follower
  * forwards them and the leader decodes them again (stages/replicate/peer-gateway.ts).
  */
 export type TxnRequestOp =
-  | {
-      readonly op: "put";
-      readonly key: string;
-      readonly value: string;
-      readonly prevKv?: boolean;
-      /** As put's (CONTRACT §5). */
-      readonly lease?: string;
-    }
+  | TxnPutOp
   | { readonly op: "get"; readonly key: string }
   | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
   | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan)

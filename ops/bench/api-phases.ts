@@ -5,6 +5,7 @@
  */
 import type { ApiTarget } from "./api-targets.js";
 import { sleep } from "./launch.js";
+import { xorshift } from "./xorshift.js";
 
 export type ApiPhase = "watch" | "txn" | "lease";
 export const apiPhases: readonly ApiPhase[] = ["watch", "txn", "lease"];
@@ -48,19 +49,6 @@ function codeOf(error: unknown): string {
   const code = (error as { code?: unknown })?.code;
   if (typeof code === "string") return code;
   return (error as Error)?.name ?? "UNKNOWN";
-}
-
-/** Seeded xorshift32: the same choices for both systems. */
-export function xorshift(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
 }
 
 /**

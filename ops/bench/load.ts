@@ -14,6 +14,7 @@ import http from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
 import hdr from "hdr-histogram-js";
 import { connect, type StageraftClient, StageraftError } from "../../src/mod.js";
+import { xorshift } from "./xorshift.js";
 
 export type PhaseOp = "load" | "put" | "get-linearizable" | "get-lease" | "get-stale";
 
@@ -93,19 +94,6 @@ function errorCode(error: unknown): string {
 /** A 16-byte key: "k" and 15 digits. */
 export function keyOf(index: number): string {
   return `k${String(index).padStart(15, "0")}`;
-}
-
-/** Seeded xorshift32: cheap uniform key choice, reproducible per worker. */
-function xorshift(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state;
-  };
 }
 
 const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

@@ -4,15 +4,18 @@
  * [op.put("k", "v")] })`.
  */
 
-/** A key with its metadata, as get and scan return it (keysOnly items have no value). */
-export interface KeyValue {
-  readonly key: string;
-  readonly value: string;
-  readonly createRevision: number;
-  readonly modRevision: number;
-  readonly version: number;
-  readonly lease: string | null;
-}
+import type { TxnPutOp } from "../../stages/protocol.js";
+import type {
+  CompareOp,
+  CompareTarget,
+  KeySpan,
+  TxnCompare,
+} from "../../storage/engines/engine.js";
+import type { KeyValue } from "../../storage/engines/revisions.js";
+
+// The shapes the server decodes, shared so the two cannot drift apart.
+export type { CompareOp, CompareTarget } from "../../storage/engines/engine.js";
+export type { KeyValue } from "../../storage/engines/revisions.js";
 
 export interface GetResult {
   readonly found: boolean;
@@ -36,11 +39,8 @@ export interface ScanResult {
   readonly index: number;
 }
 
-export interface RangeOptions {
-  readonly prefix?: string;
-  readonly start?: string;
-  readonly end?: string;
-}
+/** Keys a range op covers: a prefix, and/or [start, end). */
+export type RangeOptions = KeySpan;
 
 export interface ScanRequestOptions extends RangeOptions {
   readonly limit?: number;
@@ -48,25 +48,10 @@ export interface ScanRequestOptions extends RangeOptions {
   readonly countOnly?: boolean;
 }
 
-export type CompareTarget = "value" | "version" | "createRevision" | "modRevision" | "lease";
-export type CompareOp = "==" | "!=" | "<" | ">";
-
-export interface Compare {
-  readonly key: string;
-  readonly target: CompareTarget;
-  readonly op: CompareOp;
-  readonly value: string | number | null;
-}
+export type Compare = TxnCompare;
 
 export type TxnOp =
-  | {
-      readonly op: "put";
-      readonly key: string;
-      readonly value: string;
-      readonly prevKv?: boolean;
-      /** Attach the key to this lease. */
-      readonly lease?: string;
-    }
+  | TxnPutOp
   | { readonly op: "get"; readonly key: string }
   | ({ readonly op: "delete"; readonly key?: string; readonly prevKv?: boolean } & RangeOptions)
   | ({ readonly op: "scan" } & ScanRequestOptions);

@@ -24,34 +24,33 @@ export interface Define {
  * reset, so a series whose label value left the snapshot (a removed peer) leaves the scrape.
  */
 export function snapshotFamilies(registry: Registry, current: () => LocalSnapshot): Define {
+  // The options both kinds share; `record` is the one difference (a gauge sets, a counter adds).
+  const options = <M extends { reset(): void }>(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    read: Read,
+    record: (metric: M, value: number, labels?: Labels) => void,
+  ) => ({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect(this: M) {
+      this.reset();
+      read(current(), (value, labels) => record(this, finite(value), labels));
+    },
+  });
   const define: Define = {
     gauge(name, help, labelNames, read) {
-      new Gauge({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
-          this.reset();
-          read(current(), (value, labels) =>
-            labels ? this.set(labels, finite(value)) : this.set(finite(value)),
-          );
-        },
-      });
+      new Gauge(
+        options<Gauge>(name, help, labelNames, read, (g, v, l) => (l ? g.set(l, v) : g.set(v))),
+      );
     },
     counter(name, help, labelNames, read) {
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
-          this.reset();
-          read(current(), (value, labels) =>
-            labels ? this.inc(labels, finite(value)) : this.inc(finite(value)),
-          );
-        },
-      });
+      new Counter(
+        options<Counter>(name, help, labelNames, read, (c, v, l) => (l ? c.inc(l, v) : c.inc(v))),
+      );
     },
     plain(kind, name, help, value) {
       define[kind](name, help, [], (s, put) => {

@@ -26,6 +26,12 @@ export interface RunOptions {
 export const ExitCode = { ok: 0, invariant: 2, liveness: 3, assertion: 4, crash: 5 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** The exit code of a run that threw `error`: a violated invariant, a failed assertion, or a crash. */
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof InvariantViolation) return ExitCode.invariant;
+  return error instanceof AssertionError ? ExitCode.assertion : ExitCode.crash;
+}
+
 export interface RunResult {
   readonly ok: boolean;
   readonly exitCode: ExitCode;
@@ -113,12 +119,7 @@ export function runEmulation(options: RunOptions): RunResult {
       failure = `liveness: no leader committed a write on every node within ${options.livenessMs ?? 30_000}ms after healing`;
     }
   } catch (error) {
-    exitCode =
-      error instanceof InvariantViolation
-        ? ExitCode.invariant
-        : error instanceof AssertionError
-          ? ExitCode.assertion
-          : ExitCode.crash;
+    exitCode = exitCodeFor(error);
     failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
   if (failure !== null) cluster.recorder?.markFailure(failure);

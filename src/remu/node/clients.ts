@@ -9,7 +9,7 @@ import {
   NOTHING_DONE_CODES,
   type PendingCall,
 } from "../../check/mod.js";
-import type { NodeHost } from "./host.js";
+import { adminConnection, type NodeHost } from "./host.js";
 
 /** What a client needs of the cluster: its nodes and the virtual time. */
 export interface ClientWorld {
@@ -127,19 +127,11 @@ export class SimClient {
   private connect(host: NodeHost): ClientConnection {
     if (this.host === host && this.connection !== null && !this.connection.closed)
       return this.connection;
-    const table = host.life!.pipeline.connections;
-    const connection: ClientConnection = {
-      connId: table.allocateId(),
-      admin: true,
-      inflight: 0,
-      queuedReplyBytes: 0,
-      bufferedBytes: () => 0,
-      closed: false,
-      send: (text) => this.answer(JSON.parse(text) as Answer),
-      cork: (fn) => fn(),
-      end: () => this.disconnected(),
-    };
-    table.add(connection);
+    const connection = adminConnection<Answer>(
+      host,
+      (reply) => this.answer(reply),
+      () => this.disconnected(),
+    );
     this.host = host;
     this.connection = connection;
     return connection;

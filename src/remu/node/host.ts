@@ -9,6 +9,7 @@ import {
 import type { FatalContext } from "../../../stages/items.js";
 import { Pipeline, type PipelineOptions } from "../../../stages/pipeline.js";
 import { InlineRaftCore } from "../../../stages/raft-step/mod.js";
+import type { ClientConnection } from "../../../stages/respond/mod.js";
 import { MemoryDisk } from "../../../storage/memory-disk.js";
 import { SnapshotStore } from "../../../storage/snapshot-store.js";
 import { Wal } from "../../../storage/wal.js";
@@ -225,4 +226,29 @@ export class NodeHost {
       watch: { progressIntervalMs: 5_000 },
     };
   }
+}
+
+/**
+ * An in-process admin connection added to `host`'s table, for the emulated clients and the
+ * membership driver: each reply arrives parsed, and `end` runs when the node drops it.
+ */
+export function adminConnection<Reply>(
+  host: NodeHost,
+  reply: (reply: Reply) => void,
+  end: () => void,
+): ClientConnection {
+  const table = host.life!.pipeline.connections;
+  const connection: ClientConnection = {
+    connId: table.allocateId(),
+    admin: true,
+    inflight: 0,
+    queuedReplyBytes: 0,
+    bufferedBytes: () => 0,
+    closed: false,
+    send: (text) => reply(JSON.parse(text) as Reply),
+    cork: (fn) => fn(),
+    end,
+  };
+  table.add(connection);
+  return connection;
 }

@@ -1,7 +1,6 @@
 import type { SeededRandom } from "../../../raft/rand.js";
 import type { ClientRequest } from "../../../stages/protocol.js";
-import type { ClientConnection } from "../../../stages/respond/mod.js";
-import type { NodeHost } from "./host.js";
+import { adminConnection, type NodeHost } from "./host.js";
 
 /** What the membership driver needs of the run. */
 export interface MembershipWorld {
@@ -70,7 +69,6 @@ export class MembershipDriver {
 
   private send(host: NodeHost, request: ClientRequest, done: (reply: Reply) => void): void {
     const pipeline = host.life!.pipeline;
-    const table = pipeline.connections;
     this.busy = true;
     let settled = false;
     const finish = (reply: Reply) => {
@@ -83,18 +81,9 @@ export class MembershipDriver {
       );
       done(reply);
     };
-    const connection: ClientConnection = {
-      connId: table.allocateId(),
-      admin: true,
-      inflight: 0,
-      queuedReplyBytes: 0,
-      bufferedBytes: () => 0,
-      closed: false,
-      send: (text) => finish(JSON.parse(text) as Reply),
-      cork: (fn) => fn(),
-      end: () => finish({ ok: false, error: { code: "CONNECTION_LOST" } }),
-    };
-    table.add(connection);
+    const connection = adminConnection<Reply>(host, finish, () =>
+      finish({ ok: false, error: { code: "CONNECTION_LOST" } }),
+    );
     const target = { kind: "local" as const, connId: connection.connId, id: 1 };
     const deadline = host.life!.clock.now() + 8_000;
     if (!pipeline.raftStep.offer({ kind: "client", target, request, admin: true, deadline }))

@@ -1,10 +1,10 @@
-import { AssertionError, SeededRandom } from "../../../raft/mod.js";
+import { SeededRandom } from "../../../raft/mod.js";
 import type { NodeId } from "../../../raft/types.js";
 import type { PeerGatewayPorts } from "../../../stages/replicate/mod.js";
 import { HistoryRecorder, type KvInput, type KvOutput } from "../../check/mod.js";
 import { InvariantChecker, InvariantKind, InvariantViolation } from "../invariants.js";
 import { VirtualNetwork } from "../network.js";
-import { ExitCode, type RunResult } from "../run.js";
+import { ExitCode, exitCodeFor, type RunResult } from "../run.js";
 import { Trace } from "../trace.js";
 import { checkHistory, checkReplicas } from "./checks.js";
 import { SimClient, sessionFor } from "./clients.js";
@@ -142,12 +142,7 @@ class NodeSim {
       if (failure !== null) exitCode = ExitCode.invariant;
     } catch (error) {
       failure = `${(error as Error).name}: ${(error as Error).message}`;
-      exitCode =
-        error instanceof InvariantViolation
-          ? ExitCode.invariant
-          : error instanceof AssertionError
-            ? ExitCode.assertion
-            : ExitCode.crash;
+      exitCode = exitCodeFor(error);
     }
     return {
       ok: failure === null,
