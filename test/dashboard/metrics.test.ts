@@ -29,6 +29,21 @@ async function scrape(name: string): Promise<{ text: string; type: string | null
   return { text: await response.text(), type: response.headers.get("content-type") };
 }
 
+/**
+ * Read `what` from the leader as it is when read: a loaded machine can move leadership between
+ * beforeAll and a test, so the leader is found again, and the read retried if it moved meanwhile.
+ */
+async function fromLeader<T>(
+  what: (name: string) => Promise<T>,
+  isLeader: (read: T) => boolean,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    leader = await cluster.waitForLeader();
+    const read = await what(leader);
+    if (isLeader(read) || attempt === 5) return read;
+  }
+}
+
 /** The first picture /dashboard/live sends, or the HTTP status that refused the upgrade. */
 function live(
   name: string,
@@ -140,8 +155,11 @@ describe("metrics - /metrics from prom-client", () => {
   });
 
   it("metrics - Raft, WAL, engines, connections and the default process metrics", async () => {
+    const metrics = await fromLeader(
+      async (name) => parseExposition((await scrape(name)).text),
+      (read) => sampleValue(read, "stageraft_raft_is_leader") === 1,
+    );
     const health = await cluster.health(leader);
-    const metrics = parseExposition((await scrape(leader)).text);
     expect(sampleValue(metrics, "stageraft_raft_is_leader")).toBe(1);
     expect(sampleValue(metrics, "stageraft_raft_term")).toBe(health?.term);
     expect(sampleValue(metrics, "stageraft_raft_commit_index")).toBeGreaterThanOrEqual(40);
@@ -254,7 +272,10 @@ describe("dashboard - page, assets and the live feed", () => {
   });
 
   it("dashboard - the snapshot holds the six stages in path order, Raft and the cluster", async () => {
-    const { snapshot } = await live(leader, `?token=${auth.clientToken}`);
+    const { snapshot } = await fromLeader(
+      (name) => live(name, `?token=${auth.clientToken}`),
+      (read) => (read.snapshot?.raft as { role?: string } | undefined)?.role === "leader",
+    );
     const s = snapshot as {
       node: string;
       stages: { name: string; kind: string }[];
