@@ -142,7 +142,8 @@ function decodeMemberAdd(frame: Record<string, unknown>): ClientRequest {
     op: "member-add",
     name: nameField(frame, "name"),
     peer: addressField(frame, "peer"),
-    client: addressField(frame, "client"),
+    // null (not absent: that stays BAD_REQUEST): learned from the member's hello.
+    client: frame.client === null ? null : addressField(frame, "client"),
     voter,
   };
 }

@@ -81,7 +81,8 @@ export type ClientRequest =
       readonly op: "member-add";
       readonly name: string;
       readonly peer: string;
-      readonly client: string;
+      /** null: learned from the member's hello once it starts (etcd's MemberAdd). */
+      readonly client: string | null;
       readonly voter: boolean;
     }
   | { readonly op: "member-remove"; readonly name: string }

@@ -33,18 +33,24 @@ export function registerMemberCommands(program: Command): void {
     )
     .argument("<name>")
     .requiredOption("--peer <host:port>", "its peer address")
-    .requiredOption("--client <host:port>", "its client address")
+    .option("--client <host:port>", "its client address (default: learned when it starts)")
     .option("--learner", "keep it a non-voting learner (until member promote)")
     .action(
       async (
         name: string,
-        options: { peer: string; client: string; learner?: boolean },
+        options: { peer: string; client?: string; learner?: boolean },
         command: Command,
       ) =>
         run(command, async (client, { write }) => {
           const { peer, client: address } = options;
           const voter = !options.learner;
-          printMembers(await client.memberAdd({ name, peer, client: address, voter }), write);
+          const member = {
+            name,
+            peer,
+            ...(address === undefined ? {} : { client: address }),
+            voter,
+          };
+          printMembers(await client.memberAdd(member), write);
           return CliExit.ok;
         }),
     );

@@ -219,11 +219,12 @@ export class StageraftClient {
   async memberAdd(member: {
     name: string;
     peer: string;
-    client: string;
+    /** Omitted (sent as null): the cluster learns it from the member's hello once it starts. */
+    client?: string | null;
     voter?: boolean;
   }): Promise<MemberInfo[]> {
-    return ((await this.request({ op: "member-add", ...member })) as { members: MemberInfo[] })
-      .members;
+    const frame = { op: "member-add", ...member, client: member.client ?? null };
+    return ((await this.request(frame)) as { members: MemberInfo[] }).members;
   }
 
   async memberRemove(name: string): Promise<MemberInfo[]> {

@@ -29,6 +29,12 @@ export class EtcdCluster {
     return client;
   }
 
+  /** A new node (with its etcd door) that joins the running cluster; added by the caller. */
+  async join(name: string): Promise<{ peer: string; client: string }> {
+    this.etcd.set(name, `127.0.0.1:${await freePort()}`);
+    return this.cluster.join(name);
+  }
+
   async stop(): Promise<void> {
     for (const client of this.clients.splice(0)) client.close();
     await this.cluster.stop();

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { type Etcd3, GRPCNotImplementedError } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import { afterEach, describe, expect, it } from "vitest";
 import { EtcdCluster } from "./etcd-harness.js";
 
@@ -157,9 +157,12 @@ describe("etcd v3 API - the etcd3 npm client against a 3-node cluster", () => {
     expect(after.leader).toBe(target.ID);
 
     await expect(client.cluster.memberRemove({ ID: "42" })).rejects.toThrow(/member not found/);
-    await expect(
-      client.cluster.memberAdd({ peerURLs: ["http://127.0.0.1:1"] }),
-    ).rejects.toBeInstanceOf(GRPCNotImplementedError);
+    await expect(client.cluster.memberAdd({ peerURLs: ["127.0.0.1:1"] })).rejects.toThrow(
+      "etcdserver: given member URLs are invalid",
+    );
+    await expect(client.cluster.memberAdd({ peerURLs: [self.peerURLs[0]!] })).rejects.toThrow(
+      "etcdserver: Peer URLs already exists",
+    );
     await expect(client.auth.authenticate({ name: "root", password: "x" })).rejects.toThrow(
       /not supported by stageraft/,
     );
@@ -184,6 +187,35 @@ describe("etcd v3 API - the etcd3 npm client against a 3-node cluster", () => {
     );
     const removed = await client.cluster.memberRemove({ ID: learner.ID });
     expect(removed.members.map((m) => m.name).sort()).toEqual(["n1", "n2", "n3"]);
+  });
+
+  it("Cluster: MemberAdd of a started node, named in its peer URL, joins and is promoted", async () => {
+    const etcd = await startCluster();
+    const client = connect(etcd.get("n1")!);
+    const n4 = await cluster!.join("n4");
+    const added = await client.cluster.memberAdd({ peerURLs: [`http://n4@${n4.peer}`] });
+    expect(added.member.name).toBe("n4");
+    expect(added.member.peerURLs).toEqual([`http://${n4.peer}`]);
+    expect(added.members.map((m) => m.name).sort()).toEqual(["n1", "n2", "n3", "n4"]);
+    // A voter: stageraft adds it as a learner and promotes it once it caught up; its client
+    // address comes with its hello.
+    await expect
+      .poll(
+        async () => {
+          const listed = (await client.cluster.memberList({})).members.find((m) => m.name === "n4");
+          return { learner: listed?.isLearner, clientURLs: listed?.clientURLs };
+        },
+        { timeout: 20_000, interval: 200 },
+      )
+      .toEqual({ learner: false, clientURLs: [`ws://${n4.client}/v1`] });
+    // A learner without a name in its URL is named after its peer address.
+    const learner = await client.cluster.memberAdd({
+      peerURLs: ["http://127.0.0.1:9"],
+      isLearner: true,
+    });
+    expect(learner.member.name).toBe("127.0.0.1-9");
+    expect(learner.member.isLearner).toBe(true);
+    expect(learner.member.clientURLs).toEqual([]);
   });
 
   it("auth: the configured tokens as gRPC metadata; none or a wrong one is refused", async () => {

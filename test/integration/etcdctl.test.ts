@@ -249,3 +249,53 @@ describe.skipIf(ETCDCTL === undefined)("etcdctl against stageraft's etcd door", 
     expect((await stat(archive.dataPath(restored.index))).size).toBe(meta.size);
   }, 60_000);
 });
+
+describe.skipIf(ETCDCTL === undefined)(
+  "etcdctl member add/promote/remove against stageraft",
+  () => {
+    let etcd: EtcdCluster | null = null;
+
+    afterAll(async () => {
+      await etcd?.stop();
+    });
+
+    it("member add --learner of a started node, promote once it caught up, remove", async () => {
+      etcd = await EtcdCluster.start();
+      const endpoint = etcd.etcd.get("n1")!;
+      const n4 = await etcd.join("n4");
+      const added = await etcdctl(endpoint, [
+        "member",
+        "add",
+        "n4",
+        `--peer-urls=http://n4@${n4.peer}`,
+        "--learner",
+      ]);
+      expect(added).toMatch(/^Member [0-9a-f]+ added to cluster [0-9a-f]+/);
+      expect(added).toContain('ETCD_NAME="n4"');
+      const id = /^Member ([0-9a-f]+) added/.exec(added)![1]!;
+      const row = async () =>
+        (await etcdctl(endpoint, ["member", "list"]))
+          .split("\n")
+          .map((line) => line.split(", "))
+          .find((cols) => cols[0] === id);
+      // ID, status, name, peer URLs, client URLs, is learner
+      expect((await row())?.slice(2, 4)).toEqual(["n4", `http://${n4.peer}`]);
+      expect((await row())?.[5]).toBe("true");
+      // Promoted once it has caught up (before that etcd's "in sync" refusal: retried).
+      await expect
+        .poll(
+          () =>
+            etcdctl(endpoint, ["member", "promote", id]).catch(
+              (error: { stderr: string }) => error.stderr,
+            ),
+          { timeout: 20_000, interval: 500 },
+        )
+        .toMatch(/Member [0-9a-f]+ promoted in cluster [0-9a-f]+/);
+      expect((await row())?.[5]).toBe("false");
+      expect((await row())?.[4]).toBe(`ws://${n4.client}/v1`);
+      const removed = await etcdctl(endpoint, ["member", "remove", id]);
+      expect(removed).toMatch(/Member [0-9a-f]+ removed from cluster [0-9a-f]+/);
+      expect(await row()).toBeUndefined();
+    }, 90_000);
+  },
+);

@@ -277,6 +277,8 @@ describe("protocol - every op of the contract, with its exact field names", () =
     expect(refused({ ...base, peer: "no-port" })).toBe("BAD_REQUEST");
     expect(refused({ ...base, peer: "h:70000" })).toBe("BAD_REQUEST");
     expect(refused({ ...base, client: undefined })).toBe("BAD_REQUEST");
+    // null: the member's hello will tell (etcd's MemberAdd carries no client address).
+    expect(accepted({ ...base, client: null })).toMatchObject({ client: null });
     expect(refused({ ...base, client: 7004 })).toBe("BAD_REQUEST");
   });
 

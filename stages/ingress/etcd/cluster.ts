@@ -1,5 +1,6 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { status } from "@grpc/grpc-js";
 import { memberId } from "./bytes.js";
 import type { Call, Handlers } from "./door.js";
 import { EtcdError } from "./errors.js";
@@ -22,7 +23,7 @@ export const ETCD_API_VERSION = "3.4.0";
 interface NativeMember {
   readonly name: string;
   readonly peer: string;
-  readonly client: string;
+  readonly client: string | null;
   readonly voter: boolean;
 }
 
@@ -34,10 +35,26 @@ export function clusterHandlers(ctx: ClusterContext): Handlers {
   });
   return {
     MemberList: async (call) => answer(await call({ op: "members" })),
-    MemberAdd: () => {
-      throw EtcdError.unimplemented(
-        "MemberAdd is not supported: a stageraft member needs a name and a client address, which etcd's request does not carry; use `stageraft member add NAME --peer HOST:PORT --client HOST:PORT` (docs/etcd-compat.md)",
-      );
+    MemberAdd: async (call, req) => {
+      const { name, peer } = addedMember(req.peerURLs);
+      const before = ((await call({ op: "members" })).members as NativeMember[]) ?? [];
+      if (before.some((m) => m.peer === peer))
+        throw new EtcdError(status.FAILED_PRECONDITION, "etcdserver: Peer URLs already exists");
+      if (before.some((m) => m.name === name))
+        throw new EtcdError(status.FAILED_PRECONDITION, "etcdserver: member ID already exist");
+      const reply = await call({
+        op: "member-add",
+        name,
+        peer,
+        client: null,
+        voter: req.isLearner !== true,
+      });
+      const listed = members(ctx, reply);
+      return {
+        header: ctx.header(ctx.appliedIndex()),
+        member: listed.find((m) => m.name === name) ?? null,
+        members: listed,
+      };
     },
     MemberRemove: async (call, req) => {
       const name = await memberName(call, req.ID);
@@ -57,9 +74,36 @@ function members(ctx: ClusterContext, reply: Fields): Fields[] {
     peerURLs: [`http://${m.peer}`],
     // Only this node's etcd address is known here; the others' etcd doors are not in the
     // membership, so their native (WebSocket) address is listed.
-    clientURLs: [m.name === ctx.self ? `http://${ctx.etcdAddress()}` : `ws://${m.client}/v1`],
+    // A member added but not yet started has no client address yet (etcd lists none either).
+    clientURLs:
+      m.name === ctx.self
+        ? [`http://${ctx.etcdAddress()}`]
+        : m.client === null
+          ? []
+          : [`ws://${m.client}/v1`],
     isLearner: !m.voter,
   }));
+}
+
+/** An etcd peer URL: scheme, an optional member name as its user part, host, port. */
+const PEER_URL = /^(https?):\/\/(?:([A-Za-z0-9_.-]+)@)?([^:/@\s[\]]+):(\d{1,5})\/?$/;
+
+/**
+ * The stageraft member an etcd MemberAdd describes. etcd's request carries only peer URLs; a
+ * stageraft member also needs a name, which its node must be started with: the URL's user part
+ * (`http://n4@host:port`), else `host-port`. Its client address is learned from its hello.
+ */
+export function addedMember(peerURLs: unknown): { name: string; peer: string } {
+  const urls = Array.isArray(peerURLs) ? peerURLs : [];
+  if (urls.length !== 1 || typeof urls[0] !== "string")
+    throw EtcdError.invalid("given member URLs are invalid (stageraft takes exactly one peer URL)");
+  const match = PEER_URL.exec(urls[0]);
+  const port = Number(match?.[4]);
+  if (match === null || port < 1 || port > 65_535)
+    throw EtcdError.invalid("given member URLs are invalid (http://[name@]host:port)");
+  const host = match[3]!;
+  const name = match[2] ?? `${host}-${port}`;
+  return { name, peer: `${host}:${port}` };
 }
 
 /** The name of the member with etcd id `id`; NOT_FOUND as etcd's "member not found". */
