@@ -10,7 +10,7 @@ export type {
   BatchingControllerOptions,
   FillGauge,
 } from "./controller.js";
-export { AdmissionController, BatchingController } from "./controller.js";
+export { AdmissionController, BatchingController, LatencyLimiter } from "./controller.js";
 export { PoolClosedError, PoolFullError, WorkerCallError, WorkerExitedError } from "./errors.js";
 export type {
   QueueGauge,

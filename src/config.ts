@@ -146,6 +146,10 @@ export const configSchema = z
           .max(16 << 20)
           .default(8 << 20),
         requestTimeoutMs: z.number().int().min(10).default(5_000),
+        /** The p90 response time admission steers to (docs/operations.md); 0: no latency limit. */
+        admissionLatencyMs: z.number().int().min(0).default(250),
+        /** Requests in flight that the latency limit never refuses. */
+        admissionMinInflight: z.number().int().min(1).default(1_024),
         maxPeerFrameBytes: z
           .number()
           .int()

@@ -77,7 +77,7 @@ export class NodeEdge {
       s.stage === undefined ? [] : [s.stage],
     );
     this.metrics = new NodeMetrics(() => this.observer.local(), { node: config.name, stages });
-    pipeline.respond.replied = (target) => this.metrics.replied(target);
+    pipeline.respond.repliedHooks.push((target) => this.metrics.replied(target));
   }
 
   /** CONTRACT §7: /readyz's answer and /health's status; a stopping node is not ready. */

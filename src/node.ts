@@ -260,6 +260,10 @@ function pipelineOptions(config: NodeConfig, members: Map<NodeId, string>): Pipe
     },
     watch: config.watch,
     removedGraceMs: 4 * raft.electionTicks * raft.tickMs,
+    admission: {
+      latencyTargetMs: limits.admissionLatencyMs,
+      minInflight: limits.admissionMinInflight,
+    },
   };
 }
 

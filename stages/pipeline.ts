@@ -3,6 +3,7 @@ import {
   AdmissionController,
   type Clock,
   type Closer,
+  LatencyLimiter,
   type StageSnapshot,
   systemClock,
 } from "../queues/mod.js";
@@ -61,6 +62,8 @@ export interface PipelineOptions {
   readonly watch: { readonly progressIntervalMs: number };
   /** How long a removed node stays up (refusing requests) before `removed` resolves. */
   readonly removedGraceMs: number;
+  /** Config limits.admissionLatencyMs / admissionMinInflight (docs/operations.md); 0: off. */
+  readonly admission: { readonly latencyTargetMs: number; readonly minInflight: number };
 }
 
 /**
@@ -72,6 +75,9 @@ export interface PipelineWorld {
   /** The peer links: default, the replicate stage's TCP links. */
   readonly transport?: (self: Hello, peers: ReadonlyMap<NodeId, string>) => Transport;
 }
+
+/** The latency limiter's ceiling: beyond it the queues' own bounds refuse first. */
+const MAX_INFLIGHT = 65_536;
 
 /** Builds the one fatal path from a view of the core (src/fatal.ts: log, then exit 70). */
 export type FatalFactory = (status: () => RaftStatus | null) => Fatal;
@@ -170,13 +176,35 @@ export class Pipeline {
       options.raftStep,
       log.child({ stage: "raft-step" }),
     );
-    this.admission = new AdmissionController([
+    this.admission = this.admissionController();
+    this.constructed = true;
+  }
+
+  /**
+   * Requests are refused at the door while a downstream queue is nearly full, and — with a
+   * latency target — while more are in flight than the latency limiter allows.
+   */
+  private admissionController(): AdmissionController {
+    const downstream = [
       this.raftStep.stage,
       this.walAppend.stage,
       this.apply.stage,
       this.respond.stage,
-    ]);
-    this.constructed = true;
+    ];
+    const { latencyTargetMs, minInflight } = this.options.admission;
+    if (latencyTargetMs <= 0) return new AdmissionController(downstream);
+    const limiter = new LatencyLimiter({
+      targetMs: latencyTargetMs,
+      minLimit: minInflight,
+      maxLimit: Math.max(minInflight, MAX_INFLIGHT),
+    });
+    this.respond.repliedHooks.push((target) => {
+      if (target.receivedMs !== undefined) limiter.observe(performance.now() - target.receivedMs);
+    });
+    return new AdmissionController(downstream, {
+      limiter,
+      inflight: () => this.connections.inflight,
+    });
   }
 
   /**
@@ -237,7 +265,7 @@ export class Pipeline {
       forwardReplied: (from, forwardId, text) => {
         const item = this.raftStep.onForwardReply(forwardId, from);
         if (item !== null && item.target.kind === "local") {
-          this.respond.replied?.(item.target);
+          this.respond.replied(item.target);
           this.respond.deliver(item.target.connId, [text]);
         }
       },

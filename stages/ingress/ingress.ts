@@ -277,7 +277,7 @@ export class IngressStage {
         this.overloaded(ws, decoded.id, "the node is overloaded; retry later");
         return;
       }
-      connection.inflight++;
+      this.connections.admitted(connection);
       return;
     }
     const item: ClientItem = {
@@ -291,7 +291,7 @@ export class IngressStage {
       this.overloaded(ws, decoded.id, "the node is overloaded; retry later");
       return;
     }
-    connection.inflight++;
+    this.connections.admitted(connection);
   }
 
   private overloaded(ws: uWS.WebSocket<SocketData>, id: RequestId, message: string): void {

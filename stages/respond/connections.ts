@@ -1,3 +1,4 @@
+import { assert } from "../../queues/assert.js";
 /** A client connection as the ingress and respond stages see it. */
 export interface ClientConnection {
   readonly connId: number;
@@ -27,6 +28,31 @@ export function owedReplyBytes(connection: ClientConnection): number {
 export class ConnectionTable {
   private readonly connections = new Map<number, ClientConnection>();
   private nextId = 1;
+  private inflightTotal = 0;
+
+  /**
+   * Requests admitted on open connections and not answered yet (admission's load): the sum of
+   * the connections' positive counts, since requests sent past admission (remu's and the admin
+   * paths) are answered too.
+   */
+  get inflight(): number {
+    return this.inflightTotal;
+  }
+
+  admitted(connection: ClientConnection): void {
+    this.change(connection, 1);
+  }
+
+  answered(connection: ClientConnection, count: number): void {
+    this.change(connection, -count);
+  }
+
+  private change(connection: ClientConnection, by: number): void {
+    const before = Math.max(0, connection.inflight);
+    connection.inflight += by;
+    this.inflightTotal += Math.max(0, connection.inflight) - before;
+    assert(this.inflightTotal >= 0, "connections: more answers than requests admitted");
+  }
 
   allocateId(): number {
     return this.nextId++;
@@ -34,6 +60,7 @@ export class ConnectionTable {
 
   add(connection: ClientConnection): void {
     this.connections.set(connection.connId, connection);
+    this.inflightTotal += Math.max(0, connection.inflight);
   }
 
   get(connId: number): ClientConnection | undefined {
@@ -42,7 +69,10 @@ export class ConnectionTable {
 
   remove(connId: number): void {
     const connection = this.connections.get(connId);
-    if (connection) connection.closed = true;
+    if (connection === undefined) return;
+    connection.closed = true;
+    // Its answers will not be delivered: what it had in flight stops counting now.
+    this.inflightTotal -= Math.max(0, connection.inflight);
     this.connections.delete(connId);
   }
 

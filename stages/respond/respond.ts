@@ -30,8 +30,8 @@ export class RespondStage implements RespondPort {
   readonly stage: Stage<QueuedReply>;
   /** encodeFailed: replies that could not be encoded (answered TIMEOUT instead, logged). */
   stats = { sent: 0, dropped: 0, encodeFailed: 0 };
-  /** Sees each reply to a local client as it is written (src/metrics: request latency). */
-  replied: ((target: LocalReplyTarget) => void) | null = null;
+  /** See each reply to a local client as it is written (request latency: metrics, admission). */
+  readonly repliedHooks: ((target: LocalReplyTarget) => void)[] = [];
 
   constructor(
     private readonly connections: ConnectionTable,
@@ -105,7 +105,7 @@ export class RespondStage implements RespondPort {
           this.replicate.forwardReply(target.node, target.forwardId, text);
           continue;
         }
-        if (!reply.push) this.replied?.(target);
+        if (!reply.push) this.replied(target);
         let texts = byConnection.get(target.connId);
         if (texts === undefined) {
           texts = { texts: [], answered: 0 };
@@ -123,6 +123,10 @@ export class RespondStage implements RespondPort {
       }
     }
     for (const [connId, { texts, answered }] of byConnection) this.deliver(connId, texts, answered);
+  }
+
+  replied(target: LocalReplyTarget): void {
+    for (const hook of this.repliedHooks) hook(target);
   }
 
   /** The reply's text; one that cannot be encoded (a bug) answers TIMEOUT: it may have run. */
@@ -146,7 +150,7 @@ export class RespondStage implements RespondPort {
       this.stats.dropped += texts.length;
       return;
     }
-    connection.inflight -= answered;
+    this.connections.answered(connection, answered);
     connection.cork(() => {
       for (const text of texts) connection.send(text);
     });

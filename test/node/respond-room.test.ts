@@ -44,7 +44,7 @@ describe("respond - reply bytes owed per connection", () => {
     const target = { kind: "local", connId: connection.connId, id: 1 } as const;
     expect(respond.room(target)).toBe("open");
     const reply = getReply(connection.connId, 1, "x".repeat(20_000));
-    connection.inflight = 1;
+    connections.admitted(connection);
     respond.reply(reply);
     // Handed to respond, not yet written: owed.
     expect(connection.queuedReplyBytes).toBe(replyBytesEstimate(reply.body));
@@ -84,7 +84,7 @@ describe("respond - reply bytes owed per connection", () => {
   test("respond - a reply's estimate is taken once: a result changed after reply() leaks nothing", async () => {
     const { connections, connection, respond } = setUp();
     const items = [{ key: "a", value: "x" }];
-    connection.inflight = 1;
+    connections.admitted(connection);
     respond.reply({
       target: { kind: "local", connId: connection.connId, id: 1 },
       body: { ok: true, result: { items } },
@@ -99,8 +99,8 @@ describe("respond - reply bytes owed per connection", () => {
   });
 
   test("respond - a reply that cannot be encoded is answered with an error; the rest of the batch is written and released", async () => {
-    const { connection, respond } = setUp();
-    connection.inflight = 3;
+    const { connections, connection, respond } = setUp();
+    for (let k = 0; k < 3; k++) connections.admitted(connection);
     const target = (id: number) => ({ kind: "local", connId: connection.connId, id }) as const;
     respond.reply({ target: target(1), body: { ok: true, result: { value: "a" } } });
     // JSON.stringify throws on a BigInt: an encoder bug must not cost the other replies.

@@ -1,7 +1,11 @@
 import { describe, expect, test } from "vitest";
 import { AssertionError } from "../../queues/assert.js";
 import { BoundedQueue } from "../../queues/bounded-queue.js";
-import { AdmissionController, BatchingController } from "../../queues/controller.js";
+import {
+  AdmissionController,
+  BatchingController,
+  LatencyLimiter,
+} from "../../queues/controller.js";
 import { Stage } from "../../queues/stage.js";
 
 describe("batching-controller", () => {
@@ -107,5 +111,70 @@ describe("admission-controller", () => {
     await stage.idle();
     expect(admission.admit()).toBe(true);
     await stage.close();
+  });
+});
+
+describe("latency-limiter", () => {
+  const feed = (limiter: LatencyLimiter, latencyMs: number, count = 128) => {
+    for (let k = 0; k < count; k++) limiter.observe(latencyMs);
+  };
+
+  test("latency-limiter - starts at minLimit and grows only while the limit binds and p90 is under target", () => {
+    const limiter = new LatencyLimiter({ targetMs: 100, minLimit: 64, maxLimit: 1_000 });
+    expect(limiter.limit).toBe(64);
+    feed(limiter, 10); // fast, but the limit never bound: no growth
+    expect(limiter.limit).toBe(64);
+    expect(limiter.admits(63)).toBe(true); // the 64th request binds the limit
+    feed(limiter, 10);
+    expect(limiter.limit).toBe(72); // + an eighth
+    for (let round = 0; round < 40; round++) {
+      limiter.admits(limiter.limit - 1);
+      feed(limiter, 10);
+    }
+    expect(limiter.limit).toBe(1_000); // capped
+  });
+
+  test("latency-limiter - a window whose p90 passes the target shrinks the limit, never below minLimit", () => {
+    const limiter = new LatencyLimiter({ targetMs: 100, minLimit: 64, maxLimit: 4_096 });
+    for (let round = 0; round < 30; round++) {
+      limiter.admits(limiter.limit);
+      feed(limiter, 10);
+    }
+    const grown = limiter.limit;
+    expect(grown).toBeGreaterThan(1_000);
+    // 85% fast, 15% slow: the p90 is slow.
+    feed(limiter, 10, 109);
+    feed(limiter, 500, 19);
+    expect(limiter.limit).toBe(Math.floor(grown * 0.75));
+    // 95% fast: the p90 is fast; the limit did not bind, so it stays.
+    feed(limiter, 10, 122);
+    feed(limiter, 500, 6);
+    expect(limiter.limit).toBe(Math.floor(grown * 0.75));
+    for (let round = 0; round < 30; round++) feed(limiter, 1_000);
+    expect(limiter.limit).toBe(64);
+    expect(limiter.admits(63)).toBe(true);
+    expect(limiter.admits(64)).toBe(false);
+  });
+
+  test("latency-limiter - bad options are refused", () => {
+    expect(() => new LatencyLimiter({ targetMs: 0, minLimit: 1, maxLimit: 2 })).toThrow(/targetMs/);
+    expect(() => new LatencyLimiter({ targetMs: 1, minLimit: 3, maxLimit: 2 })).toThrow(/minLimit/);
+    expect(() => new LatencyLimiter({ targetMs: 1, minLimit: 1, maxLimit: 2, window: 2 })).toThrow(
+      /window/,
+    );
+  });
+
+  test("admission-controller - with a limiter, refuses past the requests-in-flight limit", () => {
+    const queue = new BoundedQueue<number>({ capacityItems: 100 });
+    let inflight = 0;
+    const limiter = new LatencyLimiter({ targetMs: 50, minLimit: 10, maxLimit: 100 });
+    const admission = new AdmissionController([queue], { limiter, inflight: () => inflight });
+    expect(admission.limit).toBe(10);
+    while (admission.admit()) inflight++;
+    expect(inflight).toBe(10);
+    for (let k = 0; k < 128; k++) admission.observe(5);
+    expect(admission.limit).toBe(12); // grown: it bound and answers were fast
+    expect(admission.admit()).toBe(true);
+    expect(() => new AdmissionController([queue], { limiter })).toThrow(/in flight/);
   });
 });

@@ -111,11 +111,8 @@ export class SimClient {
         admin: true,
         deadline,
       });
-    connection.inflight++;
-    if (!admitted) {
-      connection.inflight--;
-      this.refused("OVERLOADED");
-    }
+    if (admitted) pipeline.connections.admitted(connection);
+    else this.refused("OVERLOADED");
   }
 
   private pickHost(): NodeHost | undefined {
@@ -139,7 +136,6 @@ export class SimClient {
 
   private answer(reply: Answer): void {
     if (this.op === null || reply.id !== this.nextId - 1) return; // an earlier attempt's
-    if (this.connection !== null) this.connection.inflight--;
     if (reply.ok) this.done(reply);
     else if (NOTHING_DONE_CODES.has(reply.error.code)) this.refused(reply.error.code);
     else this.unknown();

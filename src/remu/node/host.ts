@@ -224,6 +224,8 @@ export class NodeHost {
       respond: { ...queue, maxReplyBytesPerConnection: 1 << 20 },
       removedGraceMs: 4 * tickMs * (this.settings.raft.electionTicks ?? 10),
       watch: { progressIntervalMs: 5_000 },
+      // Response times here are the host's, not the virtual clock's: no latency limit.
+      admission: { latencyTargetMs: 0, minInflight: 1 },
     };
   }
 }

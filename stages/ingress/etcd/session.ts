@@ -99,7 +99,7 @@ export class Session {
         reject(EtcdError.tooManyRequests());
         return;
       }
-      this.connection.inflight++;
+      this.connections.admitted(this.connection);
     });
   }
 
