@@ -59,6 +59,15 @@ describe("leases - batched keep-alives", () => {
     // proposes nothing, every lease being far from its deadline).
     expect(grew).toBeGreaterThan(0);
     expect(grew).toBeLessThan(sent.length);
+    // A keep-alive in a session stays exactly-once (its own entry, recorded): a retry after
+    // the lease was revoked gets the first answer, not NOT_FOUND.
+    const kept = leases.find((lease) => !revoked.has(lease.id))!;
+    const inSession = { op: "lease-keepalive", lease: kept.id, session: "ka", seq: 1 };
+    expect(await db.request(inSession)).toEqual({ ttl: kept.ttl });
+    await db.leases.revoke(kept.id);
+    revoked.add(kept.id);
+    expect(await db.request(inSession)).toEqual({ ttl: kept.ttl });
+    await expect(db.leases.keepAlive(kept.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
     // The renewals reached the replicated table: every surviving lease is still listed.
     expect(new Set(await db.leases.list())).toEqual(
       new Set(leases.map((lease) => lease.id).filter((id) => !revoked.has(id))),
