@@ -128,8 +128,8 @@ export class SessionTable {
     if (record.whole) {
       // Its answers move out of the previous version's record, which this write replaces.
       delete record.whole;
-      for (const [s, kept] of record.results)
-        writes.push({ key: answerKey(id, s), value: JSON.stringify(kept) });
+      for (const [s, stored] of record.results)
+        writes.push({ key: answerKey(id, s), value: JSON.stringify(stored) });
       return writes;
     }
     // Evicted before it was kept (a seq older than the window): nothing was written for it.
