@@ -62,7 +62,8 @@ export class KeepAliveBatcher {
     this.open = batch;
     const now = this.now;
     round.proposals.push({
-      // Read by the round when it starts (RoundBuilder.input): the batch closes there.
+      // Read by the round when it starts (RoundBuilder.input): the batch closes there (read
+      // earlier, it would only close earlier: later keep-alives start another entry).
       get data(): Uint8Array {
         batch.data ??= encodeCommand({
           lease: { op: "keepalives", ids: [...batch.ids] },
