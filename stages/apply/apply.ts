@@ -24,8 +24,10 @@ import type {
 } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
+import { ownAnswer } from "./lease-apply.js";
 import { SnapshotJob } from "./snapshot-job.js";
 import type { StateMachinePort } from "./state-machine.js";
+import { Waiters } from "./waiters.js";
 
 /** Reads of one connection served at once, before its room is looked at again. */
 const readWindowPerConnection = 16;
@@ -66,13 +68,6 @@ export interface ApplyPorts {
   };
 }
 
-interface Waiter {
-  readonly term: number;
-  readonly target: ReplyTarget;
-  readonly request: ClientRequest;
-  readonly deadline: number;
-}
-
 interface WaitingRead {
   readonly index: number;
   readonly target: ReplyTarget;
@@ -88,7 +83,7 @@ interface WaitingRead {
  */
 export class ApplyStage {
   readonly stage: Stage<ApplyItem>;
-  private readonly waiters = new Map<number, Waiter>();
+  private readonly waiters = new Waiters();
   /** Reads waiting for appliedIndex, in arrival order (read indices only grow per node). */
   private waitingReads: WaitingRead[] = [];
   private appliedIndex: number;
@@ -182,7 +177,7 @@ export class ApplyStage {
     for (const item of batch) {
       switch (item.kind) {
         case "wait":
-          this.waiters.set(item.index, item);
+          this.waiters.add(item.index, item);
           break;
         case "read":
           if (item.index <= this.appliedIndex) await this.serveRead(item);
@@ -265,21 +260,21 @@ export class ApplyStage {
   }
 
   private answerWaiter(entry: Entry, reply: ReplyBody | undefined): void {
-    const waiter = this.waiters.get(entry.index);
-    if (waiter === undefined) return;
-    this.waiters.delete(entry.index);
-    if (waiter.term !== entry.term || reply === undefined) {
-      // Another leader's entry took this index: our proposal can never be applied.
-      this.reply(waiter.target, {
-        ok: false,
-        error: {
-          code: ErrorCode.unavailable,
-          message: "leadership changed; the write was not applied",
-        },
-      });
-      return;
+    for (const waiter of this.waiters.take(entry.index)) {
+      if (waiter.term !== entry.term || reply === undefined) {
+        // Another leader's entry took this index: our proposal can never be applied.
+        this.reply(waiter.target, {
+          ok: false,
+          error: {
+            code: ErrorCode.unavailable,
+            message: "leadership changed; the write was not applied",
+          },
+        });
+        continue;
+      }
+      // A batched keep-alive takes its own lease's part of the entry's answer.
+      this.reply(waiter.target, ownAnswer(reply, waiter.request));
     }
-    this.reply(waiter.target, reply);
   }
 
   private async serveReadyReads(): Promise<void> {
@@ -371,9 +366,7 @@ export class ApplyStage {
 
   private expire(): void {
     const now = this.clock.now();
-    for (const [index, waiter] of this.waiters) {
-      if (waiter.deadline > now) continue;
-      this.waiters.delete(index);
+    for (const waiter of this.waiters.expire(now)) {
       this.stats.timeouts++;
       this.reply(waiter.target, {
         ok: false,

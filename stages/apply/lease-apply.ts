@@ -41,8 +41,19 @@ export function applyLeaseCommand(
     case "keepalive": {
       const writes = table.renew(command.id, at.ts, at.term);
       if (writes === null) return { answer: notFound(command.id), deletes: [], writes: [] };
-      const ttl = table.get(command.id)!.record.ttl;
-      return { answer: ok({ ttl }), deletes: [], writes };
+      return { answer: ok({ ttl: table.grantedTtl(command.id)! }), deletes: [], writes };
+    }
+    case "keepalives": {
+      // One answer for the entry; each waiting client takes its own lease's part (ownAnswer).
+      const renewed: Record<string, number> = {};
+      const writes: LeaseWrite[] = [];
+      for (const id of command.ids) {
+        const renewal = table.renew(id, at.ts, at.term);
+        if (renewal === null) continue;
+        writes.push(...renewal);
+        renewed[id] = table.grantedTtl(id)!;
+      }
+      return { answer: ok({ keepalives: renewed }), deletes: [], writes };
     }
     case "revoke": {
       const revoked = table.revoke(command.id);
@@ -68,6 +79,19 @@ export function applyLeaseCommand(
       return { answer: ok({ expired, revision: at.index }), deletes, writes };
     }
   }
+}
+
+/**
+ * What one client gets of its entry's answer: its own lease's ttl, or NOT_FOUND for its own
+ * lease, out of a keepalives entry's answer (`{keepalives: {id: ttl}}`); any other answer as
+ * it is.
+ */
+export function ownAnswer(reply: ReplyBody, request: ClientRequest): ReplyBody {
+  if (!reply.ok || request.op !== "lease-keepalive") return reply;
+  const renewed = reply.result.keepalives as Readonly<Record<string, number>> | undefined;
+  if (renewed === undefined) return reply;
+  if (!Object.hasOwn(renewed, request.lease)) return notFound(request.lease);
+  return ok({ ttl: renewed[request.lease] });
 }
 
 /**

@@ -8,6 +8,11 @@ export type LeaseCommand =
   /** The new lease's id is the entry's index (unique and the same on every replica). */
   | { readonly op: "grant"; readonly ttl: number }
   | { readonly op: "keepalive"; readonly id: string }
+  /**
+   * The keep-alives the leader gathered in one round (raft-step/keepalive-batch.ts), distinct
+   * ids in arrival order: each is renewed as a keepalive would be; an unknown one is skipped.
+   */
+  | { readonly op: "keepalives"; readonly ids: readonly string[] }
   | { readonly op: "revoke"; readonly id: string }
   /**
    * The leader found these leases past their deadline at the entry's `ts`; each is revoked
@@ -15,6 +20,9 @@ export type LeaseCommand =
    * timeout, carried so that every replica computes the same deadlines.
    */
   | { readonly op: "expire"; readonly ids: readonly string[]; readonly extendMs: number };
+
+/** At most this many ids in one keepalives entry (a round's keep-alives beyond it take more). */
+export const KEEPALIVE_BATCH_MAX = 1000;
 
 /** A lease as the replicated state holds it. */
 export interface LeaseRecord {

@@ -66,6 +66,11 @@ export class LeaseTable {
     return { record, keys: [...keys].sort() };
   }
 
+  /** The lease's granted ttl (seconds), or null: no such lease. */
+  grantedTtl(id: string): number | null {
+    return this.leases.get(id)?.ttl ?? null;
+  }
+
   /** Every lease id, ascending as numbers. */
   ids(): string[] {
     return [...this.leases.keys()].sort(compareIds);

@@ -16,7 +16,7 @@ import { decodeCommand, type LogCommand, userSpan } from "./commands.js";
 import { fail, kvReply, readReply } from "./kv-replies.js";
 import { deleteAll, endsLeases, readLeases, stepLeases } from "./lease-apply.js";
 import { LEASE_PREFIX, LeaseTable } from "./leases.js";
-import { SESSION_PREFIX, type SessionSettings, SessionTable } from "./sessions.js";
+import { SESSION_PREFIXES, type SessionSettings, SessionTable } from "./sessions.js";
 import { isVectorRead, readVectorWhenReady, vectorReply } from "./vector-commands.js";
 
 /** What a run of entries did: the answers by entry index, and the KV changes in log order. */
@@ -90,9 +90,10 @@ export class StateMachine implements StateMachinePort {
 
   /** Load the session and lease tables the KV engine holds (at start, and after a restore). */
   async load(): Promise<void> {
-    this.sessions.load(
-      await this.kv.scan({ prefix: SESSION_PREFIX, limit: Number.MAX_SAFE_INTEGER }),
+    const sessionRecords = await Promise.all(
+      SESSION_PREFIXES.map((prefix) => this.kv.scan({ prefix, limit: Number.MAX_SAFE_INTEGER })),
     );
+    this.sessions.load(sessionRecords.flat());
     this.leases.load(await this.kv.scan({ prefix: LEASE_PREFIX, limit: Number.MAX_SAFE_INTEGER }));
   }
 
@@ -193,7 +194,7 @@ export class StateMachine implements StateMachinePort {
       for (const session of toRecord) {
         const answer = answers.get(session.index);
         if (answer !== undefined)
-          writes.push(this.sessions.record(session.id, session.seq, answer, session.ts));
+          writes.push(...this.sessions.record(session.id, session.seq, answer, session.ts));
       }
       if (expireTs !== null) writes.push(...this.sessions.expire(expireTs));
       return writes;

@@ -293,7 +293,7 @@ export class RaftStepStage implements RaftStepPort {
     try {
       for (;;) {
         this.outbox.drain();
-        const budget = this.outbox.readyBudget(this.next.proposals.length);
+        const budget = this.outbox.readyBudget(this.requests.waiters(this.next));
         if (!this.hasWork(budget)) break;
         const round = this.next;
         this.next = new RoundBuilder();

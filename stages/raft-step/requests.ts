@@ -6,6 +6,7 @@ import type { ApplyItem, ClientItem, QueuePort, ReplicatePort, RespondPort } fro
 import { adminOps, type ClientRequest, ErrorCode, leaderOps, writeOps } from "../protocol.js";
 import type { AdminOps } from "./admin.js";
 import { Forwarding, type ForwardingOptions, type ForwardingStats } from "./forwarding.js";
+import { KeepAliveBatcher } from "./keepalive-batch.js";
 import type { MemberDirectory } from "./members.js";
 import type { RaftCore } from "./raft-core.js";
 import { PendingReads } from "./reads.js";
@@ -51,6 +52,7 @@ export interface RequestsParts {
 export class Requests {
   private readonly forwarding: Forwarding;
   private readonly pendingReads: PendingReads;
+  private readonly keepAlives: KeepAliveBatcher;
 
   constructor(
     private readonly parts: RequestsParts,
@@ -68,6 +70,10 @@ export class Requests {
       options,
       stats,
       log,
+    );
+    this.keepAlives = new KeepAliveBatcher(
+      () => ports.clock.now(),
+      (item, result) => this.proposed(item, result),
     );
     this.pendingReads = new PendingReads({
       serve: (item, index) => this.offerRead(item, index),
@@ -139,13 +145,26 @@ export class Requests {
   private handleWrite(item: ClientItem): void {
     // The apply stage must be able to take the waiter (and this round's other waiters), and
     // nothing may be waiting for room already: then nothing can be lost after proposing.
-    const waiters = this.parts.round().proposals.length + 1;
+    const round = this.parts.round();
+    const waiters = this.waiters(round) + 1;
     if (this.parts.outbox.size > 0 || !this.ports.apply.hasRoom(waiters, 0)) {
       this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
       return;
     }
-    const command = toLogCommand(item.request, this.ports.clock.now(), this.options.vectorDefaults);
-    this.parts.round().proposals.push({ data: encodeCommand(command), item });
+    const { request } = item;
+    // Keep-alives share one entry per round. One in a session stays an entry of its own: the
+    // session table records it (exactly-once, CONTRACT §5), which a shared entry cannot.
+    if (request.op === "lease-keepalive" && request.session === undefined) {
+      this.keepAlives.add(round, item, request.lease);
+      return;
+    }
+    const command = toLogCommand(request, this.ports.clock.now(), this.options.vectorDefaults);
+    round.proposals.push({ data: encodeCommand(command), item });
+  }
+
+  /** Waiters the round's proposals hand to apply (batched keep-alives: one per client). */
+  waiters(round: RoundBuilder): number {
+    return round.proposals.length + this.keepAlives.extraWaiters(round);
   }
 
   /** The core answered a proposal: the waiter goes to apply ahead of any Ready that commits it. */

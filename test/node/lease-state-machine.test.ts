@@ -2,11 +2,13 @@ import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { type Entry, EntryType } from "../../raft/types.js";
 import { encodeCommand, type LogCommand } from "../../stages/apply/commands.js";
+import { ownAnswer } from "../../stages/apply/lease-apply.js";
 import {
   openStateMachine,
   type StateMachine,
   type StateMachineOptions,
 } from "../../stages/apply/state-machine.js";
+import type { ReplyBody } from "../../stages/items.js";
 import type { KvEngineName } from "../../storage/engines/registry.js";
 import { SnapshotStore } from "../../storage/snapshot-store.js";
 import { TempDirs } from "../storage/helpers.js";
@@ -156,6 +158,62 @@ describe.each(engines)("lease state machine (%s)", (engine) => {
       result: { leases: ["2"] },
     });
   });
+
+  test("leases - a keepalives entry renews each lease at its ts; each client takes its own answer, a revoked lease's alone NOT_FOUND", async () => {
+    const machine = await open(await dirs.make("sm"), engine);
+    const log = new Log();
+    await machine.apply([
+      log.entry({ lease: { op: "grant", ttl: 2 } }, 10_000), // id 1
+      log.entry({ lease: { op: "grant", ttl: 7 } }, 10_000), // id 2
+      log.entry({ lease: { op: "grant", ttl: 3 } }, 10_000), // id 3
+      log.entry({ kv: { op: "put", key: "two", value: "y", lease: "2" } }, 10_000),
+      log.entry({ lease: { op: "revoke", id: "3" } }, 10_500),
+    ]);
+    // Lease 3 was revoked before the batch; 99 was never granted.
+    const batch = log.entry({ lease: { op: "keepalives", ids: ["2", "3", "1", "99"] } }, 11_500);
+    const answer = (await applyOne(machine, batch)) as ReplyBody;
+    expect(answer).toEqual({ ok: true, result: { keepalives: { "1": 2, "2": 7 } } });
+    const keepalive = (lease: string) => ({ op: "lease-keepalive" as const, lease });
+    expect(ownAnswer(answer, keepalive("1"))).toEqual({ ok: true, result: { ttl: 2 } });
+    expect(ownAnswer(answer, keepalive("2"))).toEqual({ ok: true, result: { ttl: 7 } });
+    for (const gone of ["3", "99"])
+      expect(ownAnswer(answer, keepalive(gone))).toMatchObject({
+        ok: false,
+        error: {
+          code: "NOT_FOUND",
+          message: `lease ${gone} not found (never granted, expired or revoked)`,
+        },
+      });
+    // Renewed at the entry's ts: lease 1 (ttl 2 s) is due at 13.5 s, no longer at 12 s.
+    expect(await machine.leasesDue(13_499, 1, 500)).toEqual([]);
+    expect(await machine.leasesDue(13_500, 1, 500)).toEqual(["1"]);
+    expect(machine.leases.get("2")?.record).toEqual({ ttl: 7, renewTs: 11_500, renewTerm: 1 });
+    expect(machine.leases.get("2")?.keys).toEqual(["two"]);
+    // The single form still applies (logs written before batching replay).
+    const single = log.entry({ lease: { op: "keepalive", id: "1" } }, 12_000);
+    expect(await applyOne(machine, single)).toEqual({ ok: true, result: { ttl: 2 } });
+    expect(machine.leases.get("1")?.record.renewTs).toBe(12_000);
+  });
+
+  // Nothing survives a memory engine's close.
+  test.skipIf(engine === "memory")(
+    "leases - a keepalives entry survives a restart: the renewals are in the engine's records",
+    async () => {
+      const dir = await dirs.make("sm");
+      const machine = await open(dir, engine);
+      const log = new Log();
+      await machine.apply([
+        log.entry({ lease: { op: "grant", ttl: 2 } }, 10_000),
+        log.entry({ lease: { op: "grant", ttl: 2 } }, 10_000),
+        log.entry({ lease: { op: "keepalives", ids: ["1", "2"] } }, 15_000),
+      ]);
+      await machine.close();
+      machines.splice(machines.indexOf(machine), 1);
+      const reopened = await open(dir, engine);
+      expect(reopened.leases.get("1")?.record.renewTs).toBe(15_000);
+      expect(reopened.leases.get("2")?.record.renewTs).toBe(15_000);
+    },
+  );
 
   test("leases - snapshots carry the lease table and its keys; a restore rebuilds the key index", async () => {
     const source = await open(await dirs.make("a"), engine);
