@@ -7,26 +7,40 @@
  *
  *   stageraft: one WebSocket per connection (the client library, pipelined: `window` requests
  *              in flight on it).
- *   etcd:      the v3 JSON gateway over HTTP/1.1 keep-alive. HTTP/1.1 carries one request at a
+ *   etcd:      gRPC (etcd3, default: one HTTP/2 channel per connection, `window` calls on it),
+ *              or the v3 JSON gateway over HTTP/1.1 keep-alive, which carries one request at a
  *              time per socket, so a connection is `window` sockets: the same requests in flight.
+ *   echo:      the bare echo server, one WebSocket per connection (the client's socket layer).
+ * The targets are in load-targets.ts; completions per second go to windows.ts's counters.
  */
-import http from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
 import hdr from "hdr-histogram-js";
-import { connect, type StageraftClient, StageraftError } from "../../src/mod.js";
+import {
+  type Data,
+  type EtcdClientKind,
+  errorCode,
+  keyOf,
+  makeTarget,
+  makeValues,
+  type ReadMode,
+  type Target,
+} from "./load-targets.js";
+import { countIn, emptyWindows } from "./windows.js";
 import { xorshift } from "./xorshift.js";
+
+export { keyOf };
 
 export type PhaseOp = "load" | "put" | "get-linearizable" | "get-lease" | "get-stale";
 
 export interface WorkerInit {
-  readonly system: "stageraft" | "etcd";
+  readonly system: "stageraft" | "etcd" | "echo";
   /** One client address (host:port) per connection this worker owns. */
   readonly endpoints: readonly string[];
   readonly window: number;
   readonly keys: number;
   readonly valueBytes: number;
   readonly requestTimeoutMs: number;
-  readonly etcdClient: "http" | "fetch";
+  readonly etcdClient: EtcdClientKind;
   readonly seed: number;
   /** For the load phase: the keys [from, to) this worker writes once each. */
   readonly loadRange: readonly [number, number];
@@ -57,6 +71,8 @@ export interface PhaseResult {
   /** Requests still unanswered when the drain time ran out. */
   readonly unfinished: number;
   readonly aborted: string | null;
+  /** Successful completions in each whole second of the measured window (none for load). */
+  readonly windows: number[];
 }
 
 export type FromWorker =
@@ -70,204 +86,6 @@ export type FromWorker =
     }
   | { readonly type: "result"; readonly result: PhaseResult }
   | { readonly type: "closed" };
-
-class BenchError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
-  }
-}
-
-function errorCode(error: unknown): string {
-  if (error instanceof StageraftError) return error.code;
-  if (error instanceof BenchError) return error.code;
-  if (error instanceof Error) {
-    if (error.name === "TimeoutError" || error.name === "AbortError") return "TIMEOUT";
-    const code = (error as NodeJS.ErrnoException).code;
-    return typeof code === "string" ? code : error.name;
-  }
-  return "UNKNOWN";
-}
-
-/** A 16-byte key: "k" and 15 digits. */
-export function keyOf(index: number): string {
-  return `k${String(index).padStart(15, "0")}`;
-}
-
-const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
-function makeValues(count: number, bytes: number, random: () => number): string[] {
-  return Array.from({ length: count }, () => {
-    let value = "";
-    for (let k = 0; k < bytes; k++) value += alphabet[random() % alphabet.length];
-    return value;
-  });
-}
-
-type ReadMode = "linearizable" | "lease" | "stale";
-
-interface Target {
-  /** Establish the connection(s) before the clock starts. */
-  warm(): Promise<void>;
-  put(key: number, value: number): Promise<void>;
-  get(key: number, mode: ReadMode): Promise<void>;
-  close(): void;
-}
-
-interface Data {
-  readonly keys: string[];
-  readonly values: string[];
-  readonly keys64: string[];
-  readonly values64: string[];
-  readonly valueBytes: number;
-}
-
-class StageraftTarget implements Target {
-  private readonly client: StageraftClient;
-
-  constructor(
-    endpoint: string,
-    private readonly data: Data,
-    requestTimeoutMs: number,
-  ) {
-    // One attempt: a refused request is counted as an error, not hidden behind a retry.
-    this.client = connect([endpoint], { requestTimeoutMs, maxAttempts: 1 });
-  }
-
-  async warm(): Promise<void> {
-    await this.client.status();
-  }
-
-  async put(key: number, value: number): Promise<void> {
-    await this.client.put(this.data.keys[key]!, this.data.values[value]!);
-  }
-
-  async get(key: number, mode: ReadMode): Promise<void> {
-    const reply = await this.client.get(this.data.keys[key]!, { consistency: mode });
-    if (!reply.found || reply.value === null || reply.value.length !== this.data.valueBytes)
-      throw new BenchError("BAD_VALUE", `get ${this.data.keys[key]}: ${JSON.stringify(reply)}`);
-  }
-
-  close(): void {
-    this.client.close();
-  }
-}
-
-interface EtcdRangeReply {
-  kvs?: { value?: string }[];
-}
-
-class EtcdTarget implements Target {
-  private readonly agent: http.Agent;
-  private readonly host: string;
-  private readonly port: number;
-  private readonly base64ValueLength: number;
-
-  constructor(
-    endpoint: string,
-    private readonly data: Data,
-    private readonly window: number,
-    private readonly requestTimeoutMs: number,
-    private readonly client: "http" | "fetch",
-  ) {
-    const [host, port] = endpoint.split(":");
-    this.host = host!;
-    this.port = Number(port);
-    // `window` keep-alive sockets: one request in flight on each, as HTTP/1.1 allows.
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: window, maxFreeSockets: window });
-    this.base64ValueLength = Buffer.from(data.values[0]!).toString("base64").length;
-  }
-
-  private post(path: string, body: string): Promise<unknown> {
-    if (this.client === "fetch") return this.postFetch(path, body);
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        {
-          host: this.host,
-          port: this.port,
-          path,
-          method: "POST",
-          agent: this.agent,
-          headers: {
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(body),
-          },
-          timeout: this.requestTimeoutMs,
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("error", reject);
-          response.on("end", () => {
-            const text = Buffer.concat(chunks).toString();
-            if (response.statusCode !== 200) {
-              reject(new BenchError(`HTTP_${response.statusCode}`, text.slice(0, 300)));
-              return;
-            }
-            try {
-              resolve(JSON.parse(text));
-            } catch {
-              reject(new BenchError("BAD_REPLY", text.slice(0, 300)));
-            }
-          });
-        },
-      );
-      request.on("timeout", () =>
-        request.destroy(new BenchError("TIMEOUT", `no answer within ${this.requestTimeoutMs} ms`)),
-      );
-      request.on("error", reject);
-      request.end(body);
-    });
-  }
-
-  private async postFetch(path: string, body: string): Promise<unknown> {
-    const response = await fetch(`http://${this.host}:${this.port}${path}`, {
-      method: "POST",
-      body,
-      headers: { "content-type": "application/json" },
-      signal: AbortSignal.timeout(this.requestTimeoutMs),
-    });
-    const text = await response.text();
-    if (response.status !== 200)
-      throw new BenchError(`HTTP_${response.status}`, text.slice(0, 300));
-    return JSON.parse(text);
-  }
-
-  async warm(): Promise<void> {
-    // Open the sockets: `window` concurrent status calls.
-    await Promise.all(
-      Array.from({ length: this.window }, () => this.post("/v3/maintenance/status", "{}")),
-    );
-  }
-
-  async put(key: number, value: number): Promise<void> {
-    await this.post(
-      "/v3/kv/put",
-      `{"key":"${this.data.keys64[key]}","value":"${this.data.values64[value]}"}`,
-    );
-  }
-
-  async get(key: number, mode: ReadMode): Promise<void> {
-    if (mode === "lease") throw new BenchError("UNSUPPORTED", "etcd has no lease reads");
-    const body =
-      mode === "stale"
-        ? `{"key":"${this.data.keys64[key]}","serializable":true}`
-        : `{"key":"${this.data.keys64[key]}"}`;
-    const reply = (await this.post("/v3/kv/range", body)) as EtcdRangeReply;
-    const value = reply.kvs?.[0]?.value;
-    if (value === undefined || value.length !== this.base64ValueLength)
-      throw new BenchError(
-        "BAD_VALUE",
-        `range ${this.data.keys[key]}: ${JSON.stringify(reply).slice(0, 300)}`,
-      );
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
@@ -289,9 +107,7 @@ async function main(): Promise<void> {
     valueBytes: init.valueBytes,
   };
   const targets: Target[] = init.endpoints.map((endpoint) =>
-    init.system === "stageraft"
-      ? new StageraftTarget(endpoint, data, init.requestTimeoutMs)
-      : new EtcdTarget(endpoint, data, init.window, init.requestTimeoutMs, init.etcdClient),
+    makeTarget(init.system, endpoint, data, init),
   );
   const post = (message: FromWorker) => port.postMessage(message);
   try {
@@ -328,6 +144,7 @@ async function main(): Promise<void> {
               histogram: "",
               measuredMs: 0,
               unfinished: 0,
+              windows: [],
               aborted: `load generator failed: ${(error as Error)?.message ?? error}`,
             },
           }),
@@ -354,6 +171,7 @@ async function main(): Promise<void> {
     const isLoad = phase.op === "load";
     const measureStart = isLoad ? start : start + phase.warmupMs;
     const measureEnd = isLoad ? Number.POSITIVE_INFINITY : measureStart + phase.measureMs;
+    const windows = emptyWindows(isLoad ? 0 : phase.measureMs);
     let nextLoadKey = init.loadRange[0];
     let ok = 0;
     let done = 0;
@@ -399,6 +217,7 @@ async function main(): Promise<void> {
           if (code === null) {
             ok++;
             histogram.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
+            countIn(windows, t1 - measureStart);
           } else errors[code] = (errors[code] ?? 0) + 1;
           lastCompletion = t1;
         }
@@ -441,6 +260,7 @@ async function main(): Promise<void> {
       measuredMs,
       unfinished: inflight,
       aborted,
+      windows,
     };
     histogram.destroy();
     return result;
