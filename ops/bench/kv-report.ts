@@ -107,7 +107,7 @@ function systemTable(report: SystemReport): string {
       ms(phase.latencyMs?.max),
       String(phase.errorCount),
       phase.cpuSecondsPer1000Ops === null ? "-" : phase.cpuSecondsPer1000Ops.toFixed(3),
-      perNode(phase.serverCpuSeconds, 1),
+      perNode(phase.serverCpuSeconds, 2),
       perNode(phase.rssMaxMiB, 0),
       windowText(phase),
       electionText(phase),

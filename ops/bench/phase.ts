@@ -51,6 +51,42 @@ function watchdog(
   }, 500);
 }
 
+/** What the bench reads of the servers during a phase: CPU, resident memory, terms. */
+class ServerSampler {
+  private cpuStart: CpuSnapshot | null = null;
+  private cpuEnd: CpuSnapshot | null = null;
+  private rss: RssSampler | null = null;
+  private readonly elections: ElectionWatcher | null;
+
+  constructor(
+    private readonly cluster: BenchCluster,
+    countElections: boolean,
+  ) {
+    this.elections = countElections ? new ElectionWatcher(cluster) : null;
+  }
+
+  measureStart(): void {
+    this.cpuStart = snapshot(this.cluster);
+    this.rss = new RssSampler(() => this.cluster.nodes.map((node) => node.pid));
+  }
+
+  measureEnd(): void {
+    this.cpuEnd = snapshot(this.cluster);
+  }
+
+  /** The figures; the measured window ends now if measureEnd was not called (the load step). */
+  async stop(ok: number) {
+    this.cpuEnd ??= snapshot(this.cluster);
+    const names = this.cluster.nodes.map((node) => node.name);
+    const rssMax = this.rss?.stop() ?? names.map(() => null);
+    return {
+      ...cpuFigures(names, this.cpuStart, this.cpuEnd, ok),
+      rssMaxMiB: Object.fromEntries(names.map((name, k) => [name, rssMax[k] ?? null])),
+      elections: this.elections === null ? null : await this.elections.stop(),
+    };
+  }
+}
+
 /** Runs `work` at epoch ms `at` (or at once when past); returns the timer. */
 function at(epochMs: number, work: () => void): NodeJS.Timeout {
   return setTimeout(work, Math.max(0, epochMs - Date.now()));
@@ -80,17 +116,9 @@ export async function runPhase(
     ),
   );
 
-  let cpuStart: CpuSnapshot | null = null;
-  let cpuEnd: CpuSnapshot | null = null;
-  let rss: RssSampler | null = null;
-  const elections = isLoad ? null : new ElectionWatcher(cluster);
-  const timers = [
-    at(startAt + warmupMs, () => {
-      cpuStart = snapshot(cluster);
-      rss = new RssSampler(() => cluster.nodes.map((node) => node.pid));
-    }),
-  ];
-  if (!isLoad) timers.push(at(startAt + warmupMs + measureMs, () => (cpuEnd = snapshot(cluster))));
+  const sampler = new ServerSampler(cluster, !isLoad);
+  const timers = [at(startAt + warmupMs, () => sampler.measureStart())];
+  if (!isLoad) timers.push(at(startAt + warmupMs + measureMs, () => sampler.measureEnd()));
   const guard = watchdog(workers, startAt, config.stallMs, abort);
   const hardLimitMs = isLoad ? config.loadTimeoutMs : warmupMs + measureMs + config.drainMs + 2_000;
   timers.push(
@@ -108,8 +136,6 @@ export async function runPhase(
   clearInterval(guard);
   for (const timer of timers) clearTimeout(timer);
   for (const off of unsubscribe) off();
-  if (isLoad || cpuEnd === null) cpuEnd = snapshot(cluster);
-  const rssMax = (rss as RssSampler | null)?.stop() ?? cluster.nodes.map(() => null);
 
   const results: PhaseResult[] = [];
   replies.forEach((reply, k) => {
@@ -123,7 +149,7 @@ export async function runPhase(
             : `load-generator thread ${k} sent ${reply.type}`;
   });
   const merged = mergeResults(results);
-  const names = cluster.nodes.map((node) => node.name);
+  const servers = await sampler.stop(merged.ok);
   const measuredSeconds = merged.measuredMs / 1000;
   return {
     op,
@@ -137,10 +163,8 @@ export async function runPhase(
     measuredSeconds: Math.round(measuredSeconds * 1000) / 1000,
     unfinished: merged.unfinished,
     aborted: aborted ?? merged.aborted,
-    ...cpuFigures(names, cpuStart, cpuEnd, merged.ok),
-    rssMaxMiB: Object.fromEntries(names.map((name, k) => [name, rssMax[k] ?? null])),
+    ...servers,
     windows: merged.windows,
-    elections: elections === null ? null : await elections.stop(),
     leaderBefore,
     leaderAfter: await cluster.leader(),
     leaderStateAfter: await cluster.leaderDetails(),

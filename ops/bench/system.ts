@@ -211,6 +211,26 @@ function nodeReports(cluster: BenchCluster, state: BenchState): NodeReport[] {
   return reports;
 }
 
+/** Where each connection goes (the leader, or the nodes in turn); says so. */
+async function connectionEndpoints(
+  config: KvConfig,
+  cluster: BenchCluster,
+  report: SystemReport,
+): Promise<string[]> {
+  const leader = await cluster.waitForLeader(config.startTimeoutMs);
+  report.leader = leader;
+  const leaderNode = cluster.nodes.find((node) => node.name === leader.name)!;
+  const toLeader = config.options.target === "leader";
+  const endpoints = Array.from({ length: config.options.connections }, (_, k) =>
+    toLeader ? leaderNode.clientAddress : cluster.nodes[k % cluster.nodes.length]!.clientAddress,
+  );
+  report.endpoints = [...new Set(endpoints)];
+  out(
+    `${cluster.system} ${report.version}: ${cluster.nodes.length} node(s) up in ${report.startupSeconds} s, leader ${leader.name} (term ${leader.term}); connections to ${toLeader ? `the leader ${leaderNode.clientAddress}` : "all nodes"}`,
+  );
+  return endpoints;
+}
+
 export async function runSystem(
   config: KvConfig,
   state: BenchState,
@@ -253,18 +273,7 @@ export async function runSystem(
   let workers: LoadWorker[] = [];
   try {
     report.startupSeconds = Math.round((performance.now() - started) / 100) / 10;
-    const leader = await cluster.waitForLeader(config.startTimeoutMs);
-    report.leader = leader;
-    const leaderNode = cluster.nodes.find((node) => node.name === leader.name)!;
-    const endpoints = Array.from({ length: config.options.connections }, (_, k) =>
-      config.options.target === "leader"
-        ? leaderNode.clientAddress
-        : cluster.nodes[k % cluster.nodes.length]!.clientAddress,
-    );
-    report.endpoints = [...new Set(endpoints)];
-    out(
-      `${system} ${report.version}: ${cluster.nodes.length} node(s) up in ${report.startupSeconds} s, leader ${leader.name} (term ${leader.term}); connections to ${config.options.target === "leader" ? `the leader ${leaderNode.clientAddress}` : "all nodes"}`,
-    );
+    const endpoints = await connectionEndpoints(config, cluster, report);
     workers = await startWorkers(config, system, endpoints);
     track(workers);
     const ready = await Promise.all(workers.map((worker) => worker.next(20_000)));
