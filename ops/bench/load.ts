@@ -14,18 +14,15 @@
  * The targets are in load-targets.ts; completions per second go to windows.ts's counters.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import hdr from "hdr-histogram-js";
+import { LoadPhase } from "./load-phase.js";
 import {
   type Data,
   type EtcdClientKind,
-  errorCode,
   keyOf,
   makeTarget,
   makeValues,
-  type ReadMode,
   type Target,
 } from "./load-targets.js";
-import { countIn, emptyWindows } from "./windows.js";
 import { xorshift } from "./xorshift.js";
 
 export { keyOf };
@@ -86,10 +83,6 @@ export type FromWorker =
     }
   | { readonly type: "result"; readonly result: PhaseResult }
   | { readonly type: "closed" };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
-}
 
 async function main(): Promise<void> {
   const port = parentPort;
@@ -157,113 +150,16 @@ async function main(): Promise<void> {
   post({ type: "ready" });
 
   async function runPhase(phase: Extract<ToWorker, { type: "phase" }>): Promise<PhaseResult> {
-    const histogram = hdr.build({
-      bitBucketSize: 32,
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 60_000_000,
-      numberOfSignificantValueDigits: 3,
-      autoResize: true,
-    });
-    const errors: Record<string, number> = {};
-    const errorSamples: string[] = [];
-    // performance.now() of this worker for the shared epoch start.
-    const start = performance.now() + (phase.startAt - Date.now());
-    const isLoad = phase.op === "load";
-    const measureStart = isLoad ? start : start + phase.warmupMs;
-    const measureEnd = isLoad ? Number.POSITIVE_INFINITY : measureStart + phase.measureMs;
-    const windows = emptyWindows(isLoad ? 0 : phase.measureMs);
-    let nextLoadKey = init.loadRange[0];
-    let ok = 0;
-    let done = 0;
-    let failed = 0;
-    let inflight = 0;
-    let lastCompletion = start;
-    const mode: ReadMode | null =
-      phase.op === "get-linearizable"
-        ? "linearizable"
-        : phase.op === "get-lease"
-          ? "lease"
-          : phase.op === "get-stale"
-            ? "stale"
-            : null;
-
-    const more = (): boolean => {
-      if (aborted !== null) return false;
-      if (isLoad) return nextLoadKey < init.loadRange[1];
-      return performance.now() < measureEnd;
-    };
-
-    const slot = async (target: Target): Promise<void> => {
-      while (more()) {
-        let key: number;
-        if (isLoad) key = nextLoadKey++;
-        else key = random() % init.keys;
-        const t0 = performance.now();
-        inflight++;
-        let code: string | null = null;
-        try {
-          if (mode === null) await target.put(key, random() & 63);
-          else await target.get(key, mode);
-        } catch (error) {
-          code = errorCode(error);
-          if (errorSamples.length < 5)
-            errorSamples.push(String((error as Error)?.message ?? error));
-        }
-        inflight--;
-        const t1 = performance.now();
-        done++;
-        if (code !== null) failed++;
-        if (t1 >= measureStart && t1 < measureEnd) {
-          if (code === null) {
-            ok++;
-            histogram.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
-            countIn(windows, t1 - measureStart);
-          } else errors[code] = (errors[code] ?? 0) + 1;
-          lastCompletion = t1;
-        }
-        // Do not spin on instant refusals (a dead connection, OVERLOADED).
-        if (code !== null) await sleep(5);
-      }
-    };
-
-    const wait = start - performance.now();
-    if (wait > 0) await sleep(wait);
-    const ticker = setInterval(() => post({ type: "tick", done, errors: failed, inflight }), 500);
-    const slots: Promise<void>[] = [];
-    for (const target of targets) for (let k = 0; k < init.window; k++) slots.push(slot(target));
-    const all = Promise.all(slots);
-    // Issue until the window closes (or the load phase's keys are written), then drain, bounded.
-    const issueBound = isLoad
-      ? null
-      : sleep(Math.max(0, measureEnd - performance.now()) + phase.drainMs);
-    let finished = false;
-    void all.then(() => {
-      finished = true;
-    });
-    if (issueBound === null) {
-      // The load phase: bounded by the bench's phase timeout (it sends abort).
-      while (!finished && aborted === null) await Promise.race([all, sleep(100)]);
-      if (!finished) await Promise.race([all, sleep(phase.drainMs)]);
-    } else {
-      await Promise.race([all, issueBound]);
+    const run = new LoadPhase(phase, init, random, () => aborted);
+    const ticker = setInterval(
+      () => post({ type: "tick", done: run.done, errors: run.failed, inflight: run.inflight }),
+      500,
+    );
+    try {
+      return await run.run(targets);
+    } finally {
+      clearInterval(ticker);
     }
-    clearInterval(ticker);
-    const measuredMs = isLoad
-      ? lastCompletion - measureStart
-      : Math.min(phase.measureMs, Math.max(0, performance.now() - measureStart));
-    const result: PhaseResult = {
-      op: phase.op,
-      ok,
-      errors,
-      errorSamples,
-      histogram: hdr.encodeIntoCompressedBase64(histogram),
-      measuredMs,
-      unfinished: inflight,
-      aborted,
-      windows,
-    };
-    histogram.destroy();
-    return result;
   }
 }
 
