@@ -20,6 +20,11 @@ export interface FloodReport {
   readonly admittedMaxMs: number | null;
   /** The first few failures' messages. */
   readonly errorSamples: string[];
+  /**
+   * CPU seconds of the bench process (the flood's client side) meanwhile: near `seconds`, the
+   * client, not the server, set the pace.
+   */
+  readonly benchCpuSeconds: number;
   /** First request sent → last answer, s. */
   readonly seconds: number;
   readonly error: string | null;
@@ -49,6 +54,7 @@ export async function flood(
   const unanswered: Record<string, number> = {};
   const errorSamples: string[] = [];
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const calls: Promise<void>[] = [];
   for (let k = 0; k < requests; k++) {
     const t0 = performance.now();
@@ -72,6 +78,7 @@ export async function flood(
   }
   await Promise.all(calls);
   const seconds = Math.round((performance.now() - started) / 100) / 10;
+  const cpu = process.cpuUsage(cpuBefore);
   latencies.sort((a, b) => a - b);
   const round = (value: number | null) => (value === null ? null : Math.round(value));
   return {
@@ -86,6 +93,7 @@ export async function flood(
     admittedP99Ms: round(percentile(latencies, 99)),
     admittedMaxMs: round(latencies.at(-1) ?? null),
     errorSamples,
+    benchCpuSeconds: Math.round((cpu.user + cpu.system) / 1e5) / 10,
     seconds,
     error: null,
   };

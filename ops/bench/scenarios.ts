@@ -76,5 +76,5 @@ export function scenarioLine(system: string, report: ScenarioReport): string {
     ...counts(report.otherErrors, " answered"),
     ...counts(report.unanswered, " UNANSWERED"),
   ].join("");
-  return `${head} ${report.requests.toLocaleString("en-US")} at once: ${report.ok.toLocaleString("en-US")} ok, ${report.overloaded.toLocaleString("en-US")} OVERLOADED${others}; ${report.allAnswered ? "every request answered" : "NOT every request answered"}; admitted p50 ${ms(report.admittedP50Ms)} p99 ${ms(report.admittedP99Ms)} max ${ms(report.admittedMaxMs)}; ${report.seconds} s${error}`;
+  return `${head} ${report.requests.toLocaleString("en-US")} at once: ${report.ok.toLocaleString("en-US")} ok, ${report.overloaded.toLocaleString("en-US")} OVERLOADED${others}; ${report.allAnswered ? "every request answered" : "NOT every request answered"}; admitted p50 ${ms(report.admittedP50Ms)} p99 ${ms(report.admittedP99Ms)} max ${ms(report.admittedMaxMs)}; ${report.seconds} s (bench CPU ${report.benchCpuSeconds} s)${error}`;
 }
