@@ -52,7 +52,7 @@ function putLoad(
       try {
         await client.put(failoverKey(next++), value);
       } catch {
-        await sleep(2); // a dead socket refuses at once: do not spin
+        await sleep(20); // a dead socket or NOT_LEADER refuses at once: back off (the probes time the gap)
       }
     }
   };
