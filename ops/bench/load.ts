@@ -7,26 +7,37 @@
  *
  *   stageraft: one WebSocket per connection (the client library, pipelined: `window` requests
  *              in flight on it).
- *   etcd:      the v3 JSON gateway over HTTP/1.1 keep-alive. HTTP/1.1 carries one request at a
+ *   etcd:      gRPC (etcd3, default: one HTTP/2 channel per connection, `window` calls on it),
+ *              or the v3 JSON gateway over HTTP/1.1 keep-alive, which carries one request at a
  *              time per socket, so a connection is `window` sockets: the same requests in flight.
+ *   echo:      the bare echo server, one WebSocket per connection (the client's socket layer).
+ * The targets are in load-targets.ts; completions per second go to windows.ts's counters.
  */
-import http from "node:http";
 import { parentPort, workerData } from "node:worker_threads";
-import hdr from "hdr-histogram-js";
-import { connect, type StageraftClient, StageraftError } from "../../src/mod.js";
+import { LoadPhase } from "./load-phase.js";
+import {
+  type Data,
+  type EtcdClientKind,
+  keyOf,
+  makeTarget,
+  makeValues,
+  type Target,
+} from "./load-targets.js";
 import { xorshift } from "./xorshift.js";
+
+export { keyOf };
 
 export type PhaseOp = "load" | "put" | "get-linearizable" | "get-lease" | "get-stale";
 
 export interface WorkerInit {
-  readonly system: "stageraft" | "etcd";
+  readonly system: "stageraft" | "etcd" | "echo";
   /** One client address (host:port) per connection this worker owns. */
   readonly endpoints: readonly string[];
   readonly window: number;
   readonly keys: number;
   readonly valueBytes: number;
   readonly requestTimeoutMs: number;
-  readonly etcdClient: "http" | "fetch";
+  readonly etcdClient: EtcdClientKind;
   readonly seed: number;
   /** For the load phase: the keys [from, to) this worker writes once each. */
   readonly loadRange: readonly [number, number];
@@ -57,6 +68,8 @@ export interface PhaseResult {
   /** Requests still unanswered when the drain time ran out. */
   readonly unfinished: number;
   readonly aborted: string | null;
+  /** Successful completions in each whole second of the measured window (none for load). */
+  readonly windows: number[];
 }
 
 export type FromWorker =
@@ -70,208 +83,6 @@ export type FromWorker =
     }
   | { readonly type: "result"; readonly result: PhaseResult }
   | { readonly type: "closed" };
-
-class BenchError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
-  }
-}
-
-function errorCode(error: unknown): string {
-  if (error instanceof StageraftError) return error.code;
-  if (error instanceof BenchError) return error.code;
-  if (error instanceof Error) {
-    if (error.name === "TimeoutError" || error.name === "AbortError") return "TIMEOUT";
-    const code = (error as NodeJS.ErrnoException).code;
-    return typeof code === "string" ? code : error.name;
-  }
-  return "UNKNOWN";
-}
-
-/** A 16-byte key: "k" and 15 digits. */
-export function keyOf(index: number): string {
-  return `k${String(index).padStart(15, "0")}`;
-}
-
-const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
-function makeValues(count: number, bytes: number, random: () => number): string[] {
-  return Array.from({ length: count }, () => {
-    let value = "";
-    for (let k = 0; k < bytes; k++) value += alphabet[random() % alphabet.length];
-    return value;
-  });
-}
-
-type ReadMode = "linearizable" | "lease" | "stale";
-
-interface Target {
-  /** Establish the connection(s) before the clock starts. */
-  warm(): Promise<void>;
-  put(key: number, value: number): Promise<void>;
-  get(key: number, mode: ReadMode): Promise<void>;
-  close(): void;
-}
-
-interface Data {
-  readonly keys: string[];
-  readonly values: string[];
-  readonly keys64: string[];
-  readonly values64: string[];
-  readonly valueBytes: number;
-}
-
-class StageraftTarget implements Target {
-  private readonly client: StageraftClient;
-
-  constructor(
-    endpoint: string,
-    private readonly data: Data,
-    requestTimeoutMs: number,
-  ) {
-    // One attempt: a refused request is counted as an error, not hidden behind a retry.
-    this.client = connect([endpoint], { requestTimeoutMs, maxAttempts: 1 });
-  }
-
-  async warm(): Promise<void> {
-    await this.client.status();
-  }
-
-  async put(key: number, value: number): Promise<void> {
-    await this.client.put(this.data.keys[key]!, this.data.values[value]!);
-  }
-
-  async get(key: number, mode: ReadMode): Promise<void> {
-    const reply = await this.client.get(this.data.keys[key]!, { consistency: mode });
-    if (!reply.found || reply.value === null || reply.value.length !== this.data.valueBytes)
-      throw new BenchError("BAD_VALUE", `get ${this.data.keys[key]}: ${JSON.stringify(reply)}`);
-  }
-
-  close(): void {
-    this.client.close();
-  }
-}
-
-interface EtcdRangeReply {
-  kvs?: { value?: string }[];
-}
-
-class EtcdTarget implements Target {
-  private readonly agent: http.Agent;
-  private readonly host: string;
-  private readonly port: number;
-  private readonly base64ValueLength: number;
-
-  constructor(
-    endpoint: string,
-    private readonly data: Data,
-    private readonly window: number,
-    private readonly requestTimeoutMs: number,
-    private readonly client: "http" | "fetch",
-  ) {
-    const [host, port] = endpoint.split(":");
-    this.host = host!;
-    this.port = Number(port);
-    // `window` keep-alive sockets: one request in flight on each, as HTTP/1.1 allows.
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: window, maxFreeSockets: window });
-    this.base64ValueLength = Buffer.from(data.values[0]!).toString("base64").length;
-  }
-
-  private post(path: string, body: string): Promise<unknown> {
-    if (this.client === "fetch") return this.postFetch(path, body);
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        {
-          host: this.host,
-          port: this.port,
-          path,
-          method: "POST",
-          agent: this.agent,
-          headers: {
-            "content-type": "application/json",
-            "content-length": Buffer.byteLength(body),
-          },
-          timeout: this.requestTimeoutMs,
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("error", reject);
-          response.on("end", () => {
-            const text = Buffer.concat(chunks).toString();
-            if (response.statusCode !== 200) {
-              reject(new BenchError(`HTTP_${response.statusCode}`, text.slice(0, 300)));
-              return;
-            }
-            try {
-              resolve(JSON.parse(text));
-            } catch {
-              reject(new BenchError("BAD_REPLY", text.slice(0, 300)));
-            }
-          });
-        },
-      );
-      request.on("timeout", () =>
-        request.destroy(new BenchError("TIMEOUT", `no answer within ${this.requestTimeoutMs} ms`)),
-      );
-      request.on("error", reject);
-      request.end(body);
-    });
-  }
-
-  private async postFetch(path: string, body: string): Promise<unknown> {
-    const response = await fetch(`http://${this.host}:${this.port}${path}`, {
-      method: "POST",
-      body,
-      headers: { "content-type": "application/json" },
-      signal: AbortSignal.timeout(this.requestTimeoutMs),
-    });
-    const text = await response.text();
-    if (response.status !== 200)
-      throw new BenchError(`HTTP_${response.status}`, text.slice(0, 300));
-    return JSON.parse(text);
-  }
-
-  async warm(): Promise<void> {
-    // Open the sockets: `window` concurrent status calls.
-    await Promise.all(
-      Array.from({ length: this.window }, () => this.post("/v3/maintenance/status", "{}")),
-    );
-  }
-
-  async put(key: number, value: number): Promise<void> {
-    await this.post(
-      "/v3/kv/put",
-      `{"key":"${this.data.keys64[key]}","value":"${this.data.values64[value]}"}`,
-    );
-  }
-
-  async get(key: number, mode: ReadMode): Promise<void> {
-    if (mode === "lease") throw new BenchError("UNSUPPORTED", "etcd has no lease reads");
-    const body =
-      mode === "stale"
-        ? `{"key":"${this.data.keys64[key]}","serializable":true}`
-        : `{"key":"${this.data.keys64[key]}"}`;
-    const reply = (await this.post("/v3/kv/range", body)) as EtcdRangeReply;
-    const value = reply.kvs?.[0]?.value;
-    if (value === undefined || value.length !== this.base64ValueLength)
-      throw new BenchError(
-        "BAD_VALUE",
-        `range ${this.data.keys[key]}: ${JSON.stringify(reply).slice(0, 300)}`,
-      );
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
-}
 
 async function main(): Promise<void> {
   const port = parentPort;
@@ -289,9 +100,7 @@ async function main(): Promise<void> {
     valueBytes: init.valueBytes,
   };
   const targets: Target[] = init.endpoints.map((endpoint) =>
-    init.system === "stageraft"
-      ? new StageraftTarget(endpoint, data, init.requestTimeoutMs)
-      : new EtcdTarget(endpoint, data, init.window, init.requestTimeoutMs, init.etcdClient),
+    makeTarget(init.system, endpoint, data, init),
   );
   const post = (message: FromWorker) => port.postMessage(message);
   try {
@@ -328,6 +137,7 @@ async function main(): Promise<void> {
               histogram: "",
               measuredMs: 0,
               unfinished: 0,
+              windows: [],
               aborted: `load generator failed: ${(error as Error)?.message ?? error}`,
             },
           }),
@@ -340,110 +150,16 @@ async function main(): Promise<void> {
   post({ type: "ready" });
 
   async function runPhase(phase: Extract<ToWorker, { type: "phase" }>): Promise<PhaseResult> {
-    const histogram = hdr.build({
-      bitBucketSize: 32,
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 60_000_000,
-      numberOfSignificantValueDigits: 3,
-      autoResize: true,
-    });
-    const errors: Record<string, number> = {};
-    const errorSamples: string[] = [];
-    // performance.now() of this worker for the shared epoch start.
-    const start = performance.now() + (phase.startAt - Date.now());
-    const isLoad = phase.op === "load";
-    const measureStart = isLoad ? start : start + phase.warmupMs;
-    const measureEnd = isLoad ? Number.POSITIVE_INFINITY : measureStart + phase.measureMs;
-    let nextLoadKey = init.loadRange[0];
-    let ok = 0;
-    let done = 0;
-    let failed = 0;
-    let inflight = 0;
-    let lastCompletion = start;
-    const mode: ReadMode | null =
-      phase.op === "get-linearizable"
-        ? "linearizable"
-        : phase.op === "get-lease"
-          ? "lease"
-          : phase.op === "get-stale"
-            ? "stale"
-            : null;
-
-    const more = (): boolean => {
-      if (aborted !== null) return false;
-      if (isLoad) return nextLoadKey < init.loadRange[1];
-      return performance.now() < measureEnd;
-    };
-
-    const slot = async (target: Target): Promise<void> => {
-      while (more()) {
-        let key: number;
-        if (isLoad) key = nextLoadKey++;
-        else key = random() % init.keys;
-        const t0 = performance.now();
-        inflight++;
-        let code: string | null = null;
-        try {
-          if (mode === null) await target.put(key, random() & 63);
-          else await target.get(key, mode);
-        } catch (error) {
-          code = errorCode(error);
-          if (errorSamples.length < 5)
-            errorSamples.push(String((error as Error)?.message ?? error));
-        }
-        inflight--;
-        const t1 = performance.now();
-        done++;
-        if (code !== null) failed++;
-        if (t1 >= measureStart && t1 < measureEnd) {
-          if (code === null) {
-            ok++;
-            histogram.recordValue(Math.max(1, Math.round((t1 - t0) * 1000)));
-          } else errors[code] = (errors[code] ?? 0) + 1;
-          lastCompletion = t1;
-        }
-        // Do not spin on instant refusals (a dead connection, OVERLOADED).
-        if (code !== null) await sleep(5);
-      }
-    };
-
-    const wait = start - performance.now();
-    if (wait > 0) await sleep(wait);
-    const ticker = setInterval(() => post({ type: "tick", done, errors: failed, inflight }), 500);
-    const slots: Promise<void>[] = [];
-    for (const target of targets) for (let k = 0; k < init.window; k++) slots.push(slot(target));
-    const all = Promise.all(slots);
-    // Issue until the window closes (or the load phase's keys are written), then drain, bounded.
-    const issueBound = isLoad
-      ? null
-      : sleep(Math.max(0, measureEnd - performance.now()) + phase.drainMs);
-    let finished = false;
-    void all.then(() => {
-      finished = true;
-    });
-    if (issueBound === null) {
-      // The load phase: bounded by the bench's phase timeout (it sends abort).
-      while (!finished && aborted === null) await Promise.race([all, sleep(100)]);
-      if (!finished) await Promise.race([all, sleep(phase.drainMs)]);
-    } else {
-      await Promise.race([all, issueBound]);
+    const run = new LoadPhase(phase, init, random, () => aborted);
+    const ticker = setInterval(
+      () => post({ type: "tick", done: run.done, errors: run.failed, inflight: run.inflight }),
+      500,
+    );
+    try {
+      return await run.run(targets);
+    } finally {
+      clearInterval(ticker);
     }
-    clearInterval(ticker);
-    const measuredMs = isLoad
-      ? lastCompletion - measureStart
-      : Math.min(phase.measureMs, Math.max(0, performance.now() - measureStart));
-    const result: PhaseResult = {
-      op: phase.op,
-      ok,
-      errors,
-      errorSamples,
-      histogram: hdr.encodeIntoCompressedBase64(histogram),
-      measuredMs,
-      unfinished: inflight,
-      aborted,
-    };
-    histogram.destroy();
-    return result;
   }
 }
 

@@ -4,8 +4,9 @@
  * The KV bench once per stage-pool choice (raft-step and apply: inline or workers), one after
  * the other in one run, on fresh clusters, then the figures side by side: the measurement the
  * defaults are chosen by. Every other option goes to each bench run unchanged (--quick,
- * --seconds, --connections …); etcd is skipped. With --rounds N the combinations run N times,
- * interleaved (so that drift on the machine touches all of them): the table shows the mean
+ * --seconds, --connections …); etcd and the echo server are skipped. With --rounds N the
+ * combinations run N times, interleaved (so that drift on the machine touches all of them): the
+ * table shows the mean
  * throughput, every round's figure, and the latency of the median round.
  */
 import { spawn } from "node:child_process";
@@ -63,6 +64,7 @@ function runOnce(combo: Combo, passThrough: readonly string[], out: string): Pro
     process.argv[1]!,
     ...passThrough,
     "--no-etcd",
+    "--no-echo",
     "--raft-step-pool",
     combo.raftStep,
     "--apply-pool",

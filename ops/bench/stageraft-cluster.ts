@@ -1,0 +1,131 @@
+/** A 3-node stageraft cluster on loopback for the bench (`node dist/src/cli.js serve`). */
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type BenchCluster,
+  describeNodes,
+  type LeaderInfo,
+  makeTempRoot,
+  type NodeTerm,
+  removeTempRoot,
+  type ServerProcess,
+  sleep,
+  threeServers,
+} from "./processes.js";
+
+export class StageraftCluster implements BenchCluster {
+  readonly system = "stageraft" as const;
+
+  private constructor(
+    readonly root: string,
+    readonly nodes: ServerProcess[],
+  ) {}
+
+  static async start(options: {
+    cli: string;
+    parentDir: string;
+    config: Record<string, unknown>;
+    startTimeoutMs: number;
+  }): Promise<StageraftCluster> {
+    if (!existsSync(options.cli))
+      throw new Error(`${options.cli} is missing: run \`npm run build\` first`);
+    const root = await makeTempRoot(options.parentDir, "stageraft-bench-");
+    const configPath = join(root, "config.json");
+    await writeFile(configPath, JSON.stringify(options.config, null, 2));
+    const nodes = await threeServers("n", root);
+    const cluster = new StageraftCluster(root, nodes);
+    const initialCluster = nodes.map((node) => `${node.name}=${node.peerAddress}`).join(",");
+    for (const node of nodes) {
+      node.start(process.execPath, [
+        options.cli,
+        "serve",
+        "--name",
+        node.name,
+        "--data-dir",
+        node.dataDir,
+        "--listen-client",
+        node.clientAddress,
+        "--listen-peer",
+        node.peerAddress,
+        "--initial-cluster",
+        initialCluster,
+        "--config",
+        configPath,
+      ]);
+    }
+    try {
+      await cluster.waitForLeader(options.startTimeoutMs);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  private async health(node: ServerProcess): Promise<Record<string, unknown> | null> {
+    if (!node.alive) return null;
+    try {
+      // 503 is a node that answers but is not ready (no leader yet): its body still counts.
+      const response = await fetch(`http://${node.clientAddress}/health`, {
+        signal: AbortSignal.timeout(1_500),
+      });
+      if (!response.ok && response.status !== 503) return null;
+      return (await response.json()) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  }
+
+  async leader(): Promise<LeaderInfo | null> {
+    const healths = await Promise.all(this.nodes.map((node) => this.health(node)));
+    const reachable = healths.filter((health) => health !== null);
+    if (reachable.length < 2) return null;
+    const names = new Set(reachable.map((health) => health.leader ?? null));
+    const leading = reachable.find((health) => health.role === "leader");
+    const name = [...names][0];
+    if (names.size !== 1 || typeof name !== "string" || leading === undefined) return null;
+    if (leading.name !== name) return null;
+    return { name, term: Number(leading.term) };
+  }
+
+  async waitForLeader(timeoutMs: number): Promise<LeaderInfo> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const dead = this.nodes.filter((node) => !node.alive);
+      if (dead.length > 0)
+        throw new Error(
+          `stageraft node ${dead.map((n) => `${n.name} (${n.exitDescription})`).join(", ")} exited during start\n${describeNodes(this.nodes)}`,
+        );
+      const leader = await this.leader();
+      if (leader !== null) return leader;
+      await sleep(100);
+    }
+    throw new Error(
+      `stageraft: no agreed leader within ${timeoutMs} ms\n${describeNodes(this.nodes)}`,
+    );
+  }
+
+  async terms(): Promise<(NodeTerm | null)[]> {
+    const healths = await Promise.all(this.nodes.map((node) => this.health(node)));
+    return healths.map((health) =>
+      health === null
+        ? null
+        : {
+            term: Number(health.term),
+            leader: typeof health.leader === "string" ? health.leader : null,
+          },
+    );
+  }
+
+  async leaderDetails(): Promise<unknown> {
+    const leader = await this.leader();
+    const node = this.nodes.find((n) => n.name === leader?.name);
+    return node === undefined ? null : this.health(node);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => node.kill()));
+    await removeTempRoot(this.root);
+  }
+}
