@@ -93,6 +93,8 @@ export interface KvOptions {
   readonly failoverRounds: number;
   readonly restartEntries: number;
   readonly floodRequests: number;
+  readonly stageraftCli: string;
+  readonly stageraftConfig?: Record<string, unknown>;
 }
 
 function program(): Command {
@@ -151,6 +153,16 @@ function program(): Command {
       )
         .argParser(phaseList)
         .default([...loadPhases], loadPhases.join(",")),
+    )
+    .option(
+      "--stageraft-cli <path>",
+      "the stageraft build to run (another checkout's dist/src/cli.js: before/after in one run)",
+      cli,
+    )
+    .option(
+      "--stageraft-config <json>",
+      'merged into every node\'s config, e.g. \'{"limits":{"admissionLatencyMs":0}}\'',
+      (text: string) => JSON.parse(text) as Record<string, unknown>,
     )
     .option("--no-etcd", "skip the etcd comparison")
     .option("--no-echo", "skip the bare echo server (the transport's own rate)")
@@ -237,6 +249,24 @@ export interface KvConfig {
   };
 }
 
+/** `over` laid on `base`, objects merged key by key (the --stageraft-config option). */
+export function merged(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const under = out[key];
+    const bothObjects = [under, value].every(
+      (v) => typeof v === "object" && v !== null && !Array.isArray(v),
+    );
+    out[key] = bothObjects
+      ? merged(under as Record<string, unknown>, value as Record<string, unknown>)
+      : value;
+  }
+  return out;
+}
+
 export function parseKvOptions(argv: readonly string[]): KvConfig {
   const options = program()
     .parse([...argv])
@@ -251,15 +281,18 @@ export function parseKvOptions(argv: readonly string[]): KvConfig {
   const scenarios = options.phases.filter((phase): phase is ScenarioName =>
     (scenarioPhases as readonly string[]).includes(phase),
   );
-  const stageraftConfig = {
-    raft: raftTiming,
-    wal: { sync: true },
-    engines: { kv: "level" },
-    stages: { raftStep: { pool: options.raftStepPool }, apply: { pool: options.applyPool } },
-    // info: stageraft logs only rare events at info (role changes, snapshots, shutdowns), and
-    // the bench reads them to explain an exit; nothing per request.
-    log: { level: "info" },
-  };
+  const stageraftConfig = merged(
+    {
+      raft: raftTiming,
+      wal: { sync: true },
+      engines: { kv: "level" },
+      stages: { raftStep: { pool: options.raftStepPool }, apply: { pool: options.applyPool } },
+      // info: stageraft logs only rare events at info (role changes, snapshots, shutdowns), and
+      // the bench reads them to explain an exit; nothing per request.
+      log: { level: "info" },
+    },
+    options.stageraftConfig ?? {},
+  );
   const phaseSeconds = warmupSeconds + measureSeconds + drainMs / 1000 + 2;
   // A scenario: failover rounds of ~10 s, restart's load at >= 1,000 writes/s, a flood's drain.
   const scenarioSeconds =
@@ -301,6 +334,7 @@ export function parseKvOptions(argv: readonly string[]): KvConfig {
       restartEntries: options.restartEntries,
       floodRequests: options.floodRequests,
       stageraftConfig,
+      stageraftCli: resolve(options.stageraftCli),
       raftTiming: {
         heartbeatMs: raftTiming.tickMs * raftTiming.heartbeatTicks,
         electionTimeoutMs: raftTiming.tickMs * raftTiming.electionTicks,

@@ -4,8 +4,8 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { cli, echoScript, type KvConfig, raftTiming, root } from "./kv-options.js";
+import { join, resolve } from "node:path";
+import { echoScript, type KvConfig, raftTiming, root } from "./kv-options.js";
 import {
   type BenchState,
   type NodeReport,
@@ -86,7 +86,7 @@ async function startCluster(
   const startTimeoutMs = config.startTimeoutMs;
   if (system === "stageraft")
     return StageraftCluster.start({
-      cli,
+      cli: resolve(config.options.stageraftCli),
       parentDir,
       config: config.stageraftConfig,
       startTimeoutMs,
