@@ -47,6 +47,9 @@ if (
   const { runApiBench } = await import("./api.js");
   process.exit(await runApiBench(process.argv.slice(process.argv[2] === "api" ? 3 : 2)));
 }
+// `npm run bench -- wal …`: the LevelDB WAL and the segment WAL side by side (ops/bench/wal.ts).
+if (process.argv[2] === "wal")
+  process.exit(await (await import("./wal.js")).runWalBench(process.argv.slice(3)));
 // `npm run bench -- pools …`: this bench once per stage-pool choice, side by side (pools.ts).
 if (process.argv[2] === "pools") {
   const { runPoolsBench } = await import("./pools.js");
