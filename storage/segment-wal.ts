@@ -2,6 +2,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, unlink } from "node:fs
 import { join } from "node:path";
 import { assert } from "../raft/assert.js";
 import type { HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
+import { DirLock } from "./dir-lock.js";
 import type { LogStore } from "./log-store.js";
 import {
   GroupEncoder,
@@ -51,6 +52,7 @@ export class SegmentWal implements LogStore {
 
   private constructor(
     readonly dir: string,
+    private readonly lock: DirLock,
     options: SegmentWalOptions,
   ) {
     this.sync = options.sync ?? true;
@@ -59,7 +61,8 @@ export class SegmentWal implements LogStore {
 
   static async open(dir: string, options: SegmentWalOptions = {}): Promise<SegmentWal> {
     await mkdir(dir, { recursive: true });
-    return new SegmentWal(dir, options);
+    // Two processes appending to one segment would corrupt it: one node per data dir.
+    return new SegmentWal(dir, await DirLock.acquire(dir), options);
   }
 
   /**
@@ -228,6 +231,7 @@ export class SegmentWal implements LogStore {
     // Trim the preallocated zeros, so that the next load reads only records.
     if (this.file !== null) await this.file.truncate(this.offset).catch(() => {});
     await this.closeFile();
+    await this.lock.release();
   }
 
   /**

@@ -241,8 +241,9 @@ describe("segment wal recovery - damaged middle", () => {
     const older = paths[0]!;
     const records = await recordsOf(older);
     await truncate(older, records.at(-1)!.start + 4);
-    await expect((await openWal(dir)).load()).rejects.toThrow(WalCorruptError);
-    await expect((await openWal(dir)).load()).rejects.toThrow(older);
+    const load = (await openWal(dir)).load();
+    await expect(load).rejects.toThrow(WalCorruptError);
+    await expect(load).rejects.toThrow(older);
   });
 
   test("segment wal - a missing segment in the middle is refused", async () => {

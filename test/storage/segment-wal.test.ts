@@ -233,6 +233,16 @@ describe("segment wal - segments", () => {
     expect(loaded.hardState).toEqual({ term: 2, vote: null, commit: 12 });
   });
 
+  test("segment wal - one process at a time: a second open of the dir is refused until the first closes", async () => {
+    const dir = await dirs.make("seg");
+    const wal = await openWal(dir);
+    await wal.load();
+    await expect(SegmentWal.open(dir)).rejects.toThrow(/locked by another process/);
+    await closeAll();
+    const again = await openWal(dir);
+    expect((await again.load()).entries).toEqual([]);
+  });
+
   test("segment wal - the file stays small when closed (the preallocation is trimmed)", async () => {
     const dir = await dirs.make("seg");
     const wal = await openWal(dir);
