@@ -233,17 +233,49 @@ function allZero(bytes: Uint8Array, from: number): boolean {
   return true;
 }
 
-/** An entry record's fields; `data` is a view into `bytes` (no copy). */
-export function decodeEntryRecord(bytes: Uint8Array, view: DataView, at: number): Entry {
+/** An entry record's fields; `data` is copied by `slabs` (see DataSlabs). */
+export function decodeEntryRecord(
+  bytes: Uint8Array,
+  view: DataView,
+  at: number,
+  slabs: DataSlabs,
+): Entry {
   const p = at + RECORD_HEADER;
-  const length = view.getUint32(at, true);
+  const end = at + RECORD_HEADER + view.getUint32(at, true);
   return {
     index: view.getFloat64(p, true),
     term: view.getFloat64(p + 8, true),
     type: bytes[p + 16] as Entry["type"],
     chk: view.getUint32(p + 17, true),
-    data: new Uint8Array(bytes.buffer, bytes.byteOffset + p + ENTRY_FIXED, length - ENTRY_FIXED),
+    data: slabs.copy(bytes, p + ENTRY_FIXED, end),
   };
+}
+
+const SLAB_BYTES = 64 * 1024;
+
+/**
+ * Entry data copied out of a segment's buffer into 64 KiB slabs, as views. Not views into the
+ * segment buffer itself: an entry posted to a worker (the apply or raft-step pool) is cloned
+ * with its whole ArrayBuffer — a 64 MiB segment per message — and one live entry would keep
+ * its segment's buffer in memory. A slab bounds both at 64 KiB, at one memcpy per entry and
+ * one allocation per slab (not per entry, as the LevelDB WAL's load does).
+ */
+export class DataSlabs {
+  private slab = new Uint8Array(0);
+  private used = 0;
+
+  copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
+    const length = end - start;
+    if (length > SLAB_BYTES / 4) return bytes.slice(start, end);
+    if (this.used + length > this.slab.length) {
+      this.slab = new Uint8Array(SLAB_BYTES);
+      this.used = 0;
+    }
+    const at = this.used;
+    this.slab.set(bytes.subarray(start, end), at);
+    this.used += length;
+    return this.slab.subarray(at, at + length);
+  }
 }
 
 export function decodeHardStateRecord(bytes: Uint8Array, view: DataView, at: number): HardState {

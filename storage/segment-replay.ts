@@ -1,6 +1,7 @@
 import { chainChecksum } from "../raft/checksum.js";
 import type { Entry, HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
 import {
+  DataSlabs,
   decodeBootstrapRecord,
   decodeEntryRecord,
   decodeHardStateRecord,
@@ -26,6 +27,7 @@ export class ReplayState {
   lastIndex = 0;
   /** Off once loaded: the writer needs only the range, not the entries. */
   keepEntries = true;
+  private readonly slabs = new DataSlabs();
 
   /** Apply the records at `offsets` of one segment's bytes; returns its highest entry index. */
   apply(bytes: Uint8Array, offsets: readonly number[]): number {
@@ -34,7 +36,7 @@ export class ReplayState {
     for (const at of offsets) {
       switch (bytes[at + 8]) {
         case RecordType.entry: {
-          const entry = decodeEntryRecord(bytes, view, at);
+          const entry = decodeEntryRecord(bytes, view, at, this.slabs);
           this.append(entry);
           maxIndex = Math.max(maxIndex, entry.index);
           break;

@@ -75,10 +75,10 @@ export class SegmentWal implements LogStore {
     const names = await this.segmentNames();
     const state = new ReplayState();
     const segments: Segment[] = [];
-    let tail: { scan: SegmentScan; bytes: Uint8Array } | null = null;
+    let tail: SegmentScan | null = null;
     for (const [k, name] of names.entries()) {
       const path = join(this.dir, name);
-      let bytes: Uint8Array = await readFile(path);
+      const bytes: Uint8Array = await readFile(path);
       const scan = scanSegment(bytes);
       const last = k === names.length - 1;
       if (scan.damage !== null || (!last && (scan.partial || scan.uncommittedEntries > 0))) {
@@ -87,12 +87,9 @@ export class SegmentWal implements LogStore {
           `the WAL segment ${path} is damaged at byte ${offset} (${scan.damage?.reason ?? "a group without its commit record"}) and later records are intact; ${REFUSE}`,
         );
       }
-      // The last segment's preallocated zeros must not stay referenced by its entries.
-      if (last && bytes.length > scan.committedEnd * 2 + 4096)
-        bytes = new Uint8Array(bytes.subarray(0, scan.committedEnd));
       const maxIndex = state.apply(bytes, scan.records);
       segments.push({ seq: parseSegmentName(name)!, path, maxIndex });
-      if (last) tail = { scan, bytes };
+      if (last) tail = scan;
     }
     const chain = checkChain(state.snapshot, state.entries);
     if (chain.corruptAt !== null) {
@@ -105,7 +102,7 @@ export class SegmentWal implements LogStore {
     this.segments = segments;
     this.loaded = true;
     let cut = chain.cut;
-    if (tail !== null) cut += await this.reopenTail(tail.scan);
+    if (tail !== null) cut += await this.reopenTail(tail);
     if (chain.cut > 0) {
       // A stored entry that breaks the chain at the tail: cut it durably.
       const lastGood = chain.entries.at(-1)?.index ?? state.snapshot?.index ?? 0;

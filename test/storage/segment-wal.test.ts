@@ -243,6 +243,22 @@ describe("segment wal - segments", () => {
     expect((await again.load()).entries).toEqual([]);
   });
 
+  test("segment wal - loaded entries hold their data in small slabs, not in the segment's buffer (a worker's clone copies the whole buffer)", async () => {
+    const dir = await dirs.make("seg");
+    let wal = await openWal(dir);
+    await wal.load();
+    const written = entries(START, 800, 1);
+    await wal.write([only({ entries: written })]);
+    await closeAll();
+    expect((await stat(wal.segmentPaths[0]!)).size).toBeGreaterThan(64 * 1024);
+    wal = await openWal(dir);
+    const loaded = await wal.load();
+    expect(plain(loaded.entries)).toEqual(plain(written));
+    const buffers = new Set(loaded.entries.map((e) => e.data.buffer));
+    for (const buffer of buffers) expect(buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    expect(buffers.size).toBeLessThan(loaded.entries.length / 100);
+  });
+
   test("segment wal - the file stays small when closed (the preallocation is trimmed)", async () => {
     const dir = await dirs.make("seg");
     const wal = await openWal(dir);
