@@ -254,27 +254,29 @@ export function decodeEntryRecord(
 const SLAB_BYTES = 64 * 1024;
 
 /**
- * Entry data copied out of a segment's buffer into 64 KiB slabs, as views. Not views into the
- * segment buffer itself: an entry posted to a worker (the apply or raft-step pool) is cloned
- * with its whole ArrayBuffer — a 64 MiB segment per message — and one live entry would keep
- * its segment's buffer in memory. A slab bounds both at 64 KiB, at one memcpy per entry and
- * one allocation per slab (not per entry, as the LevelDB WAL's load does).
+ * Entry data copied out of a segment's buffer 64 KiB at a time (one memcpy per window, a view
+ * per entry). Not views into the segment buffer itself: an entry posted to a worker (the apply
+ * or raft-step pool) is cloned with its whole ArrayBuffer — a 64 MiB segment per message — and
+ * one live entry would keep its segment's buffer in memory. A window bounds both at 64 KiB.
  */
 export class DataSlabs {
-  private slab = new Uint8Array(0);
-  private used = 0;
+  private source: Uint8Array | null = null;
+  private window = new Uint8Array(0);
+  private windowStart = 0;
 
   copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
-    const length = end - start;
-    if (length > SLAB_BYTES / 4) return bytes.slice(start, end);
-    if (this.used + length > this.slab.length) {
-      this.slab = new Uint8Array(SLAB_BYTES);
-      this.used = 0;
+    const windowEnd = this.windowStart + this.window.length;
+    if (bytes !== this.source || start < this.windowStart || end > windowEnd) {
+      // A copy, not Buffer's slice (a view).
+      if (end - start > SLAB_BYTES / 4) return new Uint8Array(bytes.subarray(start, end));
+      this.source = bytes;
+      this.windowStart = start;
+      this.window = new Uint8Array(
+        bytes.subarray(start, Math.min(bytes.length, start + SLAB_BYTES)),
+      );
     }
-    const at = this.used;
-    this.slab.set(bytes.subarray(start, end), at);
-    this.used += length;
-    return this.slab.subarray(at, at + length);
+    // The constructor, not subarray: subarray's species lookup costs twice as much.
+    return new Uint8Array(this.window.buffer, start - this.windowStart, end - start);
   }
 }
 

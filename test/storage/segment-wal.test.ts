@@ -247,7 +247,9 @@ describe("segment wal - segments", () => {
     const dir = await dirs.make("seg");
     let wal = await openWal(dir);
     await wal.load();
-    const written = entries(START, 800, 1);
+    const small = entries(START, 800, 1);
+    // An entry above 16 KiB gets a buffer of its own.
+    const written = [...small, ...chain(tip(small), [1], "b".repeat(20_000))];
     await wal.write([only({ entries: written })]);
     await closeAll();
     expect((await stat(wal.segmentPaths[0]!)).size).toBeGreaterThan(64 * 1024);
