@@ -146,7 +146,7 @@ export async function runWalBench(argv: readonly string[]): Promise<number> {
     return 2;
   }
   for (const line of describeMachine(machineInfo(os.tmpdir()))) process.stdout.write(`${line}\n`);
-  const appends = new Map<string, { rate: number[]; cpu: number[] }>();
+  const appends: Figures = new Map();
   const loads = new Map<WalEngine, { wall: number[]; cpu: number[] }>();
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? ENGINES : [...ENGINES].reverse();
@@ -174,6 +174,17 @@ export async function runWalBench(argv: readonly string[]): Promise<number> {
         .join(" ")}\n`,
     );
   }
+  report(options, appends, loads);
+  return 0;
+}
+
+type Figures = Map<string, { rate: number[]; cpu: number[] }>;
+
+function report(
+  options: Options,
+  appends: Figures,
+  loads: Map<WalEngine, { wall: number[]; cpu: number[] }>,
+): void {
   const appendRows = options.groupEntries.flatMap((perGroup) => {
     const level = appends.get(`level/${perGroup}`)!;
     const segs = appends.get(`segments/${perGroup}`)!;
@@ -220,5 +231,4 @@ export async function runWalBench(argv: readonly string[]): Promise<number> {
       .map((l) => l.toFixed(2))
       .join(" ")}\n`,
   );
-  return 0;
 }
