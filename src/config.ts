@@ -190,7 +190,11 @@ export const configSchema = z
     /** Followers forward writes to the leader; off: they answer NOT_LEADER. */
     forwarding: z.boolean().default(true),
     wal: z
-      .object({ sync: z.boolean().default(true) })
+      .object({
+        sync: z.boolean().default(true),
+        /** Segment files (storage/segment-wal.ts) or the LevelDB WAL (storage/wal.ts). */
+        engine: z.enum(["segments", "level"]).default("segments"),
+      })
       .strict()
       .default({}),
     auth: z

@@ -8,8 +8,10 @@ import {
   type StateMachineOptions,
   type StateMachinePort,
 } from "../stages/apply/mod.js";
+import type { LogStore } from "../storage/log-store.js";
 import { SnapshotStore } from "../storage/snapshot-store.js";
-import { Wal, type WalContents, WalCorruptError } from "../storage/wal.js";
+import { type WalContents, WalCorruptError } from "../storage/wal.js";
+import { type OpenedLogStore, openLogStore } from "../storage/wal-open.js";
 import type { NodeConfig } from "./config.js";
 import { openCheckedState } from "./open-state.js";
 
@@ -21,7 +23,7 @@ export class StartupError extends Error {
 export interface OpenedStorage {
   readonly snapshots: SnapshotStore;
   readonly latest: SnapshotMeta | null;
-  readonly wal: Wal;
+  readonly wal: OpenedLogStore;
   readonly contents: WalContents;
   /** The WAL's entries after the latest snapshot. */
   readonly entries: Entry[];
@@ -44,14 +46,12 @@ export async function openStorage(config: NodeConfig, log: Logger): Promise<Open
   }
   const snapshots = new SnapshotStore(join(config.dataDir, "snap"));
   const latest = await snapshots.open();
-  const wal = await Wal.open(join(config.dataDir, "wal"), { sync: config.wal.sync }).catch(
-    (error: Error) => {
-      if (error instanceof WalCorruptError) throw new StartupError(error.message);
-      throw new StartupError(
-        `cannot open the WAL in ${config.dataDir} (is another node using it?): ${error.message}`,
-      );
-    },
-  );
+  const wal = await openLogStore(config.dataDir, config.wal).catch((error: Error) => {
+    if (error instanceof WalCorruptError) throw new StartupError(error.message);
+    throw new StartupError(
+      `cannot open the WAL in ${config.dataDir} (is another node using it?): ${error.message}`,
+    );
+  });
   const contents = await wal.load().catch(async (error: Error) => {
     await wal.close();
     throw error instanceof WalCorruptError ? new StartupError(error.message) : error;
@@ -107,7 +107,7 @@ export async function openStorage(config: NodeConfig, log: Logger): Promise<Open
  * keep only the entries that follow it in the chain, so that the WAL never holds a gap.
  */
 export async function reconcileWal(
-  wal: Wal,
+  wal: LogStore,
   latest: SnapshotMeta | null,
   walSnapshot: SnapshotMeta | null,
   entries: Entry[],

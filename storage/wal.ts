@@ -268,6 +268,14 @@ export class Wal implements LogStore {
     return initial;
   }
 
+  /** The stored bootstrap configuration, or null (read only: for a migration). */
+  async storedBootstrapConfig(): Promise<MembershipConfig | null> {
+    const stored = await this.db.get(BOOTSTRAP_KEY);
+    return stored === undefined
+      ? null
+      : decodeJson<MembershipConfig>(stored, "bootstrap configuration");
+  }
+
   /** Group commit: every write in one synced LevelDB batch. */
   async write(writes: readonly WalWrite[]): Promise<void> {
     const ops: WalDbOp[] = [];

@@ -13,6 +13,7 @@ const subcommands: Record<string, () => Promise<Bench>> = {
   vector: async () => (await import("./vector.js")).runVectorBench,
   api: async () => (await import("./api.js")).runApiBench,
   pools: async () => (await import("./pools.js")).runPoolsBench,
+  wal: async () => (await import("./wal.js")).runWalBench,
 };
 
 /** `--phases` naming only watch, txn, lease runs the API bench (= `bench -- api --phases …`). */

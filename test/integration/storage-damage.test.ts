@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestCluster } from "./harness.js";
+import { segmentFiles, segmentGroups } from "./segment-files.js";
 
 /**
  * Damage to a follower's files while it is down (issue #10, storage): the node must never
@@ -113,5 +114,36 @@ describe("storage damage - real processes", () => {
     expect(await servedBy(cluster, follower, lastIndex)).toEqual([]);
     expect(cluster.node(follower).output).toContain("fails its checksum");
     expect(cluster.node(follower).output).toContain("rebuilt from the snapshot and the WAL");
+  });
+});
+
+describe("storage damage - the WAL's segment files, real processes", () => {
+  it("storage damage - a byte flipped in the middle of a WAL segment: the node refuses to start, naming the file and the offset", async () => {
+    cluster = await TestCluster.start(3);
+    const { follower } = await writeAll(cluster);
+    await cluster.kill(follower);
+    const segment = (await segmentFiles(cluster.node(follower).dataDir)).at(-1)!;
+    const groups = await segmentGroups(segment);
+    expect(groups.length, "many groups in the segment").toBeGreaterThan(10);
+    // A payload byte of the first record of a group in the middle: later groups are intact.
+    const group = groups[Math.floor(groups.length / 2)]!;
+    await xorByte(segment, group.start + 12);
+    cluster.restart(follower);
+    expect(await cluster.node(follower).exited).toBe(1);
+    const output = cluster.node(follower).output;
+    expect(output).toContain(`the WAL segment ${segment} is damaged at byte ${group.start}`);
+    expect(output).toContain("refusing to start");
+  });
+
+  it("storage damage - a WAL segment torn inside its last group: the node starts, cuts it and catches up", async () => {
+    cluster = await TestCluster.start(3);
+    const { follower, lastIndex } = await writeAll(cluster);
+    await cluster.kill(follower);
+    const segment = (await segmentFiles(cluster.node(follower).dataDir)).at(-1)!;
+    const last = (await segmentGroups(segment)).at(-1)!;
+    await truncate(segment, Math.floor((last.start + last.end) / 2));
+    cluster.restart(follower);
+    expect(await servedBy(cluster, follower, lastIndex)).toEqual([]);
+    expect(cluster.node(follower).output).toContain("cut a torn WAL tail");
   });
 });

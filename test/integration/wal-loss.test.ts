@@ -2,6 +2,7 @@ import { readdir, readFile, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TestCluster } from "./harness.js";
+import { segmentFiles, segmentGroups } from "./segment-files.js";
 
 /**
  * A follower whose WAL lost synced records (issue #10, storage): the leader had counted them
@@ -52,14 +53,16 @@ function batchHolding(bytes: Buffer, index: number): number {
 
 describe("WAL loss - real processes", () => {
   it.each([
-    ["memory", 1],
-    ["level", 1],
+    ["memory", 1, "level"],
+    ["level", 1, "level"],
     // The engine applied entries the WAL then lost: it is rebuilt from the snapshot.
-    ["level", 100],
+    ["level", 100, "level"],
+    ["memory", 1, "segments"],
+    ["level", 100, "segments"],
   ])(
-    "WAL loss - a follower whose WAL lost acknowledged entries is repaired, and the leader says so (%s engine, the last %i entries lost)",
-    async (engine, lost) => {
-      cluster = await TestCluster.start(3, { engines: { kv: engine } });
+    "WAL loss - a follower whose WAL lost acknowledged entries is repaired, and the leader says so (%s engine, the last %i entries lost, %s WAL)",
+    async (engine, lost, walEngine) => {
+      cluster = await TestCluster.start(3, { engines: { kv: engine }, wal: { engine: walEngine } });
       const leader = await cluster.waitForLeader();
       const follower = cluster.nodes.find((n) => n.name !== leader)!.name;
       const client = cluster.client([leader]);
@@ -71,17 +74,7 @@ describe("WAL loss - real processes", () => {
       }
       await cluster.waitForHealth(follower, (h) => Number(h.appliedIndex) >= lastIndex);
       await cluster.kill(follower);
-      // Cut the WAL's LevelDB log from the batch holding entry lastIndex - lost + 1: synced,
-      // acknowledged to the leader (and applied here), but gone.
-      const walDir = join(cluster.node(follower).dataDir, "wal");
-      const log = (await readdir(walDir))
-        .filter((n) => /^\d+\.log$/.test(n))
-        .sort()
-        .at(-1)!;
-      const bytes = await readFile(join(walDir, log));
-      const cut = batchHolding(bytes, lastIndex - lost + 1);
-      expect(cut, "a batch of entries in the WAL's log").toBeGreaterThanOrEqual(0);
-      await truncate(join(walDir, log), cut + 7);
+      await cutWal(cluster.node(follower).dataDir, walEngine, lastIndex - lost + 1);
       cluster.restart(follower);
       // No writes: heartbeats alone must reveal the loss.
       await cluster.waitForHealth(follower, (h) => Number(h.lastIndex) >= lastIndex, 20_000);
@@ -102,3 +95,26 @@ describe("WAL loss - real processes", () => {
     },
   );
 });
+
+/**
+ * Cut the WAL from the write holding entry `index`: synced, acknowledged to the leader (and
+ * applied here), but gone. LevelDB: its log from that batch on; segments: from that group on.
+ */
+async function cutWal(dataDir: string, walEngine: string, index: number): Promise<void> {
+  if (walEngine === "segments") {
+    const last = (await segmentFiles(dataDir)).at(-1)!;
+    const group = (await segmentGroups(last)).find((g) => g.indices.includes(index));
+    expect(group, "a group of entries in the last segment").toBeDefined();
+    await truncate(last, group!.start);
+    return;
+  }
+  const walDir = join(dataDir, "wal");
+  const log = (await readdir(walDir))
+    .filter((n) => /^\d+\.log$/.test(n))
+    .sort()
+    .at(-1)!;
+  const bytes = await readFile(join(walDir, log));
+  const cut = batchHolding(bytes, index);
+  expect(cut, "a batch of entries in the WAL's log").toBeGreaterThanOrEqual(0);
+  await truncate(join(walDir, log), cut + 7);
+}

@@ -1,33 +1,56 @@
 import { ClassicLevel } from "classic-level";
-import { afterEach, describe, expect, test, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { RaftLog } from "../../raft/log.js";
 import { EntryType } from "../../raft/types.js";
+import { SegmentWal } from "../../storage/segment-wal.js";
 import { entryKey, Wal, type WalWrite } from "../../storage/wal.js";
 import { bytes, chain, isValidChain, plain, snapshotMeta, TempDirs, tip } from "./helpers.js";
 
 const dirs = new TempDirs();
-const open: Wal[] = [];
 
-async function openWal(dir: string, sync = true): Promise<Wal> {
-  const wal = await Wal.open(dir, { sync });
+/** The LogStore contract, as both WAL engines keep it. */
+type AnyWal = Wal | SegmentWal;
+const engines = [
+  {
+    engine: "level",
+    open: (dir: string, sync: boolean): Promise<AnyWal> => Wal.open(dir, { sync }),
+  },
+  {
+    engine: "segments",
+    open: (dir: string, sync: boolean): Promise<AnyWal> => SegmentWal.open(dir, { sync }),
+  },
+] as const;
+let engine: (typeof engines)[number] = engines[0];
+const open: AnyWal[] = [];
+
+async function openWal(dir: string, sync = true): Promise<AnyWal> {
+  const wal = await engine.open(dir, sync);
   open.push(wal);
   return wal;
 }
 
-async function closeWal(wal: Wal): Promise<void> {
+async function closeWal(wal: AnyWal): Promise<void> {
   open.splice(open.indexOf(wal), 1);
   await wal.close();
 }
 
 /** Close and reopen, as after a restart; returns the new WAL and what it loads. */
-async function reopen(wal: Wal) {
+async function reopen(wal: AnyWal) {
   await closeWal(wal);
   const next = await openWal(wal.dir);
   return { wal: next, loaded: await next.load() };
 }
 
-/** The entry indices stored in the DB (including those a snapshot made redundant). */
-async function storedIndices(dir: string): Promise<number[]> {
+/**
+ * The entry indices stored in the LevelDB WAL (including those a snapshot made redundant);
+ * the segment WAL drops entries only with whole segments (test/storage/segment-wal.test.ts).
+ */
+async function storedIndices(dir: string, expected: number[]): Promise<void> {
+  if (engine.engine !== "level") return;
+  expect(await levelIndices(dir)).toEqual(expected);
+}
+
+async function levelIndices(dir: string): Promise<number[]> {
   const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, {
     keyEncoding: "view",
     valueEncoding: "view",
@@ -56,7 +79,11 @@ afterEach(async () => {
   await dirs.removeAll();
 });
 
-describe("wal", () => {
+describe.each(engines)("wal ($engine)", (current) => {
+  beforeEach(() => {
+    engine = current;
+  });
+
   test("wal - an empty WAL loads the initial state", async () => {
     const wal = await openWal(await dirs.make("wal"));
     expect(await wal.load()).toEqual({
@@ -85,7 +112,7 @@ describe("wal", () => {
     await wal.write([
       only({ hardState: { term: 1, vote: "n1", commit: 2 }, entries: first.slice(3) }),
     ]);
-    let loaded: Awaited<ReturnType<Wal["load"]>>;
+    let loaded: Awaited<ReturnType<AnyWal["load"]>>;
     ({ wal, loaded } = await reopen(wal));
     expect(loaded.hardState).toEqual({ term: 1, vote: "n1", commit: 2 });
     expect(loaded.snapshot).toBeNull();
@@ -124,7 +151,7 @@ describe("wal", () => {
     });
     expect(wal.range).toEqual({ firstIndex: 21, lastIndex: 20 });
     await closeWal(wal);
-    expect(await storedIndices(dir)).toEqual([]);
+    await storedIndices(dir, []);
     wal = await openWal(dir);
     await wal.load();
 
@@ -139,7 +166,7 @@ describe("wal", () => {
     expect(plain(loaded.entries)).toEqual(plain(after.slice(3)));
     expect(wal.range).toEqual({ firstIndex: 23, lastIndex: 25 });
     await closeWal(wal);
-    expect(await storedIndices(dir)).toEqual([23, 24, 25]);
+    await storedIndices(dir, [23, 24, 25]);
 
     // Compacting through the snapshot index drops the retained entries too; appends go on.
     wal = await openWal(dir);
@@ -153,7 +180,7 @@ describe("wal", () => {
     expect(plain(loaded.entries)).toEqual(plain([after[4]!, ...last]));
     expect(loaded.hardState.commit).toBe(25);
     await closeWal(wal);
-    expect(await storedIndices(dir)).toEqual([25, 26]);
+    await storedIndices(dir, [25, 26]);
   });
 
   test("wal - a snapshot install below the last index still drops every entry", async () => {
@@ -162,7 +189,7 @@ describe("wal", () => {
     await wal.load();
     const entries = chain({ index: 0, chk: 0 }, [1, 1, 1, 1, 1, 1, 1, 1]);
     await wal.write([only({ hardState: { term: 1, vote: "n1", commit: 8 }, entries })]);
-    let loaded: Awaited<ReturnType<Wal["load"]>>;
+    let loaded: Awaited<ReturnType<AnyWal["load"]>>;
     ({ wal, loaded } = await reopen(wal));
     expect(loaded.entries).toHaveLength(8);
     const meta = snapshotMeta(5, 1, entries[4]!.chk, 9);
@@ -173,7 +200,43 @@ describe("wal", () => {
     // The stored commit (8) is clamped to what survives: the snapshot at 5.
     expect(loaded.hardState).toEqual({ term: 1, vote: "n1", commit: 5 });
     await closeWal(wal);
-    expect(await storedIndices(dir)).toEqual([]);
+    await storedIndices(dir, []);
+  });
+
+  test("wal - the group's state survives reopen exactly (last hard state of the group wins)", async () => {
+    const dir = await dirs.make("wal");
+    const wal = await openWal(dir);
+    await wal.load();
+    const a = chain({ index: 0, chk: 0 }, [1, 1, 1]);
+    const b = chain(tip(a), [1, 1]);
+    const c = chain(tip(b.slice(0, 1)), [2, 2], "c");
+    await wal.write([
+      only({ hardState: { term: 1, vote: "n1", commit: 0 }, entries: a }),
+      only({ entries: b }),
+      only({ hardState: { term: 2, vote: "n2", commit: 3 }, entries: c }),
+      only({}),
+    ]);
+    const { loaded } = await reopen(wal);
+    expect(loaded.hardState).toEqual({ term: 2, vote: "n2", commit: 3 });
+    expect(plain(loaded.entries)).toEqual(plain([...a, b[0]!, ...c]));
+  });
+
+  test("wal - sync: false still writes one batch per group but counts no sync", async () => {
+    const dir = await dirs.make("wal");
+    const wal = await openWal(dir, false);
+    await wal.load();
+    const entries = chain({ index: 0, chk: 0 }, [1, 1]);
+    await wal.write([only({ entries: entries.slice(0, 1) }), only({ entries: entries.slice(1) })]);
+    expect(wal.writes).toBe(1);
+    expect(wal.syncs).toBe(0);
+    const { loaded } = await reopen(wal);
+    expect(plain(loaded.entries)).toEqual(plain(entries));
+  });
+});
+
+describe("wal (level)", () => {
+  beforeEach(() => {
+    engine = engines[0];
   });
 
   test("wal - group commit: one write() of many Readys is one synced LevelDB batch", async () => {
@@ -228,36 +291,6 @@ describe("wal", () => {
     expect(loaded.hardState).toEqual({ term: 3, vote: null, commit: 10 });
     expect(plain(loaded.entries)).toEqual(plain(d));
     await closeWal(wal);
-    expect(await storedIndices(dir)).toEqual([11, 12]);
-  });
-
-  test("wal - the group's state survives reopen exactly (last hard state of the group wins)", async () => {
-    const dir = await dirs.make("wal");
-    const wal = await openWal(dir);
-    await wal.load();
-    const a = chain({ index: 0, chk: 0 }, [1, 1, 1]);
-    const b = chain(tip(a), [1, 1]);
-    const c = chain(tip(b.slice(0, 1)), [2, 2], "c");
-    await wal.write([
-      only({ hardState: { term: 1, vote: "n1", commit: 0 }, entries: a }),
-      only({ entries: b }),
-      only({ hardState: { term: 2, vote: "n2", commit: 3 }, entries: c }),
-      only({}),
-    ]);
-    const { loaded } = await reopen(wal);
-    expect(loaded.hardState).toEqual({ term: 2, vote: "n2", commit: 3 });
-    expect(plain(loaded.entries)).toEqual(plain([...a, b[0]!, ...c]));
-  });
-
-  test("wal - sync: false still writes one batch per group but counts no sync", async () => {
-    const dir = await dirs.make("wal");
-    const wal = await openWal(dir, false);
-    await wal.load();
-    const entries = chain({ index: 0, chk: 0 }, [1, 1]);
-    await wal.write([only({ entries: entries.slice(0, 1) }), only({ entries: entries.slice(1) })]);
-    expect(wal.writes).toBe(1);
-    expect(wal.syncs).toBe(0);
-    const { loaded } = await reopen(wal);
-    expect(plain(loaded.entries)).toEqual(plain(entries));
+    await storedIndices(dir, [11, 12]);
   });
 });
