@@ -7,31 +7,43 @@ import {
   findDamage,
   KvDamageError,
   markDamaged,
-  openValue,
+  openBytes,
   sealHolds,
-  sealValue,
   setAside,
 } from "./kv-level-integrity.js";
 import {
+  type LevelOp,
+  migrateBareValues,
+  migrateJsonHistory,
+  prefixEnd,
+  sealedPut,
+  sealedText,
+  text,
+} from "./kv-level-migrate.js";
+import {
+  APPLIED_KEY,
+  changesRecords,
   DATA_PREFIX,
+  decodeEvent,
   decodeKv,
-  encodeKv,
-  encodeRecord,
+  eventKey,
+  eventRevision,
+  groupChanges,
   HISTORY_PREFIX,
   HISTORY_STATE_KEY,
   type HistoryState,
   historyKey,
-  legacyKv,
+  historyStateRecord,
+  kvRecord,
+  type StoredRecord,
 } from "./kv-stored.js";
 import { type HistorySettings, RevisionEngine } from "./revision-store.js";
 import type { KeyValue, KvChanges } from "./revisions.js";
 
-const APPLIED_KEY = "m:applied";
-/** Format "2": values sealed but without metadata or history (migrated at open). */
+/** Format "2": values sealed but without metadata or history; "3": history as JSON. */
 const FORMAT_BARE_VALUES = "2";
+const FORMAT_JSON_HISTORY = "3";
 const decoder = new TextDecoder();
-
-type LevelOp = { type: "put"; key: string; value: string } | { type: "del"; key: string };
 
 /**
  * Keys with their metadata, the kept history ("h:" records) and the state markers in LevelDB
@@ -46,7 +58,7 @@ class LevelBackend implements KvBackend {
   /** Why the engine was emptied at open and must be rebuilt from the snapshot and log, or null. */
   rebuild: string | null = null;
   /** Made by open(): abstract-level starts opening a database as soon as it is constructed. */
-  private db!: ClassicLevel<string, string>;
+  private db!: ClassicLevel<string, Uint8Array>;
 
   /** verifyAtOpen (default true): read every record once at open (off only in tests). */
   constructor(
@@ -70,10 +82,8 @@ class LevelBackend implements KvBackend {
   }
 
   private async storedState(): Promise<StoredState> {
-    const appliedIndex = Number(
-      this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null) ?? 0,
-    );
-    const history = this.read(HISTORY_STATE_KEY, (await this.db.get(HISTORY_STATE_KEY)) ?? null);
+    const appliedIndex = Number(text(this.read(APPLIED_KEY, await this.db.get(APPLIED_KEY))) ?? 0);
+    const history = text(this.read(HISTORY_STATE_KEY, await this.db.get(HISTORY_STATE_KEY)));
     return {
       appliedIndex,
       history:
@@ -88,45 +98,28 @@ class LevelBackend implements KvBackend {
   }
 
   private async openDb(): Promise<void> {
-    this.db = new ClassicLevel<string, string>(this.dir, {
+    this.db = new ClassicLevel<string, Uint8Array>(this.dir, {
       keyEncoding: "utf8",
-      valueEncoding: "utf8",
+      valueEncoding: "view",
     });
     await this.db.open();
-    const format = await this.db.get(FORMAT_KEY);
-    if (format === undefined) {
+    const format = text(this.read(FORMAT_KEY, await this.db.get(FORMAT_KEY)));
+    const read = this.read.bind(this);
+    if (format === null) {
       // Empty, or written before values carried checksums: those are not trusted, and the
       // state comes back from the snapshot and the log (a crash here leaves it empty: same).
       if (await this.hasData()) {
         await this.db.clear();
         this.rebuild ??= "written before values carried checksums";
       }
-      await this.db.put(FORMAT_KEY, sealValue(FORMAT_KEY, FORMAT), { sync: true });
-    } else if (this.read(FORMAT_KEY, format) === FORMAT_BARE_VALUES) {
-      await this.migrateBareValues();
-    } else if (this.read(FORMAT_KEY, format) !== FORMAT) {
+      await this.db.batch([sealedText(FORMAT_KEY, FORMAT)], { sync: true });
+    } else if (format === FORMAT_BARE_VALUES) {
+      await migrateBareValues(this.db, read);
+    } else if (format === FORMAT_JSON_HISTORY) {
+      await migrateJsonHistory(this.db, read);
+    } else if (format !== FORMAT) {
       throw new KvDamageError(`${this.dir}: unknown KV engine format ${JSON.stringify(format)}`);
     }
-  }
-
-  /**
-   * Format 2 → 3: each bare value gets the metadata of a value applied at the engine's applied
-   * index (legacyKv), and the history starts there. One atomic batch: a crash leaves format 2.
-   */
-  private async migrateBareValues(): Promise<void> {
-    const applied = Number(this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null) ?? 0);
-    const ops: LevelOp[] = [];
-    for await (const [dbKey, stored] of this.db.iterator({
-      gte: DATA_PREFIX,
-      lt: prefixEnd(DATA_PREFIX),
-    })) {
-      const kv = legacyKv(dbKey.slice(DATA_PREFIX.length), this.read(dbKey, stored)!, applied);
-      ops.push(sealed(dbKey, encodeKv(kv)));
-    }
-    const history: HistoryState = { compactedRevision: applied, historyBytes: 0 };
-    ops.push(sealed(HISTORY_STATE_KEY, JSON.stringify(history)));
-    ops.push(sealed(FORMAT_KEY, FORMAT));
-    await this.db.batch(ops, { sync: true });
   }
 
   /** The first record failing its checksum (or unreadable), or null. */
@@ -163,9 +156,9 @@ class LevelBackend implements KvBackend {
    * A stored value, checked; damage marks the engine for a rebuild at the next start and
    * throws (the caller's failure stops the node: it must not go on from a damaged state).
    */
-  private read(dbKey: string, stored: string | null): string | null {
-    if (stored === null) return null;
-    const value = openValue(dbKey, stored);
+  private read(dbKey: string, stored: Uint8Array | undefined): Uint8Array | null {
+    if (stored === undefined) return null;
+    const value = openBytes(dbKey, stored);
     if (value !== null) return value;
     const reason = `the value of ${JSON.stringify(dbKey.slice(0, 200))} fails its checksum`;
     try {
@@ -179,8 +172,8 @@ class LevelBackend implements KvBackend {
   async get(keys: readonly string[]): Promise<(KeyValue | null)[]> {
     const values = await this.db.getMany(keys.map((key) => DATA_PREFIX + key));
     return keys.map((key, k) => {
-      const stored = this.read(DATA_PREFIX + key, values[k] ?? null);
-      return stored === null ? null : decodeKv(key, stored);
+      const stored = this.read(DATA_PREFIX + key, values[k]);
+      return stored === null ? null : decodeKv(key, decoder.decode(stored));
     });
   }
 
@@ -197,42 +190,48 @@ class LevelBackend implements KvBackend {
     for await (const [dataKey, value] of iterator) {
       const key = dataKey.slice(DATA_PREFIX.length);
       if (!key.startsWith(prefix)) break;
-      yield decodeKv(key, this.read(dataKey, value)!);
+      yield decodeKv(key, decoder.decode(this.read(dataKey, value)!));
     }
   }
 
-  async *changes(fromRevision: number): AsyncGenerator<KvChanges> {
+  changes(fromRevision: number): AsyncGenerator<KvChanges> {
     const iterator = this.db.iterator({
       gte: historyKey(Math.max(0, fromRevision)),
       lt: prefixEnd(HISTORY_PREFIX),
     });
-    for await (const [key, value] of iterator)
-      yield JSON.parse(this.read(key, value)!) as KvChanges;
+    const read = this.read.bind(this);
+    return groupChanges(
+      (async function* () {
+        for await (const [key, value] of iterator) {
+          const revision = eventRevision(key);
+          yield { revision, event: decodeEvent(read(key, value)!, revision) };
+        }
+      })(),
+    );
   }
 
   async write(batch: BackendBatch): Promise<void> {
     const ops: LevelOp[] = [];
-    for (const kv of batch.puts) ops.push(sealed(DATA_PREFIX + kv.key, encodeKv(kv)));
+    for (const kv of batch.puts) ops.push(sealedPut(kvRecord(kv)));
     for (const key of batch.deletes) ops.push({ type: "del", key: DATA_PREFIX + key });
-    for (const changes of batch.changes) {
-      const { key, value } = encodeRecord({ kind: "changes", changes });
-      ops.push(sealed(key, value));
-    }
-    for (const revision of batch.dropRevisions)
-      ops.push({ type: "del", key: historyKey(revision) });
-    ops.push(sealed(HISTORY_STATE_KEY, JSON.stringify(batch.state.history)));
-    ops.push(sealed(APPLIED_KEY, String(batch.state.appliedIndex)));
+    for (const changes of batch.changes)
+      for (const record of changesRecords(changes)) ops.push(sealedPut(record));
+    for (const { revision, events } of batch.dropped)
+      for (let seq = 0; seq < events; seq++)
+        ops.push({ type: "del", key: eventKey(revision, seq) });
+    ops.push(sealedPut(historyStateRecord(batch.state.history)));
+    ops.push(sealedText(APPLIED_KEY, String(batch.state.appliedIndex)));
     await this.db.batch(ops);
   }
 
   /** A consistent copy: a LevelDB iterator reads from an implicit snapshot taken when created. */
-  pin(): AsyncGenerator<{ key: string; value: string }> {
+  pin(): AsyncGenerator<StoredRecord> {
     const iterator = this.db.iterator({ gte: DATA_PREFIX, lt: prefixEnd("m:") });
-    const read = (key: string, value: string) => this.read(key, value)!;
+    const read = this.read.bind(this);
     return (async function* () {
       for await (const [key, value] of iterator) {
         if (key === APPLIED_KEY || key === FORMAT_KEY) continue;
-        yield { key, value: read(key, value) };
+        yield { key, value: read(key, value)! };
       }
     })();
   }
@@ -243,15 +242,23 @@ class LevelBackend implements KvBackend {
     await this.db.del(APPLIED_KEY);
     await this.db.clear({ gte: DATA_PREFIX, lt: prefixEnd(DATA_PREFIX) });
     await this.db.clear({ gte: HISTORY_PREFIX, lt: prefixEnd(HISTORY_PREFIX) });
-    const records = [
-      ...contents.kvs.map((kv) => encodeRecord({ kind: "kv", kv })),
-      ...contents.changes.map((changes) => encodeRecord({ kind: "changes", changes })),
-      encodeRecord({ kind: "history", state: contents.state.history }),
-    ];
-    for (let k = 0; k < records.length; k += 10_000) {
-      await this.db.batch(records.slice(k, k + 10_000).map(({ key, value }) => sealed(key, value)));
+    let ops: LevelOp[] = [];
+    const flushAt = async (size: number) => {
+      if (ops.length < size) return;
+      await this.db.batch(ops);
+      ops = [];
+    };
+    for (const kv of contents.kvs) {
+      ops.push(sealedPut(kvRecord(kv)));
+      await flushAt(10_000);
     }
-    await this.db.batch([sealed(APPLIED_KEY, String(contents.state.appliedIndex))], {
+    for (const changes of contents.changes) {
+      for (const record of changesRecords(changes)) ops.push(sealedPut(record));
+      await flushAt(10_000);
+    }
+    ops.push(sealedPut(historyStateRecord(contents.state.history)));
+    await flushAt(1);
+    await this.db.batch([sealedText(APPLIED_KEY, String(contents.state.appliedIndex))], {
       sync: true,
     });
   }
@@ -274,13 +281,4 @@ export class LevelKvEngine extends RevisionEngine {
   ) {
     super(new LevelBackend(dir, options), options.history);
   }
-}
-
-function sealed(key: string, value: string): LevelOp {
-  return { type: "put", key, value: sealValue(key, value) };
-}
-
-/** The smallest string greater than every string starting with `prefix`. */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
