@@ -31,6 +31,9 @@ import {
 import type { FromWorker, PhaseOp, PhaseResult, ToWorker, WorkerInit } from "./load.js";
 import { describeMachine, integer, type MachineInfo, machineInfo, ms, table } from "./report.js";
 
+// `npm run bench -- kv-engine …`: the KV engine's write path in process (ops/bench/kv-engine.ts).
+if (process.argv[2] === "kv-engine")
+  process.exit(await (await import("./kv-engine.js")).runKvEngineBench(process.argv.slice(3)));
 // `npm run bench -- vector …`: the vector bench (ops/bench/vector.ts) instead of this one.
 if (process.argv[2] === "vector") {
   const { runVectorBench } = await import("./vector.js");

@@ -1,6 +1,7 @@
 import { ClassicLevel } from "classic-level";
 import { compareKeys, type EngineStats, type KeySpan } from "./engine.js";
 import type { BackendBatch, BackendContents, KvBackend, StoredState } from "./kv-backend.js";
+import { KeyCache } from "./kv-key-cache.js";
 import {
   FORMAT,
   FORMAT_KEY,
@@ -44,6 +45,14 @@ import type { KeyValue, KvChanges } from "./revisions.js";
 const FORMAT_BARE_VALUES = "2";
 const FORMAT_JSON_HISTORY = "3";
 const decoder = new TextDecoder();
+const DEFAULT_KEY_CACHE_BYTES = 32 << 20;
+
+interface LevelOptions {
+  /** Read every record once at open (default true; off only in tests). */
+  readonly verifyAtOpen?: boolean;
+  /** Bound of the in-memory key cache (kv-key-cache.ts); 0 turns it off. */
+  readonly keyCacheBytes?: number;
+}
 
 /**
  * Keys with their metadata, the kept history ("h:" records) and the state markers in LevelDB
@@ -59,12 +68,18 @@ class LevelBackend implements KvBackend {
   rebuild: string | null = null;
   /** Made by open(): abstract-level starts opening a database as soon as it is constructed. */
   private db!: ClassicLevel<string, Uint8Array>;
+  private readonly cache: KeyCache;
 
   /** verifyAtOpen (default true): read every record once at open (off only in tests). */
+  /** Bumped by every write: a read that spans one does not cache what it found. */
+  private writes = 0;
+
   constructor(
     readonly dir: string,
-    private readonly options: { readonly verifyAtOpen?: boolean } = {},
-  ) {}
+    private readonly options: LevelOptions = {},
+  ) {
+    this.cache = new KeyCache(options.keyCacheBytes ?? DEFAULT_KEY_CACHE_BYTES);
+  }
 
   async open(): Promise<StoredState> {
     // Checked before LevelDB opens: its recovery would drop a damaged log block for good.
@@ -170,11 +185,19 @@ class LevelBackend implements KvBackend {
   }
 
   async get(keys: readonly string[]): Promise<(KeyValue | null)[]> {
-    const values = await this.db.getMany(keys.map((key) => DATA_PREFIX + key));
-    return keys.map((key, k) => {
+    const out = keys.map((key) => this.cache.get(key));
+    const missing = keys.filter((_, k) => out[k] === undefined);
+    if (missing.length === 0) return out as (KeyValue | null)[];
+    const writes = this.writes;
+    const values = await this.db.getMany(missing.map((key) => DATA_PREFIX + key));
+    const found = new Map<string, KeyValue | null>();
+    missing.forEach((key, k) => {
       const stored = this.read(DATA_PREFIX + key, values[k]);
-      return stored === null ? null : decodeKv(key, decoder.decode(stored));
+      found.set(key, stored === null ? null : decodeKv(key, decoder.decode(stored)));
     });
+    // A write that landed during the read may be newer than what it found.
+    if (writes === this.writes) for (const [key, kv] of found) this.cache.set(key, kv);
+    return keys.map((key, k) => out[k] ?? found.get(key) ?? null);
   }
 
   async *range(span: KeySpan): AsyncGenerator<KeyValue> {
@@ -221,7 +244,10 @@ class LevelBackend implements KvBackend {
         ops.push({ type: "del", key: eventKey(revision, seq) });
     ops.push(sealedPut(historyStateRecord(batch.state.history)));
     ops.push(sealedText(APPLIED_KEY, String(batch.state.appliedIndex)));
+    this.writes++;
     await this.db.batch(ops);
+    for (const kv of batch.puts) this.cache.set(kv.key, kv);
+    for (const key of batch.deletes) this.cache.set(key, null);
   }
 
   /** A consistent copy: a LevelDB iterator reads from an implicit snapshot taken when created. */
@@ -239,6 +265,8 @@ class LevelBackend implements KvBackend {
   async replace(contents: BackendContents): Promise<void> {
     // The applied index goes first (LevelDB keeps write order), the format marker stays: a
     // crash mid-restore leaves an engine at applied index 0, restored again at the next start.
+    this.cache.clear();
+    this.writes++;
     await this.db.del(APPLIED_KEY);
     await this.db.clear({ gte: DATA_PREFIX, lt: prefixEnd(DATA_PREFIX) });
     await this.db.clear({ gte: HISTORY_PREFIX, lt: prefixEnd(HISTORY_PREFIX) });
@@ -277,7 +305,7 @@ export class LevelKvEngine extends RevisionEngine {
   /** verifyAtOpen (default true): read every record once at open (off only in tests). */
   constructor(
     readonly dir: string,
-    options: { readonly verifyAtOpen?: boolean; readonly history?: HistorySettings } = {},
+    options: LevelOptions & { readonly history?: HistorySettings } = {},
   ) {
     super(new LevelBackend(dir, options), options.history);
   }
