@@ -30,12 +30,18 @@ interface Build {
   readonly dist: string;
 }
 
-interface Run {
+interface Measured {
+  readonly putsPerSecond: number;
+  readonly cpuMicrosPerPut: number;
+  readonly checkpointMs: number;
+  readonly checkpointCpuMs: number;
+  readonly checkpointBytes: number;
+}
+
+interface Run extends Measured {
   readonly build: string;
   readonly backend: Backend;
   readonly round: number;
-  readonly putsPerSecond: number;
-  readonly cpuMicrosPerPut: number;
 }
 
 export async function runKvEngineBench(argv: readonly string[]): Promise<number> {
@@ -76,7 +82,7 @@ export async function runKvEngineBench(argv: readonly string[]): Promise<number>
         };
         runs.push(run);
         console.log(
-          `  #${round} ${backend.padEnd(6)} ${build.name.padEnd(4)} ${integer.format(run.putsPerSecond).padStart(8)} puts/s  ${run.cpuMicrosPerPut.toFixed(1).padStart(6)} CPU µs/put`,
+          `  #${round} ${backend.padEnd(6)} ${build.name.padEnd(4)} ${integer.format(run.putsPerSecond).padStart(8)} puts/s  ${run.cpuMicrosPerPut.toFixed(1).padStart(6)} CPU µs/put  checkpoint ${(run.checkpointBytes / 2 ** 20).toFixed(1)} MiB in ${integer.format(run.checkpointMs)} ms (${integer.format(run.checkpointCpuMs)} ms CPU)`,
         );
       }
     }
@@ -95,7 +101,7 @@ async function measure(
   backend: Backend,
   warmup: number,
   puts: number,
-): Promise<{ putsPerSecond: number; cpuMicrosPerPut: number }> {
+): Promise<Measured> {
   const dir = await mkdtemp(join(tmpdir(), "stageraft-kv-bench-"));
   const engine = await makeEngine(build, backend, join(dir, "kv"));
   try {
@@ -119,9 +125,17 @@ async function measure(
     await apply(puts);
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     const used = process.cpuUsage(cpu);
+    // Then a checkpoint of what is there (the kept history included), as a snapshot takes one.
+    const checkpointCpu = process.cpuUsage();
+    const checkpointStart = process.hrtime.bigint();
+    const checkpointBytes = await engine.checkpoint(join(dir, "kv.ckpt"));
+    const checkpointUsed = process.cpuUsage(checkpointCpu);
     return {
       putsPerSecond: puts / seconds,
       cpuMicrosPerPut: (used.user + used.system) / puts,
+      checkpointMs: Number(process.hrtime.bigint() - checkpointStart) / 1e6,
+      checkpointCpuMs: (checkpointUsed.user + checkpointUsed.system) / 1000,
+      checkpointBytes,
     };
   } finally {
     await engine.close();
@@ -143,7 +157,8 @@ function summarize(runs: readonly Run[], backends: readonly Backend[], builds: r
     const line = builds.map((b) => {
       const rate = of(b.name).map((r) => r.putsPerSecond);
       const cpu = of(b.name).map((r) => r.cpuMicrosPerPut);
-      return `${b.name} ${integer.format(median(rate))} puts/s (${integer.format(Math.min(...rate))}–${integer.format(Math.max(...rate))}), ${median(cpu).toFixed(1)} CPU µs/put (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)})`;
+      const checkpoint = of(b.name).map((r) => r.checkpointCpuMs);
+      return `${b.name} ${integer.format(median(rate))} puts/s (${integer.format(Math.min(...rate))}–${integer.format(Math.max(...rate))}), ${median(cpu).toFixed(1)} CPU µs/put (${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)}), checkpoint ${integer.format(median(checkpoint))} ms CPU (${integer.format(Math.min(...checkpoint))}–${integer.format(Math.max(...checkpoint))})`;
     });
     const ratio =
       builds.length === 2
