@@ -46,6 +46,15 @@ export function openBytes(key: string, stored: Uint8Array): Uint8Array | null {
   return sealHolds(encoder.encode(key), stored) ? stored.subarray(CRC_CHARS) : null;
 }
 
+/** sealBytes of a text value, encoded straight into the sealed record (one allocation). */
+export function sealText(key: string, value: string): Uint8Array {
+  const stored = new Uint8Array(CRC_CHARS + value.length * 3);
+  const { written } = encoder.encodeInto(value, stored.subarray(CRC_CHARS));
+  const crc = crcHex(encoder.encode(key), stored.subarray(CRC_CHARS, CRC_CHARS + written));
+  for (let k = 0; k < CRC_CHARS; k++) stored[k] = crc.charCodeAt(k);
+  return stored.subarray(0, CRC_CHARS + written);
+}
+
 function crcHex(key: Uint8Array, value: Uint8Array): string {
   const length = new Uint8Array(4);
   new DataView(length.buffer).setUint32(0, key.length);

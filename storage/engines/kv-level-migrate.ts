@@ -1,5 +1,5 @@
 import type { ClassicLevel } from "classic-level";
-import { FORMAT, FORMAT_KEY, sealBytes } from "./kv-level-integrity.js";
+import { FORMAT, FORMAT_KEY, sealBytes, sealText } from "./kv-level-integrity.js";
 import {
   APPLIED_KEY,
   changesRecords,
@@ -24,7 +24,6 @@ export type LevelOp =
 /** A stored value's bytes, checked (kv-level.ts read: damage stops the node). */
 export type OpenStored = (dbKey: string, stored: Uint8Array | undefined) => Uint8Array | null;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function sealedPut({ key, value }: StoredRecord): LevelOp {
@@ -32,7 +31,7 @@ export function sealedPut({ key, value }: StoredRecord): LevelOp {
 }
 
 export function sealedText(key: string, value: string): LevelOp {
-  return sealedPut({ key, value: encoder.encode(value) });
+  return { type: "put", key, value: sealText(key, value) };
 }
 
 /** The smallest string greater than every string starting with `prefix`. */

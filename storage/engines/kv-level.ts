@@ -27,6 +27,7 @@ import {
   DATA_PREFIX,
   decodeEvent,
   decodeKv,
+  encodeKv,
   eventKey,
   eventRevision,
   groupChanges,
@@ -235,7 +236,7 @@ class LevelBackend implements KvBackend {
 
   async write(batch: BackendBatch): Promise<void> {
     const ops: LevelOp[] = [];
-    for (const kv of batch.puts) ops.push(sealedPut(kvRecord(kv)));
+    for (const kv of batch.puts) ops.push(sealedText(DATA_PREFIX + kv.key, encodeKv(kv)));
     for (const key of batch.deletes) ops.push({ type: "del", key: DATA_PREFIX + key });
     for (const changes of batch.changes)
       for (const record of changesRecords(changes)) ops.push(sealedPut(record));
