@@ -16,6 +16,8 @@ afterEach(async () => {
 
 const SEED = 1207;
 const NO_BOUND = { keepRevisions: 0, keepBytes: 0 };
+/** Small enough that both bounds forget history many times over, across the restart too. */
+const BOUNDED = { keepRevisions: 40, keepBytes: 2_000 };
 
 async function track<E extends KvEngine>(engine: E): Promise<E> {
   await engine.open();
@@ -47,12 +49,17 @@ function batches(seed: number, count: number): { index: number; command: KvComma
 }
 
 describe("LevelDB key cache", () => {
-  test.each([0, 400, 32 << 20])(
-    `kv - with a key cache of %i bytes, level applies, reads and keeps history as memory does (seed ${SEED})`,
-    async (keyCacheBytes) => {
+  test.each([
+    [0, NO_BOUND],
+    [400, NO_BOUND],
+    [32 << 20, NO_BOUND],
+    [400, BOUNDED],
+  ])(
+    `kv - with a key cache of %i bytes and history bounds %o, level applies, reads and keeps history as memory does (seed ${SEED})`,
+    async (keyCacheBytes, history) => {
       const dir = join(await dirs.make("keycache"), "kv");
-      const memory = await track(new MemoryKvEngine(NO_BOUND));
-      let level = await track(new LevelKvEngine(dir, { history: NO_BOUND, keyCacheBytes }));
+      const memory = await track(new MemoryKvEngine(history));
+      let level = await track(new LevelKvEngine(dir, { history, keyCacheBytes }));
       const all = batches(SEED, 60);
       for (const [b, batch] of all.entries()) {
         const last = batch.at(-1)!.index;
@@ -62,12 +69,15 @@ describe("LevelDB key cache", () => {
           // A restart empties the cache: what it knew comes back from LevelDB.
           opened.splice(opened.indexOf(level), 1);
           await level.close();
-          level = await track(new LevelKvEngine(dir, { history: NO_BOUND, keyCacheBytes }));
+          level = await track(new LevelKvEngine(dir, { history, keyCacheBytes }));
         }
       }
       const scan = { op: "scan", range: {}, limit: 100 } as const;
       expect(await level.read(scan)).toEqual(await memory.read(scan));
-      expect(await level.history(1, {}, 10_000)).toEqual(await memory.history(1, {}, 10_000));
+      expect(level.compactedRevision).toBe(memory.compactedRevision);
+      expect(level.stats().historyBytes).toBe(memory.stats().historyBytes);
+      const from = memory.compactedRevision;
+      expect(await level.history(from, {}, 10_000)).toEqual(await memory.history(from, {}, 10_000));
     },
   );
 });
