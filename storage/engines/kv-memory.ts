@@ -78,14 +78,19 @@ class MemoryBackend implements KvBackend {
     this.state = batch.state;
   }
 
-  pin(): StoredRecord[] {
-    // Records encoded now: the maps change while the file is written.
-    const records: StoredRecord[] = [];
-    for (const kv of this.values.values()) records.push(kvRecord(kv));
-    for (let at = this.head; at < this.log.length; at++)
-      records.push(...changesRecords(this.log[at]!));
-    records.push(historyStateRecord(this.state.history));
-    return records;
+  /**
+   * Pinned by reference (values and changes are never mutated, only replaced), encoded while
+   * the file is written: the apply stage is not held up by encoding the whole state at once.
+   */
+  pin(): Generator<StoredRecord> {
+    const kvs = [...this.values.values()];
+    const log = this.log.slice(this.head);
+    const history = this.state.history;
+    return (function* () {
+      for (const kv of kvs) yield kvRecord(kv);
+      for (const changes of log) yield* changesRecords(changes);
+      yield historyStateRecord(history);
+    })();
   }
 
   async replace(contents: BackendContents): Promise<void> {
