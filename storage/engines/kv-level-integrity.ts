@@ -29,15 +29,15 @@ export class KvDamageError extends Error {
 
 /** Over the UTF-8 bytes LevelDB stores (a lone surrogate is stored, and read back, as U+FFFD). */
 export function sealValue(key: string, value: string): string {
-  return crcHex(encoder.encode(key), encoder.encode(value)) + value;
+  const crc = crcOf(encoder.encode(key), encoder.encode(value));
+  return crc.toString(16).padStart(CRC_CHARS, "0") + value;
 }
 
 /** The same seal over bytes: the stored bytes are the same as sealValue's for a UTF-8 value. */
 export function sealBytes(key: string, value: Uint8Array): Uint8Array {
   const stored = new Uint8Array(CRC_CHARS + value.length);
-  const crc = crcHex(encoder.encode(key), value);
-  for (let k = 0; k < CRC_CHARS; k++) stored[k] = crc.charCodeAt(k);
   stored.set(value, CRC_CHARS);
+  writeHex(crcOf(encoder.encode(key), value), stored);
   return stored;
 }
 
@@ -50,24 +50,32 @@ export function openBytes(key: string, stored: Uint8Array): Uint8Array | null {
 export function sealText(key: string, value: string): Uint8Array {
   const stored = new Uint8Array(CRC_CHARS + value.length * 3);
   const { written } = encoder.encodeInto(value, stored.subarray(CRC_CHARS));
-  const crc = crcHex(encoder.encode(key), stored.subarray(CRC_CHARS, CRC_CHARS + written));
-  for (let k = 0; k < CRC_CHARS; k++) stored[k] = crc.charCodeAt(k);
+  writeHex(crcOf(encoder.encode(key), stored.subarray(CRC_CHARS, CRC_CHARS + written)), stored);
   return stored.subarray(0, CRC_CHARS + written);
-}
-
-function crcHex(key: Uint8Array, value: Uint8Array): string {
-  const length = new Uint8Array(4);
-  new DataView(length.buffer).setUint32(0, key.length);
-  const seed = CRC32C.buf(key, CRC32C.buf(length, 0));
-  return (CRC32C.buf(value, seed) >>> 0).toString(16).padStart(CRC_CHARS, "0");
 }
 
 /** The same check on raw bytes (no decoding): for reading a whole engine. */
 export function sealHolds(key: Uint8Array, stored: Uint8Array): boolean {
   if (stored.length < CRC_CHARS) return false;
-  const expected = crcHex(key, stored.subarray(CRC_CHARS));
-  for (let k = 0; k < CRC_CHARS; k++) if (stored[k] !== expected.charCodeAt(k)) return false;
+  const crc = crcOf(key, stored.subarray(CRC_CHARS));
+  for (let k = 0; k < CRC_CHARS; k++)
+    if (stored[k] !== HEX[(crc >>> (28 - 4 * k)) & 15]) return false;
   return true;
+}
+
+const lengthBytes = new Uint8Array(4);
+const lengthView = new DataView(lengthBytes.buffer);
+/** Lowercase hex digits, as the seal's 8 leading characters are written. */
+const HEX = new TextEncoder().encode("0123456789abcdef");
+
+/** crc32c of the key's length (u32, big-endian), the key, then the value. */
+function crcOf(key: Uint8Array, value: Uint8Array): number {
+  lengthView.setUint32(0, key.length);
+  return CRC32C.buf(value, CRC32C.buf(key, CRC32C.buf(lengthBytes, 0))) >>> 0;
+}
+
+function writeHex(crc: number, target: Uint8Array): void {
+  for (let k = 0; k < CRC_CHARS; k++) target[k] = HEX[(crc >>> (28 - 4 * k)) & 15]!;
 }
 
 /**
