@@ -38,7 +38,6 @@ import {
   historyStateRecord,
   kvRecord,
   type StoredRecord,
-  visitChangesRecords,
 } from "./kv-stored.js";
 import { type HistorySettings, RevisionEngine } from "./revision-store.js";
 import type { KeyValue, KvChanges } from "./revisions.js";
@@ -239,8 +238,8 @@ class LevelBackend implements KvBackend {
     const ops: LevelOp[] = [];
     for (const kv of batch.puts) ops.push(sealedText(DATA_PREFIX + kv.key, encodeKv(kv)));
     for (const key of batch.deletes) ops.push({ type: "del", key: DATA_PREFIX + key });
-    const seal = (key: string, value: Uint8Array) => ops.push(sealedPut({ key, value }));
-    for (const changes of batch.changes) visitChangesRecords(changes, seal);
+    for (const changes of batch.changes)
+      for (const record of changesRecords(changes)) ops.push(sealedPut(record));
     for (const { revision, events } of batch.dropped)
       for (let seq = 0; seq < events; seq++)
         ops.push({ type: "del", key: eventKey(revision, seq) });

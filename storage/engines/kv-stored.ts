@@ -4,10 +4,9 @@ import type { KeyValue, KvChanges, KvEvent } from "./revisions.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+// No Packr.useBuffer() here: msgpackr's packing buffer is shared by every Packr in the
+// process, and a reused buffer overwrote the bytes of entries packed elsewhere.
 const packr = new Packr({ useRecords: false });
-/** Packs into one reused buffer: for records copied at once (sealed), never kept. */
-const scratchPackr = new Packr({ useRecords: false });
-const scratch = Buffer.allocUnsafe(64 << 10);
 
 /**
  * How the revision store's records are written, shared by the LevelDB layout and the
@@ -107,20 +106,6 @@ export function changesRecords(changes: KvChanges): StoredRecord[] {
     key: eventKey(changes.revision, seq),
     value: packr.pack(eventTuple(event)),
   }));
-}
-
-/**
- * changesRecords without allocating: `visit` gets each record's bytes in a reused buffer,
- * valid only until it returns (the LevelDB engine seals them, which copies).
- */
-export function visitChangesRecords(
-  changes: KvChanges,
-  visit: (key: string, value: Uint8Array) => void,
-): void {
-  changes.events.forEach((event, seq) => {
-    scratchPackr.useBuffer(scratch);
-    visit(eventKey(changes.revision, seq), scratchPackr.pack(eventTuple(event)));
-  });
 }
 
 export function historyStateRecord(state: HistoryState): StoredRecord {

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { Packr } from "msgpackr";
 import { afterEach, describe, expect, test } from "vitest";
 import { xorshift } from "../../ops/bench/xorshift.js";
 import type { KvCommand, KvEngine } from "../../storage/engines/engine.js";
@@ -47,6 +48,18 @@ function batches(seed: number, count: number): { index: number; command: KvComma
   }
   return out;
 }
+
+describe("LevelDB engine and the process's other MessagePack users", () => {
+  test("kv - bytes packed elsewhere between two engine writes stay intact", async () => {
+    const level = await track(new LevelKvEngine(join(await dirs.make("packr"), "kv")));
+    const other = new Packr();
+    await level.applyBatch([{ index: 1, command: { op: "put", key: "a", value: "1" } }], 1);
+    const entry = { term: 3, data: "x".repeat(100) };
+    const packed = other.pack(entry);
+    await level.applyBatch([{ index: 2, command: { op: "put", key: "a", value: "2" } }], 2);
+    expect(other.unpack(packed)).toEqual(entry);
+  });
+});
 
 describe("LevelDB key cache", () => {
   test.each([
