@@ -16,6 +16,7 @@ import type { KvChanges } from "./revisions.js";
 /**
  * Opening LevelDB KV engines of older formats (kv-level-integrity.ts FORMAT): each migration
  * is one atomic batch that ends with the new format marker, so a crash leaves the old format.
+ * Also the sealed LevelDB operations that kv-level.ts writes with (shared with migrations).
  */
 
 export type LevelOp =

@@ -69,9 +69,8 @@ class LevelBackend implements KvBackend {
   rebuild: string | null = null;
   /** Made by open(): abstract-level starts opening a database as soon as it is constructed. */
   private db!: ClassicLevel<string, Uint8Array>;
+  /** The current keys as last written or read: a put's read of its key, mostly spared. */
   private readonly cache: KeyCache;
-
-  /** verifyAtOpen (default true): read every record once at open (off only in tests). */
   /** Bumped by every write: a read that spans one does not cache what it found. */
   private writes = 0;
 
