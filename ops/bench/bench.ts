@@ -14,6 +14,7 @@ const subcommands: Record<string, () => Promise<Bench>> = {
   api: async () => (await import("./api.js")).runApiBench,
   pools: async () => (await import("./pools.js")).runPoolsBench,
   wal: async () => (await import("./wal.js")).runWalBench,
+  "kv-engine": async () => (await import("./kv-engine.js")).runKvEngineBench,
 };
 
 /** `--phases` naming only watch, txn, lease runs the API bench (= `bench -- api --phases …`). */

@@ -1,5 +1,6 @@
 import type { EngineStats, KeySpan } from "./engine.js";
-import type { HistoryState } from "./kv-stored.js";
+import type { KeptSummary } from "./kv-kept.js";
+import type { HistoryState, StoredRecord } from "./kv-stored.js";
 import type { KeyValue, KvChanges } from "./revisions.js";
 
 /** What a backend persists besides keys and history. */
@@ -13,8 +14,8 @@ export interface BackendBatch {
   readonly puts: readonly KeyValue[];
   readonly deletes: readonly string[];
   readonly changes: readonly KvChanges[];
-  /** Kept history records to forget (compaction), by revision. */
-  readonly dropRevisions: readonly number[];
+  /** Kept revisions to forget (compaction), oldest first, with their event counts. */
+  readonly dropped: readonly KeptSummary[];
   readonly state: StoredState;
 }
 
@@ -42,10 +43,10 @@ export interface KvBackend {
   changes(fromRevision: number): AsyncIterable<KvChanges> | Iterable<KvChanges>;
   write(batch: BackendBatch): Promise<void>;
   /**
-   * The whole state as checkpoint records (kv-stored.ts encodeRecord), pinned at the call:
-   * writes after it do not reach the records read later.
+   * The whole state as checkpoint records (kv-stored.ts), pinned at the call: writes after
+   * it do not reach the records read later.
    */
-  pin(): AsyncIterable<{ key: string; value: string }> | Iterable<{ key: string; value: string }>;
+  pin(): AsyncIterable<StoredRecord> | Iterable<StoredRecord>;
   /** Replace everything by `contents` (a crash half-way leaves applied index 0: restored again). */
   replace(contents: BackendContents): Promise<void>;
   stats(): EngineStats;

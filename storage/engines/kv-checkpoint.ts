@@ -1,20 +1,32 @@
 import { open } from "node:fs/promises";
 import CRC32C from "crc-32/crc32c.js";
-import type { KvItem } from "./engine.js";
-import { decodeRecord, legacyKv, type StateRecord } from "./kv-stored.js";
+import { decodeRecord, legacyKv, type StateRecord, type StoredRecord } from "./kv-stored.js";
 
 /**
  * The KV checkpoint file, shared by every KV engine:
- *   "SRKV2\n" then records [key length u32][key][value length u32][value],
+ *   "SRKV3\n" then records [key length u32][key][value length u32][value],
  *   then a trailer [record count f64][crc32c of everything before the trailer u32].
- * Format 2 records are the revision store's (kv-stored.ts: keys with metadata, the kept
- * history, its state); format 1 ("SRKV1\n", written before revisions) holds bare keys and
- * values, and still reads.
+ * Format 3 records are the revision store's as LevelDB keeps them (kv-stored.ts: keys with
+ * metadata, one record per history event, the history state). Older files still read:
+ * format 2 held each revision's history as one JSON record, format 1 ("SRKV1\n", written
+ * before revisions) bare keys and values.
  */
-const MAGICS = { 1: new TextEncoder().encode("SRKV1\n"), 2: new TextEncoder().encode("SRKV2\n") };
+type Format = 1 | 2 | 3;
+const FORMATS: readonly Format[] = [1, 2, 3];
+const MAGICS: Record<Format, Uint8Array> = {
+  1: new TextEncoder().encode("SRKV1\n"),
+  2: new TextEncoder().encode("SRKV2\n"),
+  3: new TextEncoder().encode("SRKV3\n"),
+};
 const FLUSH_BYTES = 1 << 20;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** A record to write: a value given as a string is written as its UTF-8 bytes. */
+interface CheckpointItem {
+  readonly key: string;
+  readonly value: string | Uint8Array;
+}
 
 export class CheckpointCorruptError extends Error {
   override readonly name = "CheckpointCorruptError";
@@ -23,9 +35,9 @@ export class CheckpointCorruptError extends Error {
 /** `signal` abandons the writing (a stopping node): the file left behind is incomplete. */
 export async function writeKvCheckpoint(
   path: string,
-  items: AsyncIterable<KvItem> | Iterable<KvItem>,
+  items: AsyncIterable<CheckpointItem> | Iterable<CheckpointItem>,
   signal?: AbortSignal,
-  format: 1 | 2 = 2,
+  format: Format = 3,
 ): Promise<number> {
   const MAGIC = MAGICS[format];
   const file = await open(path, "w");
@@ -45,7 +57,7 @@ export async function writeKvCheckpoint(
     for await (const item of items) {
       signal?.throwIfAborted();
       const key = encoder.encode(item.key);
-      const value = encoder.encode(item.value);
+      const value = typeof item.value === "string" ? encoder.encode(item.value) : item.value;
       const record = new Uint8Array(8 + key.length + value.length);
       const view = new DataView(record.buffer);
       view.setUint32(0, key.length);
@@ -78,12 +90,12 @@ export async function* readCheckpointRecords(
   path: string,
   index: number,
 ): AsyncGenerator<StateRecord> {
-  let format = 2;
+  let format = 3 as Format;
   for await (const { key, value } of readKvCheckpoint(path, (found) => {
     format = found;
   })) {
     if (format === 1) {
-      yield { kind: "kv", kv: legacyKv(key, value, index) };
+      yield { kind: "kv", kv: legacyKv(key, decoder.decode(value), index) };
       continue;
     }
     const record = decodeRecord(key, value);
@@ -96,13 +108,13 @@ export async function* readCheckpointRecords(
 /** The raw records; `onFormat` learns the file's format before the first record. */
 export async function* readKvCheckpoint(
   path: string,
-  onFormat?: (format: 1 | 2) => void,
-): AsyncGenerator<KvItem> {
+  onFormat?: (format: Format) => void,
+): AsyncGenerator<StoredRecord> {
   const file = await open(path, "r");
   try {
     const bytes = new Uint8Array(await file.readFile());
-    const format = ([1, 2] as const).find((f) => MAGICS[f].every((b, k) => bytes[k] === b));
-    if (bytes.length < MAGICS[2].length + 12 || format === undefined) {
+    const format = FORMATS.find((f) => MAGICS[f].every((b, k) => bytes[k] === b));
+    if (bytes.length < MAGICS[3].length + 12 || format === undefined) {
       throw new CheckpointCorruptError(`${path}: not a KV checkpoint`);
     }
     onFormat?.(format);
@@ -120,7 +132,7 @@ export async function* readKvCheckpoint(
       const key = decoder.decode(bytes.subarray(offset + 4, offset + 4 + keyLength));
       offset += 4 + keyLength;
       const valueLength = view.getUint32(offset);
-      const value = decoder.decode(bytes.subarray(offset + 4, offset + 4 + valueLength));
+      const value = bytes.subarray(offset + 4, offset + 4 + valueLength);
       offset += 4 + valueLength;
       count++;
       yield { key, value };

@@ -12,8 +12,11 @@ import { checkLevelLogs } from "../level-log.js";
 
 /** The stored-value format; an engine without it predates value checksums. */
 export const FORMAT_KEY = "m:format";
-/** "3": values carry their revisions, and the kept history is stored (kv-stored.ts). */
-export const FORMAT = "3";
+/**
+ * "4": the kept history is one MessagePack record per event (kv-stored.ts). "3" held one JSON
+ * record per revision (migrated at open); "2" bare values without revisions.
+ */
+export const FORMAT = "4";
 /** Written into kv/ when damage is found while running: the next start rebuilds the engine. */
 export const DAMAGE_MARKER = "DAMAGED";
 
@@ -25,35 +28,54 @@ export class KvDamageError extends Error {
 }
 
 /** Over the UTF-8 bytes LevelDB stores (a lone surrogate is stored, and read back, as U+FFFD). */
-function crcOf(key: string, value: string): string {
-  const keyBytes = encoder.encode(key);
-  const length = new Uint8Array(4);
-  new DataView(length.buffer).setUint32(0, keyBytes.length);
-  const seed = CRC32C.buf(keyBytes, CRC32C.buf(length, 0));
-  return (CRC32C.buf(encoder.encode(value), seed) >>> 0).toString(16).padStart(CRC_CHARS, "0");
+export function sealValue(key: string, value: string): string {
+  const crc = crcOf(encoder.encode(key), encoder.encode(value));
+  return crc.toString(16).padStart(CRC_CHARS, "0") + value;
 }
 
-export function sealValue(key: string, value: string): string {
-  return crcOf(key, value) + value;
+/** The same seal over bytes: the stored bytes are the same as sealValue's for a UTF-8 value. */
+export function sealBytes(key: string, value: Uint8Array): Uint8Array {
+  const stored = new Uint8Array(CRC_CHARS + value.length);
+  stored.set(value, CRC_CHARS);
+  writeHex(crcOf(encoder.encode(key), value), stored);
+  return stored;
+}
+
+/** The value bytes stored under `key` (a view, no copy), or null when they fail their checksum. */
+export function openBytes(key: string, stored: Uint8Array): Uint8Array | null {
+  return sealHolds(encoder.encode(key), stored) ? stored.subarray(CRC_CHARS) : null;
+}
+
+/** sealBytes of a text value, encoded straight into the sealed record (one allocation). */
+export function sealText(key: string, value: string): Uint8Array {
+  const stored = new Uint8Array(CRC_CHARS + value.length * 3);
+  const { written } = encoder.encodeInto(value, stored.subarray(CRC_CHARS));
+  writeHex(crcOf(encoder.encode(key), stored.subarray(CRC_CHARS, CRC_CHARS + written)), stored);
+  return stored.subarray(0, CRC_CHARS + written);
 }
 
 /** The same check on raw bytes (no decoding): for reading a whole engine. */
 export function sealHolds(key: Uint8Array, stored: Uint8Array): boolean {
   if (stored.length < CRC_CHARS) return false;
-  const length = new Uint8Array(4);
-  new DataView(length.buffer).setUint32(0, key.length);
-  const seed = CRC32C.buf(key, CRC32C.buf(length, 0));
-  const crc = (CRC32C.buf(stored.subarray(CRC_CHARS), seed) >>> 0).toString(16);
-  const expected = crc.padStart(CRC_CHARS, "0");
-  for (let k = 0; k < CRC_CHARS; k++) if (stored[k] !== expected.charCodeAt(k)) return false;
+  const crc = crcOf(key, stored.subarray(CRC_CHARS));
+  for (let k = 0; k < CRC_CHARS; k++)
+    if (stored[k] !== HEX[(crc >>> (28 - 4 * k)) & 15]) return false;
   return true;
 }
 
-/** The value stored under `key`, or null when it fails its checksum. */
-export function openValue(key: string, stored: string): string | null {
-  if (stored.length < CRC_CHARS) return null;
-  const value = stored.slice(CRC_CHARS);
-  return stored.slice(0, CRC_CHARS) === crcOf(key, value) ? value : null;
+const lengthBytes = new Uint8Array(4);
+const lengthView = new DataView(lengthBytes.buffer);
+/** Lowercase hex digits, as the seal's 8 leading characters are written. */
+const HEX = new TextEncoder().encode("0123456789abcdef");
+
+/** crc32c of the key's length (u32, big-endian), the key, then the value. */
+function crcOf(key: Uint8Array, value: Uint8Array): number {
+  lengthView.setUint32(0, key.length);
+  return CRC32C.buf(value, CRC32C.buf(key, CRC32C.buf(lengthBytes, 0))) >>> 0;
+}
+
+function writeHex(crc: number, target: Uint8Array): void {
+  for (let k = 0; k < CRC_CHARS; k++) target[k] = HEX[(crc >>> (28 - 4 * k)) & 15]!;
 }
 
 /**

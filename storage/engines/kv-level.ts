@@ -1,37 +1,59 @@
 import { ClassicLevel } from "classic-level";
 import { compareKeys, type EngineStats, type KeySpan } from "./engine.js";
 import type { BackendBatch, BackendContents, KvBackend, StoredState } from "./kv-backend.js";
+import { KeyCache } from "./kv-key-cache.js";
 import {
   FORMAT,
   FORMAT_KEY,
   findDamage,
   KvDamageError,
   markDamaged,
-  openValue,
+  openBytes,
   sealHolds,
-  sealValue,
   setAside,
 } from "./kv-level-integrity.js";
 import {
+  type LevelOp,
+  migrateBareValues,
+  migrateJsonHistory,
+  prefixEnd,
+  sealedPut,
+  sealedText,
+  text,
+} from "./kv-level-migrate.js";
+import {
+  APPLIED_KEY,
+  changesRecords,
   DATA_PREFIX,
+  decodeEvent,
   decodeKv,
   encodeKv,
-  encodeRecord,
+  eventKey,
+  eventRevision,
+  groupChanges,
   HISTORY_PREFIX,
   HISTORY_STATE_KEY,
   type HistoryState,
   historyKey,
-  legacyKv,
+  historyStateRecord,
+  kvRecord,
+  type StoredRecord,
 } from "./kv-stored.js";
 import { type HistorySettings, RevisionEngine } from "./revision-store.js";
 import type { KeyValue, KvChanges } from "./revisions.js";
 
-const APPLIED_KEY = "m:applied";
-/** Format "2": values sealed but without metadata or history (migrated at open). */
+/** Format "2": values sealed but without metadata or history; "3": history as JSON. */
 const FORMAT_BARE_VALUES = "2";
+const FORMAT_JSON_HISTORY = "3";
 const decoder = new TextDecoder();
+const DEFAULT_KEY_CACHE_BYTES = 32 << 20;
 
-type LevelOp = { type: "put"; key: string; value: string } | { type: "del"; key: string };
+interface LevelOptions {
+  /** Read every record once at open (default true; off only in tests). */
+  readonly verifyAtOpen?: boolean;
+  /** Bound of the in-memory key cache (kv-key-cache.ts); 0 turns it off. */
+  readonly keyCacheBytes?: number;
+}
 
 /**
  * Keys with their metadata, the kept history ("h:" records) and the state markers in LevelDB
@@ -46,13 +68,18 @@ class LevelBackend implements KvBackend {
   /** Why the engine was emptied at open and must be rebuilt from the snapshot and log, or null. */
   rebuild: string | null = null;
   /** Made by open(): abstract-level starts opening a database as soon as it is constructed. */
-  private db!: ClassicLevel<string, string>;
+  private db!: ClassicLevel<string, Uint8Array>;
+  /** The current keys as last written or read: a put's read of its key, mostly spared. */
+  private readonly cache: KeyCache;
+  /** Bumped by every write: a read that spans one does not cache what it found. */
+  private writes = 0;
 
-  /** verifyAtOpen (default true): read every record once at open (off only in tests). */
   constructor(
     readonly dir: string,
-    private readonly options: { readonly verifyAtOpen?: boolean } = {},
-  ) {}
+    private readonly options: LevelOptions = {},
+  ) {
+    this.cache = new KeyCache(options.keyCacheBytes ?? DEFAULT_KEY_CACHE_BYTES);
+  }
 
   async open(): Promise<StoredState> {
     // Checked before LevelDB opens: its recovery would drop a damaged log block for good.
@@ -70,10 +97,8 @@ class LevelBackend implements KvBackend {
   }
 
   private async storedState(): Promise<StoredState> {
-    const appliedIndex = Number(
-      this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null) ?? 0,
-    );
-    const history = this.read(HISTORY_STATE_KEY, (await this.db.get(HISTORY_STATE_KEY)) ?? null);
+    const appliedIndex = Number(text(this.read(APPLIED_KEY, await this.db.get(APPLIED_KEY))) ?? 0);
+    const history = text(this.read(HISTORY_STATE_KEY, await this.db.get(HISTORY_STATE_KEY)));
     return {
       appliedIndex,
       history:
@@ -88,45 +113,28 @@ class LevelBackend implements KvBackend {
   }
 
   private async openDb(): Promise<void> {
-    this.db = new ClassicLevel<string, string>(this.dir, {
+    this.db = new ClassicLevel<string, Uint8Array>(this.dir, {
       keyEncoding: "utf8",
-      valueEncoding: "utf8",
+      valueEncoding: "view",
     });
     await this.db.open();
-    const format = await this.db.get(FORMAT_KEY);
-    if (format === undefined) {
+    const format = text(this.read(FORMAT_KEY, await this.db.get(FORMAT_KEY)));
+    const read = this.read.bind(this);
+    if (format === null) {
       // Empty, or written before values carried checksums: those are not trusted, and the
       // state comes back from the snapshot and the log (a crash here leaves it empty: same).
       if (await this.hasData()) {
         await this.db.clear();
         this.rebuild ??= "written before values carried checksums";
       }
-      await this.db.put(FORMAT_KEY, sealValue(FORMAT_KEY, FORMAT), { sync: true });
-    } else if (this.read(FORMAT_KEY, format) === FORMAT_BARE_VALUES) {
-      await this.migrateBareValues();
-    } else if (this.read(FORMAT_KEY, format) !== FORMAT) {
+      await this.db.batch([sealedText(FORMAT_KEY, FORMAT)], { sync: true });
+    } else if (format === FORMAT_BARE_VALUES) {
+      await migrateBareValues(this.db, read);
+    } else if (format === FORMAT_JSON_HISTORY) {
+      await migrateJsonHistory(this.db, read);
+    } else if (format !== FORMAT) {
       throw new KvDamageError(`${this.dir}: unknown KV engine format ${JSON.stringify(format)}`);
     }
-  }
-
-  /**
-   * Format 2 → 3: each bare value gets the metadata of a value applied at the engine's applied
-   * index (legacyKv), and the history starts there. One atomic batch: a crash leaves format 2.
-   */
-  private async migrateBareValues(): Promise<void> {
-    const applied = Number(this.read(APPLIED_KEY, (await this.db.get(APPLIED_KEY)) ?? null) ?? 0);
-    const ops: LevelOp[] = [];
-    for await (const [dbKey, stored] of this.db.iterator({
-      gte: DATA_PREFIX,
-      lt: prefixEnd(DATA_PREFIX),
-    })) {
-      const kv = legacyKv(dbKey.slice(DATA_PREFIX.length), this.read(dbKey, stored)!, applied);
-      ops.push(sealed(dbKey, encodeKv(kv)));
-    }
-    const history: HistoryState = { compactedRevision: applied, historyBytes: 0 };
-    ops.push(sealed(HISTORY_STATE_KEY, JSON.stringify(history)));
-    ops.push(sealed(FORMAT_KEY, FORMAT));
-    await this.db.batch(ops, { sync: true });
   }
 
   /** The first record failing its checksum (or unreadable), or null. */
@@ -163,9 +171,9 @@ class LevelBackend implements KvBackend {
    * A stored value, checked; damage marks the engine for a rebuild at the next start and
    * throws (the caller's failure stops the node: it must not go on from a damaged state).
    */
-  private read(dbKey: string, stored: string | null): string | null {
-    if (stored === null) return null;
-    const value = openValue(dbKey, stored);
+  private read(dbKey: string, stored: Uint8Array | undefined): Uint8Array | null {
+    if (stored === undefined) return null;
+    const value = openBytes(dbKey, stored);
     if (value !== null) return value;
     const reason = `the value of ${JSON.stringify(dbKey.slice(0, 200))} fails its checksum`;
     try {
@@ -177,11 +185,19 @@ class LevelBackend implements KvBackend {
   }
 
   async get(keys: readonly string[]): Promise<(KeyValue | null)[]> {
-    const values = await this.db.getMany(keys.map((key) => DATA_PREFIX + key));
-    return keys.map((key, k) => {
-      const stored = this.read(DATA_PREFIX + key, values[k] ?? null);
-      return stored === null ? null : decodeKv(key, stored);
+    const out = keys.map((key) => this.cache.get(key));
+    const missing = keys.filter((_, k) => out[k] === undefined);
+    if (missing.length === 0) return out as (KeyValue | null)[];
+    const writes = this.writes;
+    const values = await this.db.getMany(missing.map((key) => DATA_PREFIX + key));
+    const found = new Map<string, KeyValue | null>();
+    missing.forEach((key, k) => {
+      const stored = this.read(DATA_PREFIX + key, values[k]);
+      found.set(key, stored === null ? null : decodeKv(key, decoder.decode(stored)));
     });
+    // A write that landed during the read may be newer than what it found.
+    if (writes === this.writes) for (const [key, kv] of found) this.cache.set(key, kv);
+    return keys.map((key, k) => out[k] ?? found.get(key) ?? null);
   }
 
   async *range(span: KeySpan): AsyncGenerator<KeyValue> {
@@ -197,42 +213,67 @@ class LevelBackend implements KvBackend {
     for await (const [dataKey, value] of iterator) {
       const key = dataKey.slice(DATA_PREFIX.length);
       if (!key.startsWith(prefix)) break;
-      yield decodeKv(key, this.read(dataKey, value)!);
+      yield decodeKv(key, decoder.decode(this.read(dataKey, value)!));
     }
   }
 
-  async *changes(fromRevision: number): AsyncGenerator<KvChanges> {
+  changes(fromRevision: number): AsyncGenerator<KvChanges> {
     const iterator = this.db.iterator({
       gte: historyKey(Math.max(0, fromRevision)),
       lt: prefixEnd(HISTORY_PREFIX),
     });
-    for await (const [key, value] of iterator)
-      yield JSON.parse(this.read(key, value)!) as KvChanges;
+    const read = this.read.bind(this);
+    return groupChanges(
+      (async function* () {
+        for await (const [key, value] of iterator) {
+          const revision = eventRevision(key);
+          yield { revision, event: decodeEvent(read(key, value)!, revision) };
+        }
+      })(),
+    );
   }
 
   async write(batch: BackendBatch): Promise<void> {
     const ops: LevelOp[] = [];
-    for (const kv of batch.puts) ops.push(sealed(DATA_PREFIX + kv.key, encodeKv(kv)));
+    for (const kv of batch.puts) ops.push(sealedText(DATA_PREFIX + kv.key, encodeKv(kv)));
     for (const key of batch.deletes) ops.push({ type: "del", key: DATA_PREFIX + key });
-    for (const changes of batch.changes) {
-      const { key, value } = encodeRecord({ kind: "changes", changes });
-      ops.push(sealed(key, value));
-    }
-    for (const revision of batch.dropRevisions)
-      ops.push({ type: "del", key: historyKey(revision) });
-    ops.push(sealed(HISTORY_STATE_KEY, JSON.stringify(batch.state.history)));
-    ops.push(sealed(APPLIED_KEY, String(batch.state.appliedIndex)));
+    for (const changes of batch.changes)
+      for (const record of changesRecords(changes)) ops.push(sealedPut(record));
+    for (const { revision, events } of batch.dropped)
+      for (let seq = 0; seq < events; seq++)
+        ops.push({ type: "del", key: eventKey(revision, seq) });
+    ops.push(sealedPut(historyStateRecord(batch.state.history)));
+    ops.push(sealedText(APPLIED_KEY, String(batch.state.appliedIndex)));
+    this.writes++;
     await this.db.batch(ops);
+    for (const kv of batch.puts) this.cache.set(kv.key, kv);
+    for (const key of batch.deletes) this.cache.set(key, null);
   }
 
-  /** A consistent copy: a LevelDB iterator reads from an implicit snapshot taken when created. */
-  pin(): AsyncGenerator<{ key: string; value: string }> {
-    const iterator = this.db.iterator({ gte: DATA_PREFIX, lt: prefixEnd("m:") });
-    const read = (key: string, value: string) => this.read(key, value)!;
+  /**
+   * A consistent copy: a LevelDB iterator reads from an implicit snapshot taken when created.
+   * Read in slices (nextv): an iterator's per-entry next() cost more than the entries.
+   */
+  pin(): AsyncGenerator<StoredRecord> {
+    const iterator = this.db.iterator({
+      gte: DATA_PREFIX,
+      lt: prefixEnd("m:"),
+      fillCache: false,
+      highWaterMarkBytes: 1 << 20,
+    });
+    const read = this.read.bind(this);
     return (async function* () {
-      for await (const [key, value] of iterator) {
-        if (key === APPLIED_KEY || key === FORMAT_KEY) continue;
-        yield { key, value: read(key, value) };
+      try {
+        for (;;) {
+          const entries = await iterator.nextv(1000);
+          if (entries.length === 0) break;
+          for (const [key, value] of entries) {
+            if (key === APPLIED_KEY || key === FORMAT_KEY) continue;
+            yield { key, value: read(key, value)! };
+          }
+        }
+      } finally {
+        await iterator.close();
       }
     })();
   }
@@ -240,18 +281,28 @@ class LevelBackend implements KvBackend {
   async replace(contents: BackendContents): Promise<void> {
     // The applied index goes first (LevelDB keeps write order), the format marker stays: a
     // crash mid-restore leaves an engine at applied index 0, restored again at the next start.
+    this.cache.clear();
+    this.writes++;
     await this.db.del(APPLIED_KEY);
     await this.db.clear({ gte: DATA_PREFIX, lt: prefixEnd(DATA_PREFIX) });
     await this.db.clear({ gte: HISTORY_PREFIX, lt: prefixEnd(HISTORY_PREFIX) });
-    const records = [
-      ...contents.kvs.map((kv) => encodeRecord({ kind: "kv", kv })),
-      ...contents.changes.map((changes) => encodeRecord({ kind: "changes", changes })),
-      encodeRecord({ kind: "history", state: contents.state.history }),
-    ];
-    for (let k = 0; k < records.length; k += 10_000) {
-      await this.db.batch(records.slice(k, k + 10_000).map(({ key, value }) => sealed(key, value)));
+    let ops: LevelOp[] = [];
+    const flushAt = async (size: number) => {
+      if (ops.length < size) return;
+      await this.db.batch(ops);
+      ops = [];
+    };
+    for (const kv of contents.kvs) {
+      ops.push(sealedPut(kvRecord(kv)));
+      await flushAt(10_000);
     }
-    await this.db.batch([sealed(APPLIED_KEY, String(contents.state.appliedIndex))], {
+    for (const changes of contents.changes) {
+      for (const record of changesRecords(changes)) ops.push(sealedPut(record));
+      await flushAt(10_000);
+    }
+    ops.push(sealedPut(historyStateRecord(contents.state.history)));
+    await flushAt(1);
+    await this.db.batch([sealedText(APPLIED_KEY, String(contents.state.appliedIndex))], {
       sync: true,
     });
   }
@@ -270,17 +321,8 @@ export class LevelKvEngine extends RevisionEngine {
   /** verifyAtOpen (default true): read every record once at open (off only in tests). */
   constructor(
     readonly dir: string,
-    options: { readonly verifyAtOpen?: boolean; readonly history?: HistorySettings } = {},
+    options: LevelOptions & { readonly history?: HistorySettings } = {},
   ) {
     super(new LevelBackend(dir, options), options.history);
   }
-}
-
-function sealed(key: string, value: string): LevelOp {
-  return { type: "put", key, value: sealValue(key, value) };
-}
-
-/** The smallest string greater than every string starting with `prefix`. */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }

@@ -1,6 +1,6 @@
 import { compareKeys, type EngineStats, type KeySpan } from "./engine.js";
 import type { BackendBatch, BackendContents, KvBackend, StoredState } from "./kv-backend.js";
-import { encodeRecord } from "./kv-stored.js";
+import { changesRecords, historyStateRecord, kvRecord, type StoredRecord } from "./kv-stored.js";
 import { type HistorySettings, RevisionEngine } from "./revision-store.js";
 import type { KeyValue, KvChanges } from "./revisions.js";
 
@@ -69,7 +69,7 @@ class MemoryBackend implements KvBackend {
     }
     for (const key of batch.deletes) if (this.values.delete(key)) this.sortedKeys = null;
     // Dropped revisions are always the oldest kept ones (revision-store.ts bound()).
-    this.head += batch.dropRevisions.length;
+    this.head += batch.dropped.length;
     this.log.push(...batch.changes);
     if (this.head > 1024 && this.head * 2 > this.log.length) {
       this.log = this.log.slice(this.head);
@@ -78,13 +78,19 @@ class MemoryBackend implements KvBackend {
     this.state = batch.state;
   }
 
-  pin(): { key: string; value: string }[] {
-    // Records encoded now: the maps change while the file is written.
-    return [
-      ...[...this.values.values()].map((kv) => encodeRecord({ kind: "kv", kv })),
-      ...this.log.slice(this.head).map((changes) => encodeRecord({ kind: "changes", changes })),
-      encodeRecord({ kind: "history", state: this.state.history }),
-    ];
+  /**
+   * Pinned by reference (values and changes are never mutated, only replaced), encoded while
+   * the file is written: the apply stage is not held up by encoding the whole state at once.
+   */
+  pin(): Generator<StoredRecord> {
+    const kvs = [...this.values.values()];
+    const log = this.log.slice(this.head);
+    const history = this.state.history;
+    return (function* () {
+      for (const kv of kvs) yield kvRecord(kv);
+      for (const changes of log) yield* changesRecords(changes);
+      yield historyStateRecord(history);
+    })();
   }
 
   async replace(contents: BackendContents): Promise<void> {

@@ -15,8 +15,9 @@ import {
 import type { BackendBatch, KvBackend, StoredState } from "./kv-backend.js";
 import { readCheckpointRecords, writeKvCheckpoint } from "./kv-checkpoint.js";
 import { BatchView, cutScan, Executor, keysOf } from "./kv-execute.js";
-import { type HistoryState, historySize } from "./kv-stored.js";
-import type { HistoryRead, KeyValue, KvChanges } from "./revisions.js";
+import { KeptIndex, type KeptSummary, summarize } from "./kv-kept.js";
+import { groupChanges, type HistoryState, historySize } from "./kv-stored.js";
+import type { HistoryRead, KeyValue, KvChanges, KvEvent } from "./revisions.js";
 
 /**
  * How much history is kept (config `history`). Applied when a batch is applied, as a function
@@ -44,6 +45,8 @@ export const defaultHistorySettings: HistorySettings = {
 export class RevisionEngine implements KvEngine {
   appliedIndex = 0;
   private kept: HistoryState = { compactedRevision: 0, historyBytes: 0 };
+  /** The kept revisions' sizes, built when the bound first forgets something. */
+  private keptIndex: KeptIndex | null = null;
   private applied = 0;
 
   constructor(
@@ -110,6 +113,7 @@ export class RevisionEngine implements KvEngine {
     // or past read between the two would find revisions gone and skip them unawares).
     this.kept = batch.state.history;
     await this.backend.write({ ...batch, puts, deletes });
+    this.keptIndex?.advance(batch.dropped.length, batch.fresh);
     this.install(batch.state);
     return results;
   }
@@ -117,47 +121,44 @@ export class RevisionEngine implements KvEngine {
   /**
    * The history bounds after a batch: explicit compaction, keepRevisions, then keepBytes
    * (oldest first, never the newest changes). Each is monotonic in the applied index, so the
-   * outcome does not depend on how the entries were cut into batches.
+   * outcome does not depend on how the entries were cut into batches. Sizes come from the
+   * in-memory KeptIndex: the stored history is not read here.
    */
   private async bound(
     changes: readonly KvChanges[],
     compactTo: number,
     lastIndex: number,
-  ): Promise<Omit<BackendBatch, "puts" | "deletes">> {
+  ): Promise<Omit<BackendBatch, "puts" | "deletes"> & { fresh: KeptSummary[] }> {
     const { keepRevisions, keepBytes } = this.settings;
     let compacted = compactTo;
     if (keepRevisions > 0) compacted = Math.max(compacted, lastIndex - keepRevisions + 1);
+    const fresh = changes.map(summarize);
     let bytes = this.kept.historyBytes;
-    for (const change of changes) bytes += historySize(change);
-    const dropRevisions: number[] = [];
-    const kept = [...changes];
-    const overBytes = keepBytes > 0 && bytes > keepBytes;
-    // Most batches forget nothing: then the stored history is not read at all.
-    const oldest =
-      compacted > this.kept.compactedRevision || overBytes ? this.oldestFirst(changes) : [];
-    for await (const change of oldest) {
-      const overBytes = keepBytes > 0 && bytes > keepBytes && change.revision < lastIndex;
-      if (change.revision >= compacted && !overBytes) break;
-      bytes -= historySize(change);
-      compacted = Math.max(compacted, change.revision + 1);
-      if (kept[0] === change) kept.shift();
-      else dropRevisions.push(change.revision);
+    for (const summary of fresh) bytes += summary.size;
+    const dropped: KeptSummary[] = [];
+    let freshDropped = 0;
+    // Most batches forget nothing: then not even the index is looked at.
+    if (compacted > this.kept.compactedRevision || (keepBytes > 0 && bytes > keepBytes)) {
+      this.keptIndex ??= await KeptIndex.build(this.backend.changes(0));
+      for (const [summary, isFresh] of oldestFirst(this.keptIndex, fresh)) {
+        const overBytes = keepBytes > 0 && bytes > keepBytes && summary.revision < lastIndex;
+        if (summary.revision >= compacted && !overBytes) break;
+        bytes -= summary.size;
+        compacted = Math.max(compacted, summary.revision + 1);
+        if (isFresh) freshDropped++;
+        else dropped.push(summary);
+      }
     }
     compacted = Math.min(compacted, lastIndex);
     return {
-      changes: kept,
-      dropRevisions,
+      changes: changes.slice(freshDropped),
+      dropped,
+      fresh: fresh.slice(freshDropped),
       state: {
         appliedIndex: lastIndex,
         history: { compactedRevision: compacted, historyBytes: bytes },
       },
     };
-  }
-
-  /** The kept changes and then this batch's, oldest first. */
-  private async *oldestFirst(batch: readonly KvChanges[]): AsyncGenerator<KvChanges> {
-    for await (const change of this.backend.changes(0)) yield change;
-    yield* batch;
   }
 
   async get(key: string): Promise<string | null> {
@@ -235,15 +236,20 @@ export class RevisionEngine implements KvEngine {
     // Read (and so verify) the whole checkpoint before touching the current state.
     const kvs: KeyValue[] = [];
     const changes: KvChanges[] = [];
+    const events: { revision: number; event: KvEvent }[] = [];
     let compactedRevision = index;
     for await (const record of readCheckpointRecords(path, index)) {
       if (record.kind === "kv") kvs.push(record.kv);
+      else if (record.kind === "event") events.push(record);
       else if (record.kind === "changes") changes.push(record.changes);
       else compactedRevision = record.state.compactedRevision;
     }
+    // A file holds history of one kind: events (format 3) or whole changes (format 2).
+    for await (const grouped of groupChanges(events)) changes.push(grouped);
     const historyBytes = changes.reduce((sum, change) => sum + historySize(change), 0);
     const state = { appliedIndex: index, history: { compactedRevision, historyBytes } };
     await this.backend.replace({ kvs, changes, state });
+    this.keptIndex = null;
     this.install(state);
   }
 
@@ -272,6 +278,15 @@ function compactResult(revision: number, index: number, compacted: number): KvRe
 /** A reserved raw write (the session table): stored with revisions, never an event. */
 function rawKv(key: string, value: string, index: number): KeyValue {
   return { key, value, createRevision: index, modRevision: index, version: 1, lease: null };
+}
+
+/** The kept revisions, then the batch's (flagged fresh). */
+function* oldestFirst(
+  index: KeptIndex,
+  fresh: readonly KeptSummary[],
+): Generator<[KeptSummary, boolean]> {
+  for (const summary of index.oldest()) yield [summary, false];
+  for (const summary of fresh) yield [summary, true];
 }
 
 async function collect<T>(items: AsyncIterable<T> | Iterable<T>): Promise<T[]> {
