@@ -2,9 +2,14 @@
  * Elections (§5.2, thesis §9.6 pre-vote): campaigning, answering votes, counting them. The
  * candidate's step and the follower's and candidate's tick (the election timer) live here.
  */
-import type { CampaignKind, RaftCore } from "./core.js";
+import {
+  type CampaignKind,
+  type ElectionReason,
+  type RaftCore,
+  unreachableCampaignTicksMax,
+} from "./core.js";
 import { voteResult } from "./quorum.js";
-import type { Message, VoteRequest, VoteResponse } from "./types.js";
+import type { Message, NodeId, VoteRequest, VoteResponse } from "./types.js";
 
 /** Start an election now (tests, and the owner's explicit campaign). */
 export function campaign(r: RaftCore, kind: CampaignKind): void {
@@ -80,9 +85,37 @@ export function checkVotes(r: RaftCore): boolean {
 export function tickElection(r: RaftCore): void {
   r.electionElapsed++;
   if (r.promotable() && r.electionElapsed >= r.randomizedElectionTicks) {
+    const reason = r.earlyCampaign ? "leaderUnreachable" : "timeout";
     r.electionElapsed = 0;
-    campaign(r, r.config.preVote ? "pre" : "real");
+    startElection(r, reason, r.config.preVote ? "pre" : "real");
   }
+}
+
+/** An election this node starts on its own: counted by reason. */
+export function startElection(r: RaftCore, reason: ElectionReason, kind: CampaignKind): void {
+  if (!r.promotable()) return;
+  r.elections[reason]++;
+  r.lastElectionReason = reason;
+  campaign(r, kind);
+}
+
+/**
+ * The owner's transport found `id`'s process gone: the link closed and a reconnect was
+ * refused (nothing listens on its port), which a partition or a live process does not cause.
+ * A follower whose leader that is stops waiting out the election timeout: it campaigns
+ * within 1..unreachableCampaignTicksMax ticks (from the seed, so that followers told at once
+ * do not split the vote), and it no longer keeps its leader lease for that leader: a dead
+ * process serves no lease reads, and the other followers, told the same, must be able to
+ * grant each other's votes. A follower not told (a link reset only one follower saw) keeps
+ * its lease and ignores the pre-vote, so one flapping link cannot depose a live leader.
+ */
+export function peerUnreachable(r: RaftCore, id: NodeId): void {
+  if (r.role !== "follower" || r.leader !== id) return;
+  r.leader = null;
+  r.ticksSinceLeaderContact = Math.max(r.ticksSinceLeaderContact, r.config.electionTicks);
+  const delayTicks = 1 + r.random.int(unreachableCampaignTicksMax);
+  r.randomizedElectionTicks = Math.min(r.randomizedElectionTicks, r.electionElapsed + delayTicks);
+  r.earlyCampaign = true;
 }
 
 export function stepCandidate(r: RaftCore, m: Message): void {
