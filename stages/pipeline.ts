@@ -170,6 +170,7 @@ export class Pipeline {
       options.raftStep,
       log.child({ stage: "raft-step" }),
     );
+    this.replicate.onPeerUnreachable = (name) => this.raftStep.onPeerUnreachable(name);
     this.admission = new AdmissionController([
       this.raftStep.stage,
       this.walAppend.stage,
