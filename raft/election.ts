@@ -44,7 +44,7 @@ export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
   }
   const canVote =
     r.vote === m.from || (r.vote === null && r.leader === null) || (m.pre && m.term > r.term);
-  if (canVote && r.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
+  if (canVote && r.log.isUpToDate(m.lastLogIndex, m.lastLogTerm) && !yieldsNot(r, m)) {
     r.send({
       type: "voteResp",
       to: m.from,
@@ -56,9 +56,29 @@ export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
       r.vote = m.from;
       r.electionElapsed = 0;
     }
+    // Another runs the early campaign we were about to: let it (a full timeout if it fails).
+    if (r.earlyCampaign) r.resetTimers();
   } else {
     r.send({ type: "voteResp", to: m.from, pre: m.pre, granted: false });
   }
+}
+
+/**
+ * Followers told at the same moment that their leader is gone may pre-campaign at once, grant
+ * each other's pre-votes and split the real vote. So a node in such an early pre-campaign
+ * grants a rival's pre-vote only if the rival's log is further ahead, or as far and its id
+ * lower: the lowest id of equals wins. Any rule is safe for pre-votes (they decide nothing);
+ * this one always leaves one pre-candidate that its rivals grant.
+ */
+function yieldsNot(r: RaftCore, m: VoteRequest): boolean {
+  return (
+    m.pre &&
+    r.role === "precandidate" &&
+    r.lastElectionReason === "leaderUnreachable" &&
+    m.lastLogTerm === r.log.lastTerm() &&
+    m.lastLogIndex === r.log.lastIndex() &&
+    m.from > r.id
+  );
 }
 
 export function handleVoteResponse(r: RaftCore, m: VoteResponse): void {

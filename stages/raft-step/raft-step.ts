@@ -266,6 +266,7 @@ export class RaftStepStage implements RaftStepPort {
 
   /** The transport found `name`'s process gone (its link closed, the reconnect refused). */
   onPeerUnreachable(name: NodeId): void {
+    this.requests.peerGone(name);
     this.next.unreachable.push(name);
     this.run();
   }

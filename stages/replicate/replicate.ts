@@ -27,6 +27,13 @@ export interface ReplicateOptions {
  * drops us (a refused hello) is retried with backoff, not in a tight loop.
  */
 const probeAfterUpMs = 1_000;
+/**
+ * After such a loss, connections are retried this many times, this far apart: a killed
+ * process may still hold its listening socket for a moment while the kernel closes its files
+ * (a retry then connects and is reset at once), so one accepted retry proves nothing.
+ */
+const probeRetries = 4;
+const probeRetryMs = 10;
 
 type ReplicateItem =
   | { readonly kind: "raft"; readonly messages: readonly Message[] }
@@ -46,7 +53,9 @@ class PeerLink {
   private backoffMs: number;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** The connection in progress is the immediate retry after a link that was up closed. */
+  /** Retries left after a link that was up closed; a refusal meanwhile: the peer is gone. */
+  private probesLeft = 0;
+  /** The connection in progress is one of those retries. */
   private probing = false;
   private upSinceMs = 0;
   dropped = 0;
@@ -74,7 +83,6 @@ class PeerLink {
     this.socket = socket;
     socket.on("connect", () => {
       this.connected = true;
-      this.probing = false;
       this.upSinceMs = Date.now();
       this.backoffMs = this.options.reconnectMinMs;
       socket.write(encodeJsonFrame(FrameKind.hello, this.hello));
@@ -84,6 +92,8 @@ class PeerLink {
     socket.on("data", () => {});
     socket.on("error", (error: NodeJS.ErrnoException) => {
       if (this.probing && error.code === "ECONNREFUSED" && !this.closed) {
+        this.probesLeft = 0;
+        this.probing = false;
         this.log.info({ peer: this.name }, "peer link down and refused: its process is gone");
         this.unreachable(this.name);
       }
@@ -92,15 +102,23 @@ class PeerLink {
       const wasUp = this.connected;
       this.connected = false;
       this.socket = null;
-      this.probing = false;
       if (wasUp) this.log.info({ peer: this.name }, "peer link down; reconnecting");
       const probeAfterMs = this.options.probeAfterUpMs ?? probeAfterUpMs;
-      if (wasUp && !this.closed && Date.now() - this.upSinceMs >= probeAfterMs) {
-        this.probing = true;
-        this.start();
+      const lost = wasUp && Date.now() - this.upSinceMs >= probeAfterMs;
+      if (lost) this.probesLeft = probeRetries;
+      this.probing = this.probesLeft > 0 && !this.closed;
+      if (!this.probing) {
+        this.scheduleReconnect();
         return;
       }
-      this.scheduleReconnect();
+      this.probesLeft--;
+      this.retryTimer = setTimeout(
+        () => {
+          this.retryTimer = null;
+          this.start();
+        },
+        lost ? 0 : probeRetryMs,
+      );
     });
   }
 

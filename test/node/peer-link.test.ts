@@ -41,7 +41,10 @@ async function kill(peer: Peer): Promise<void> {
   await new Promise<void>((resolve) => peer.server.close(() => resolve()));
 }
 
-function replicateTo(port: number): { stage: ReplicateStage; unreachable: string[] } {
+function replicateTo(
+  port: number,
+  probeAfterUpMs = 0,
+): { stage: ReplicateStage; unreachable: string[] } {
   const stage = new ReplicateStage(
     { name: "n1", clientAddress: "127.0.0.1:1", token: null },
     new Map([["n2", `127.0.0.1:${port}`]]),
@@ -53,7 +56,7 @@ function replicateTo(port: number): { stage: ReplicateStage; unreachable: string
       maxBufferedBytes: 1 << 20,
       reconnectMinMs: 20,
       reconnectMaxMs: 100,
-      probeAfterUpMs: 0,
+      probeAfterUpMs,
     },
     silent,
   );
@@ -70,6 +73,23 @@ describe("replicate - peer links tell a dead peer from a reset link", () => {
     const { unreachable } = replicateTo(peer.port);
     await vi.waitFor(() => expect(peer.sockets.length).toBe(1));
     await kill(peer);
+    await vi.waitFor(() => expect(unreachable).toEqual(["n2"]));
+  });
+
+  test("peer-link - a dying peer's port accepts one retry and resets it, then refuses: reported gone", async () => {
+    const peer = await listen();
+    // A retry that connects is up only briefly: that alone must not end the retries.
+    const { unreachable } = replicateTo(peer.port, 200);
+    await vi.waitFor(() => expect(peer.sockets.length).toBe(1));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    // The kernel closes the killed process's connections before its listening socket.
+    peer.server.removeAllListeners("connection");
+    peer.server.on("connection", (socket: Socket) => {
+      socket.on("error", () => {});
+      socket.resetAndDestroy();
+      peer.server.close();
+    });
+    peer.sockets[0]!.destroy();
     await vi.waitFor(() => expect(unreachable).toEqual(["n2"]));
   });
 

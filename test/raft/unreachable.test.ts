@@ -42,6 +42,33 @@ describe("raft - leader unreachable (its process is gone)", () => {
     expect(leader?.status().lastElectionReason).toBe("leaderUnreachable");
   });
 
+  test("unreachable - followers that pre-campaign at the same moment do not split the vote: the lower id wins", () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const h = ledByA(seed);
+      h.isolate("a");
+      h.node("b").peerUnreachable("a");
+      h.node("c").peerUnreachable("a");
+      // Both pre-campaign before either hears from the other.
+      expect(ticksToCampaign(h, "b", 2), `seed ${seed}`).not.toBeNull();
+      expect(ticksToCampaign(h, "c", 2), `seed ${seed}`).not.toBeNull();
+      h.stabilize();
+      expect(h.node("b").status().role, `seed ${seed}`).toBe("leader");
+      expect(h.node("b").status().term, `seed ${seed}`).toBe(2);
+      expect(h.node("c").status().leader, `seed ${seed}`).toBe("b");
+    }
+  });
+
+  test("unreachable - a follower that grants a rival's early pre-vote gives up its own early campaign", () => {
+    const h = ledByA(6);
+    h.isolate("a");
+    h.node("b").peerUnreachable("a");
+    h.node("c").peerUnreachable("a");
+    expect(ticksToCampaign(h, "b", 2)).not.toBeNull();
+    h.deliver((m) => m.type === "vote" && m.to === "c"); // c grants b's pre-vote
+    h.take(); // b never hears back: its election stalls
+    expect(ticksToCampaign(h, "c", ET - 1)).toBeNull();
+  });
+
   test("unreachable - the delay is 1 or 2 ticks, drawn from the seed: the same seed, the same delay", () => {
     const seen = new Set<number>();
     for (let seed = 1; seed <= 40; seed++) {
