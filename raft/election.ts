@@ -19,22 +19,24 @@ export function campaign(r: RaftCore, kind: CampaignKind): void {
   } else {
     r.becomeCandidate();
   }
-  const voteTerm = kind === "pre" ? r.term + 1 : r.term;
   r.votes = new Map([[r.id, true]]);
   if (checkVotes(r)) return;
   const config = r.membership.current();
   for (const peer of new Set([...config.voters, ...config.outgoing])) {
-    if (peer === r.id) continue;
-    r.send({
-      type: "vote",
-      to: peer,
-      term: voteTerm,
-      pre: kind === "pre",
-      lastLogIndex: r.log.lastIndex(),
-      lastLogTerm: r.log.lastTerm(),
-      transfer: kind === "transfer",
-    });
+    if (peer !== r.id) requestVote(r, peer, kind);
   }
+}
+
+function requestVote(r: RaftCore, peer: NodeId, kind: CampaignKind): void {
+  r.send({
+    type: "vote",
+    to: peer,
+    term: kind === "pre" ? r.term + 1 : r.term,
+    pre: kind === "pre",
+    lastLogIndex: r.log.lastIndex(),
+    lastLogTerm: r.log.lastTerm(),
+    transfer: kind === "transfer",
+  });
 }
 
 export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
@@ -42,9 +44,15 @@ export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
     r.send({ type: "voteResp", to: m.from, pre: m.pre, granted: false });
     return;
   }
+  if (yieldsNot(r, m)) {
+    // The rival may have ignored our pre-vote while it still kept its lease: ask again.
+    r.send({ type: "voteResp", to: m.from, pre: true, granted: false });
+    if (!r.votes.has(m.from)) requestVote(r, m.from, "pre");
+    return;
+  }
   const canVote =
     r.vote === m.from || (r.vote === null && r.leader === null) || (m.pre && m.term > r.term);
-  if (canVote && r.log.isUpToDate(m.lastLogIndex, m.lastLogTerm) && !yieldsNot(r, m)) {
+  if (canVote && r.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
     r.send({
       type: "voteResp",
       to: m.from,
@@ -67,8 +75,9 @@ export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
  * Followers told at the same moment that their leader is gone may pre-campaign at once, grant
  * each other's pre-votes and split the real vote. So a node in such an early pre-campaign
  * grants a rival's pre-vote only if the rival's log is further ahead, or as far and its id
- * lower: the lowest id of equals wins. Any rule is safe for pre-votes (they decide nothing);
- * this one always leaves one pre-candidate that its rivals grant.
+ * lower: the lowest id of equals wins, and it asks the rival again (the rival may have
+ * ignored its first request while it still kept its lease). Any rule is safe for pre-votes
+ * (they decide nothing); this one always leaves one pre-candidate that its rivals grant.
  */
 function yieldsNot(r: RaftCore, m: VoteRequest): boolean {
   return (

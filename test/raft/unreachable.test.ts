@@ -58,6 +58,21 @@ describe("raft - leader unreachable (its process is gone)", () => {
     }
   });
 
+  test("unreachable - a pre-vote ignored by a follower not yet told is asked again when that follower campaigns", () => {
+    const h = ledByA(7);
+    h.isolate("a");
+    h.node("b").peerUnreachable("a");
+    expect(ticksToCampaign(h, "b", 2)).not.toBeNull();
+    h.stabilize(); // c, still in a's lease, ignores b's pre-vote
+    expect(h.node("b").status().role).toBe("precandidate");
+    h.node("c").peerUnreachable("a");
+    expect(ticksToCampaign(h, "c", 2)).not.toBeNull();
+    h.stabilize();
+    expect(h.node("b").status().role).toBe("leader");
+    expect(h.node("c").status().leader).toBe("b");
+    expect(h.node("c").status().term).toBe(2);
+  });
+
   test("unreachable - a follower that grants a rival's early pre-vote gives up its own early campaign", () => {
     const h = ledByA(6);
     h.isolate("a");
