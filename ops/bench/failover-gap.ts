@@ -7,6 +7,7 @@
  *
  *   node dist/ops/bench/failover-gap.js [--runs 5] [--writers 16] [--tick-ms 100]
  *     [--election-ticks 10] [--retry-backoff-ms 5] [--cli dist/src/cli.js]
+ *   node dist/ops/bench/failover-gap.js --steady-s 60   # no kill: count elections under load
  *
  * Standalone on purpose: ops/bench/bench.ts gets its own failover phase.
  */
@@ -30,8 +31,8 @@ const raft = {
 const retryBackoffMs = Number(flag("retry-backoff-ms", "5"));
 const cli = flag("cli", join(import.meta.dirname, "..", "..", "src", "cli.js"));
 
-/** One run: the gap in ms and why the new leader's election started. */
-async function oneRun(): Promise<{ gapMs: number; reason: string }> {
+/** One run: the gap in ms and why the new leader's election started (steadyS: no kill). */
+async function oneRun(steadyS = 0): Promise<{ gapMs: number; reason: string }> {
   const cluster = await StageraftCluster.start({
     cli,
     parentDir: tmpdir(),
@@ -59,6 +60,17 @@ async function oneRun(): Promise<{ gapMs: number; reason: string }> {
   try {
     await sleep(2_000);
     const leader = (await cluster.waitForLeader(10_000)).name;
+    if (steadyS > 0) {
+      const before = await Promise.all(cluster.nodes.map((node) => electionReason(node)));
+      await sleep(steadyS * 1_000);
+      const after = await Promise.all(cluster.nodes.map((node) => electionReason(node)));
+      const now = await cluster.waitForLeader(10_000);
+      const puts = completions.length;
+      return {
+        gapMs: 0,
+        reason: `${puts} puts in ${steadyS + 2} s; leader ${leader} -> ${now.name} term ${now.term}; elections before ${before.join(" | ")}; after ${after.join(" | ")}`,
+      };
+    }
     const killedAt = performance.now();
     await cluster.nodes.find((node) => node.name === leader)!.kill();
     const deadline = killedAt + 15_000;
@@ -88,17 +100,24 @@ async function electionReason(node: { name: string; clientAddress: string }): Pr
   return `${node.name}: ${counts.map((m) => m[0].replace(/.*reason="([^"]+)".*\} /, "$1=")).join(" ")}`;
 }
 
-const gaps: number[] = [];
-for (let run = 1; run <= runs; run++) {
-  const { gapMs, reason } = await oneRun();
-  gaps.push(gapMs);
+const steadyS = Number(flag("steady-s", "0"));
+if (steadyS > 0) console.log((await oneRun(steadyS)).reason, `load ${loadavg()[0]!.toFixed(2)}`);
+else await gapRuns();
+
+async function gapRuns(): Promise<void> {
+  const gaps: number[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const { gapMs, reason } = await oneRun();
+    gaps.push(gapMs);
+    console.log(
+      `run ${run}: gap ${gapMs.toFixed(0)} ms (elections started: ${reason}) load ${loadavg()[0]!.toFixed(2)}`,
+    );
+  }
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const average = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
   console.log(
-    `run ${run}: gap ${gapMs.toFixed(0)} ms (elections started: ${reason}) load ${loadavg()[0]!.toFixed(2)}`,
+    `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms over ${runs} runs; tick ${raft.tickMs} ms, election ${raft.electionTicks} ticks, ${writers} writers, client backoff ${retryBackoffMs} ms; loadavg ${average}`,
   );
 }
-const sorted = [...gaps].sort((a, b) => a - b);
-console.log(
-  `median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms over ${runs} runs; tick ${raft.tickMs} ms, election ${raft.electionTicks} ticks, ${writers} writers, client backoff ${retryBackoffMs} ms; loadavg ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(" ")}`,
-);
