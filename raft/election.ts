@@ -44,7 +44,7 @@ export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
     r.send({ type: "voteResp", to: m.from, pre: m.pre, granted: false });
     return;
   }
-  if (yieldsNot(r, m)) {
+  if (refusesRival(r, m)) {
     // The rival may have ignored our pre-vote while it still kept its lease: ask again.
     r.send({ type: "voteResp", to: m.from, pre: true, granted: false });
     if (!r.votes.has(m.from)) requestVote(r, m.from, "pre");
@@ -79,7 +79,7 @@ export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
  * ignored its first request while it still kept its lease). Any rule is safe for pre-votes
  * (they decide nothing); this one always leaves one pre-candidate that its rivals grant.
  */
-function yieldsNot(r: RaftCore, m: VoteRequest): boolean {
+function refusesRival(r: RaftCore, m: VoteRequest): boolean {
   return (
     m.pre &&
     r.role === "precandidate" &&
