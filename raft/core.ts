@@ -26,6 +26,19 @@ export type ReadMode = "linearizable" | "lease";
 
 export type CampaignKind = "pre" | "real" | "transfer";
 
+/** Why a node started an election: its timer, its leader's process found gone, a transfer. */
+export type ElectionReason = "timeout" | "leaderUnreachable" | "transfer";
+
+/** Elections started, by reason (campaigns the owner asked for by hand are not counted). */
+export type ElectionCounts = Record<ElectionReason, number>;
+
+/**
+ * A follower told that its leader's process is gone campaigns within this many ticks (drawn
+ * from the seed): at least 1, so that followers told at the same moment, whose tick timers run
+ * at different phases, rarely campaign at once and split the vote.
+ */
+export const unreachableCampaignTicksMax = 2;
+
 /**
  * Which messages may leave before the sender's pending writes are durable. The leader's
  * appends go out in parallel with its own write; acks and votes promise durable state.
@@ -110,11 +123,18 @@ export class RaftCore {
   electionElapsed = 0;
   heartbeatElapsed = 0;
   randomizedElectionTicks = 0;
+  /**
+   * The election timer was shortened because the leader's process is gone (peerUnreachable):
+   * contact with a leader puts back a full randomized timeout.
+   */
+  earlyCampaign = false;
   /** Ticks since we last heard from a live leader (or, as leader, confirmed a quorum). */
   ticksSinceLeaderContact = 0;
 
   // Candidate state.
   votes = new Map<NodeId, boolean>();
+  readonly elections: ElectionCounts = { timeout: 0, leaderUnreachable: 0, transfer: 0 };
+  lastElectionReason: ElectionReason | null = null;
 
   // Leader state.
   readonly progress = new Map<NodeId, Progress>();
@@ -250,6 +270,7 @@ export class RaftCore {
   resetTimers(): void {
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.earlyCampaign = false;
     const et = this.config.electionTicks;
     this.randomizedElectionTicks = et + this.random.int(et);
   }

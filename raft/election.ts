@@ -2,9 +2,14 @@
  * Elections (§5.2, thesis §9.6 pre-vote): campaigning, answering votes, counting them. The
  * candidate's step and the follower's and candidate's tick (the election timer) live here.
  */
-import type { CampaignKind, RaftCore } from "./core.js";
+import {
+  type CampaignKind,
+  type ElectionReason,
+  type RaftCore,
+  unreachableCampaignTicksMax,
+} from "./core.js";
 import { voteResult } from "./quorum.js";
-import type { Message, VoteRequest, VoteResponse } from "./types.js";
+import type { Message, NodeId, VoteRequest, VoteResponse } from "./types.js";
 
 /** Start an election now (tests, and the owner's explicit campaign). */
 export function campaign(r: RaftCore, kind: CampaignKind): void {
@@ -14,27 +19,35 @@ export function campaign(r: RaftCore, kind: CampaignKind): void {
   } else {
     r.becomeCandidate();
   }
-  const voteTerm = kind === "pre" ? r.term + 1 : r.term;
   r.votes = new Map([[r.id, true]]);
   if (checkVotes(r)) return;
   const config = r.membership.current();
   for (const peer of new Set([...config.voters, ...config.outgoing])) {
-    if (peer === r.id) continue;
-    r.send({
-      type: "vote",
-      to: peer,
-      term: voteTerm,
-      pre: kind === "pre",
-      lastLogIndex: r.log.lastIndex(),
-      lastLogTerm: r.log.lastTerm(),
-      transfer: kind === "transfer",
-    });
+    if (peer !== r.id) requestVote(r, peer, kind);
   }
+}
+
+function requestVote(r: RaftCore, peer: NodeId, kind: CampaignKind): void {
+  r.send({
+    type: "vote",
+    to: peer,
+    term: kind === "pre" ? r.term + 1 : r.term,
+    pre: kind === "pre",
+    lastLogIndex: r.log.lastIndex(),
+    lastLogTerm: r.log.lastTerm(),
+    transfer: kind === "transfer",
+  });
 }
 
 export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
   if (r.catchingUp()) {
     r.send({ type: "voteResp", to: m.from, pre: m.pre, granted: false });
+    return;
+  }
+  if (refusesRival(r, m)) {
+    // The rival may have ignored our pre-vote while it still kept its lease: ask again.
+    r.send({ type: "voteResp", to: m.from, pre: true, granted: false });
+    if (!r.votes.has(m.from)) requestVote(r, m.from, "pre");
     return;
   }
   const canVote =
@@ -51,9 +64,30 @@ export function handleVoteRequest(r: RaftCore, m: VoteRequest): void {
       r.vote = m.from;
       r.electionElapsed = 0;
     }
+    // Another runs the early campaign we were about to: let it (a full timeout if it fails).
+    if (r.earlyCampaign) r.resetTimers();
   } else {
     r.send({ type: "voteResp", to: m.from, pre: m.pre, granted: false });
   }
+}
+
+/**
+ * Followers told at the same moment that their leader is gone may pre-campaign at once, grant
+ * each other's pre-votes and split the real vote. So a node in such an early pre-campaign
+ * grants a rival's pre-vote only if the rival's log is further ahead, or as far and its id
+ * lower: the lowest id of equals wins, and it asks the rival again (the rival may have
+ * ignored its first request while it still kept its lease). Any rule is safe for pre-votes
+ * (they decide nothing); this one always leaves one pre-candidate that its rivals grant.
+ */
+function refusesRival(r: RaftCore, m: VoteRequest): boolean {
+  return (
+    m.pre &&
+    r.role === "precandidate" &&
+    r.lastElectionReason === "leaderUnreachable" &&
+    m.lastLogTerm === r.log.lastTerm() &&
+    m.lastLogIndex === r.log.lastIndex() &&
+    m.from > r.id
+  );
 }
 
 export function handleVoteResponse(r: RaftCore, m: VoteResponse): void {
@@ -80,9 +114,37 @@ export function checkVotes(r: RaftCore): boolean {
 export function tickElection(r: RaftCore): void {
   r.electionElapsed++;
   if (r.promotable() && r.electionElapsed >= r.randomizedElectionTicks) {
+    const reason = r.earlyCampaign ? "leaderUnreachable" : "timeout";
     r.electionElapsed = 0;
-    campaign(r, r.config.preVote ? "pre" : "real");
+    startElection(r, reason, r.config.preVote ? "pre" : "real");
   }
+}
+
+/** An election this node starts on its own: counted by reason. */
+export function startElection(r: RaftCore, reason: ElectionReason, kind: CampaignKind): void {
+  if (!r.promotable()) return;
+  r.elections[reason]++;
+  r.lastElectionReason = reason;
+  campaign(r, kind);
+}
+
+/**
+ * The owner's transport found `id`'s process gone: the link closed and a reconnect was
+ * refused (nothing listens on its port), which a partition or a live process does not cause.
+ * A follower whose leader that is stops waiting out the election timeout: it campaigns
+ * within 1..unreachableCampaignTicksMax ticks (from the seed, so that followers told at once
+ * do not split the vote), and it no longer keeps its leader lease for that leader: a dead
+ * process serves no lease reads, and the other followers, told the same, must be able to
+ * grant each other's votes. A follower not told (a link reset only one follower saw) keeps
+ * its lease and ignores the pre-vote, so one flapping link cannot depose a live leader.
+ */
+export function peerUnreachable(r: RaftCore, id: NodeId): void {
+  if (r.role !== "follower" || r.leader !== id) return;
+  r.leader = null;
+  r.ticksSinceLeaderContact = Math.max(r.ticksSinceLeaderContact, r.config.electionTicks);
+  const delayTicks = 1 + r.random.int(unreachableCampaignTicksMax);
+  r.randomizedElectionTicks = Math.min(r.randomizedElectionTicks, r.electionElapsed + delayTicks);
+  r.earlyCampaign = true;
 }
 
 export function stepCandidate(r: RaftCore, m: Message): void {

@@ -1,7 +1,7 @@
 /** A follower's step: appends and heartbeats from the leader, transfers, forwarded reads. */
 import { assert } from "./assert.js";
 import type { RaftCore } from "./core.js";
-import { campaign } from "./election.js";
+import { startElection } from "./election.js";
 import { handleSnapshot } from "./snapshot.js";
 import type { AppendEntries, Heartbeat, Message } from "./types.js";
 
@@ -11,6 +11,7 @@ export function stepFollower(r: RaftCore, m: Message): void {
     case "heartbeat":
     case "snapshot":
       r.leader = m.from;
+      if (r.earlyCampaign) r.resetTimers(); // a leader speaks after all: a full timeout again
       r.electionElapsed = 0;
       r.ticksSinceLeaderContact = 0;
       if (m.type === "append") handleAppend(r, m);
@@ -27,7 +28,7 @@ export function stepFollower(r: RaftCore, m: Message): void {
       }
       return;
     case "timeoutNow":
-      if (r.promotable()) campaign(r, "transfer");
+      startElection(r, "transfer", "transfer");
       return;
     case "readIndex":
       r.send({ type: "readIndexResp", to: m.from, ctx: m.ctx, ok: false, index: 0 });

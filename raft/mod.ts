@@ -6,7 +6,13 @@ export type { ReadonlyRaftLog } from "./log.js";
 export { RaftLog } from "./log.js";
 export type { ReadonlyMembershipLog } from "./membership.js";
 export { decodeConfigEntry, encodeConfigEntry, MembershipLog } from "./membership.js";
-export type { CampaignKind, RaftStatus, ReadMode } from "./node.js";
+export type {
+  CampaignKind,
+  ElectionCounts,
+  ElectionReason,
+  RaftStatus,
+  ReadMode,
+} from "./node.js";
 export { RaftNode } from "./node.js";
 export type { ProgressView } from "./progress.js";
 export { Inflights, Progress } from "./progress.js";

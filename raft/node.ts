@@ -1,9 +1,17 @@
 import { assert } from "./assert.js";
 import type { RaftConfig } from "./config.js";
-import { type CampaignKind, RaftCore, type ReadMode, type RoleTable } from "./core.js";
+import {
+  type CampaignKind,
+  type ElectionCounts,
+  type ElectionReason,
+  RaftCore,
+  type ReadMode,
+  type RoleTable,
+} from "./core.js";
 import {
   campaign,
   handleVoteRequest,
+  peerUnreachable,
   rejectStaleTerm,
   stepCandidate,
   tickElection,
@@ -31,7 +39,7 @@ import type {
   SnapshotMeta,
 } from "./types.js";
 
-export type { CampaignKind, ReadMode } from "./core.js";
+export type { CampaignKind, ElectionCounts, ElectionReason, ReadMode } from "./core.js";
 
 /** Each role's step and tick, swapped on every transition (etcd raft.go becomeFollower). */
 const roles: RoleTable = {
@@ -95,6 +103,14 @@ export class RaftNode {
       return;
     }
     r.stepFn(r, m);
+  }
+
+  /**
+   * The owner's transport found `id`'s process gone (its link closed and a reconnect was
+   * refused): a follower of `id` campaigns within a tick or two (election.ts).
+   */
+  peerUnreachable(id: NodeId): void {
+    peerUnreachable(this.core, id);
   }
 
   /** Start an election now (tests, and the owner's explicit campaign). */
@@ -181,6 +197,8 @@ export class RaftNode {
       followersLostEntries: r.followersLostEntries,
       lastLostEntries: r.lastLostEntries,
       catchUpIndex: r.catchingUp() ? r.catchUpIndex : 0,
+      elections: { ...r.elections },
+      lastElectionReason: r.lastElectionReason,
     };
   }
 
@@ -250,4 +268,7 @@ export interface RaftStatus {
   readonly lastLostEntries: LostEntries | null;
   /** Nonzero while this node lost durable entries up to here: it neither votes nor campaigns. */
   readonly catchUpIndex: number;
+  /** Elections this node started since it started, by reason; and the latest one's reason. */
+  readonly elections: ElectionCounts;
+  readonly lastElectionReason: ElectionReason | null;
 }

@@ -176,6 +176,7 @@ export class Pipeline {
       options.raftStep,
       log.child({ stage: "raft-step" }),
     );
+    this.replicate.onPeerUnreachable = (name) => this.raftStep.onPeerUnreachable(name);
     this.admission = this.admissionController();
     this.constructed = true;
   }

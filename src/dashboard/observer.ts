@@ -144,6 +144,7 @@ export class NodeObserver {
         leaderChanges: this.leaderChanges,
         followersLostEntries: status.followersLostEntries,
         catchUpIndex: status.catchUpIndex,
+        elections: status.elections,
         followers,
       },
       ingress: { ...ingress, framesPerSec },

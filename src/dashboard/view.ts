@@ -1,4 +1,5 @@
 import type { StageSnapshot } from "../../queues/mod.js";
+import type { ElectionCounts } from "../../raft/mod.js";
 import type { CoreView, MemberView } from "../../stages/raft-step/mod.js";
 
 /**
@@ -100,6 +101,8 @@ export interface RaftView {
   readonly followersLostEntries: number;
   /** Nonzero while this node lost durable entries up to here (it does not vote meanwhile). */
   readonly catchUpIndex: number;
+  /** Elections this node started, by reason (raft/ RaftStatus.elections). */
+  readonly elections: ElectionCounts;
   /** Leader only. */
   readonly followers: readonly FollowerProgress[] | null;
 }

@@ -48,6 +48,17 @@ export function defineRaftMetrics(define: Define): void {
     (s) => s.raft.leaderChanges,
     "counter",
   );
+  define.counter(
+    "stageraft_raft_elections_started_total",
+    "Elections this node started, by reason: timeout (its election timer), leader-unreachable (its leader's process was found gone: link closed, reconnect refused), transfer (a leadership transfer)",
+    ["reason"],
+    (s, put) => {
+      const counts = s.raft.elections;
+      put(counts.timeout, { reason: "timeout" });
+      put(counts.leaderUnreachable, { reason: "leader-unreachable" });
+      put(counts.transfer, { reason: "transfer" });
+    },
+  );
   raft(
     "stageraft_raft_voters",
     "Voting members in the current configuration",

@@ -266,6 +266,25 @@ export class Cluster {
     this.failProposals(id);
     node.crash();
     this.stats.crashes++;
+    this.signalCrash(id);
+  }
+
+  /**
+   * A crashed process's peers see its connections reset and its port refuse (the server's
+   * peer links report it: stages/replicate): each peer the network connects to it is told
+   * peerUnreachable after the longest ordinary latency (TCP delivers what was sent before the
+   * reset first), if it is still down then. A partition sends no such signal: it is silence.
+   */
+  private signalCrash(id: NodeId): void {
+    for (const peer of this.nodes.values()) {
+      if (peer.id === id || !peer.up || !this.network.linkUp(id, peer.id)) continue;
+      const incarnation = peer.incarnation;
+      this.at(this.network.faults.latencyMaxMs + 1, `${peer.id} sees ${id} gone`, () => {
+        if (this.node(id).up || !peer.up || peer.incarnation !== incarnation) return;
+        peer.raft!.peerUnreachable(id);
+        this.afterInput(peer);
+      });
+    }
   }
 
   restart(id: NodeId): void {

@@ -120,14 +120,30 @@ export class Forwarding {
 
   /** Answer TIMEOUT for forwards the leader has not answered by their deadline. */
   expire(now: number): void {
-    for (const [forwardId, { item, deadline }] of this.pending) {
-      if (deadline > now) continue;
+    this.giveUp(
+      (forwarded) => forwarded.deadline <= now,
+      "the leader did not answer in time; the write may or may not have been applied",
+    );
+  }
+
+  /**
+   * `peer`'s process is gone (the transport found its port refusing): what was forwarded to it
+   * will never be answered. Answer now rather than at the deadline, so that the client retries
+   * at the next leader within the failover — TIMEOUT, not UNAVAILABLE: the dead leader may have
+   * appended the write, and the next leader may commit it.
+   */
+  peerGone(peer: NodeId): void {
+    this.giveUp(
+      (forwarded) => forwarded.leader === peer,
+      `the leader ${peer} stopped before answering; the write may or may not have been applied`,
+    );
+  }
+
+  private giveUp(which: (forwarded: Forwarded) => boolean, message: string): void {
+    for (const [forwardId, forwarded] of this.pending) {
+      if (!which(forwarded)) continue;
       this.pending.delete(forwardId);
-      this.ports.refuse(
-        item,
-        ErrorCode.timeout,
-        "the leader did not answer in time; the write may or may not have been applied",
-      );
+      this.ports.refuse(forwarded.item, ErrorCode.timeout, message);
     }
   }
 }

@@ -28,6 +28,8 @@ export interface RoundInput {
   readonly compact: { readonly index: number; readonly size: number } | null;
   readonly ticks: number;
   readonly messages: readonly Message[];
+  /** Peers whose process the transport found gone: RaftNode.peerUnreachable. */
+  readonly unreachable: readonly NodeId[];
   readonly proposals: readonly Uint8Array[];
   readonly configChanges: readonly {
     readonly changes: readonly ConfigChange[];
@@ -176,6 +178,7 @@ export class CoreRunner {
     for (const message of input.messages) {
       if (message.group === raft.config.group && message.to === raft.id) raft.step(message);
     }
+    for (const id of input.unreachable) raft.peerUnreachable(id);
     for (let k = 0; k < input.ticks; k++) raft.tick();
     const proposals = input.proposals.map((data) => raft.propose(data));
     const configChanges = input.configChanges.map(({ changes, context }) =>

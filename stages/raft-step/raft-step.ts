@@ -264,6 +264,13 @@ export class RaftStepStage implements RaftStepPort {
     return done;
   }
 
+  /** The transport found `name`'s process gone (its link closed, the reconnect refused). */
+  onPeerUnreachable(name: NodeId): void {
+    this.requests.peerGone(name);
+    this.next.unreachable.push(name);
+    this.run();
+  }
+
   /** A peer's "you were removed" notice (removal.ts decides whether to believe it). */
   onRemovedNotice(from: NodeId, notice: RemovedNotice): void {
     this.removal.onNotice(from, notice);

@@ -91,6 +91,11 @@ export class Requests {
     this.pendingReads.settle(states);
   }
 
+  /** `peer`'s process is gone: answer what was forwarded to it (forwarding.ts). */
+  peerGone(peer: NodeId): void {
+    this.forwarding.peerGone(peer);
+  }
+
   /** Answer TIMEOUT for forwards and reads past their deadline. */
   expire(now: number): void {
     this.forwarding.expire(now);

@@ -25,6 +25,8 @@ export class RoundBuilder {
   } | null = null;
   ticks = 0;
   messages: Message[] = [];
+  /** Peers whose process the transport found gone (a link closed, its reconnect refused). */
+  unreachable: NodeId[] = [];
   /** item null: the node's own entry (a lease expiry), whose answer goes to `proposed`. */
   proposals: {
     readonly data: Uint8Array;
@@ -48,6 +50,7 @@ export class RoundBuilder {
       this.compact === null &&
       this.ticks === 0 &&
       this.messages.length === 0 &&
+      this.unreachable.length === 0 &&
       this.proposals.length === 0 &&
       this.configChanges.length === 0 &&
       this.transfers.length === 0 &&
@@ -64,6 +67,7 @@ export class RoundBuilder {
       compact: this.compact && { index: this.compact.index, size: this.compact.size },
       ticks: this.ticks,
       messages: this.messages,
+      unreachable: this.unreachable,
       proposals: this.proposals.map((proposal) => proposal.data),
       configChanges: this.configChanges.map(({ changes, context }) => ({ changes, context })),
       transfers: this.transfers.map(({ to }) => to),

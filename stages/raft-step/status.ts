@@ -110,13 +110,16 @@ export class CoreEvents {
     const soft = ready.softState!;
     if (soft.role === this.lastRole && soft.role !== "leader") return;
     this.lastRole = soft.role;
+    const status = this.status();
     this.log.info(
       {
         group: this.group,
         term: soft.term,
-        index: ready.entries.at(-1)?.index ?? this.status().lastIndex,
+        index: ready.entries.at(-1)?.index ?? status.lastIndex,
         role: soft.role,
         leader: soft.leader,
+        // Why this node's latest election started: timeout, leaderUnreachable or transfer.
+        ...(soft.role === "follower" ? {} : { electionReason: status.lastElectionReason }),
       },
       soft.role === "leader" ? "became leader" : `now ${soft.role}`,
     );

@@ -18,19 +18,46 @@ export interface ReplicateOptions {
   readonly maxBufferedBytes: number;
   readonly reconnectMinMs: number;
   readonly reconnectMaxMs: number;
+  /** Tests shorten it; the default is the constant below. */
+  readonly probeAfterUpMs?: number;
 }
+
+/**
+ * Only a link up this long is retried at once when it closes: a peer that accepts and then
+ * drops us (a refused hello) is retried with backoff, not in a tight loop.
+ */
+const probeAfterUpMs = 1_000;
+/**
+ * After such a loss, connections are retried this many times, this far apart: a killed
+ * process may still hold its listening socket for a moment while the kernel closes its files
+ * (a retry then connects and is reset at once), so one accepted retry proves nothing.
+ */
+const probeRetries = 4;
+const probeRetryMs = 10;
 
 type ReplicateItem =
   | { readonly kind: "raft"; readonly messages: readonly Message[] }
   | { readonly kind: "frame"; readonly to: NodeId; readonly frame: Buffer };
 
-/** One outbound TCP connection to one peer, reconnected with exponential backoff. */
+/**
+ * One outbound TCP connection to one peer, reconnected with exponential backoff. A link that
+ * was up and closes is retried at once, once: if that connection is refused, nothing listens
+ * on the peer's port — its process is gone (killed, crashed, stopped) — and `unreachable`
+ * says so, so that a follower of a dead leader need not wait out its election timeout. A peer
+ * that is alive accepts the retry (a link reset, a restarted link); a partition refuses
+ * nothing, it is silent.
+ */
 class PeerLink {
   private socket: Socket | null = null;
   private connected = false;
   private backoffMs: number;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Retries left after a link that was up closed; a refusal meanwhile: the peer is gone. */
+  private probesLeft = 0;
+  /** The connection in progress is one of those retries. */
+  private probing = false;
+  private upSinceMs = 0;
   dropped = 0;
   sentFrames = 0;
 
@@ -40,6 +67,7 @@ class PeerLink {
     private readonly hello: Hello,
     private readonly options: ReplicateOptions,
     private readonly log: Logger,
+    private readonly unreachable: (name: NodeId) => void,
   ) {
     this.backoffMs = options.reconnectMinMs;
   }
@@ -55,18 +83,42 @@ class PeerLink {
     this.socket = socket;
     socket.on("connect", () => {
       this.connected = true;
+      this.upSinceMs = Date.now();
       this.backoffMs = this.options.reconnectMinMs;
       socket.write(encodeJsonFrame(FrameKind.hello, this.hello));
       this.log.debug({ peer: this.name }, "peer link up");
     });
     // Inbound data on an outbound link is not expected; read it so the socket does not stall.
     socket.on("data", () => {});
-    socket.on("error", () => {});
+    socket.on("error", (error: NodeJS.ErrnoException) => {
+      if (this.probing && error.code === "ECONNREFUSED" && !this.closed) {
+        this.probesLeft = 0;
+        this.probing = false;
+        this.log.info({ peer: this.name }, "peer link down and refused: its process is gone");
+        this.unreachable(this.name);
+      }
+    });
     socket.on("close", () => {
-      if (this.connected) this.log.info({ peer: this.name }, "peer link down; reconnecting");
+      const wasUp = this.connected;
       this.connected = false;
       this.socket = null;
-      this.scheduleReconnect();
+      if (wasUp) this.log.info({ peer: this.name }, "peer link down; reconnecting");
+      const probeAfterMs = this.options.probeAfterUpMs ?? probeAfterUpMs;
+      const lost = wasUp && Date.now() - this.upSinceMs >= probeAfterMs;
+      if (lost) this.probesLeft = probeRetries;
+      this.probing = this.probesLeft > 0 && !this.closed;
+      if (!this.probing) {
+        this.scheduleReconnect();
+        return;
+      }
+      this.probesLeft--;
+      this.retryTimer = setTimeout(
+        () => {
+          this.retryTimer = null;
+          this.start();
+        },
+        lost ? 0 : probeRetryMs,
+      );
     });
   }
 
@@ -132,6 +184,7 @@ export class ReplicateStage implements Transport {
   private readonly links = new Map<NodeId, PeerLink>();
   stats = { messages: 0, frames: 0, dropped: 0, snapshotChunks: 0 };
   private started = false;
+  onPeerUnreachable?: (name: NodeId) => void;
 
   constructor(
     private readonly self: Hello,
@@ -157,7 +210,9 @@ export class ReplicateStage implements Transport {
   addPeer(name: NodeId, address: string): void {
     if (name === this.self.name || this.links.get(name)?.address === address) return;
     this.links.get(name)?.close();
-    const link = new PeerLink(name, address, this.self, this.options, this.log);
+    const link = new PeerLink(name, address, this.self, this.options, this.log, (peer) =>
+      this.onPeerUnreachable?.(peer),
+    );
     this.links.set(name, link);
     if (this.started) link.start();
   }

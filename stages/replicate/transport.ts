@@ -20,6 +20,12 @@ export interface Transport extends ReplicatePort {
   close(): void;
   /** A peer said hello (or spoke): it is alive, retry a link that was down. */
   peerSeen(name: NodeId): void;
+  /**
+   * Set by the pipeline: a peer's process is gone — its link closed and an immediate
+   * reconnect was refused (nothing listens on its port). A partition (silence) or a link
+   * that merely resets and reconnects does not call it. A transport that cannot tell never does.
+   */
+  onPeerUnreachable?: (name: NodeId) => void;
   peerStatus(): PeerLinkStatus[];
   /** The outbound queue's metrics (the replicate stage's). */
   snapshot(): StageSnapshot;

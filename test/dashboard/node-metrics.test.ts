@@ -58,6 +58,7 @@ function local(): LocalSnapshot {
       leaderChanges: 1,
       followersLostEntries: 0,
       catchUpIndex: 0,
+      elections: { timeout: 2, leaderUnreachable: 1, transfer: 0 },
       followers: [],
     },
     ingress: {
@@ -104,5 +105,15 @@ describe("node metrics", () => {
     const text = parseExposition(await metrics.render());
     expect(sampleValue(text, "stageraft_client_overloaded_total")).toBe(3);
     expect(sampleValue(text, "stageraft_peer_messages_dropped_total")).toBe(7);
+  });
+
+  test("node metrics - elections started are counted by reason", async () => {
+    const metrics = new NodeMetrics(local, { node: "n1", defaultMetrics: false });
+    const text = parseExposition(await metrics.render());
+    const started = (reason: string) =>
+      sampleValue(text, "stageraft_raft_elections_started_total", { reason });
+    expect(started("timeout")).toBe(2);
+    expect(started("leader-unreachable")).toBe(1);
+    expect(started("transfer")).toBe(0);
   });
 });

@@ -39,6 +39,8 @@ class FakeCore implements AdminCore {
       followersLostEntries: 0,
       lastLostEntries: null,
       catchUpIndex: 0,
+      elections: { timeout: 0, leaderUnreachable: 0, transfer: 0 },
+      lastElectionReason: null,
     };
   }
 

@@ -43,6 +43,7 @@ function input(group: number, fields: Partial<RoundInput>): RoundInput {
     compact: null,
     ticks: 0,
     messages: [],
+    unreachable: [],
     proposals: [],
     configChanges: [],
     transfers: [],

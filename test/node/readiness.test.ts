@@ -20,6 +20,8 @@ function status(overrides: Partial<RaftStatus> = {}): RaftStatus {
     followersLostEntries: 0,
     lastLostEntries: null,
     catchUpIndex: 0,
+    elections: { timeout: 0, leaderUnreachable: 0, transfer: 0 },
+    lastElectionReason: null,
     ...overrides,
   };
 }

@@ -13,6 +13,7 @@ import { readIndex } from "./read-index.js";
 import { processReady, stabilize } from "./ready.js";
 import { restart, setLog } from "./restart.js";
 import { tick, tickElection, tickHeartbeat } from "./tick.js";
+import { peerUnreachable } from "./unreachable.js";
 
 export type Handler = (env: Env, cmd: Command) => void;
 
@@ -40,4 +41,5 @@ export const handlers: Readonly<Record<string, Handler>> = {
   heal,
   restart,
   "set-log": setLog,
+  "peer-unreachable": peerUnreachable,
 };
