@@ -19,7 +19,14 @@ export interface RaftConfig {
   /** The leader refuses proposals while this many bytes are uncommitted. */
   readonly maxUncommittedBytes: number;
   readonly snapshotChunkBytes: number;
-  /** The lease ends this many ticks before the election timeout: a margin for clock drift. */
+  /**
+   * The leader lease: after a quorum echoed a message sent at tick s, lease reads are answered
+   * until s + leaseTicks. Followers promise not to vote for anyone else before
+   * leaseTicks + leaseDriftTicks after hearing from their leader — even one told it is gone
+   * (peerUnreachable) — so a short lease lets a crashed leader be replaced that much sooner.
+   */
+  readonly leaseTicks: number;
+  /** The followers' promise outlasts the lease by this many ticks: a margin for clock drift. */
   readonly leaseDriftTicks: number;
   /** A learner is promoted only when its matchIndex is within this of the leader's log. */
   readonly learnerCatchUpEntries: number;
@@ -35,6 +42,7 @@ export const defaultRaftSettings = {
   maxInflight: 256,
   maxUncommittedBytes: 64 << 20,
   snapshotChunkBytes: 1 << 20,
+  leaseTicks: 2,
   leaseDriftTicks: 2,
   learnerCatchUpEntries: 100,
   maxPendingReads: 65_536,
@@ -62,6 +70,10 @@ export function validateRaftConfig(config: RaftConfig): void {
   assert(
     config.leaseDriftTicks >= 0 && config.leaseDriftTicks < config.electionTicks,
     "raft config: leaseDriftTicks must be in [0, electionTicks)",
+  );
+  assert(
+    config.leaseTicks >= 1 && config.leaseTicks + config.leaseDriftTicks <= config.electionTicks,
+    "raft config: leaseTicks must be >= 1 and leaseTicks + leaseDriftTicks <= electionTicks",
   );
   assert(config.maxInflight >= 1, "raft config: maxInflight must be >= 1");
   assert(config.maxAppendBytes >= 1, "raft config: maxAppendBytes must be >= 1");

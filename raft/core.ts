@@ -130,6 +130,11 @@ export class RaftCore {
   earlyCampaign = false;
   /** Ticks since we last heard from a live leader (or, as leader, confirmed a quorum). */
   ticksSinceLeaderContact = 0;
+  /**
+   * Told that the leader we last heard from is gone (peerUnreachable): until we hear from a
+   * leader again, we keep only the promise behind its lease (inLeaderLease).
+   */
+  leaderGone = false;
 
   // Candidate state.
   votes = new Map<NodeId, boolean>();
@@ -284,9 +289,25 @@ export class RaftCore {
     return this.catchUpIndex > this.stableIndex;
   }
 
-  /** A follower that heard from a live leader within ET ignores votes (thesis §4.2.3). */
+  /**
+   * A follower that heard from a live leader within ET ignores votes (thesis §4.2.3). One told
+   * that its leader's process is gone keeps only the promise behind the leader lease
+   * (leaseTicks + leaseDriftTicks): if the signal was wrong, that leader may still serve lease
+   * reads until then, and no other may be elected meanwhile.
+   */
   inLeaderLease(): boolean {
-    return this.config.checkQuorum && this.ticksSinceLeaderContact < this.config.electionTicks;
+    const promiseTicks = this.leaderGone ? this.leasePromiseTicks() : this.config.electionTicks;
+    return this.config.checkQuorum && this.ticksSinceLeaderContact < promiseTicks;
+  }
+
+  /** We heard from a live leader (or, as leader, confirmed a quorum): a full lease again. */
+  leaderContact(): void {
+    this.ticksSinceLeaderContact = 0;
+    this.leaderGone = false;
+  }
+
+  leasePromiseTicks(): number {
+    return this.config.leaseTicks + this.config.leaseDriftTicks;
   }
 
   trackConfigEntries(entries: readonly Entry[]): void {
@@ -326,7 +347,7 @@ export class RaftCore {
     }
     this.role = "follower";
     this.leader = leader;
-    if (leader !== null) this.ticksSinceLeaderContact = 0;
+    if (leader !== null) this.leaderContact();
     this.resetTimers();
     this.stepFn = this.roles.follower.step;
     this.tickFn = this.roles.follower.tick;
@@ -360,7 +381,7 @@ export class RaftCore {
     this.resetTimers();
     this.stepFn = this.roles.leader.step;
     this.tickFn = this.roles.leader.tick;
-    this.ticksSinceLeaderContact = 0;
+    this.leaderContact();
     this.leadTransferee = null;
     this.timeoutNowSent = false;
     this.roles.leader.enter(this);

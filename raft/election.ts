@@ -130,21 +130,27 @@ export function startElection(r: RaftCore, reason: ElectionReason, kind: Campaig
 
 /**
  * The owner's transport found `id`'s process gone: the link closed and a reconnect was
- * refused (nothing listens on its port), which a partition or a live process does not cause.
- * A follower whose leader that is stops waiting out the election timeout: it campaigns
- * within 1..unreachableCampaignTicksMax ticks (from the seed, so that followers told at once
- * do not split the vote), and it no longer keeps its leader lease for that leader: a dead
- * process serves no lease reads, and the other followers, told the same, must be able to
- * grant each other's votes. A follower not told (a link reset only one follower saw) keeps
- * its lease and ignores the pre-vote, so one flapping link cannot depose a live leader.
+ * refused (nothing listens on its port), which a partition that drops packets or a live
+ * process does not cause (a firewall that rejects with a reset does). A follower whose leader
+ * that is stops waiting out the election timeout: it campaigns within
+ * 1..unreachableCampaignTicksMax ticks (from the seed, so that followers told at once do not
+ * split the vote) — but never before the promise behind the leader lease has run out
+ * (leaseTicks + leaseDriftTicks since it last heard from it, inLeaderLease): if the signal
+ * was wrong and that leader lives, it may serve lease reads until then. A follower not told (a
+ * link reset only one follower saw) keeps its full lease and ignores the pre-vote, so one
+ * flapping link cannot depose a live leader.
  */
 export function peerUnreachable(r: RaftCore, id: NodeId): void {
   if (r.role !== "follower" || r.leader !== id) return;
   r.leader = null;
-  r.ticksSinceLeaderContact = Math.max(r.ticksSinceLeaderContact, r.config.electionTicks);
   const delayTicks = 1 + r.random.int(unreachableCampaignTicksMax);
-  r.randomizedElectionTicks = Math.min(r.randomizedElectionTicks, r.electionElapsed + delayTicks);
+  const promiseLeft = Math.max(0, r.leasePromiseTicks() - r.ticksSinceLeaderContact);
+  r.randomizedElectionTicks = Math.min(
+    r.randomizedElectionTicks,
+    r.electionElapsed + Math.max(delayTicks, promiseLeft),
+  );
   r.earlyCampaign = true;
+  r.leaderGone = true;
 }
 
 export function stepCandidate(r: RaftCore, m: Message): void {

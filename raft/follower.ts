@@ -13,7 +13,7 @@ export function stepFollower(r: RaftCore, m: Message): void {
       r.leader = m.from;
       if (r.earlyCampaign) r.resetTimers(); // a leader speaks after all: a full timeout again
       r.electionElapsed = 0;
-      r.ticksSinceLeaderContact = 0;
+      r.leaderContact();
       if (m.type === "append") handleAppend(r, m);
       else if (m.type === "snapshot") handleSnapshot(r, m);
       else {

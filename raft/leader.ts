@@ -31,7 +31,7 @@ export function tickLeader(r: RaftCore): void {
         r.becomeFollower(r.term, null);
         return;
       }
-      r.ticksSinceLeaderContact = 0;
+      r.leaderContact();
     }
   }
   if (r.leadTransferee !== null && ++r.transferElapsed >= r.config.electionTicks) {

@@ -51,7 +51,8 @@ export function releaseReads(r: RaftCore): void {
 
 /**
  * The leader lease: a quorum echoed a message we sent at tick s, so none of them will vote
- * for another candidate before s + ET on their clocks. We trust it until s + ET - drift.
+ * for another candidate before s + leaseTicks + drift on their clocks (inLeaderLease, even
+ * when told we are gone). We trust it until s + leaseTicks.
  */
 export function leaseValid(r: RaftCore): boolean {
   if (!r.config.checkQuorum || r.role !== "leader" || r.leadTransferee !== null) return false;
@@ -60,5 +61,5 @@ export function leaseValid(r: RaftCore): boolean {
     id === r.id ? r.tickCount : (r.progress.get(id)?.ackedSentTick ?? Number.NEGATIVE_INFINITY),
   );
   assert(quorumTick <= r.tickCount, `lease: a quorum echoed tick ${quorumTick}, not yet reached`);
-  return quorumTick + r.config.electionTicks - r.config.leaseDriftTicks > r.tickCount;
+  return quorumTick + r.config.leaseTicks > r.tickCount;
 }

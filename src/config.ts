@@ -98,6 +98,8 @@ export const configSchema = z
           .int()
           .min(1024)
           .default(64 << 20),
+        /** The leader lease (lease reads) after a quorum's echo; see raft/config.ts leaseTicks. */
+        leaseTicks: z.number().int().min(1).default(2),
         leaseDriftTicks: z.number().int().min(0).default(2),
         snapshotEvery: z.number().int().min(0).default(10_000),
         snapshotRetainEntries: z.number().int().min(0).default(1_000),
@@ -235,6 +237,13 @@ export const configSchema = z
         code: "custom",
         path: ["raft", "leaseDriftTicks"],
         message: "must be less than raft.electionTicks",
+      });
+    }
+    if (config.raft.leaseTicks + config.raft.leaseDriftTicks > config.raft.electionTicks) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["raft", "leaseTicks"],
+        message: "raft.leaseTicks + raft.leaseDriftTicks must not exceed raft.electionTicks",
       });
     }
     if (config.limits.maxPeerFrameBytes < 2 * config.limits.maxValueBytes + 64 * 1024) {

@@ -192,6 +192,7 @@ async function openCore(
       maxInflight: raft.maxInflight,
       maxUncommittedBytes: raft.maxUncommittedBytes,
       snapshotChunkBytes: raft.snapshotChunkBytes,
+      leaseTicks: raft.leaseTicks,
       leaseDriftTicks: raft.leaseDriftTicks,
     },
   );

@@ -3,10 +3,15 @@ import { SeededRandom } from "../../raft/rand.js";
 import { Harness } from "./harness.js";
 
 const ET = 10;
+const LEASE_OF_ONE_TICK = { leaseTicks: 1, leaseDriftTicks: 0 };
 
-/** A 3-voter cluster led by "a" whose followers have applied its first entry. */
-function ledByA(seed: number): Harness {
-  const h = new Harness(["a", "b", "c"], {}, seed);
+/**
+ * A 3-voter cluster led by "a" whose followers have applied its first entry. The lease is one
+ * tick with no drift margin, so that the campaign delay alone is seen (the lease's own wait:
+ * "waits out the promise behind the leader lease" below, and test/raft/reads.test.ts).
+ */
+function ledByA(seed: number, settings: Record<string, number> = LEASE_OF_ONE_TICK): Harness {
+  const h = new Harness(["a", "b", "c"], settings, seed);
   h.elect("a");
   h.tickAndStabilize(1);
   return h;
@@ -76,12 +81,27 @@ describe("raft - leader unreachable (its process is gone)", () => {
   test("unreachable - a follower that grants a rival's early pre-vote gives up its own early campaign", () => {
     const h = ledByA(6);
     h.isolate("a");
+    // A tick since contact: the one-tick lease promise has run out, so c may grant at once.
+    h.tick("b");
+    h.tick("c");
     h.node("b").peerUnreachable("a");
     h.node("c").peerUnreachable("a");
     expect(ticksToCampaign(h, "b", 2)).not.toBeNull();
     h.deliver((m) => m.type === "vote" && m.to === "c"); // c grants b's pre-vote
     h.take(); // b never hears back: its election stalls
     expect(ticksToCampaign(h, "c", ET - 1)).toBeNull();
+  });
+
+  test("unreachable - the early campaign waits out the promise behind the leader lease (leaseTicks + drift since contact)", () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const h = ledByA(seed, { leaseTicks: 2, leaseDriftTicks: 2 });
+      h.isolate("a");
+      h.tick("b"); // one tick since b heard from a
+      h.node("b").peerUnreachable("a");
+      // Never before 4 ticks since contact (3 more), then within the 1..2 tick delay at most.
+      const ticks = ticksToCampaign(h, "b", ET);
+      expect(ticks, `seed ${seed}`).toBe(3);
+    }
   });
 
   test("unreachable - the delay is 1 or 2 ticks, drawn from the seed: the same seed, the same delay", () => {

@@ -1,6 +1,6 @@
 /**
  * add-nodes n voters=(1,2,3) [learners=(4)] [prevote=true] [checkquorum=true] [election=10]
- *   [heartbeat=1] [max-append-bytes=...] [snapshot-chunk=...] [lease-drift=2]
+ *   [heartbeat=1] [max-append-bytes=...] [snapshot-chunk=...] [lease=2] [lease-drift=2]
  * Adds n nodes, numbered after the existing ones. Listed in no configuration (voters=()),
  * a node joins later and learns the membership from its leader.
  */
@@ -22,6 +22,7 @@ export function addNodes(env: Env, cmd: Command): void {
     checkQuorum: bool(cmd, "checkquorum", false),
     electionTicks: int(cmd, "election", 10),
     heartbeatTicks: int(cmd, "heartbeat", 1),
+    leaseTicks: int(cmd, "lease", 2),
     leaseDriftTicks: int(cmd, "lease-drift", 2),
     maxAppendBytes: int(cmd, "max-append-bytes", 1 << 20),
     snapshotChunkBytes: int(cmd, "snapshot-chunk", 1 << 20),
