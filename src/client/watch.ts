@@ -45,6 +45,8 @@ type Frame = Record<string, unknown> & {
   canceled?: boolean;
   reason?: string;
   compactRevision?: number;
+  /** More frames of the same revision follow (a revision too large for one frame). */
+  fragment?: boolean;
 };
 
 /**
@@ -57,6 +59,8 @@ type Frame = Record<string, unknown> & {
  */
 export class WatchStream implements AsyncIterable<WatchEvent> {
   private readonly queue: WatchEvent[] = [];
+  /** The fragments of one revision received so far: delivered once it is whole. */
+  private partial: WatchEvent[] = [];
   private wake: (() => void) | null = null;
   private error: StageraftError | null = null;
   private done = false;
@@ -152,6 +156,7 @@ export class WatchStream implements AsyncIterable<WatchEvent> {
     this.socket = socket;
     this.watchId = null;
     this.paused = false;
+    this.partial = []; // The watch is created again from the revision they belong to.
     const { key, prefix, start, end, prevKv, noPut, noDelete } = this.watch;
     const request = { id: createId, op: "watch", key, prefix, start, end, prevKv, noPut, noDelete };
     socket.on("open", () =>
@@ -214,14 +219,20 @@ export class WatchStream implements AsyncIterable<WatchEvent> {
     const reason = frame.reason ?? "the server cancelled the watch";
     if (frame.compactRevision !== undefined || reason.startsWith("COMPACTED"))
       this.fail(new StageraftError("COMPACTED", reason));
+    else if (reason.startsWith("TOO_LARGE"))
+      this.fail(new StageraftError("TOO_LARGE", reason)); // The same event stops any resume.
     else this.lost(socket, false); // Read too slowly: the same node, from where it stopped.
   }
 
   private received(socket: WebSocket, frame: Frame): void {
     const next = this.nextRevision ?? 0;
     for (const event of frame.events ?? [])
-      if (event.kv.modRevision >= next) this.queue.push(event);
+      if (event.kv.modRevision >= next) this.partial.push(event);
+    // A fragment promises only the revision before its own, so a resume repeats it whole.
     if (typeof frame.revision === "number") this.nextRevision = Math.max(next, frame.revision + 1);
+    if (frame.fragment === true) return;
+    for (const event of this.partial) this.queue.push(event);
+    this.partial = [];
     if (this.queue.length >= highWaterEvents && !this.paused) {
       // Stop reading: the server holds, then cancels; the watch resumes once drained.
       this.paused = true;

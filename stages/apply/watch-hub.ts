@@ -4,6 +4,7 @@ import type { HistoryPort, HistoryRead, KvChanges } from "../../storage/engines/
 import type { ReplyBody, ReplyTarget, WatchItem } from "../items.js";
 import { ErrorCode, type RequestId, type WatchRequest } from "../protocol.js";
 import {
+  encodable,
   eventBytes,
   rangeOf,
   select,
@@ -15,6 +16,7 @@ import {
 import {
   type Connection,
   type Frame,
+  newHubStats,
   newWatch,
   type Watch,
   type WatchHubOptions,
@@ -43,7 +45,7 @@ export class WatchHub {
   private progressTimer: Timer | null = null;
   /** Runs only while some watch is held back. */
   private flushTimer: Timer | null = null;
-  stats = { watches: 0, created: 0, frames: 0, events: 0, canceledSlow: 0, compacted: 0 };
+  stats = newHubStats();
 
   constructor(
     private readonly respond: WatchRespond,
@@ -205,11 +207,33 @@ export class WatchHub {
   }
 
   private deliver(watch: Watch, events: WireEvent[], revision: number): void {
+    const huge = events.findIndex((e) => !encodable(e, this.options.maxEventChars));
+    if (huge >= 0) {
+      this.cancelTooLarge(watch, events, events[huge]!.kv.modRevision);
+      return;
+    }
     watch.through = revision;
     for (const frame of splitFrames(events, revision, this.options.maxFrameBytes)) {
       if (watch.closed) return;
       this.deliverFrame(watch, frame);
     }
+  }
+
+  /**
+   * No frame can carry an event of revision `at` (a value of control characters near the value
+   * limit, each escaped as 6): what precedes it goes out, then the watch ends rather than skip.
+   */
+  private cancelTooLarge(watch: Watch, events: WireEvent[], at: number): void {
+    const before = events.filter((e) => e.kv.modRevision < at);
+    if (before.length > 0) this.deliver(watch, before, at - 1);
+    if (watch.closed) return;
+    this.stats.canceledTooLarge++;
+    this.log.warn({ watch: watch.id, connId: watch.connId, revision: at }, "watch event too large");
+    this.cancel(
+      watch,
+      `${ErrorCode.tooLarge}: an event of revision ${at} is longer than ${this.options.maxEventChars} characters as JSON and cannot be sent; the watch cannot go past it`,
+      { revision: watch.handedThrough },
+    );
   }
 
   private deliverFrame(watch: Watch, frame: Frame): void {
@@ -238,7 +262,12 @@ export class WatchHub {
   private send(watch: Watch, frame: Frame): void {
     this.respond.push(
       watch.connId,
-      { watch: watch.id, events: frame.events, revision: frame.revision },
+      {
+        watch: watch.id,
+        events: frame.events,
+        revision: frame.revision,
+        ...(frame.fragment ? { fragment: true } : {}),
+      },
       frame.bytes,
     );
     watch.handedThrough = frame.revision;

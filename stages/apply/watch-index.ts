@@ -66,17 +66,28 @@ export function eventBytes(event: WireEvent): number {
   return bytes;
 }
 
+/** A frame of events; `fragment`: more frames of the same revision follow. */
+export interface FrameCut {
+  readonly events: WireEvent[];
+  /** Every change of the watch up to here is in this frame or before it. */
+  readonly revision: number;
+  readonly bytes: number;
+  readonly fragment?: true;
+}
+
 /**
- * Cut events (revision order) into frames of about `maxBytes`, only between revisions: a
- * frame's revision promises every change up to it, so one that ends early carries its last
- * event's revision, and a revision's events (one txn) are never split.
+ * Cut events (revision order) into frames of about `maxBytes`: a frame's revision promises
+ * every change up to it, so one that ends early carries its last event's revision. A revision
+ * larger than a frame (a txn, a range delete) is cut too, as etcd fragments a large watch
+ * response: those frames but the last say `fragment` and promise only the revision before it
+ * (a client resuming from there gets the whole revision again).
  */
 export function splitFrames(
   events: readonly WireEvent[],
   revision: number,
   maxBytes: number,
-): { events: WireEvent[]; revision: number; bytes: number }[] {
-  const frames: { events: WireEvent[]; revision: number; bytes: number }[] = [];
+): FrameCut[] {
+  const frames: FrameCut[] = [];
   let current: WireEvent[] = [];
   let bytes = 64;
   for (let k = 0; k < events.length; k++) {
@@ -84,14 +95,32 @@ export function splitFrames(
     current.push(event);
     bytes += eventBytes(event);
     const next = events[k + 1];
-    if (next !== undefined && bytes >= maxBytes && next.kv.modRevision > event.kv.modRevision) {
-      frames.push({ events: current, revision: event.kv.modRevision, bytes });
-      current = [];
-      bytes = 64;
-    }
+    if (next === undefined || bytes < maxBytes) continue;
+    const at = event.kv.modRevision;
+    frames.push(
+      next.kv.modRevision > at
+        ? { events: current, revision: at, bytes }
+        : { events: current, revision: at - 1, bytes, fragment: true },
+    );
+    current = [];
+    bytes = 64;
   }
   frames.push({ events: current, revision, bytes });
   return frames;
+}
+
+/**
+ * Can `event` go out in a frame of at most `maxChars` characters of JSON? Each UTF-16 unit
+ * encodes as at most 6 ("\u0001"), so only an event near the bound is encoded to measure it;
+ * past V8's string limit (2^29 - 24) JSON.stringify throws.
+ */
+export function encodable(event: WireEvent, maxChars: number): boolean {
+  if (eventBytes(event) * 6 <= maxChars) return true;
+  try {
+    return JSON.stringify(event).length <= maxChars;
+  } catch {
+    return false;
+  }
 }
 
 /** Watches grouped by a string (a key, or a prefix). */

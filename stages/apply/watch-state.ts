@@ -1,7 +1,7 @@
 import type { Clock } from "../../queues/clock.js";
 import type { RespondPort } from "../items.js";
 import type { RequestId } from "../protocol.js";
-import type { WatchSpec, WireEvent } from "./watch-index.js";
+import type { FrameCut, WatchSpec, WireEvent } from "./watch-index.js";
 
 /** The watch hub's state and settings (watch-hub.ts). */
 
@@ -23,8 +23,10 @@ export interface WatchHubOptions {
   readonly maxWatchesPerConnection: number;
   /** How often watches held back by a full connection try again. */
   readonly flushIntervalMs: number;
-  /** Frames are cut at about this size, between revisions (clients cap a frame's size). */
+  /** Frames are cut at about this size (a revision larger than that in fragments). */
   readonly maxFrameBytes: number;
+  /** An event whose JSON is longer cancels its watch (TOO_LARGE): no frame could carry it. */
+  readonly maxEventChars: number;
 }
 
 export const defaultWatchHubOptions: Omit<WatchHubOptions, "progressIntervalMs"> = {
@@ -34,16 +36,26 @@ export const defaultWatchHubOptions: Omit<WatchHubOptions, "progressIntervalMs">
   maxWatchesPerConnection: 10_000,
   flushIntervalMs: 20,
   maxFrameBytes: 1 << 20,
+  // V8's string limit (2^29 - 24) less room for the rest of the event's frame.
+  maxEventChars: (1 << 29) - (16 << 20),
 };
+
+/** canceledSlow / canceledTooLarge: watches the hub ended (read too slowly; an event too large). */
+export function newHubStats() {
+  return {
+    watches: 0,
+    created: 0,
+    frames: 0,
+    events: 0,
+    canceledSlow: 0,
+    canceledTooLarge: 0,
+    compacted: 0,
+  };
+}
 
 export type WatchRespond = Required<Pick<RespondPort, "reply" | "push" | "room">>;
 
-export interface Frame {
-  readonly events: WireEvent[];
-  /** Every change of the watch up to here is in this frame or before it. */
-  readonly revision: number;
-  readonly bytes: number;
-}
+export type Frame = FrameCut;
 
 export interface Watch {
   readonly id: number;

@@ -10,7 +10,14 @@ import type {
   ReplyTarget,
   RespondPort,
 } from "../items.js";
-import { ErrorCode, encodeError, encodeSuccess } from "../protocol.js";
+import {
+  type ClientOp,
+  type ErrorBody,
+  ErrorCode,
+  encodeError,
+  encodeSuccess,
+  writeOps,
+} from "../protocol.js";
 import { type ClientConnection, type ConnectionTable, owedReplyBytes } from "./connections.js";
 
 export interface RespondOptions {
@@ -28,7 +35,10 @@ export interface RespondOptions {
  */
 export class RespondStage implements RespondPort {
   readonly stage: Stage<QueuedReply>;
-  /** encodeFailed: replies that could not be encoded (answered TIMEOUT instead, logged). */
+  /**
+   * encodeFailed: replies that could not be encoded (answered TIMEOUT instead, logged) and
+   * pushed frames that could not (their connection closed).
+   */
   stats = { sent: 0, dropped: 0, encodeFailed: 0 };
   /** See each reply to a local client as it is written (request latency: metrics, admission). */
   readonly repliedHooks: ((target: LocalReplyTarget) => void)[] = [];
@@ -95,12 +105,17 @@ export class RespondStage implements RespondPort {
 
   private handle(batch: QueuedReply[]): void {
     const byConnection = new Map<number, { texts: string[]; answered: number }>();
+    /** Connections closed for a frame that could not be encoded: nothing more goes to them. */
+    const ending = new Set<number>();
     for (const reply of batch) {
       const { target } = reply;
       try {
-        const text = reply.push
-          ? JSON.stringify(reply.body.ok && reply.body.result)
-          : this.encode(reply);
+        if (target.kind === "local" && ending.has(target.connId)) continue;
+        const text = reply.push ? this.encodePush(reply) : this.encode(reply);
+        if (text === null) {
+          if (target.kind === "local") ending.add(target.connId);
+          continue;
+        }
         if (target.kind === "remote") {
           this.replicate.forwardReply(target.node, target.forwardId, text);
           continue;
@@ -123,23 +138,44 @@ export class RespondStage implements RespondPort {
       }
     }
     for (const [connId, { texts, answered }] of byConnection) this.deliver(connId, texts, answered);
+    for (const connId of ending) this.connections.get(connId)?.end();
   }
 
   replied(target: LocalReplyTarget): void {
     for (const hook of this.repliedHooks) hook(target);
   }
 
-  /** The reply's text; one that cannot be encoded (a bug) answers TIMEOUT: it may have run. */
+  /**
+   * The reply's text. One that cannot be encoded — past V8's string limit (2^29 - 24
+   * characters), e.g. a range delete's prevKvs of control characters, each escaped as 6 — is
+   * answered with an error saying so: TOO_LARGE for a read (nothing done), else TIMEOUT (the
+   * outcome is not "nothing done") saying that the write was applied.
+   */
   private encode({ target, body }: Reply): string {
     try {
       return body.ok ? encodeSuccess(target.id, body.result) : encodeError(target.id, body.error);
     } catch (error) {
       this.stats.encodeFailed++;
-      this.log.error({ err: error, id: target.id }, "a reply could not be encoded; sent TIMEOUT");
-      return encodeError(target.id, {
-        code: ErrorCode.timeout,
-        message: "the reply could not be encoded; the operation may have been applied",
-      });
+      this.log.error({ err: error, id: target.id }, "a reply could not be encoded");
+      return encodeError(target.id, tooLargeToSend(target, body));
+    }
+  }
+
+  /**
+   * A pushed frame's text, or null: the hub bounds frames and events (watch-hub.ts), so this
+   * is a bug, and the frame's connection is closed rather than the frame skipped — a watch
+   * never skips an event; the client creates it again from the last revision it saw.
+   */
+  private encodePush({ target, body }: Reply): string | null {
+    try {
+      return JSON.stringify(body.ok && body.result);
+    } catch (error) {
+      this.stats.encodeFailed++;
+      this.log.error(
+        { err: error, target },
+        "a pushed frame could not be encoded; connection closed",
+      );
+      return null;
     }
   }
 
@@ -181,4 +217,22 @@ function valueBytes(value: unknown, depth: number): number {
   for (const [key, item] of Object.entries(value))
     bytes += Buffer.byteLength(key, "utf8") + 4 + valueBytes(item, depth - 1);
   return bytes;
+}
+
+/** The error answering a reply too large to encode (see RespondStage.encode). */
+function tooLargeToSend(target: ReplyTarget, body: ReplyBody): ErrorBody {
+  const revision =
+    body.ok && typeof body.result.revision === "number" ? body.result.revision : null;
+  const op = target.kind === "local" ? target.op : undefined;
+  if (op !== undefined && op in writeOps && !writeOps[op as ClientOp])
+    return {
+      code: ErrorCode.tooLarge,
+      message: `the reply${revision === null ? "" : ` (served at revision ${revision})`} is too large to send as JSON; ask for fewer keys (limit, keysOnly)`,
+    };
+  const applied =
+    revision === null ? "may have been applied" : `was applied at revision ${revision}`;
+  return {
+    code: ErrorCode.timeout,
+    message: `the request ${applied}, but its reply is too large to send as JSON; ask without prevKv, or read its changes with a watch from its revision`,
+  };
 }

@@ -170,4 +170,28 @@ describe("etcd v3 API - watch and leases through the etcd3 npm client", () => {
     expect(await b.election("leader-of-x").leader()).toBe("b");
     await campaignB.resign();
   });
+
+  it("watch: a range delete larger than a native frame reaches etcd3 as one response", async () => {
+    cluster = await EtcdCluster.start();
+    const native = cluster.cluster.client(["n1", "n2", "n3"]);
+    // Many keys with small values: one delete revision of ~2.4 MB, sent by the node in fragments.
+    const keys = Array.from({ length: 2_000 }, (_, k) => `big/${String(k).padStart(4, "0")}`);
+    for (let k = 0; k < keys.length; k += 500)
+      await Promise.all(keys.slice(k, k + 500).map((key) => native.put(key, "v".repeat(1_000))));
+    const client = cluster.connect("n2");
+    const watcher = await client.watch().prefix("big/").withPreviousKV().create();
+    const responses: { revision: string; keys: string[] }[] = [];
+    watcher.on("data", (res) =>
+      responses.push({
+        revision: res.header.revision,
+        keys: res.events.map((e) => e.kv.key.toString()),
+      }),
+    );
+    const deleted = await client.delete().prefix("big/").exec();
+    await until("the delete events", () => responses.length > 0, 15_000);
+    await sleep(200);
+    expect(responses).toHaveLength(1);
+    expect(responses[0]!.keys).toEqual(keys);
+    expect(Number(responses[0]!.revision)).toBeGreaterThanOrEqual(Number(deleted.header.revision));
+  });
 });

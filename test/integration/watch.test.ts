@@ -258,4 +258,50 @@ describe("watch on real nodes", () => {
     a.ws.send(JSON.stringify({ id: 4, op: "cancel-watch", watch: created.watch }));
     expect(await answer(a, 4)).toEqual({ id: 4, ok: true, canceled: true });
   });
+
+  it("watch - a range delete larger than a frame arrives in fragments, whole at the client", async () => {
+    cluster = await TestCluster.start(1);
+    const db = cluster.client(["n1"]);
+    // Many keys with small values: one delete revision of ~2.4 MB, over the 1 MiB frame size.
+    const keys = Array.from({ length: 2_000 }, (_, k) => `big/${String(k).padStart(4, "0")}`);
+    const value = "v".repeat(1_000);
+    for (let k = 0; k < keys.length; k += 500)
+      await Promise.all(keys.slice(k, k + 500).map((key) => db.put(key, value)));
+    const ws = new WebSocket(`ws://${cluster.node("n1").client}/v1`);
+    sockets.push(ws);
+    const frames: Record<string, unknown>[] = [];
+    const sizes: number[] = [];
+    ws.on("message", (data) => {
+      sizes.push(String(data).length);
+      frames.push(JSON.parse(String(data)));
+    });
+    await new Promise((resolve) => ws.once("open", resolve));
+    ws.send(JSON.stringify({ id: 1, op: "watch", prefix: "big/", prevKv: true }));
+    await waitFor("the raw watch", () => frames.some((f) => f.id === 1));
+    const stream = db.watch({ prefix: "big/", prevKv: true });
+    const { events } = collect(stream);
+    // Both watches exist before the delete: a put they see first says so.
+    await db.put("big/~", "x");
+    await waitFor("the marker", () => events.length === 1 && frames.length >= 2);
+    const deleted = await db.deleteRange({ prefix: "big/" }, { prevKv: true });
+    await waitFor("every delete event", () => events.length === 1 + keys.length + 1);
+    const at = deleted.revision;
+    expect(events.slice(1).map((e) => e.kv.key)).toEqual([...keys, "big/~"]);
+    expect(events.slice(1).every((e) => e.type === "delete" && e.kv.modRevision === at)).toBe(true);
+    expect(events.slice(1).every((e) => e.prevKv !== undefined)).toBe(true);
+    await waitFor("the raw frames", () =>
+      frames.some((f) => f.revision === at && f.fragment === undefined),
+    );
+    const pieces = frames.filter(
+      (f) => (f.events as WatchEvent[] | undefined)?.[0]?.kv.modRevision === at,
+    );
+    expect(pieces.length).toBeGreaterThan(1);
+    for (const piece of pieces.slice(0, -1))
+      expect(piece).toMatchObject({ fragment: true, revision: at - 1 });
+    expect(pieces.flatMap((f) => (f.events as WatchEvent[]).map((e) => e.kv.key))).toEqual([
+      ...keys,
+      "big/~",
+    ]);
+    expect(Math.max(...sizes)).toBeLessThan(2 << 20);
+  });
 });

@@ -103,6 +103,53 @@ describe("client watch", () => {
     await expect.poll(() => a.requests.at(-1)).toMatchObject({ op: "cancel-watch", watch: 2 });
   });
 
+  test("fragments of one revision are delivered together; a loss between them repeats nothing", async () => {
+    const first = [put(5, "k1"), put(5, "k2")];
+    const rest = [put(5, "k3"), put(5, "k4")];
+    const a = await fakeNode((request, send, end) => {
+      if (request.op !== "watch") return;
+      send({ id: request.id, ok: true, watch: 1, revision: 4 });
+      send({ watch: 1, events: first, revision: 4, fragment: true });
+      setTimeout(end, 20); // Lost before the rest of revision 5.
+    });
+    const b = await fakeNode((request, send) => {
+      if (request.op !== "watch") return;
+      send({ id: request.id, ok: true, watch: 1, revision: 6 });
+      send({ watch: 1, events: first, revision: 4, fragment: true });
+      send({ watch: 1, events: rest, revision: 6 });
+    });
+    const stream = new WatchStream(
+      [a.endpoint, b.endpoint],
+      { prefix: "k" },
+      { retryBackoffMs: 5 },
+    );
+    const keys: string[] = [];
+    for await (const event of stream) {
+      keys.push(event.kv.key);
+      if (keys.length === 4) break;
+    }
+    expect(keys).toEqual(["k1", "k2", "k3", "k4"]);
+    expect(b.requests[0]).toMatchObject({ op: "watch", startRevision: 5 });
+  });
+
+  test("a cancel for an event too large to send ends the loop with TOO_LARGE", async () => {
+    const a = await fakeNode((request, send) => {
+      if (request.op !== "watch") return;
+      send({ id: request.id, ok: true, watch: 1, revision: 1 });
+      send({
+        watch: 1,
+        canceled: true,
+        reason: "TOO_LARGE: an event of revision 2 …",
+        revision: 1,
+      });
+    });
+    const stream = new WatchStream([a.endpoint], { key: "k" }, { retryBackoffMs: 5 });
+    const error = await take(stream, 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StageraftError);
+    expect((error as StageraftError).code).toBe("TOO_LARGE");
+    expect(a.requests.filter((r) => r.op === "watch")).toHaveLength(1);
+  });
+
   test("COMPACTED ends the loop with an error", async () => {
     const a = await fakeNode((request, send) => {
       send({

@@ -71,6 +71,43 @@ describe("watch hub", () => {
       expect(frame.revision).toBe(frame.events!.at(-1)!.kv.modRevision);
   });
 
+  test("one revision larger than a frame goes out in fragments; each promises only what precedes it", () => {
+    const t = hubWithFakes({ maxFrameBytes: 4_000 });
+    t.watch(1, { prefix: "k", prevKv: true });
+    const keys = Array.from({ length: 40 }, (_, k) => `k${String(k).padStart(2, "0")}`);
+    for (const [k, key] of keys.entries()) t.apply(put(k + 1, key, "v".repeat(1_000)));
+    // One range delete (one revision) with 40 prevKvs of 1,000 characters: ~46 KB.
+    const deletes = keys.map((key, k) =>
+      del(41, key, put(k + 1, key, "v".repeat(1_000)).events[0]!.kv),
+    );
+    t.apply({ revision: 41, events: deletes.flatMap((d) => d.events) });
+    const frames = t.respond
+      .frames(1)
+      .filter((f) => f.events!.some((e) => e.kv.modRevision === 41));
+    expect(frames.length).toBeGreaterThan(5);
+    for (const frame of frames.slice(0, -1)) {
+      expect(frame.fragment).toBe(true);
+      expect(frame.revision).toBe(40);
+      expect(frame.events!.length).toBeLessThanOrEqual(4);
+    }
+    expect(frames.at(-1)).not.toHaveProperty("fragment");
+    expect(frames.at(-1)!.revision).toBe(41);
+    expect(frames.flatMap((f) => f.events!.map((e) => e.kv.key))).toEqual(keys);
+  });
+
+  test("an event too large to encode cancels the watch with TOO_LARGE rather than skip it", () => {
+    const t = hubWithFakes({ maxEventChars: 5_000 });
+    t.watch(1, { key: "a" });
+    t.apply(put(1, "a", "1"));
+    // 1,000 characters that JSON escapes as 6 each: estimated small, encoded 6,000+.
+    t.apply(put(2, "a", "\u0001".repeat(1_000)));
+    t.apply(put(3, "a", "3"));
+    const frames = t.respond.frames(1);
+    expect(revisions(frames)).toEqual([1]);
+    expect(frames.at(-1)).toMatchObject({ canceled: true, revision: 1 });
+    expect(String(frames.at(-1)!.reason)).toMatch(/^TOO_LARGE: .*revision 2/);
+  });
+
   test("a future startRevision skips the changes before it", () => {
     const t = hubWithFakes();
     t.apply(put(1, "a", "1"));

@@ -29,8 +29,12 @@ export function watchHandlers(header: HeaderOf, appliedIndex: () => number): Han
 interface WatchState {
   readonly etcdId: string;
   readonly progressNotify: boolean;
+  /** The client asked for fragments (etcd's `fragment`): else a revision goes out whole. */
+  readonly fragment: boolean;
   /** Every change up to here was delivered (the progress a response may promise). */
   through: number;
+  /** Events of fragments received of one revision, held until its last frame. */
+  partial: Fields[];
 }
 
 class WatchStream {
@@ -88,7 +92,9 @@ class WatchStream {
       this.byNative.set(nativeId, {
         etcdId,
         progressNotify: req.progress_notify === true,
+        fragment: req.fragment === true,
         through,
+        partial: [],
       });
       this.byEtcd.set(etcdId, nativeId);
       this.write({ header: this.header(reply.revision), watch_id: etcdId, created: true });
@@ -156,10 +162,21 @@ class WatchStream {
       return;
     }
     if (typeof frame.revision === "number") watch.through = Math.max(watch.through, frame.revision);
-    const events = (frame.events as Fields[]) ?? [];
+    let events = ((frame.events as Fields[]) ?? []).map(event);
+    // A revision too large for one native frame comes in fragments (docs/watch.md): etcd
+    // clients that did not ask for fragments get it in one response, as from etcd.
+    const fragment = frame.fragment === true;
+    if (fragment && !watch.fragment) {
+      for (const e of events) watch.partial.push(e);
+      return;
+    }
+    if (watch.partial.length > 0) {
+      events = watch.partial.concat(events);
+      watch.partial = [];
+    }
     // Idle progress frames reach an etcd client only where it asked for them.
     if (events.length === 0 && !watch.progressNotify) return;
-    this.write({ header, watch_id: watch.etcdId, events: events.map(event) });
+    this.write({ header, watch_id: watch.etcdId, events, ...(fragment ? { fragment } : {}) });
   }
 
   private forget(nativeId: number): void {
