@@ -179,7 +179,15 @@ describe("etcd v3 API - watch and leases through the etcd3 npm client", () => {
     for (let k = 0; k < keys.length; k += 500)
       await Promise.all(keys.slice(k, k + 500).map((key) => native.put(key, "v".repeat(1_000))));
     const client = cluster.connect("n2");
-    const watcher = await client.watch().prefix("big/").withPreviousKV().create();
+    // From after the puts (a linearizable read's revision): n2, a follower, may not have
+    // applied them all yet, and a watch from "now" there would see the last ones too.
+    const after = Number((await client.get("big/0000").exec()).header.revision) + 1;
+    const watcher = await client
+      .watch()
+      .prefix("big/")
+      .withPreviousKV()
+      .startRevision(String(after))
+      .create();
     const responses: { revision: string; keys: string[] }[] = [];
     watcher.on("data", (res) =>
       responses.push({

@@ -276,12 +276,15 @@ describe("watch on real nodes", () => {
       frames.push(JSON.parse(String(data)));
     });
     await new Promise((resolve) => ws.once("open", resolve));
-    ws.send(JSON.stringify({ id: 1, op: "watch", prefix: "big/", prevKv: true }));
+    // Both watches start at a marker put, from history: each sees it first, whenever it is
+    // registered, and so exists before the delete.
+    const from = revisionOf((await db.put("big/~", "x")) as unknown as Record<string, unknown>);
+    ws.send(
+      JSON.stringify({ id: 1, op: "watch", prefix: "big/", prevKv: true, startRevision: from }),
+    );
     await waitFor("the raw watch", () => frames.some((f) => f.id === 1));
-    const stream = db.watch({ prefix: "big/", prevKv: true });
+    const stream = db.watch({ prefix: "big/", prevKv: true, startRevision: from });
     const { events } = collect(stream);
-    // Both watches exist before the delete: a put they see first says so.
-    await db.put("big/~", "x");
     await waitFor("the marker", () => events.length === 1 && frames.length >= 2);
     const deleted = await db.deleteRange({ prefix: "big/" }, { prevKv: true });
     await waitFor("every delete event", () => events.length === 1 + keys.length + 1);
