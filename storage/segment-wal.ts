@@ -288,6 +288,9 @@ export class SegmentWal implements LogStore {
   /** Create the next segment file, preallocated, and make its name durable. */
   private async newSegment(firstBytes: number): Promise<Segment> {
     const previous = this.file;
+    // With sync off, the groups in the segment rolled over from are not durable yet: sync them
+    // before the new segment's first group is, or a power loss could lose a middle of the log.
+    if (previous !== null && !this.sync) await previous.datasync();
     const seq = (this.segments.at(-1)?.seq ?? -1) + 1;
     const name = segmentName(seq, this.state.lastIndex + 1);
     const file = await this.files.open(name, "create");
