@@ -1,3 +1,5 @@
+import type { SegmentFiles } from "./segment-files.js";
+import { MemoryFiles } from "./segment-memory-files.js";
 import type { WalDb, WalDbOp } from "./wal.js";
 
 /** The first byte of an entry's key (storage/wal.ts). */
@@ -44,8 +46,9 @@ interface Record {
 }
 
 /**
- * remu's disk: an ordered byte store that survives a node's crashes, under the WAL
- * (storage/wal.ts), the same code as in a node. Writes land in a page cache first; a synced
+ * remu's disk, surviving a node's crashes: a directory of files for the segment WAL
+ * (`files`, storage/segment-memory-files.ts), and an ordered byte store for the LevelDB-shaped
+ * WAL (`open`, storage/wal.ts); the same WAL code as in a node. Writes land in a page cache first; a synced
  * batch reaches the platter after its fsync delay; a power loss drops the cache — the batch in
  * flight is lost whole, or torn (a prefix kept, its last value cut: the WAL's checksums must
  * find it). `corrupt` flips a byte of a stored record.
@@ -54,6 +57,7 @@ export class MemoryDisk {
   private readonly platter = new Map<string, Record>();
   /** Written, not synced: what reads see on top of the platter until a power loss. */
   private cache: { ops: WalDbOp[]; syncing: boolean }[] = [];
+  private readonly dir = new MemoryFiles();
   private life = 0;
   faults: DiskFaults = healthyDisk;
   /** A sync started and takes `delayMs`: remu may cut the power meanwhile. */
@@ -68,11 +72,7 @@ export class MemoryDisk {
 
   /** The store as one life of a node sees it; a power loss ends that life's view. */
   open(io: DiskIo): WalDb {
-    const life = ++this.life;
-    // A dead life's calls never settle: its process is gone, nothing may follow them.
-    const alive = async () => {
-      if (life !== this.life) await new Promise(() => {});
-    };
+    const alive = this.newLife();
     return {
       get: async (key) => {
         await alive();
@@ -94,6 +94,12 @@ export class MemoryDisk {
     };
   }
 
+  /** The segment WAL's directory as one life of a node sees it (its syncs take `io`'s time). */
+  files(io: DiskIo): SegmentFiles {
+    const alive = this.newLife();
+    return this.dir.port(alive, () => this.syncWait(io, alive));
+  }
+
   /**
    * Power loss: the cache is gone. The batch being synced is lost, or torn when `random` says
    * so; the last life's view stops answering.
@@ -107,6 +113,9 @@ export class MemoryDisk {
       } else this.stats.lostBatches++;
     }
     this.cache = [];
+    const files = this.dir.powerLoss(random, this.faults.tornWriteRate);
+    this.stats.lostBatches += files.lost;
+    this.stats.tornBatches += files.torn;
   }
 
   /** Flip one byte of the stored record at `key` (a disk fault); false if there is none. */
@@ -131,6 +140,23 @@ export class MemoryDisk {
     const batch = { ops, syncing: options.sync };
     this.cache.push(batch);
     if (!options.sync) return;
+    await this.syncWait(io, alive);
+    // fsync flushes everything written before it too.
+    const upTo = this.cache.indexOf(batch);
+    for (const done of this.cache.splice(0, upTo + 1)) this.apply(done.ops);
+  }
+
+  /** A view for a new life of the node; the previous life's calls stop answering. */
+  private newLife(): () => Promise<void> {
+    const life = ++this.life;
+    // A dead life's calls never settle: its process is gone, nothing may follow them.
+    return async () => {
+      if (life !== this.life) await new Promise(() => {});
+    };
+  }
+
+  /** One fsync: its delay (remu may cut the power meanwhile), then EIO or done. */
+  private async syncWait(io: DiskIo, alive: () => Promise<void>): Promise<void> {
     const { fsyncMinMs, fsyncMaxMs, fsyncFailRate } = this.faults;
     const delay = fsyncMinMs + Math.floor(io.random() * (fsyncMaxMs - fsyncMinMs + 1));
     this.onSync?.(delay);
@@ -140,9 +166,6 @@ export class MemoryDisk {
       this.stats.failedSyncs++;
       throw new Error("EIO: fsync failed");
     }
-    // fsync flushes everything written before it too.
-    const upTo = this.cache.indexOf(batch);
-    for (const done of this.cache.splice(0, upTo + 1)) this.apply(done.ops);
     this.stats.syncs++;
   }
 

@@ -1,9 +1,9 @@
-import { type FileHandle, mkdir, open, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../raft/assert.js";
 import type { HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
 import { DirLock } from "./dir-lock.js";
 import type { LogStore } from "./log-store.js";
+import { nodeSegmentFiles, type SegmentFile, type SegmentFiles } from "./segment-files.js";
 import {
   GroupEncoder,
   parseSegmentName,
@@ -21,11 +21,18 @@ export const SEGMENT_BYTES_DEFAULT = 64 << 20;
 export interface SegmentWalOptions {
   readonly sync?: boolean;
   readonly segmentBytes?: number;
+  /**
+   * Where the files are (remu's simulated disk); default the process's file system under
+   * `dir`, locked against a second process. An injected port is not locked.
+   */
+  readonly files?: SegmentFiles;
 }
+
+export { syncDir } from "./segment-files.js";
 
 interface Segment {
   readonly seq: number;
-  readonly path: string;
+  readonly name: string;
   /** The highest entry index written to it (0: none): dropped whole once compacted past it. */
   maxIndex: number;
 }
@@ -42,7 +49,7 @@ export class SegmentWal implements LogStore {
   writes = 0;
   syncs = 0;
   private segments: Segment[] = [];
-  private file: FileHandle | null = null;
+  private file: SegmentFile | null = null;
   /** Where the next group goes in the current (last) segment. */
   private offset = 0;
   private state = new ReplayState();
@@ -52,7 +59,8 @@ export class SegmentWal implements LogStore {
 
   private constructor(
     readonly dir: string,
-    private readonly lock: DirLock,
+    private readonly files: SegmentFiles,
+    private readonly lock: DirLock | null,
     options: SegmentWalOptions,
   ) {
     this.sync = options.sync ?? true;
@@ -60,9 +68,10 @@ export class SegmentWal implements LogStore {
   }
 
   static async open(dir: string, options: SegmentWalOptions = {}): Promise<SegmentWal> {
-    await mkdir(dir, { recursive: true });
+    if (options.files !== undefined) return new SegmentWal(dir, options.files, null, options);
+    const files = await nodeSegmentFiles(dir);
     // Two processes appending to one segment would corrupt it: one node per data dir.
-    return new SegmentWal(dir, await DirLock.acquire(dir), options);
+    return new SegmentWal(dir, files, await DirLock.acquire(dir), options);
   }
 
   /**
@@ -78,7 +87,7 @@ export class SegmentWal implements LogStore {
     let tail: SegmentScan | null = null;
     for (const [k, name] of names.entries()) {
       const path = join(this.dir, name);
-      const bytes: Uint8Array = await readFile(path);
+      const bytes = await this.files.readWhole(name);
       const scan = scanSegment(bytes);
       const last = k === names.length - 1;
       if (scan.damage !== null || (!last && (scan.partial || scan.uncommittedEntries > 0))) {
@@ -88,7 +97,7 @@ export class SegmentWal implements LogStore {
         );
       }
       const maxIndex = state.apply(bytes, scan.records);
-      segments.push({ seq: parseSegmentName(name)!, path, maxIndex });
+      segments.push({ seq: parseSegmentName(name)!, name, maxIndex });
       if (last) tail = scan;
     }
     const chain = checkChain(state.snapshot, state.entries);
@@ -126,12 +135,12 @@ export class SegmentWal implements LogStore {
     const segment = this.segments.at(-1)!;
     if (scan.committedEnd === 0) {
       // Its first group never became durable: the segment never existed.
-      await unlink(segment.path);
+      await this.files.unlink(segment.name);
       this.segments.pop();
-      await syncDir(this.dir);
+      await this.files.syncDir();
       return (scan.partial ? 1 : 0) + scan.uncommittedEntries;
     }
-    this.file = await open(segment.path, "r+");
+    this.file = await this.files.open(segment.name, "append");
     this.offset = scan.committedEnd;
     const torn = scan.partial || scan.uncommittedEntries > 0;
     if (torn) {
@@ -209,7 +218,7 @@ export class SegmentWal implements LogStore {
     let dropped = 0;
     // Oldest first, never the one being written: what is left is always a run of segments.
     while (dropped < this.segments.length - 1 && this.segments[dropped]!.maxIndex <= upTo) {
-      await unlink(this.segments[dropped]!.path);
+      await this.files.unlink(this.segments[dropped]!.name);
       dropped++;
     }
     if (dropped > 0) this.segments.splice(0, dropped);
@@ -221,14 +230,14 @@ export class SegmentWal implements LogStore {
 
   /** The segment files, oldest first (for tests and tools). */
   get segmentPaths(): string[] {
-    return this.segments.map((s) => s.path);
+    return this.segments.map((s) => join(this.dir, s.name));
   }
 
   async close(): Promise<void> {
     // Trim the preallocated zeros, so that the next load reads only records.
     if (this.file !== null) await this.file.truncate(this.offset).catch(() => {});
     await this.closeFile();
-    await this.lock.release();
+    await this.lock?.release();
   }
 
   /**
@@ -279,24 +288,27 @@ export class SegmentWal implements LogStore {
   /** Create the next segment file, preallocated, and make its name durable. */
   private async newSegment(firstBytes: number): Promise<Segment> {
     const previous = this.file;
+    // With sync off, the groups in the segment rolled over from are not durable yet: sync them
+    // before the new segment's first group is, or a power loss could lose a middle of the log.
+    if (previous !== null && !this.sync) await previous.datasync();
     const seq = (this.segments.at(-1)?.seq ?? -1) + 1;
-    const path = join(this.dir, segmentName(seq, this.state.lastIndex + 1));
-    const file = await open(path, "wx");
+    const name = segmentName(seq, this.state.lastIndex + 1);
+    const file = await this.files.open(name, "create");
     await file.truncate(Math.max(this.segmentBytes, firstBytes));
-    await syncDir(this.dir);
+    await this.files.syncDir();
     if (previous !== null) {
       await previous.truncate(this.offset);
       await previous.close();
     }
     this.file = file;
     this.offset = 0;
-    const segment = { seq, path, maxIndex: 0 };
+    const segment = { seq, name, maxIndex: 0 };
     this.segments.push(segment);
     return segment;
   }
 
   private async segmentNames(): Promise<string[]> {
-    const named = (await readdir(this.dir))
+    const named = (await this.files.list())
       .map((name) => ({ name, seq: parseSegmentName(name) }))
       .filter((s): s is { name: string; seq: number } => s.seq !== null)
       .sort((a, b) => a.seq - b.seq);
@@ -313,15 +325,5 @@ export class SegmentWal implements LogStore {
     const file = this.file;
     this.file = null;
     await file?.close();
-  }
-}
-
-/** fsync a directory, so that a file created or removed in it stays so after a crash. */
-export async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -11,8 +11,8 @@ import { Pipeline, type PipelineOptions } from "../../../stages/pipeline.js";
 import { InlineRaftCore } from "../../../stages/raft-step/mod.js";
 import type { ClientConnection } from "../../../stages/respond/mod.js";
 import { MemoryDisk } from "../../../storage/memory-disk.js";
+import { SegmentWal } from "../../../storage/segment-wal.js";
 import { SnapshotStore } from "../../../storage/snapshot-store.js";
-import { Wal } from "../../../storage/wal.js";
 import { type SimLinks, SimTransport } from "./transport.js";
 import { SimClock, type SimScheduler } from "./world.js";
 
@@ -25,6 +25,8 @@ export interface HostSettings {
   readonly requestTimeoutMs: number;
   /** A slow engine: each apply batch takes up to this many virtual ms (0: none). */
   readonly applyDelayMaxMs: number;
+  /** The segment WAL's roll-over size: small, so that segments roll over often. */
+  readonly segmentBytes: number;
 }
 
 /** One life of a node: the real pipeline on this life's clock, disk view and transport. */
@@ -47,7 +49,7 @@ export interface FatalRecord {
 const quiet = pino({ level: "silent" });
 
 /**
- * A node of remu's node mode: its disk survives crashes; each boot opens the WAL on it and
+ * A node of remu's node mode: its disk survives crashes; each boot opens the segment WAL on it and
  * assembles the production pipeline (stages/pipeline.ts) with the memory KV engine, sessions
  * and admin ops, on the simulated clock and network. Worker pools are inline.
  */
@@ -78,11 +80,12 @@ export class NodeHost {
     this.booting = true;
     const incarnation = ++this.incarnation;
     const clock = new SimClock(this.scheduler);
-    const wal = new Wal(
-      `remu:${this.name}`,
-      this.disk.open({ sleep: (ms) => clock.sleep(ms), random: () => this.random.float() }),
-      true,
-    );
+    // The production WAL on the simulated disk (no dir lock: it is a process's concern).
+    const wal = await SegmentWal.open(`remu:${this.name}`, {
+      sync: true,
+      segmentBytes: this.settings.segmentBytes,
+      files: this.disk.files({ sleep: (ms) => clock.sleep(ms), random: () => this.random.float() }),
+    });
     const contents = await wal.load();
     const fresh = contents.hardState.term === 0 && contents.entries.length === 0;
     const voters = fresh && !this.joining ? [...this.members.keys()] : [];

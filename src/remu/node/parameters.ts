@@ -34,6 +34,7 @@ export function drawParameters(
     sessionExpireEvery: 4 + random.int(28),
     // Drawn last: the parameters above are the same with and without membership changes.
     membershipEveryMs: has("membership") ? 200 + random.int(600) : 0,
+    segmentBytes: 256 + random.int(8192),
   };
 }
 
@@ -58,5 +59,6 @@ export function hostSettings(p: Record<string, number | string>): HostSettings {
     },
     requestTimeoutMs: 2_000,
     applyDelayMaxMs: Number(p.applyDelayMaxMs),
+    segmentBytes: Number(p.segmentBytes),
   };
 }
