@@ -50,5 +50,7 @@ export async function until(
     if (await check()) return;
     await sleep(100);
   }
-  throw new Error(`the page did not show ${what} within ${timeoutMs} ms: ${await describeState()}`);
+  const state = await describeState();
+  const shown = typeof state === "string" ? state : JSON.stringify(state);
+  throw new Error(`the page did not show ${what} within ${timeoutMs} ms: ${shown}`);
 }
