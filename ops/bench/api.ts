@@ -23,6 +23,7 @@ import {
   StageraftCluster,
   type SystemName,
 } from "./launch.js";
+import type { StageraftClientKind } from "./load-targets.js";
 import { describeMachine, integer, machineInfo, ms, table } from "./report.js";
 import { watchPhase } from "./watch-fanout.js";
 
@@ -65,6 +66,7 @@ interface Options {
   leases: number;
   valueBytes: number;
   etcd: boolean;
+  stageraftClient: StageraftClientKind;
   dataDir: string;
   requestTimeout: number;
   out: string;
@@ -131,6 +133,14 @@ function parse(argv: readonly string[]): Options {
     )
     .addOption(new Option("--value-bytes <n>", "value size").argParser(positiveInt).default(256))
     .option("--no-etcd", "skip etcd")
+    .addOption(
+      new Option(
+        "--stageraft-client <kind>",
+        "stageraft's client: ws (its WebSocket protocol) or etcd3 (etcd's client on --listen-etcd)",
+      )
+        .choices(["ws", "etcd3"])
+        .default("ws"),
+    )
     .addOption(new Option("--data-dir <dir>", "where the temp data dirs go").default(os.tmpdir()))
     .addOption(
       new Option("--request-timeout <ms>", "per request").argParser(positiveInt).default(8_000),
@@ -154,15 +164,11 @@ interface Run {
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
 
-function target(
-  system: SystemName,
-  endpoint: string,
-  timeoutMs: number,
-  shared = false,
-): ApiTarget {
-  return system === "stageraft"
-    ? new StageraftApiTarget(endpoint, timeoutMs, shared)
-    : new EtcdApiTarget(endpoint, timeoutMs);
+function target(system: SystemName, endpoint: string, o: Options, shared = false): ApiTarget {
+  // --stageraft-client etcd3: the etcd target, the same code, on stageraft's etcd door.
+  return system === "stageraft" && o.stageraftClient === "ws"
+    ? new StageraftApiTarget(endpoint, o.requestTimeout, shared)
+    : new EtcdApiTarget(endpoint, o.requestTimeout);
 }
 
 /** CPU of the processes that are neither the servers nor this bench, % of one core. */
@@ -185,12 +191,7 @@ async function runPhase(phase: ApiPhase, system: SystemName, endpoint: string, o
   // The watch phase: one connection puts, one more carries the watchers.
   const count = phase === "watch" ? 2 : o.connections;
   const targets = Array.from({ length: count }, (_, k) =>
-    target(
-      system,
-      endpoint,
-      o.requestTimeout,
-      phase === "watch" && k === 1 && o.watchSockets === "one",
-    ),
+    target(system, endpoint, o, phase === "watch" && k === 1 && o.watchSockets === "one"),
   );
   try {
     const loop = { window: o.window, warmupMs, measureMs };
@@ -212,15 +213,19 @@ async function runPhase(phase: ApiPhase, system: SystemName, endpoint: string, o
 async function runSystem(system: SystemName, round: number, o: Options): Promise<Run> {
   const phases: Run["phases"] = [];
   let cluster: BenchCluster;
+  let doors: ReadonlyMap<string, string> = new Map();
   let version = "";
   try {
     if (system === "stageraft") {
-      cluster = await StageraftCluster.start({
+      const stageraft = await StageraftCluster.start({
         cli: join(root, "dist", "src", "cli.js"),
         parentDir: o.dataDir,
         config: { raft, wal: { sync: true }, engines: { kv: "level" }, log: { level: "info" } },
         startTimeoutMs: 30_000,
+        etcdApi: o.stageraftClient === "etcd3",
       });
+      doors = stageraft.etcdAddresses;
+      cluster = stageraft;
     } else {
       const etcd = await EtcdCluster.start({
         binary: EtcdCluster.find()!,
@@ -243,7 +248,9 @@ async function runSystem(system: SystemName, round: number, o: Options): Promise
   let problem: string | null = null;
   try {
     const leader = await cluster.waitForLeader(30_000);
-    const endpoint = cluster.nodes.find((node) => node.name === leader.name)!.clientAddress;
+    const endpoint =
+      doors.get(leader.name) ??
+      cluster.nodes.find((node) => node.name === leader.name)!.clientAddress;
     for (const phase of o.phases) {
       const others = othersMeter(cluster);
       const figure = await runPhase(phase, system, endpoint, o);
@@ -343,7 +350,7 @@ export async function runApiBench(argv: readonly string[]): Promise<number> {
     }
   out();
   out(
-    `stageraft (WebSocket: one socket per connection; watchers: ${o.watchSockets === "one" ? "all on one socket" : "db.watch, a socket each"}) vs etcd ${runs.find((r) => r.system === "etcd")?.version ?? "(not run)"} (etcd3 npm client, gRPC: watchers share one stream)`,
+    `stageraft (${o.stageraftClient === "etcd3" ? "the etcd3 npm client on its etcd v3 gRPC door, as etcd" : `WebSocket: one socket per connection; watchers: ${o.watchSockets === "one" ? "all on one socket" : "db.watch, a socket each"}`}) vs etcd ${runs.find((r) => r.system === "etcd")?.version ?? "(not run)"} (etcd3 npm client, gRPC: watchers share one stream)`,
   );
   out(summary(runs, o.phases));
   const path = resolve(o.out);

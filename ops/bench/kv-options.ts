@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { PhaseOp } from "./load.js";
-import type { EtcdClientKind } from "./load-targets.js";
+import type { EtcdClientKind, StageraftClientKind } from "./load-targets.js";
 import type { RaftTiming } from "./processes.js";
 
 /** Closed-loop phases, run by the load-generator threads. */
@@ -85,6 +85,7 @@ export interface KvOptions {
   readonly etcd: boolean;
   readonly echo: boolean;
   readonly etcdClient: EtcdClientKind;
+  readonly stageraftClient: StageraftClientKind;
   readonly requestTimeout: number;
   readonly timeout?: number;
   readonly out: string;
@@ -189,6 +190,14 @@ function program(): Command {
       )
         .choices(["grpc", "http", "fetch"])
         .default("grpc"),
+    )
+    .addOption(
+      new Option(
+        "--stageraft-client <kind>",
+        "stageraft client for the load phases: ws (its own WebSocket client) or etcd3 (the etcd client, through --listen-etcd)",
+      )
+        .choices(["ws", "etcd3"])
+        .default("ws"),
     )
     .addOption(
       new Option("--failover-rounds <n>", "failover: leader kills per system")
@@ -328,6 +337,7 @@ export function parseKvOptions(argv: readonly string[]): KvConfig {
       dataDir: resolve(options.dataDir),
       requestTimeoutMs: options.requestTimeout,
       etcdClient: options.etcdClient,
+      stageraftClient: options.stageraftClient,
       echo: options.echo,
       phases: options.phases,
       failoverRounds: options.failoverRounds,

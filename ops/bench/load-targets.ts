@@ -9,6 +9,8 @@ import { EndpointSockets } from "../../src/client/endpoint-sockets.js";
 import { connect, type StageraftClient, StageraftError } from "../../src/mod.js";
 
 export type EtcdClientKind = "grpc" | "http" | "fetch";
+/** ws: stageraft's own client; etcd3: the etcd client (EtcdGrpcTarget) on its `--listen-etcd` door. */
+export type StageraftClientKind = "ws" | "etcd3";
 
 export class BenchError extends Error {
   constructor(
@@ -233,7 +235,7 @@ export class EtcdGrpcTarget implements Target {
   }
 
   async get(key: number, mode: ReadMode): Promise<void> {
-    if (mode === "lease") throw new BenchError("UNSUPPORTED", "etcd has no lease reads");
+    if (mode === "lease") throw new BenchError("UNSUPPORTED", "etcd's API has no lease reads");
     const value = await this.client
       .get(this.data.keys[key]!)
       .serializable(mode === "stale")
@@ -291,8 +293,16 @@ export function makeTarget(
   system: "stageraft" | "etcd" | "echo",
   endpoint: string,
   data: Data,
-  options: { window: number; requestTimeoutMs: number; etcdClient: EtcdClientKind },
+  options: {
+    window: number;
+    requestTimeoutMs: number;
+    etcdClient: EtcdClientKind;
+    stageraftClient: StageraftClientKind;
+  },
 ): Target {
+  // The same etcd3 code path that drives etcd: one client, two servers.
+  if (system === "stageraft" && options.stageraftClient === "etcd3")
+    return new EtcdGrpcTarget(endpoint, data, options.requestTimeoutMs);
   if (system === "stageraft") return new StageraftTarget(endpoint, data, options.requestTimeoutMs);
   if (system === "echo") return new EchoTarget(endpoint, data, options.requestTimeoutMs);
   if (options.etcdClient === "grpc")

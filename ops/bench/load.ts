@@ -6,7 +6,7 @@
  * complete inside the measurement window; the warm-up before it is not recorded.
  *
  *   stageraft: one WebSocket per connection (the client library, pipelined: `window` requests
- *              in flight on it).
+ *              in flight on it); or, `--stageraft-client etcd3`, etcd's gRPC client as below.
  *   etcd:      gRPC (etcd3, default: one HTTP/2 channel per connection, `window` calls on it),
  *              or the v3 JSON gateway over HTTP/1.1 keep-alive, which carries one request at a
  *              time per socket, so a connection is `window` sockets: the same requests in flight.
@@ -21,6 +21,7 @@ import {
   keyOf,
   makeTarget,
   makeValues,
+  type StageraftClientKind,
   type Target,
 } from "./load-targets.js";
 import { xorshift } from "./xorshift.js";
@@ -38,6 +39,7 @@ export interface WorkerInit {
   readonly valueBytes: number;
   readonly requestTimeoutMs: number;
   readonly etcdClient: EtcdClientKind;
+  readonly stageraftClient: StageraftClientKind;
   readonly seed: number;
   /** For the load phase: the keys [from, to) this worker writes once each. */
   readonly loadRange: readonly [number, number];

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import {
   type BenchCluster,
   describeNodes,
+  freePorts,
   type LeaderInfo,
   makeTempRoot,
   type NodeTerm,
@@ -20,6 +21,8 @@ export class StageraftCluster implements BenchCluster {
   private constructor(
     readonly root: string,
     readonly nodes: ServerProcess[],
+    /** Each node's etcd v3 gRPC address (`--listen-etcd`) by name, when started with `etcdApi`. */
+    readonly etcdAddresses: ReadonlyMap<string, string>,
   ) {}
 
   static async start(options: {
@@ -27,6 +30,8 @@ export class StageraftCluster implements BenchCluster {
     parentDir: string;
     config: Record<string, unknown>;
     startTimeoutMs: number;
+    /** Also serve etcd's v3 gRPC API on a free port per node (docs/etcd-compat.md). */
+    etcdApi?: boolean;
   }): Promise<StageraftCluster> {
     if (!existsSync(options.cli))
       throw new Error(`${options.cli} is missing: run \`npm run build\` first`);
@@ -34,7 +39,18 @@ export class StageraftCluster implements BenchCluster {
     const configPath = join(root, "config.json");
     await writeFile(configPath, JSON.stringify(options.config, null, 2));
     const nodes = await threeServers("n", root);
-    const cluster = new StageraftCluster(root, nodes);
+    // Not a port threeServers handed out already (the OS may hand a closed one out again).
+    const taken = new Set(nodes.flatMap((n) => [n.clientAddress, n.peerAddress]));
+    const etcdPorts =
+      options.etcdApi === true
+        ? (await freePorts(nodes.length + 6))
+            .filter((port) => !taken.has(`127.0.0.1:${port}`))
+            .slice(0, nodes.length)
+        : [];
+    const etcdAddresses = new Map(
+      etcdPorts.map((port, k) => [nodes[k]!.name, `127.0.0.1:${port}`] as const),
+    );
+    const cluster = new StageraftCluster(root, nodes, etcdAddresses);
     const initialCluster = nodes.map((node) => `${node.name}=${node.peerAddress}`).join(",");
     for (const node of nodes) {
       node.start(process.execPath, [
@@ -52,6 +68,7 @@ export class StageraftCluster implements BenchCluster {
         initialCluster,
         "--config",
         configPath,
+        ...(etcdAddresses.has(node.name) ? ["--listen-etcd", etcdAddresses.get(node.name)!] : []),
       ]);
     }
     try {

@@ -17,7 +17,7 @@ import { EchoServer, EtcdCluster, StageraftCluster } from "./launch.js";
 import type { PhaseOp } from "./load.js";
 import { LoadWorker } from "./load-worker.js";
 import { runPhase } from "./phase.js";
-import type { BenchCluster, SystemName } from "./processes.js";
+import type { BenchCluster, ServerProcess, SystemName } from "./processes.js";
 import { runScenario, scenarioLine, scenarioOrder } from "./scenarios.js";
 
 const phaseLabels: Record<PhaseOp, string> &
@@ -32,11 +32,17 @@ const phaseLabels: Record<PhaseOp, string> &
 };
 const labelOf = (system: SystemName, op: PhaseOp) => phaseLabels[system]?.[op] ?? phaseLabels[op];
 
+/** stageraft driven through its etcd v3 gRPC door by the etcd3 client (`--stageraft-client`). */
+const etcd3Door = (config: KvConfig, system: SystemName) =>
+  system === "stageraft" && config.options.stageraftClient === "etcd3";
+
 function phasesOf(config: KvConfig, system: SystemName): PhaseOp[] {
   // etcd serves linearizable reads by ReadIndex only: it has no lease-read mode. The echo
   // server only echoes: one put phase, no load step (there is nothing to read back).
   if (system === "echo") return config.loadPhases.includes("put") ? ["put"] : [];
-  if (system === "etcd") return ["load", ...config.loadPhases.filter((op) => op !== "get-lease")];
+  // Neither has stageraft through the etcd3 client (--stageraft-client etcd3): same API.
+  if (system === "etcd" || etcd3Door(config, system))
+    return ["load", ...config.loadPhases.filter((op) => op !== "get-lease")];
   return ["load", ...config.loadPhases];
 }
 
@@ -58,6 +64,8 @@ const packageVersion = (
 
 function transportOf(config: KvConfig, system: SystemName): string {
   const { connections, window, etcdClient } = config.options;
+  if (etcd3Door(config, system))
+    return `gRPC (etcd3) on stageraft's etcd v3 door (--listen-etcd): ${connections} HTTP/2 channels x ${window} calls in flight`;
   if (system === "stageraft")
     return `WebSocket, JSON frames: ${connections} sockets x ${window} pipelined requests`;
   if (system === "echo")
@@ -90,6 +98,7 @@ async function startCluster(
       parentDir,
       config: config.stageraftConfig,
       startTimeoutMs,
+      etcdApi: etcd3Door(config, system),
     });
   if (system === "echo") return EchoServer.start({ script: echoScript, parentDir, startTimeoutMs });
   const etcd = await EtcdCluster.start({
@@ -119,6 +128,7 @@ async function startWorkers(
         valueBytes: options.valueBytes,
         requestTimeoutMs: options.requestTimeout,
         etcdClient: options.etcdClient,
+        stageraftClient: options.stageraftClient,
         seed: 0x5eed + k * 7919,
         loadRange: [
           Math.floor((options.keys * k) / workerCount),
@@ -145,7 +155,8 @@ async function runPhases(
       report.reason = `skipped the phases from ${op} on: ${dead.map((node) => `${node.name} ${node.exitDescription}`).join(", ")}`;
       return;
     }
-    const phase = await runPhase(config, cluster, workers, op, labelOf(system, op));
+    const label = labelOf(etcd3Door(config, system) ? "etcd" : system, op);
+    const phase = await runPhase(config, cluster, workers, op, label);
     report.phases.push(phase);
     out(phaseLine(system, phase));
     if (phase.aborted !== null) {
@@ -219,14 +230,17 @@ async function connectionEndpoints(
 ): Promise<string[]> {
   const leader = await cluster.waitForLeader(config.startTimeoutMs);
   report.leader = leader;
+  // The etcd3 client goes to the node's --listen-etcd address, every other to its client one.
+  const doors = cluster instanceof StageraftCluster ? cluster.etcdAddresses : new Map();
+  const address = (node: ServerProcess): string => doors.get(node.name) ?? node.clientAddress;
   const leaderNode = cluster.nodes.find((node) => node.name === leader.name)!;
   const toLeader = config.options.target === "leader";
   const endpoints = Array.from({ length: config.options.connections }, (_, k) =>
-    toLeader ? leaderNode.clientAddress : cluster.nodes[k % cluster.nodes.length]!.clientAddress,
+    address(toLeader ? leaderNode : cluster.nodes[k % cluster.nodes.length]!),
   );
   report.endpoints = [...new Set(endpoints)];
   out(
-    `${cluster.system} ${report.version}: ${cluster.nodes.length} node(s) up in ${report.startupSeconds} s, leader ${leader.name} (term ${leader.term}); connections to ${toLeader ? `the leader ${leaderNode.clientAddress}` : "all nodes"}`,
+    `${cluster.system} ${report.version}: ${cluster.nodes.length} node(s) up in ${report.startupSeconds} s, leader ${leader.name} (term ${leader.term}); connections to ${toLeader ? `the leader ${address(leaderNode)}` : "all nodes"}`,
   );
   return endpoints;
 }
