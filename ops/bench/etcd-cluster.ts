@@ -4,7 +4,6 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   type BenchCluster,
-  describeNodes,
   fetchJson,
   type LeaderInfo,
   makeTempRoot,
@@ -12,8 +11,8 @@ import {
   type RaftTiming,
   removeTempRoot,
   type ServerProcess,
-  sleep,
   threeServers,
+  waitForAgreedLeader,
 } from "./processes.js";
 
 /** etcd's JSON gateway encodes uint64 as strings. */
@@ -133,19 +132,9 @@ export class EtcdCluster implements BenchCluster {
     return { name: this.nodes[index]!.name, term: Number(leaderStatus.raftTerm ?? 0) };
   }
 
-  async waitForLeader(timeoutMs: number): Promise<LeaderInfo> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const dead = this.nodes.filter((node) => !node.alive);
-      if (dead.length > 0)
-        throw new Error(
-          `etcd member ${dead.map((n) => `${n.name} (${n.exitDescription})`).join(", ")} exited during start\n${describeNodes(this.nodes)}`,
-        );
-      const leader = await this.leader();
-      if (leader !== null) return leader;
-      await sleep(100);
-    }
-    throw new Error(`etcd: no agreed leader within ${timeoutMs} ms\n${describeNodes(this.nodes)}`);
+  waitForLeader(timeoutMs: number): Promise<LeaderInfo> {
+    const what = { system: "etcd", member: "etcd member" };
+    return waitForAgreedLeader(this.nodes, () => this.leader(), what, timeoutMs);
   }
 
   async terms(): Promise<(NodeTerm | null)[]> {

@@ -236,6 +236,32 @@ export async function fetchJson(url: string, init: RequestInit = {}): Promise<un
   return response.json();
 }
 
+/**
+ * Poll `leader()` until the nodes agree on one, failing at once if a node exits (`what` names
+ * the system and its members in the errors: "stageraft node", "etcd member").
+ */
+export async function waitForAgreedLeader(
+  nodes: readonly ServerProcess[],
+  leader: () => Promise<LeaderInfo | null>,
+  what: { readonly system: string; readonly member: string },
+  timeoutMs: number,
+): Promise<LeaderInfo> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const dead = nodes.filter((node) => !node.alive);
+    if (dead.length > 0)
+      throw new Error(
+        `${what.member} ${dead.map((n) => `${n.name} (${n.exitDescription})`).join(", ")} exited during start\n${describeNodes(nodes)}`,
+      );
+    const found = await leader();
+    if (found !== null) return found;
+    await sleep(100);
+  }
+  throw new Error(
+    `${what.system}: no agreed leader within ${timeoutMs} ms\n${describeNodes(nodes)}`,
+  );
+}
+
 export function describeNodes(nodes: readonly ServerProcess[]): string {
   return nodes
     .map(

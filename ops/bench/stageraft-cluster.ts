@@ -4,15 +4,14 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type BenchCluster,
-  describeNodes,
   freePorts,
   type LeaderInfo,
   makeTempRoot,
   type NodeTerm,
   removeTempRoot,
   type ServerProcess,
-  sleep,
   threeServers,
+  waitForAgreedLeader,
 } from "./processes.js";
 
 export class StageraftCluster implements BenchCluster {
@@ -106,21 +105,9 @@ export class StageraftCluster implements BenchCluster {
     return { name, term: Number(leading.term) };
   }
 
-  async waitForLeader(timeoutMs: number): Promise<LeaderInfo> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const dead = this.nodes.filter((node) => !node.alive);
-      if (dead.length > 0)
-        throw new Error(
-          `stageraft node ${dead.map((n) => `${n.name} (${n.exitDescription})`).join(", ")} exited during start\n${describeNodes(this.nodes)}`,
-        );
-      const leader = await this.leader();
-      if (leader !== null) return leader;
-      await sleep(100);
-    }
-    throw new Error(
-      `stageraft: no agreed leader within ${timeoutMs} ms\n${describeNodes(this.nodes)}`,
-    );
+  waitForLeader(timeoutMs: number): Promise<LeaderInfo> {
+    const what = { system: "stageraft", member: "stageraft node" };
+    return waitForAgreedLeader(this.nodes, () => this.leader(), what, timeoutMs);
   }
 
   async terms(): Promise<(NodeTerm | null)[]> {
