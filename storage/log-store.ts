@@ -1,4 +1,5 @@
-import type { MembershipConfig, SnapshotMeta } from "../raft/types.js";
+import { assert } from "../raft/assert.js";
+import type { Entry, MembershipConfig, SnapshotMeta } from "../raft/types.js";
 import type { WalContents, WalWrite } from "./wal.js";
 
 /**
@@ -18,4 +19,26 @@ export interface LogStore {
   /** Batches written, and those synced (the dashboard's counters). */
   readonly writes: number;
   readonly syncs: number;
+}
+
+/**
+ * A write's entries must follow the stored range [firstIndex, lastIndex] (overwriting a
+ * suffix is fine) and be contiguous: a gap or a reordered batch would be read back as a broken
+ * log. Refused here, by both log stores. Returns the new last index.
+ */
+export function assertEntriesFollow(
+  entries: readonly Entry[],
+  firstIndex: number,
+  lastIndex: number,
+): number {
+  const first = entries[0]!;
+  assert(
+    first.index >= firstIndex && first.index <= lastIndex + 1,
+    `wal: entries from ${first.index} do not follow the stored range [${firstIndex}, ${lastIndex}]`,
+  );
+  assert(
+    entries.at(-1)!.index === first.index + entries.length - 1,
+    "wal: a write's entries are not contiguous",
+  );
+  return entries.at(-1)!.index;
 }

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { assert } from "../raft/assert.js";
 import type { HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
 import { DirLock } from "./dir-lock.js";
-import type { LogStore } from "./log-store.js";
+import { assertEntriesFollow, type LogStore } from "./log-store.js";
 import { nodeSegmentFiles, type SegmentFile, type SegmentFiles } from "./segment-files.js";
 import {
   GroupEncoder,
@@ -172,16 +172,7 @@ export class SegmentWal implements LogStore {
       }
       const first = write.entries[0];
       if (first !== undefined) {
-        // A gap or a reordered batch would be read back as a broken chain: refuse it here.
-        assert(
-          first.index >= firstIndex && first.index <= lastIndex + 1,
-          `wal: entries from ${first.index} do not follow the stored range [${firstIndex}, ${lastIndex}]`,
-        );
-        assert(
-          write.entries.at(-1)!.index === first.index + write.entries.length - 1,
-          "wal: a write's entries are not contiguous",
-        );
-        lastIndex = write.entries.at(-1)!.index;
+        lastIndex = assertEntriesFollow(write.entries, firstIndex, lastIndex);
         any = true;
       }
       if (write.hardState !== null) hardState = write.hardState;

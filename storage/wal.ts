@@ -1,10 +1,9 @@
 import { ClassicLevel } from "classic-level";
 import CRC32C from "crc-32/crc32c.js";
-import { assert } from "../raft/assert.js";
 import { chainChecksum } from "../raft/checksum.js";
 import type { Entry, EntryType, HardState, MembershipConfig, SnapshotMeta } from "../raft/types.js";
 import { checkLevelLogs } from "./level-log.js";
-import type { LogStore } from "./log-store.js";
+import { assertEntriesFollow, type LogStore } from "./log-store.js";
 
 /**
  * The write-ahead log on LevelDB (classic-level).
@@ -294,22 +293,14 @@ export class Wal implements LogStore {
       }
       const first = write.entries[0];
       if (first !== undefined) {
-        // A gap or a reordered batch would be read back as a torn tail and cut: refuse it here.
-        assert(
-          first.index >= firstIndex && first.index <= lastIndex + 1,
-          `wal: entries from ${first.index} do not follow the stored range [${firstIndex}, ${lastIndex}]`,
-        );
-        assert(
-          write.entries.at(-1)!.index === first.index + write.entries.length - 1,
-          "wal: a write's entries are not contiguous",
-        );
+        const newLast = assertEntriesFollow(write.entries, firstIndex, lastIndex);
         for (let index = first.index; index <= lastIndex; index++) {
           ops.push({ type: "del", key: entryKey(index) });
         }
         for (const entry of write.entries) {
           ops.push({ type: "put", key: entryKey(entry.index), value: encodeEntry(entry) });
         }
-        lastIndex = write.entries.at(-1)!.index;
+        lastIndex = newLast;
       }
       if (write.hardState !== null) hardState = write.hardState;
     }
