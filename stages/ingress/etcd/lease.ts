@@ -8,6 +8,19 @@ import type { Fields, HeaderOf } from "./range.js";
  * same decimal int64 on both sides.
  */
 export function leaseHandlers(header: HeaderOf, appliedIndex: () => number): Handlers {
+  /** One keep-alive's answer: the lease's TTL, or TTL 0 for a lease that is gone. */
+  const renew = async (
+    session: { call(frame: Fields): Promise<Fields> },
+    ID: unknown,
+  ): Promise<Fields> => {
+    try {
+      const reply = await session.call({ op: "lease-keepalive", lease: leaseId(ID) });
+      return { header: header(reply.index), ID, TTL: reply.ttl };
+    } catch (error) {
+      if (!(error instanceof EtcdError) || !/lease not found/.test(error.message)) throw error;
+      return { header: header(appliedIndex()), ID, TTL: 0 };
+    }
+  };
   return {
     LeaseGrant: async (call, req) => {
       if (String(req.ID ?? "0") !== "0")
@@ -44,23 +57,18 @@ export function leaseHandlers(header: HeaderOf, appliedIndex: () => number): Han
     },
     LeaseKeepAlive: {
       // Each request renews one lease; answered in order on the stream. A lease that is gone
-      // answers TTL 0, as etcd does (the client then stops keeping it alive).
+      // answers TTL 0, as etcd does (the client then stops keeping it alive). Requests go to the
+      // node as they arrive (the leader batches a round's keep-alives into one entry); only
+      // the answers wait for the ones before them.
       stream: (rpc, open, fail) => {
         const session = open(() => {});
-        let chain: Promise<void> = Promise.resolve();
+        let written: Promise<void> = Promise.resolve();
         rpc.on("data", (req: Fields) => {
-          chain = chain
+          const answer = renew(session, req.ID);
+          answer.catch(() => {}); // handled below, in order; never an unhandled rejection
+          written = written
             .then(async () => {
-              const ID = req.ID;
-              let response: Fields;
-              try {
-                const reply = await session.call({ op: "lease-keepalive", lease: leaseId(ID) });
-                response = { header: header(reply.index), ID, TTL: reply.ttl };
-              } catch (error) {
-                if (!(error instanceof EtcdError) || !/lease not found/.test(error.message))
-                  throw error;
-                response = { header: header(appliedIndex()), ID, TTL: 0 };
-              }
+              const response = await answer;
               if (!rpc.writableEnded) rpc.write(response);
             })
             .catch(fail);
