@@ -13,15 +13,32 @@ import { connect, type StageraftClient } from "../../src/mod.js";
 const cli = fileURLToPath(new URL("../../dist/src/cli.js", import.meta.url));
 const execFileAsync = promisify(execFile);
 
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/**
+ * Ports below 32768, outside Linux's ephemeral range (so no outgoing connection takes one
+ * between our check and the node's listen), each test worker in its own slice of 5,000 (two
+ * files run at once), never the same port twice in a process (port 0 can give one twice).
+ */
+const PORT_SLICE = 5_000;
+const firstPort = 10_000 + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1) % 4) * PORT_SLICE;
+let nextPort = firstPort + ((process.pid * 7) % PORT_SLICE);
+const handedOut = new Set<number>();
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < PORT_SLICE; tries++) {
+    const port = nextPort;
+    nextPort = firstPort + ((nextPort - firstPort + 1) % PORT_SLICE);
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in [${firstPort}, ${firstPort + PORT_SLICE})`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
 

@@ -95,7 +95,9 @@ describe("recipes - real processes", () => {
     for (; next < 3; next++) workers.set(next, worker(endpoints, next, lines, holding));
     let killedHolding = 0;
     for (let round = 0; round < 8; round++) {
-      await sleep(1_500);
+      await sleep(1_000);
+      // Holds are short: wait (a while) for one, so that a holder is what gets killed.
+      for (let waited = 0; holding.size === 0 && waited < 5_000; waited += 50) await sleep(50);
       // Kill a holder when there is one (else anyone), and start a fresh worker in its place.
       const holders = [...holding.keys()];
       const victim = holders.length > 0 ? random.pick(holders) : random.pick([...workers.keys()]);
