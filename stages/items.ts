@@ -1,6 +1,6 @@
 import type { Entry, Message, NodeId, Ready, SnapshotMeta } from "../raft/types.js";
+import type { LeaseJudge } from "./apply/lease-commands.js";
 import type { ClientRequest, ErrorBody, RequestId, WatchRequest } from "./protocol.js";
-import type { LeaseDueQuery } from "./raft-step/lease-expiry.js";
 import type { RemovalPeers } from "./raft-step/removal.js";
 
 /**
@@ -87,7 +87,7 @@ export type ApplyItem =
   /** raft-step's lease expiry asks which leases are due (raft-step/lease-expiry.ts). */
   | {
       readonly kind: "lease-due";
-      readonly query: LeaseDueQuery;
+      readonly query: LeaseJudge;
       readonly resolve: (ids: readonly string[]) => void;
     }
   /** An InstallSnapshot finished: replace the engine's state. */

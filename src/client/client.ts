@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Consistency } from "../../stages/protocol.js";
 import { EndpointSockets } from "./endpoint-sockets.js";
 import { type FailedAttempt, mostTelling, StageraftError } from "./errors.js";
-import { Lease, LeaseApi, type LeaseHandleOptions } from "./lease.js";
+import { Lease, LeaseApi, type LeaseHandleOptions, type RetryPolicy } from "./lease.js";
 import { lock as acquireLock, Election, type Lock, type RecipeOptions } from "./recipes.js";
 import type {
   GetResult,
@@ -310,7 +310,10 @@ export class StageraftClient {
   }
 
   /** Send any request frame (without id); resolves with the result fields. */
-  async request(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async request(
+    frame: Record<string, unknown>,
+    retry: RetryPolicy = {},
+  ): Promise<Record<string, unknown>> {
     const attempts: FailedAttempt[] = [];
     // A session write keeps its seq across retries: the cluster answers a retry of an applied
     // write with its first answer, so even an unknown outcome may be retried.
@@ -329,8 +332,9 @@ export class StageraftClient {
           throw mostTelling(attempts);
         // OVERLOADED: the same node, later. Otherwise another node (the leader if named).
         if (error.code !== "OVERLOADED") this.sockets.rotate(error.leader);
+        const backoffMs = this.options.retryBackoffMs * 2 ** Math.min(attempt, 5);
         await new Promise((resolve) =>
-          setTimeout(resolve, this.options.retryBackoffMs * 2 ** Math.min(attempt, 5)),
+          setTimeout(resolve, Math.min(backoffMs, retry.backoffCapMs ?? backoffMs)),
         );
       }
     }

@@ -1,8 +1,14 @@
 import type { Consistency } from "../../stages/protocol.js";
 
+/** How one request retries, where it differs from the client's options. */
+export interface RetryPolicy {
+  /** The longest wait between two attempts. */
+  readonly backoffCapMs?: number;
+}
+
 /** What the lease API needs of the client: one request, retried as the client retries. */
 export interface Requester {
-  request(frame: Record<string, unknown>): Promise<Record<string, unknown>>;
+  request(frame: Record<string, unknown>, retry?: RetryPolicy): Promise<Record<string, unknown>>;
 }
 
 export interface LeaseTimeToLive {
@@ -26,8 +32,10 @@ export class LeaseApi {
   }
 
   /** Restart the lease's ttl; resolves with the seconds it now has (NOT_FOUND: it is gone). */
-  async keepAlive(lease: string): Promise<{ ttl: number }> {
-    return (await this.client.request({ op: "lease-keepalive", lease })) as { ttl: number };
+  async keepAlive(lease: string, retry?: RetryPolicy): Promise<{ ttl: number }> {
+    return (await this.client.request({ op: "lease-keepalive", lease }, retry)) as {
+      ttl: number;
+    };
   }
 
   /** Revoke the lease and delete its keys (NOT_FOUND: it is gone already). */
@@ -77,7 +85,7 @@ export class Lease {
     private readonly api: LeaseApi,
     readonly id: string,
     readonly ttl: number,
-    everyMs: number,
+    private readonly everyMs: number,
   ) {
     this.lost = new Promise((resolve) => {
       this.markLost = resolve;
@@ -100,7 +108,10 @@ export class Lease {
     if (this.keepingAlive || this.timer === null) return;
     this.keepingAlive = true;
     try {
-      await this.api.keepAlive(this.id);
+      // Retried at least four times a period: after an election the new leader gives a lease
+      // a keep-alive period and an election timeout (docs/leases.md); a long backoff could
+      // sleep through it.
+      await this.api.keepAlive(this.id, { backoffCapMs: this.everyMs / 4 });
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === "NOT_FOUND") this.stop(`lease ${this.id} expired or was revoked`);

@@ -186,11 +186,9 @@ export class ApplyStage {
         case "committed":
           await this.applyEntries(item.entries);
           break;
-        case "lease-due": {
-          const { now, term, extendMs } = item.query;
-          item.resolve(await this.machine.leasesDue(now, term, extendMs));
+        case "lease-due":
+          item.resolve(await this.machine.leasesDue(item.query));
           break;
-        }
         case "watch":
         case "watch-closed":
           this.ports.watches?.handle(item, this.appliedIndex);

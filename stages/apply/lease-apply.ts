@@ -70,7 +70,10 @@ export function applyLeaseCommand(
       const expired: string[] = [];
       for (const id of command.ids) {
         // Re-checked here: a keep-alive applied since the leader decided keeps its lease.
-        if (!table.isExpired(id, at.ts, at.term, command.extendMs)) continue;
+        const judge = { now: at.ts, term: at.term, extendMs: command.extendMs };
+        const withStart =
+          command.termStart === undefined ? judge : { ...judge, termStart: command.termStart };
+        if (!table.isExpired(id, withStart)) continue;
         const revoked = table.revoke(id)!;
         expired.push(id);
         deletes.push(...revoked.keys);

@@ -1,6 +1,6 @@
 import type { KvItem } from "../../storage/engines/engine.js";
 import type { KvChanges } from "../../storage/engines/revisions.js";
-import { type LeaseRecord, leaseDeadline } from "./lease-commands.js";
+import { type LeaseJudge, type LeaseRecord, leaseDeadline } from "./lease-commands.js";
 
 /**
  * Lease records live in the KV engine under this reserved prefix, as the session table does
@@ -142,18 +142,18 @@ export class LeaseTable {
     return this.keyLease.get(key) ?? null;
   }
 
-  /** Is the lease past its deadline at `now`, judged by the leader of `term`? */
-  isExpired(id: string, now: number, term: number, extendMs: number): boolean {
+  /** Is the lease past its deadline, judged by the leader at `judge.now`? */
+  isExpired(id: string, judge: LeaseJudge): boolean {
     const lease = this.leases.get(id);
-    return lease !== undefined && leaseDeadline(lease, term, extendMs) <= now;
+    return lease !== undefined && deadline(lease, judge) <= judge.now;
   }
 
-  /** Leases past their deadline at `now` for the leader of `term`, at most `max`, oldest first. */
-  due(now: number, term: number, extendMs: number, max = EXPIRE_BATCH_MAX): string[] {
+  /** Leases past their deadline as the leader judges now, at most `max`, oldest first. */
+  due(judge: LeaseJudge, max = EXPIRE_BATCH_MAX): string[] {
     const due: [number, string][] = [];
     for (const [id, lease] of this.leases) {
-      const deadline = leaseDeadline(lease, term, extendMs);
-      if (deadline <= now) due.push([deadline, id]);
+      const at = deadline(lease, judge);
+      if (at <= judge.now) due.push([at, id]);
     }
     due.sort((a, b) => a[0] - b[0] || compareIds(a[1], b[1]));
     return due.slice(0, max).map(([, id]) => id);
@@ -165,6 +165,10 @@ export class LeaseTable {
     if (lease === undefined) return null;
     return Math.max(0, Math.ceil((lease.renewTs + lease.ttl * 1000 - now) / 1000));
   }
+}
+
+function deadline(record: LeaseRecord, judge: LeaseJudge): number {
+  return leaseDeadline(record, judge.term, judge.extendMs, judge.termStart);
 }
 
 function compareIds(a: string, b: string): number {

@@ -4,6 +4,7 @@ import type { KeySpan } from "../../storage/engines/engine.js";
 import type { HistoryRead } from "../../storage/engines/revisions.js";
 import type { ReplyBody } from "../items.js";
 import type { ClientRequest } from "../protocol.js";
+import type { LeaseJudge } from "./lease-commands.js";
 import type { SessionSettings } from "./sessions.js";
 import type { Applied, StateMachineOptions, StateMachinePort } from "./state-machine.js";
 import type { HostApplied, HostCall, HostData } from "./state-machine-host.js";
@@ -92,8 +93,8 @@ export class RemoteStateMachine implements StateMachinePort {
     await this.call({ method: "restore", dir, index });
   }
 
-  async leasesDue(now: number, term: number, extendMs: number): Promise<string[]> {
-    return (await this.call({ method: "leasesDue", now, term, extendMs })) as string[];
+  async leasesDue(judge: LeaseJudge): Promise<string[]> {
+    return (await this.call({ method: "leasesDue", judge })) as string[];
   }
 
   isExpiryPoint(index: number): boolean {

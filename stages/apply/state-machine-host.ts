@@ -10,6 +10,7 @@ import type { KvChanges } from "../../storage/engines/revisions.js";
 import { SnapshotStore } from "../../storage/snapshot-store.js";
 import type { ReplyBody } from "../items.js";
 import type { ClientRequest } from "../protocol.js";
+import type { LeaseJudge } from "./lease-commands.js";
 import { openStateMachine, type StateMachine, type StateMachineOptions } from "./state-machine.js";
 
 export interface HostData {
@@ -37,12 +38,7 @@ export type HostCall =
   | { readonly method: "finishCheckpoint" }
   | { readonly method: "abortCheckpoint" }
   | { readonly method: "restore"; readonly dir: string; readonly index: number }
-  | {
-      readonly method: "leasesDue";
-      readonly now: number;
-      readonly term: number;
-      readonly extendMs: number;
-    }
+  | { readonly method: "leasesDue"; readonly judge: LeaseJudge }
   | { readonly method: "close" };
 
 /** An apply's answers as entries (a Map does not cross the worker boundary as one). */
@@ -98,7 +94,7 @@ serveWorker<HostCall, unknown>(async (call) => {
     case "restore":
       return opened().restore(call.dir, call.index);
     case "leasesDue":
-      return opened().leasesDue(call.now, call.term, call.extendMs);
+      return opened().leasesDue(call.judge);
     case "close":
       return opened().close();
   }

@@ -15,6 +15,7 @@ import { type ClientRequest, ErrorCode } from "../protocol.js";
 import { decodeCommand, type LogCommand, userSpan } from "./commands.js";
 import { fail, kvReply, readReply } from "./kv-replies.js";
 import { deleteAll, endsLeases, readLeases, stepLeases } from "./lease-apply.js";
+import type { LeaseJudge } from "./lease-commands.js";
 import { LEASE_PREFIX, LeaseTable } from "./leases.js";
 import { SESSION_PREFIXES, type SessionSettings, SessionTable } from "./sessions.js";
 import { isVectorRead, readVectorWhenReady, vectorReply } from "./vector-commands.js";
@@ -45,7 +46,7 @@ export interface StateMachinePort extends HistoryPort {
   /** Session expiry happens at this entry (a pure function of the settings). */
   isExpiryPoint(index: number): boolean;
   /** Leases past their deadline at `now` for the leader of `term` (raft-step's lease expiry). */
-  leasesDue(now: number, term: number, extendMs: number): Promise<string[]>;
+  leasesDue(judge: LeaseJudge): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -97,8 +98,8 @@ export class StateMachine implements StateMachinePort {
     this.leases.load(await this.kv.scan({ prefix: LEASE_PREFIX, limit: Number.MAX_SAFE_INTEGER }));
   }
 
-  async leasesDue(now: number, term: number, extendMs: number): Promise<string[]> {
-    return this.leases.due(now, term, extendMs);
+  async leasesDue(judge: LeaseJudge): Promise<string[]> {
+    return this.leases.due(judge);
   }
 
   /**

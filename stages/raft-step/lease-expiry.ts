@@ -1,13 +1,10 @@
 import type { Clock } from "../../queues/clock.js";
 import type { ProposeResult } from "../../raft/types.js";
 import { encodeCommand } from "../apply/commands.js";
+import type { LeaseJudge } from "../apply/lease-commands.js";
 
-/** What the expiry check asks of the state machine (behind what apply already holds). */
-export interface LeaseDueQuery {
-  readonly now: number;
-  readonly term: number;
-  readonly extendMs: number;
-}
+/** What the expiry check asks of the state machine: the leader's view, all fields set. */
+type LeaseDueQuery = Required<LeaseJudge>;
 
 export interface LeaseExpiryPorts {
   /** This node's role and term now. */
@@ -32,7 +29,9 @@ export interface LeaseExpiryOptions {
  * for them stamped with that time; every replica re-checks each lease at the entry and
  * deletes the same keys at the same index. Nothing but the ids in flight is kept here: the
  * table (renewal time and term of every lease) is replicated, so a new leader needs no
- * hand-over, and leases renewed under an earlier leader get one election timeout more.
+ * hand-over; leases renewed under an earlier leader get one election timeout more, and at
+ * least a keep-alive period and an election timeout counted from when this leader took
+ * office (the time of its first tick as leader of the term: later is the safe side).
  */
 export class LeaseExpiry {
   /** A question to the state machine is out. */
@@ -40,6 +39,9 @@ export class LeaseExpiry {
   private nextCheckAt = 0;
   /** The term the ids below were proposed in. */
   private term = 0;
+  /** The term this node last led, and its clock at its first tick as that term's leader. */
+  private ledTerm = 0;
+  private termStart = 0;
   /** Ids in a proposed expire entry → its index (Infinity until the core answers). */
   private readonly inFlight = new Map<string, number>();
   stats = { checks: 0, proposed: 0 };
@@ -71,11 +73,20 @@ export class LeaseExpiry {
       if (role !== "leader") return;
     }
     const now = this.clock.now();
+    if (this.ledTerm !== term) {
+      this.ledTerm = term;
+      this.termStart = now;
+    }
     if (this.asking || now < this.nextCheckAt) return;
     this.nextCheckAt = now + this.options.checkEveryMs;
     this.asking = true;
     this.stats.checks++;
-    const query = { now, term, extendMs: this.options.electionTimeoutMs };
+    const query = {
+      now,
+      term,
+      termStart: this.termStart,
+      extendMs: this.options.electionTimeoutMs,
+    };
     this.ports.askDue(query, (ids) => {
       this.asking = false;
       this.expire(query, ids);
@@ -93,7 +104,8 @@ export class LeaseExpiry {
     const fresh = ids.filter((id) => !this.inFlight.has(id));
     if (fresh.length === 0) return;
     for (const id of fresh) this.inFlight.set(id, Number.POSITIVE_INFINITY);
-    const command = { lease: { op: "expire" as const, ids: fresh, extendMs: query.extendMs } };
+    const { extendMs, termStart } = query;
+    const command = { lease: { op: "expire" as const, ids: fresh, extendMs, termStart } };
     this.stats.proposed++;
     this.ports.propose(encodeCommand({ ...command, ts: query.now }), (result) => {
       for (const id of fresh) {

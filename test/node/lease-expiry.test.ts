@@ -29,7 +29,7 @@ class World {
     { now: () => this.now },
     {
       status: () => ({ role: this.role, term: this.term }),
-      askDue: (query, resolve) => resolve(this.table.due(query.now, query.term, query.extendMs)),
+      askDue: (query, resolve) => resolve(this.table.due(query)),
       propose: (data, proposed) => {
         this.proposals++;
         this.pending.push({ data, proposed });
@@ -103,14 +103,35 @@ describe("lease expiry on the leader's clock", () => {
     expect(gone! - lastRenewal).toBeLessThanOrEqual(2_000 + 2 * electionTimeoutMs);
   });
 
-  test("lease expiry - a lease whose deadline passed during a long election goes at the new leader's first check", () => {
+  test("lease expiry - a lease whose deadline passed during a long election goes a keep-alive period and an election timeout after the new leader took office", () => {
     const world = new World();
-    world.apply({ op: "grant", ttl: 1 });
+    world.apply({ op: "grant", ttl: 3 });
     world.role = "candidate";
     world.term = 3;
-    expect(world.runUntil(5_000, "1")).toBeNull(); // nobody leads: nothing expires
+    expect(world.runUntil(10_000, "1")).toBeNull(); // nobody leads: nothing expires
     world.role = "leader";
-    expect(world.runUntil(5_000 + tickMs, "1")).toBe(5_000 + tickMs);
+    const tookOffice = world.now + tickMs; // its first tick as leader
+    const grace = 1_000 + electionTimeoutMs;
+    const gone = world.runUntil(20_000, "1");
+    expect(gone! - tookOffice).toBeGreaterThanOrEqual(grace);
+    expect(gone! - tookOffice).toBeLessThanOrEqual(grace + electionTimeoutMs / 4 + tickMs);
+  });
+
+  test("lease expiry - a kept-alive lease outlives an election longer than its ttl: the new leader gives it a keep-alive period and an election timeout from taking office", () => {
+    const world = new World();
+    world.apply({ op: "grant", ttl: 2 });
+    world.runUntil(5_000, "1", 500);
+    const lastRenewal = world.table.get("1")!.record.renewTs;
+    // No leader for 4 s (more than the ttl plus an election timeout): keep-alives fail.
+    world.role = "candidate";
+    world.term = 2;
+    expect(world.runUntil(lastRenewal + 4_000, "1")).toBeNull();
+    world.role = "leader";
+    const tookOffice = world.now;
+    // The client's next keep-alive (every ttl/3) reaches the new leader just in time.
+    expect(world.runUntil(tookOffice + 600, "1")).toBeNull();
+    world.apply({ op: "keepalive", id: "1" });
+    expect(world.runUntil(tookOffice + 10_000, "1", 500)).toBeNull();
   });
 
   test("lease expiry - ids in a proposed expiry are not proposed again until applied, and are asked again in a new term", () => {
@@ -127,7 +148,9 @@ describe("lease expiry on the leader's clock", () => {
     // Leadership is lost and won again: the old entry may never commit; the lease is asked again.
     world.pending.splice(0);
     world.term = 2;
-    world.now += electionTimeoutMs;
+    world.expiry.tick(); // takes office: the lease gets ttl/3 + an election timeout from now
+    expect(world.pending).toHaveLength(0);
+    world.now += 1_000 / 3 + electionTimeoutMs;
     world.expiry.tick();
     expect(world.pending).toHaveLength(1);
     world.commitPending();

@@ -75,10 +75,10 @@ describe("lease table", () => {
     table.grant("3", 5, 0, 1);
     table.grant("1", 1, 0, 1);
     table.grant("2", 1, 0, 1);
-    expect(table.due(999, 1, 0)).toEqual([]);
-    expect(table.due(1_000, 1, 0)).toEqual(["1", "2"]);
-    expect(table.due(10_000, 1, 0)).toEqual(["1", "2", "3"]);
-    expect(table.due(10_000, 1, 0, 2)).toEqual(["1", "2"]);
+    expect(table.due({ now: 999, term: 1, extendMs: 0 })).toEqual([]);
+    expect(table.due({ now: 1_000, term: 1, extendMs: 0 })).toEqual(["1", "2"]);
+    expect(table.due({ now: 10_000, term: 1, extendMs: 0 })).toEqual(["1", "2", "3"]);
+    expect(table.due({ now: 10_000, term: 1, extendMs: 0 }, 2)).toEqual(["1", "2"]);
     expect(table.remainingSeconds("3", 1_500)).toBe(4);
     expect(table.remainingSeconds("1", 5_000)).toBe(0);
     expect(table.remainingSeconds("9", 0)).toBeNull();
