@@ -324,14 +324,18 @@ export class StageraftClient {
       if (this.closed) throw new StageraftError("CONNECTION", "the client is closed");
       const endpoint = this.sockets.current;
       try {
-        return await this.sockets.once(sent);
+        return await this.sockets.once(sent, retry.attemptTimeoutMs);
       } catch (error) {
         if (!(error instanceof StageraftError)) throw error;
         attempts.push({ endpoint, error });
+        // A node that does not answer may never close the socket (paused, unroutable): the
+        // next request goes elsewhere, whether or not this one is retried.
+        if (error.code === "TIMEOUT") this.sockets.rotate(null);
         if (!(error.retryable || (exactlyOnce && error.code === "TIMEOUT")))
           throw mostTelling(attempts);
         // OVERLOADED: the same node, later. Otherwise another node (the leader if named).
-        if (error.code !== "OVERLOADED") this.sockets.rotate(error.leader);
+        if (error.code !== "OVERLOADED" && error.code !== "TIMEOUT")
+          this.sockets.rotate(error.leader);
         const backoffMs = this.options.retryBackoffMs * 2 ** Math.min(attempt, 5);
         await new Promise((resolve) =>
           setTimeout(resolve, Math.min(backoffMs, retry.backoffCapMs ?? backoffMs)),

@@ -45,19 +45,19 @@ export class EndpointSockets {
     return this.endpoints[this.endpointIndex]!;
   }
 
-  async once(frame: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async once(
+    frame: Record<string, unknown>,
+    timeoutMs = this.options.requestTimeoutMs,
+  ): Promise<Record<string, unknown>> {
     const socket = await this.connect();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(
-          new StageraftError(
-            "TIMEOUT",
-            `no answer within ${this.options.requestTimeoutMs} ms; the outcome is unknown`,
-          ),
+          new StageraftError("TIMEOUT", `no answer within ${timeoutMs} ms; the outcome is unknown`),
         );
-      }, this.options.requestTimeoutMs);
+      }, timeoutMs);
       const pending: Pending = { socket, resolve, reject, timer, sent: false };
       this.pending.set(id, pending);
       socket.send(JSON.stringify({ ...frame, id }), (error) => {

@@ -4,6 +4,8 @@ import type { Consistency } from "../../stages/protocol.js";
 export interface RetryPolicy {
   /** The longest wait between two attempts. */
   readonly backoffCapMs?: number;
+  /** How long one attempt waits for its answer (the client's requestTimeoutMs otherwise). */
+  readonly attemptTimeoutMs?: number;
 }
 
 /** What the lease API needs of the client: one request, retried as the client retries. */
@@ -108,10 +110,14 @@ export class Lease {
     if (this.keepingAlive || this.timer === null) return;
     this.keepingAlive = true;
     try {
-      // Retried at least four times a period: after an election the new leader gives a lease
-      // a keep-alive period and an election timeout (docs/leases.md); a long backoff could
-      // sleep through it.
-      await this.api.keepAlive(this.id, { backoffCapMs: this.everyMs / 4 });
+      // Retried at least four times a period, and no attempt waits longer than a period (a
+      // hung node is left at its timeout): after an election the new leader gives a lease a
+      // keep-alive period and an election timeout (docs/leases.md); a long wait could sleep
+      // through it.
+      await this.api.keepAlive(this.id, {
+        backoffCapMs: this.everyMs / 4,
+        attemptTimeoutMs: this.everyMs,
+      });
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === "NOT_FOUND") this.stop(`lease ${this.id} expired or was revoked`);
