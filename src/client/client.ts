@@ -28,6 +28,8 @@ export interface ClientOptions {
   /** Attempts for requests whose failure promises that nothing was done. */
   readonly maxAttempts?: number;
   readonly retryBackoffMs?: number;
+  /** Watches ping their node this often and leave it when a ping goes unanswered (watch.ts). */
+  readonly watchKeepAliveMs?: number;
   /**
    * Tag every write with a client session and a sequence number: the cluster applies each at
    * most once, so writes whose outcome is unknown (TIMEOUT, lost connection) are retried too.
@@ -105,6 +107,7 @@ export class StageraftClient {
       connectTimeoutMs: 3_000,
       maxAttempts: 8,
       retryBackoffMs: 50,
+      watchKeepAliveMs: 5_000,
       ...rest,
     };
     this.session = session === true ? randomUUID() : typeof session === "string" ? session : null;

@@ -28,6 +28,11 @@ export interface WatchConnectOptions {
   readonly connectTimeoutMs?: number;
   /** The first pause before a reconnect; doubled per failure, up to 2 s. */
   readonly retryBackoffMs?: number;
+  /**
+   * A ping every this many ms; a connection that carried nothing (no frame, no pong) over a
+   * whole period is given up and the watch resumes elsewhere. Default 5,000.
+   */
+  readonly watchKeepAliveMs?: number;
 }
 
 /** Events received and not yet taken by the loop, past which the socket stops reading. */
@@ -54,6 +59,8 @@ type Frame = Record<string, unknown> & {
  * It holds its own connection. When that connection is lost, or the server cancels the watch
  * because it was read too slowly, it reconnects (the next endpoint after a loss) and creates
  * the watch again from the revision after the last one received: nothing is lost or doubled.
+ * A node that stops answering without closing the socket (paused, unroutable) is noticed by
+ * a ping each `watchKeepAliveMs` that goes unanswered, and left the same way.
  * A start older than the kept history ends the loop with a COMPACTED StageraftError; `break`
  * cancels the watch on the server.
  */
@@ -72,6 +79,9 @@ export class WatchStream implements AsyncIterable<WatchEvent> {
   private endpoint = 0;
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly keepAliveTimer: NodeJS.Timeout;
+  /** The current socket carried a frame or a pong since the last ping. */
+  private heard = true;
   /** Times the watch was created again (after a lost connection or a server cancel). */
   resumes = 0;
 
@@ -85,6 +95,21 @@ export class WatchStream implements AsyncIterable<WatchEvent> {
     if (endpoints.length === 0) throw new Error("stageraft watch: no endpoints");
     this.nextRevision = watch.startRevision;
     this.open();
+    this.keepAliveTimer = setInterval(() => this.checkAlive(), options.watchKeepAliveMs ?? 5_000);
+    this.keepAliveTimer.unref();
+  }
+
+  /** Ping the connection; leave it if nothing came back since the last ping. */
+  private checkAlive(): void {
+    const socket = this.socket;
+    // Paused by us (the reader is slow): its pongs wait unread, and silence proves nothing.
+    if (socket === null || socket.readyState !== WebSocket.OPEN || this.paused) return;
+    if (!this.heard) {
+      this.lost(socket, true);
+      return;
+    }
+    this.heard = false;
+    socket.ping();
   }
 
   /** The revision the watch would resume from (every change before it was received). */
@@ -121,6 +146,7 @@ export class WatchStream implements AsyncIterable<WatchEvent> {
     this.done = true;
     this.onClose();
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    clearInterval(this.keepAliveTimer);
     const socket = this.socket;
     this.socket = null;
     if (socket !== null && socket.readyState === WebSocket.OPEN && this.watchId !== null)
@@ -156,13 +182,20 @@ export class WatchStream implements AsyncIterable<WatchEvent> {
     this.socket = socket;
     this.watchId = null;
     this.paused = false;
+    this.heard = true;
     this.partial = []; // The watch is created again from the revision they belong to.
     const { key, prefix, start, end, prevKv, noPut, noDelete } = this.watch;
     const request = { id: createId, op: "watch", key, prefix, start, end, prevKv, noPut, noDelete };
     socket.on("open", () =>
       socket.send(JSON.stringify({ ...request, startRevision: this.nextRevision })),
     );
-    socket.on("message", (data) => this.onFrame(socket, String(data)));
+    socket.on("message", (data) => {
+      if (socket === this.socket) this.heard = true;
+      this.onFrame(socket, String(data));
+    });
+    socket.on("pong", () => {
+      if (socket === this.socket) this.heard = true;
+    });
     socket.on("close", () => this.lost(socket, true));
     socket.on("error", () => {}); // "close" follows.
     socket.on("unexpected-response", (_request, response) => {
