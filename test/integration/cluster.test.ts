@@ -98,8 +98,10 @@ describe("cluster - three real processes", () => {
   });
 
   it("cluster - a flood beyond capacity gets OVERLOADED, loses no acknowledged write, and stays bounded", async () => {
+    // An election timeout of 1 s: the flood is about admission, and a 200 ms timeout made a
+    // busy machine's scheduling, not the flood, elect a new leader (UNAVAILABLE answers).
     cluster = await TestCluster.start(3, {
-      raft: { tickMs: 20, electionTicks: 10, heartbeatTicks: 2 },
+      raft: { tickMs: 50, electionTicks: 20, heartbeatTicks: 2 },
       stages: {
         raftStep: { queueItems: 64, batchItems: 16 },
         apply: { queueItems: 64, batchItems: 16 },

@@ -89,6 +89,9 @@ describe.each(pools)(
       await cluster.kill(follower, "SIGCONT");
       cluster.restart(leader);
       await sleep(1_200);
+      // Enough operations after the faults, however slow the machine (not a fixed time).
+      const after = opsDone;
+      for (let k = 0; k < 600 && opsDone < Math.max(after + 50, 150); k++) await sleep(100);
       running = false;
       await Promise.all(workers);
 
