@@ -23,7 +23,8 @@
  *   linearization and no revisions consistent with every answer explain it.
  * - A read at revision R sees the state after a prefix of the chain: every entry whose
  *   revision is surely ≤ R is in it, every entry surely > R is not, entries whose bounds
- *   straddle R may go either way.
+ *   straddle R may go either way (a branch per cut that explains the answer, narrowing the
+ *   entries on both sides of it); what it answers is checked as a get's.
  *
  * Known revisions must grow with the linearization order. Values compare in UTF-8 byte order,
  * leases as integers (none = 0), as the engine's compares (storage/engines/kv-execute.ts).
@@ -100,7 +101,8 @@ interface Write {
   /** Its entry's place on the revision chain. */
   readonly entry: number;
   readonly key: string;
-  readonly value: string | null;
+  /** The key after the write; null: deleted. */
+  readonly kv: KeyMeta | null;
 }
 
 /** The keys now, the revision chain, and every change in linearization order. */
@@ -121,26 +123,6 @@ function writes(input: RevKvInput): boolean {
   return input.op === "txn" ? [...input.success, ...input.failure].some(isWrite) : isWrite(input);
 }
 
-/** The values a read at `at` may see (the write log is in linearization order). */
-function valuesAt(state: RevKvState, key: string, at: number): Set<string | null> {
-  const { lo, hi } = state.chain;
-  // Revisions grow along the chain: entries surely after `at` are a suffix, those surely at
-  // or before it a prefix; the read sees the state after a cut between the two.
-  let firstAfter = state.writes.findIndex((write) => lo[write.entry]! > at);
-  if (firstAfter < 0) firstAfter = state.writes.length;
-  let boundary = 0;
-  for (let k = 0; k < firstAfter; k++) if (hi[state.writes[k]!.entry]! <= at) boundary = k + 1;
-  let value: string | null = null;
-  const seen = new Set<string | null>();
-  if (boundary === 0) seen.add(null);
-  for (let k = 0; k < firstAfter; k++) {
-    const write = state.writes[k]!;
-    if (write.key === key) value = write.value;
-    if (k + 1 >= boundary) seen.add(value);
-  }
-  return seen;
-}
-
 /** A revision field of a key as answered: fix its entry's revision (0: the key is absent). */
 function fixRevision(chain: RevisionChain, entry: number | null, answered: number) {
   if (entry === null) return answered === 0 ? chain : null;
@@ -158,6 +140,34 @@ function checkRead(chain: RevisionChain, kv: KeyMeta | null, read: ReadOutput) {
   if (next !== null && read.modRevision !== undefined)
     next = fixRevision(next, kv?.mod ?? null, read.modRevision);
   return next;
+}
+
+/**
+ * The states in which a read at `at` answered `read`: it saw the key after a cut of the
+ * write log, with every write before the cut at a revision ≤ `at` and every one after it
+ * above (revisions grow along the log, so only cuts between the writes surely ≤ `at` and
+ * those surely above it are tried); each cut that explains the answer is a branch.
+ */
+function readsAt(state: RevKvState, key: string, at: number, read: ReadOutput): RevKvState[] {
+  const { writes } = state;
+  const { lo, hi } = state.chain;
+  let last = writes.findIndex((write) => lo[write.entry]! > at);
+  if (last < 0) last = writes.length;
+  let first = 0;
+  for (let k = 0; k < last; k++) if (hi[writes[k]!.entry]! <= at) first = k + 1;
+  let kv: KeyMeta | null = null;
+  for (let k = 0; k < first; k++) if (writes[k]!.key === key) kv = writes[k]!.kv;
+  const found: RevKvState[] = [];
+  for (let cut = first; cut <= last; cut++) {
+    if (cut > first && writes[cut - 1]!.key === key) kv = writes[cut - 1]!.kv;
+    let chain: RevisionChain | null = state.chain;
+    if (cut > 0) chain = narrowBounds(chain, writes[cut - 1]!.entry, [0, at]);
+    if (chain !== null && cut < writes.length)
+      chain = narrowBounds(chain, writes[cut]!.entry, [at + 1, UNBOUNDED]);
+    if (chain !== null) chain = checkRead(chain, kv, read);
+    if (chain !== null) found.push({ ...state, chain });
+  }
+  return found;
 }
 
 function order(a: string | bigint | number, b: string | bigint | number): number {
@@ -228,7 +238,7 @@ function run(state: RevKvState, ops: readonly TxnSingleOp[], entry: number | nul
         lease: op.lease ?? null,
       };
     else delete keys[op.key];
-    log.push({ entry, key: op.key, value: op.op === "put" ? op.value : null });
+    log.push({ entry, key: op.key, kv: keys[op.key] ?? null });
   }
   return { state: { ...state, keys, writes: log }, reads };
 }
@@ -267,8 +277,7 @@ function branches(
   output: RevKvOutput | undefined,
 ): RevKvState[] {
   if (input.op === "get" && "revision" in input) {
-    if (output === undefined) return [state];
-    return valuesAt(state, input.key, input.revision).has(output.value ?? null) ? [state] : [];
+    return output === undefined ? [state] : readsAt(state, input.key, input.revision, output);
   }
   if (input.op !== "txn") {
     const next = ranBranch(state, input, [input], output);

@@ -162,6 +162,31 @@ describe("linearizability - txn compares on createRevision, modRevision and leas
     expect(check([...history, seen("neither")])).toBe(false);
   });
 
+  test("reads at a revision - what they answer is held against the revision chain", () => {
+    const around = [
+      op(1, 0, 1, put("k", "a"), { revision: 3 }),
+      op(2, 1.5, null, put("k", "u")),
+      op(1, 2, 3, put("z", "end"), { revision: 9 }),
+    ];
+    const pastRead = (output: RevKvOutput) =>
+      op(3, 4, 5, { op: "get", key: "k", revision: 5 }, output);
+    const update = (rev: number) => txn([on("k", "modRevision", "==", rev)], [put("x", "1")]);
+    const cas = (rev: number) => op(3, 6, 7, update(rev), { revision: 10, succeeded: true });
+    // Seeing the lost write at 5 puts its revision at 5 or below...
+    const sawU = pastRead({ value: "u" });
+    expect(check([...around, sawU, cas(5)])).toBe(true);
+    expect(check([...around, sawU, cas(7)])).toBe(false);
+    // ...not seeing it puts it above 5 (if it happened at all).
+    const sawA = pastRead({ value: "a", modRevision: 3, version: 1 });
+    expect(check([...around, sawA, cas(7)])).toBe(true);
+    expect(check([...around, sawA, cas(4)])).toBe(false);
+    // The metadata answered is the key's then.
+    expect(check([...around, pastRead({ value: "a", modRevision: 3, version: 2 })])).toBe(false);
+    const fixed = pastRead({ value: "u", createRevision: 3, modRevision: 4, version: 2 });
+    expect(check([...around, fixed, cas(4)])).toBe(true);
+    expect(check([...around, fixed, cas(5)])).toBe(false);
+  });
+
   test("createRevision and version - a new generation starts after a delete", () => {
     const history = [
       op(1, 0, 1, put("k", "a"), { revision: 2 }),

@@ -44,8 +44,7 @@ async function run(client: StageraftClient, input: RevKvInput): Promise<RevKvOut
         input.key,
         "revision" in input ? { revision: input.revision } : {},
       );
-      // A read at a revision is checked on its value only (see kv-txn-model.ts).
-      return "revision" in input ? { value: result.value } : readOf({ ...result });
+      return readOf({ ...result });
     }
     case "txn": {
       const result = await client.txn(input);
