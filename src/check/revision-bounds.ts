@@ -33,7 +33,7 @@ export interface RevisionChain {
 
 export const EMPTY_CHAIN: RevisionChain = { lo: [], hi: [] };
 
-/** The bounds of the last entry's successor's predecessor: 0 before any entry. */
+/** The lower bound of the last entry: 0 before any entry. */
 function lastLo(chain: RevisionChain): number {
   return chain.lo.length === 0 ? 0 : chain.lo[chain.lo.length - 1]!;
 }
@@ -92,9 +92,4 @@ export function satisfying(op: "==" | "!=" | "<" | ">", value: number, holds: bo
     case ">":
       return holds ? [above] : [[Number.MIN_SAFE_INTEGER, value]];
   }
-}
-
-/** Whether some revision within `chain`'s bounds of entry `k` lies in `interval`. */
-export function overlaps(chain: RevisionChain, k: number, interval: Interval): boolean {
-  return Math.max(chain.lo[k]!, interval[0]) <= Math.min(chain.hi[k]!, interval[1]);
 }
