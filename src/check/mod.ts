@@ -26,6 +26,7 @@ export {
 export type { KvEffect, KvState } from "./kv-model.js";
 export { applyKv, describeKv, kvModel, validateKvInput, validateKvOutput } from "./kv-model.js";
 export type {
+  ReadOutput,
   RevKvInput,
   RevKvOperation,
   RevKvOutput,
