@@ -88,13 +88,12 @@ const cmp = (key: string, target: string, result: string, value: Fields, rangeEn
  */
 async function script(raw: Raw): Promise<Fields> {
   const revisions: string[] = [];
-  const leases: string[] = [];
   const write = async (method: string, request: Fields) => {
     const reply = await raw.call(method, request);
     revisions.push(String((reply.header as Fields).revision));
     return reply;
   };
-  const txn = async (request: Fields) => {
+  const txn: Txn = async (request) => {
     try {
       return await write("Txn", request);
     } catch (error) {
@@ -103,12 +102,27 @@ async function script(raw: Raw): Promise<Fields> {
     }
   };
   const lease = await raw.call("LeaseGrant", { TTL: 600 });
-  leases.push(String(lease.ID));
   await write("Put", { key: b("t/a"), value: b("1"), lease: lease.ID });
   await write("Put", { key: b("t/b"), value: b("2") });
   await write("Put", { key: b("t/a"), value: b("1") });
   await write("Put", { key: b("u/l"), value: b("1"), lease: lease.ID });
-  const [r1, , r3] = [...revisions];
+  const [r1, , r3] = [...revisions] as [string, string, string];
+  const out: Fields = {
+    ...(await nestedAndCompares(txn, r3)),
+    ...(await readsAndPuts(txn, r1)),
+  };
+  out.afterAll = await raw.call("Range", { key: b("\0"), range_end: b("\0") });
+  // Below the compacted revision, inside a txn too: etcd's ErrCompacted.
+  await raw.call("Compact", { revision: r3 });
+  out.compacted = await txn({ success: [range("t/a", { revision: r1 })] });
+  return normalise(out, revisions, [String(lease.ID)]) as Fields;
+}
+
+/** A Txn call: its reply, or the gRPC error's code and details. */
+type Txn = (request: Fields) => Promise<Fields>;
+
+/** Nested txns, then compares over ranges (`r3`: the third write's revision). */
+async function nestedAndCompares(txn: Txn, r3: string): Promise<Fields> {
   const out: Fields = {};
   // A nested txn: its compare is decided before any op of the outer txn runs.
   out.nested = await txn({
@@ -147,6 +161,12 @@ async function script(raw: Raw): Promise<Fields> {
     await holds(cmp("t/b", "MOD", "LESS", { mod_revision: r3 }, "\0")),
     await holds(cmp("\0", "VERSION", "GREATER", { version: "0" }, "\0")),
   ];
+  return out;
+}
+
+/** Ranges at a revision (`r1`: the first write's), ignore_*, duplicate keys, inside txns. */
+async function readsAndPuts(txn: Txn, r1: string): Promise<Fields> {
+  const out: Fields = {};
   // Ranges at a revision inside a txn: the state then, not the txn's writes.
   out.atRevision = await txn({
     success: [
@@ -182,11 +202,7 @@ async function script(raw: Raw): Promise<Fields> {
       nested([], [], [put("t/q", "2")]),
     ],
   });
-  out.afterAll = await raw.call("Range", { key: b("\0"), range_end: b("\0") });
-  // Below the compacted revision, inside a txn too: etcd's ErrCompacted.
-  await raw.call("Compact", { revision: r3 });
-  out.compacted = await txn({ success: [range("t/a", { revision: r1 })] });
-  return normalise(out, revisions, leases) as Fields;
+  return out;
 }
 
 function normalise(value: unknown, revisions: string[], leases: string[]): unknown {
