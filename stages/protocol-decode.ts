@@ -6,7 +6,7 @@ import {
   type ProtocolLimits,
   type RequestId,
 } from "./protocol.js";
-import { decodeLeaseOp, optionalLeaseField } from "./protocol-decode-leases.js";
+import { decodeLeaseOp } from "./protocol-decode-leases.js";
 import {
   addressField,
   consistencyField,
@@ -20,7 +20,7 @@ import {
   decodeCompact,
   decodeDelete,
   decodeTxn,
-  optionalBool,
+  putFields,
   revisionField,
   scanOptions,
   spanFields,
@@ -82,14 +82,7 @@ function decodeKvOp(
 ): ClientRequest {
   switch (op) {
     case "put":
-      return {
-        op,
-        key: keyField(frame, limits),
-        value: stringField(frame, "value", limits.maxValueBytes),
-        ...optionalLeaseField(frame),
-        ...(optionalBool(frame, "prevKv") ? { prevKv: true } : {}),
-        ...sessionFields(frame),
-      };
+      return { ...putFields(frame, limits), ...sessionFields(frame) };
     case "delete":
       return decodeDelete(frame, limits);
     case "cas": {

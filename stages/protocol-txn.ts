@@ -2,18 +2,14 @@
  * The gateway's checks for the revision fields and ops of CONTRACT §5: ranges, scan options,
  * `revision`, range deletes, `txn` and `compact`. Each bad field is a BAD_REQUEST naming it.
  */
-import type {
-  CompareOp,
-  CompareTarget,
-  KeySpan,
-  ScanOptions,
-  TxnCompare,
-} from "../storage/engines/engine.js";
-import { inRange } from "../storage/engines/engine.js";
+import type { CompareOp, CompareTarget, KeySpan, ScanOptions } from "../storage/engines/engine.js";
 import {
   type ClientRequest,
   ErrorCode,
   type ProtocolLimits,
+  type TxnPutOp,
+  type TxnRequest,
+  type TxnRequestCompare,
   type TxnRequestOp,
 } from "./protocol.js";
 import { optionalLeaseField } from "./protocol-decode-leases.js";
@@ -27,9 +23,12 @@ import {
   stringField,
 } from "./protocol-fields.js";
 import { isLeaseId } from "./protocol-leases.js";
+import { checkOverlaps } from "./protocol-txn-overlaps.js";
 
-/** etcd's default --max-txn-ops. */
+/** etcd's default --max-txn-ops; here every compare and op at every level counts. */
 export const MAX_TXN_OPS = 128;
+/** How deep txns nest (a txn alone is 1); etcd bounds it only through its op budget. */
+export const MAX_TXN_DEPTH = 16;
 const TARGETS: readonly CompareTarget[] = [
   "value",
   "version",
@@ -102,31 +101,58 @@ export function decodeCompact(frame: Frame): ClientRequest {
   return { op: "compact", revision: intField(frame, "revision", 0, Number.MAX_SAFE_INTEGER) };
 }
 
+/** Decode a txn (CONTRACT §5), its nested txns (added) included; `limits` bound each field. */
 export function decodeTxn(frame: Frame, limits: ProtocolLimits): ClientRequest {
-  const compare = listField(frame, "compare").map((item, k) =>
-    within(`compare[${k}]`, () => decodeCompare(object(item), limits)),
-  );
-  const success = branch(frame, "success", limits);
-  const failure = branch(frame, "failure", limits);
-  if (compare.length + success.length + failure.length > MAX_TXN_OPS)
-    throw new Invalid(ErrorCode.tooLarge, `a txn holds at most ${MAX_TXN_OPS} compares and ops`);
+  const txn = decodeTxnBody(frame, limits, 1, { used: 0 });
   // The entry a txn becomes is held to what the largest put may carry.
   const maxBytes = limits.maxKeyBytes + limits.maxValueBytes;
-  if (exceedsBytes(JSON.stringify([compare, success, failure]), maxBytes))
+  if (exceedsBytes(JSON.stringify([txn.compare, txn.success, txn.failure]), maxBytes))
     throw new Invalid(ErrorCode.tooLarge, `the txn is larger than ${maxBytes} bytes`);
-  return { op: "txn", compare, success, failure, ...sessionFields(frame) };
+  checkOverlaps("success", txn.success);
+  checkOverlaps("failure", txn.failure);
+  return { ...txn, ...sessionFields(frame) };
 }
 
-function branch(frame: Frame, name: string, limits: ProtocolLimits): TxnRequestOp[] {
-  const ops = listField(frame, name).map((item, k) =>
-    within(`${name}[${k}]`, () => decodeTxnOp(object(item), limits)),
+/** How many compares and ops the txn holds so far, at every level. */
+interface Budget {
+  used: number;
+}
+
+function decodeTxnBody(
+  frame: Frame,
+  limits: ProtocolLimits,
+  depth: number,
+  budget: Budget,
+): TxnRequest {
+  const compare = counted(listField(frame, "compare"), budget).map((item, k) =>
+    within(`compare[${k}]`, () => decodeCompare(object(item), limits)),
   );
-  checkDuplicates(name, ops);
-  return ops;
+  const branch = (name: string) =>
+    counted(listField(frame, name), budget).map((item, k) =>
+      within(`${name}[${k}]`, () => decodeTxnOp(object(item), limits, depth, budget)),
+    );
+  const success = branch("success");
+  const failure = branch("failure");
+  return { op: "txn", compare, success, failure };
 }
 
-function decodeCompare(frame: Frame, limits: ProtocolLimits): TxnCompare {
-  const key = keyField(frame, limits);
+/** Count `items` against the txn's budget before decoding them (bounds the work). */
+function counted(items: unknown[], budget: Budget): unknown[] {
+  budget.used += items.length;
+  if (budget.used > MAX_TXN_OPS)
+    throw new Invalid(
+      ErrorCode.tooLarge,
+      `a txn holds at most ${MAX_TXN_OPS} compares and ops, those of its nested txns included`,
+    );
+  return items;
+}
+
+/** One key (`key`), or every key of a range (`prefix` and/or `start`/`end`: added). */
+function decodeCompare(frame: Frame, limits: ProtocolLimits): TxnRequestCompare {
+  const span = spanFields(frame, limits);
+  if (span !== null && frame.key !== undefined)
+    throw new Invalid(ErrorCode.badRequest, '"key" and "prefix"/"start"/"end" exclude each other');
+  const on = span ?? { key: keyField(frame, limits) };
   const target = frame.target as CompareTarget;
   if (!TARGETS.includes(target))
     throw new Invalid(ErrorCode.badRequest, `"target" must be one of ${TARGETS.join(", ")}`);
@@ -140,24 +166,47 @@ function decodeCompare(frame: Frame, limits: ProtocolLimits): TxnCompare {
     if (value !== null && (typeof frame.value !== "string" || !isLeaseId(value)))
       throw new Invalid(ErrorCode.badRequest, '"value" must be a lease id (string) or null');
   } else value = intField(frame, "value", 0, Number.MAX_SAFE_INTEGER);
-  return { key, target, op, value };
+  return { ...on, target, op, value };
 }
 
-function decodeTxnOp(frame: Frame, limits: ProtocolLimits): TxnRequestOp {
-  if (frame.revision !== undefined)
-    throw new Invalid(ErrorCode.badRequest, '"revision" is not allowed inside a txn');
-  const prevKv = flag(frame, "prevKv");
+/** A put's fields, also inside a txn: ignoreValue/ignoreLease (added) keep the key's. */
+export function putFields(frame: Frame, limits: ProtocolLimits): TxnPutOp {
+  const ignoreValue = flag(frame, "ignoreValue");
+  const ignoreLease = flag(frame, "ignoreLease");
+  if (ignoreValue.ignoreValue && frame.value !== undefined && frame.value !== "")
+    throw new Invalid(ErrorCode.badRequest, '"value" must be absent or "" with "ignoreValue"');
+  const value = ignoreValue.ignoreValue ? "" : stringField(frame, "value", limits.maxValueBytes);
+  const lease = optionalLeaseField(frame);
+  if (ignoreLease.ignoreLease && lease.lease !== undefined)
+    throw new Invalid(ErrorCode.badRequest, '"lease" must be absent or null with "ignoreLease"');
+  return {
+    op: "put",
+    key: keyField(frame, limits),
+    value,
+    ...lease,
+    ...flag(frame, "prevKv"),
+    ...ignoreValue,
+    ...ignoreLease,
+  };
+}
+
+function decodeTxnOp(
+  frame: Frame,
+  limits: ProtocolLimits,
+  depth: number,
+  budget: Budget,
+): TxnRequestOp {
+  if (frame.revision !== undefined && frame.op !== "get" && frame.op !== "scan")
+    throw new Invalid(ErrorCode.badRequest, '"revision" is allowed inside a txn on a get or scan');
+  const revision =
+    frame.revision === undefined
+      ? {}
+      : { revision: intField(frame, "revision", 1, Number.MAX_SAFE_INTEGER) };
   switch (frame.op) {
     case "put":
-      return {
-        op: "put",
-        key: keyField(frame, limits),
-        value: stringField(frame, "value", limits.maxValueBytes),
-        ...optionalLeaseField(frame),
-        ...prevKv,
-      };
+      return putFields(frame, limits);
     case "get":
-      return { op: "get", key: keyField(frame, limits) };
+      return { op: "get", key: keyField(frame, limits), ...revision };
     case "delete": {
       const {
         session: _,
@@ -167,33 +216,20 @@ function decodeTxnOp(frame: Frame, limits: ProtocolLimits): TxnRequestOp {
       return request;
     }
     case "scan":
-      return { op: "scan", ...spanFields(frame, limits), ...scanOptions(frame, limits) };
+      return {
+        op: "scan",
+        ...spanFields(frame, limits),
+        ...scanOptions(frame, limits),
+        ...revision,
+      };
+    case "txn":
+      if (depth >= MAX_TXN_DEPTH)
+        throw new Invalid(ErrorCode.tooLarge, `txns nest at most ${MAX_TXN_DEPTH} deep`);
+      return decodeTxnBody(frame, limits, depth + 1, budget);
     default:
-      throw new Invalid(ErrorCode.badRequest, '"op" must be "put", "get", "delete" or "scan"');
-  }
-}
-
-/** As etcd: a branch may not write one key twice (two puts, or a put and a delete of it). */
-function checkDuplicates(name: string, ops: readonly TxnRequestOp[]): void {
-  const puts = new Set<string>();
-  for (const op of ops) {
-    if (op.op !== "put") continue;
-    if (puts.has(op.key))
-      throw new Invalid(ErrorCode.badRequest, `"${name}": the key ${quote(op.key)} is put twice`);
-    puts.add(op.key);
-  }
-  for (const op of ops) {
-    if (op.op !== "delete") continue;
-    const hit =
-      "key" in op
-        ? puts.has(op.key)
-          ? op.key
-          : undefined
-        : [...puts].find((key) => inRange(key, op));
-    if (hit !== undefined)
       throw new Invalid(
         ErrorCode.badRequest,
-        `"${name}": the key ${quote(hit)} is both put and deleted`,
+        '"op" must be "put", "get", "delete", "scan" or "txn"',
       );
   }
 }
@@ -220,8 +256,4 @@ function within<T>(path: string, decode: () => T): T {
     if (error instanceof Invalid) throw new Invalid(error.code, `${path}: ${error.message}`);
     throw error;
   }
-}
-
-function quote(key: string): string {
-  return JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key);
 }

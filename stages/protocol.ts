@@ -24,7 +24,7 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-import type { KeySpan, ScanOptions, TxnCompare } from "../storage/engines/engine.js";
+import type { CompareTest, KeySpan, ScanOptions } from "../storage/engines/engine.js";
 
 export type RequestId = number | string;
 export type Consistency = "linearizable" | "lease" | "stale";
@@ -42,16 +42,14 @@ export type ClientRequest =
       readonly prevKv?: boolean;
       /** Attach the key to this lease (CONTRACT §5); absent: the key has no lease. */
       readonly lease?: string;
+      /** Keep the key's value / lease; the key must exist (etcd's ignore_*; added). */
+      readonly ignoreValue?: boolean;
+      readonly ignoreLease?: boolean;
     } & WriteSession)
   | ({ readonly op: "delete"; readonly key: string; readonly prevKv?: boolean } & WriteSession)
   /** delete with prefix or start/end (CONTRACT §5): answered with a count. */
   | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan & WriteSession)
-  | ({
-      readonly op: "txn";
-      readonly compare: readonly TxnCompare[];
-      readonly success: readonly TxnRequestOp[];
-      readonly failure: readonly TxnRequestOp[];
-    } & WriteSession)
+  | (TxnRequest & WriteSession)
   | { readonly op: "compact"; readonly revision: number }
   | ({
       readonly op: "cas";
@@ -119,6 +117,21 @@ export interface TxnPutOp {
   readonly prevKv?: boolean;
   /** Attach the key to this lease, as put's (CONTRACT §5). */
   readonly lease?: string;
+  /** Keep the key's value (then `value` is ""); the key must exist. Added. */
+  readonly ignoreValue?: boolean;
+  /** Keep the key's lease (then no `lease`); the key must exist. Added. */
+  readonly ignoreLease?: boolean;
+}
+
+/** A txn's compare as the client sends it: on one key, or (added) on every key of a range. */
+export type TxnRequestCompare = CompareTest & ({ readonly key: string } | KeySpan);
+
+/** A txn, also nested as an op of a txn's branch (added; its result: succeeded, results). */
+export interface TxnRequest {
+  readonly op: "txn";
+  readonly compare: readonly TxnRequestCompare[];
+  readonly success: readonly TxnRequestOp[];
+  readonly failure: readonly TxnRequestOp[];
 }
 
 /**
@@ -127,10 +140,12 @@ export interface TxnPutOp {
  */
 export type TxnRequestOp =
   | TxnPutOp
-  | { readonly op: "get"; readonly key: string }
+  /** `revision` (added): read the state at that revision, before the txn's own. */
+  | { readonly op: "get"; readonly key: string; readonly revision?: number }
   | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
   | ({ readonly op: "delete"; readonly prevKv?: boolean } & KeySpan)
-  | ({ readonly op: "scan" } & KeySpan & ScanOptions);
+  | ({ readonly op: "scan"; readonly revision?: number } & KeySpan & ScanOptions)
+  | TxnRequest;
 
 export type ClientOp = ClientRequest["op"];
 export type WriteOp = "put" | "delete" | "cas" | "incr" | "txn" | "compact";

@@ -114,11 +114,19 @@ export class StageraftClient {
     this.sockets = new EndpointSockets(endpoints, this.options);
   }
 
-  /** `prevKv`: answer the key as it was before (null when absent); `lease`: attach the key. */
+  /**
+   * `prevKv`: answer the key as it was before (null when absent); `lease`: attach the key;
+   * `ignoreValue`/`ignoreLease` (added): keep the key's value ("" here) or lease.
+   */
   async put(
     key: string,
     value: string,
-    options: { prevKv?: boolean; lease?: string } = {},
+    options: {
+      prevKv?: boolean;
+      lease?: string;
+      ignoreValue?: boolean;
+      ignoreLease?: boolean;
+    } = {},
   ): Promise<{ index: number; revision: number; prevKv?: KeyValue | null }> {
     return (await this.request({ op: "put", key, value, ...options })) as {
       index: number;

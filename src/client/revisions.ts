@@ -4,13 +4,8 @@
  * [op.put("k", "v")] })`.
  */
 
-import type { TxnPutOp } from "../../stages/protocol.js";
-import type {
-  CompareOp,
-  CompareTarget,
-  KeySpan,
-  TxnCompare,
-} from "../../storage/engines/engine.js";
+import type { TxnPutOp, TxnRequestCompare } from "../../stages/protocol.js";
+import type { CompareOp, CompareTarget, KeySpan } from "../../storage/engines/engine.js";
 import type { KeyValue } from "../../storage/engines/revisions.js";
 
 // The shapes the server decodes, shared so the two cannot drift apart.
@@ -48,13 +43,17 @@ export interface ScanRequestOptions extends RangeOptions {
   readonly countOnly?: boolean;
 }
 
-export type Compare = TxnCompare;
+/** On one key (`key`), or on every key of a range (`prefix`/`start`/`end`: added). */
+export type Compare = TxnRequestCompare;
 
 export type TxnOp =
   | TxnPutOp
-  | { readonly op: "get"; readonly key: string }
+  /** `revision` (added): the state at that revision, before the txn's own. */
+  | { readonly op: "get"; readonly key: string; readonly revision?: number }
   | ({ readonly op: "delete"; readonly key?: string; readonly prevKv?: boolean } & RangeOptions)
-  | ({ readonly op: "scan" } & ScanRequestOptions);
+  | ({ readonly op: "scan"; readonly revision?: number } & ScanRequestOptions)
+  /** A txn nested in a branch (added): its result is `{succeeded, results}`. */
+  | ({ readonly op: "txn" } & TxnRequest);
 
 export interface TxnRequest {
   readonly compare?: readonly Compare[];
@@ -70,16 +69,19 @@ export interface TxnResult {
   readonly index: number;
 }
 
+/** A compare's subject: a key, or (added) a range, every key of which must hold. */
+type CompareOn = string | RangeOptions;
+
 const compareOn =
   (target: CompareTarget) =>
-  (key: string, op: CompareOp, value: string | number | null): Compare => ({
-    key,
+  (on: CompareOn, op: CompareOp, value: string | number | null): Compare => ({
+    ...(typeof on === "string" ? { key: on } : on),
     target,
     op,
     value,
   });
 
-/** Compares by target: `cmp.modRevision("k", "<", 10)`. */
+/** Compares by target: `cmp.modRevision("k", "<", 10)`, `cmp.version({ prefix: "p/" }, "==", 0)`. */
 export const cmp = {
   value: compareOn("value"),
   version: compareOn("version"),
@@ -90,16 +92,29 @@ export const cmp = {
 
 /** Txn ops: `op.put("k", "v")`, `op.delete({ prefix: "p/" })`. */
 export const op = {
-  put: (key: string, value: string, options: { prevKv?: boolean; lease?: string } = {}): TxnOp => ({
-    op: "put",
+  put: (
+    key: string,
+    value: string,
+    options: {
+      prevKv?: boolean;
+      lease?: string;
+      ignoreValue?: boolean;
+      ignoreLease?: boolean;
+    } = {},
+  ): TxnOp => ({ op: "put", key, value, ...options }),
+  get: (key: string, options: { revision?: number } = {}): TxnOp => ({
+    op: "get",
     key,
-    value,
     ...options,
   }),
-  get: (key: string): TxnOp => ({ op: "get", key }),
   delete: (target: string | RangeOptions, options: { prevKv?: boolean } = {}): TxnOp =>
     typeof target === "string"
       ? { op: "delete", key: target, ...options }
       : { op: "delete", ...target, ...options },
-  scan: (options: ScanRequestOptions = {}): TxnOp => ({ op: "scan", ...options }),
+  scan: (options: ScanRequestOptions & { revision?: number } = {}): TxnOp => ({
+    op: "scan",
+    ...options,
+  }),
+  /** A txn nested in a branch (added). */
+  txn: (request: TxnRequest): TxnOp => ({ op: "txn", ...request }),
 } as const;

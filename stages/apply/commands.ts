@@ -1,7 +1,7 @@
 import { Packr } from "msgpackr";
-import type { KeySpan, KvCommand, TxnOp } from "../../storage/engines/engine.js";
+import type { KeySpan, KvCommand, KvTxn, TxnCompare, TxnOp } from "../../storage/engines/engine.js";
 import type { VectorCommand } from "../../storage/engines/vector-store.js";
-import type { ClientRequest, TxnRequestOp } from "../protocol.js";
+import type { ClientRequest, TxnPutOp, TxnRequest, TxnRequestOp } from "../protocol.js";
 import { isVectorOp } from "../protocol-vector-ops.js";
 import type { LeaseCommand } from "./lease-commands.js";
 import { decodeVec, encodeVec, toVectorCommand } from "./vector-log.js";
@@ -63,25 +63,12 @@ export function toLogCommand(
       ? { session: { id: request.session, seq: request.seq! }, ts }
       : { ts };
   switch (request.op) {
-    case "put": {
-      const { key, value, prevKv, lease } = request;
-      return {
-        kv: { op: "put", key, value, ...(prevKv ? { prevKv } : {}), ...(lease ? { lease } : {}) },
-        ...meta,
-      };
-    }
+    case "put":
+      return { kv: putCommand(request), ...meta };
     case "delete":
       return { kv: deleteCommand(request), ...meta };
     case "txn":
-      return {
-        kv: {
-          op: "txn",
-          compare: request.compare,
-          success: request.success.map(userOp),
-          failure: request.failure.map(userOp),
-        },
-        ...meta,
-      };
+      return { kv: txnCommand(request), ...meta };
     case "compact":
       return { kv: { op: "compact", revision: request.revision }, ts };
     case "cas":
@@ -115,6 +102,19 @@ export function userSpan(span: KeySpan): KeySpan {
     : { ...span, start: RESERVED_END };
 }
 
+/** A txn (also a nested one) in the engine's form: ranges kept off the reserved keys. */
+function txnCommand(txn: TxnRequest): KvTxn {
+  return {
+    op: "txn",
+    compare: txn.compare.map(({ target, op, value, ...on }): TxnCompare => {
+      const test = { target, op, value };
+      return "key" in on ? { key: on.key, ...test } : { range: userSpan(spanOf(on)), ...test };
+    }),
+    success: txn.success.map(userOp),
+    failure: txn.failure.map(userOp),
+  };
+}
+
 /** A txn op in the engine's form. */
 function userOp(op: TxnRequestOp): TxnOp {
   switch (op.op) {
@@ -124,9 +124,26 @@ function userOp(op: TxnRequestOp): TxnOp {
       const { prefix, start, end, op: _, ...options } = op;
       return { op: "scan", range: userSpan(spanOf(op)), ...options };
     }
+    case "put":
+      return putCommand(op);
+    case "txn":
+      return txnCommand(op);
     default:
       return op;
   }
+}
+
+function putCommand(put: TxnPutOp): Extract<KvCommand, { op: "put" }> {
+  const { key, value, prevKv, lease, ignoreValue, ignoreLease } = put;
+  return {
+    op: "put",
+    key,
+    value,
+    ...(prevKv ? { prevKv } : {}),
+    ...(lease ? { lease } : {}),
+    ...(ignoreValue ? { ignoreValue } : {}),
+    ...(ignoreLease ? { ignoreLease } : {}),
+  };
 }
 
 function spanOf(span: KeySpan): KeySpan {

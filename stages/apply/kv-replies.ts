@@ -1,4 +1,10 @@
-import type { KvCommand, KvReadResult, KvResult, TxnOp } from "../../storage/engines/engine.js";
+import type {
+  KvCommand,
+  KvReadResult,
+  KvResult,
+  TxnError,
+  TxnOp,
+} from "../../storage/engines/engine.js";
 import type { KeyValue } from "../../storage/engines/revisions.js";
 import type { ReplyBody } from "../items.js";
 import { ErrorCode } from "../protocol.js";
@@ -38,6 +44,7 @@ function getFields(kv: KeyValue | null): Fields {
 function fields(result: KvResult, command: KvCommand | TxnOp, index: number): Fields | null {
   switch (result.op) {
     case "put":
+      if ("error" in result) return null;
       return "prevKv" in result ? { prevKv: result.prevKv ? item(result.prevKv) : null } : {};
     case "delete":
     case "deleteRange":
@@ -61,6 +68,7 @@ function fields(result: KvResult, command: KvCommand | TxnOp, index: number): Fi
     }
     case "txn": {
       if (command.op !== "txn") throw new Error("a txn result answers a txn");
+      if ("error" in result) return null;
       const ops = result.succeeded ? command.success : command.failure;
       const results = result.results.map((r, k) => ({
         index,
@@ -83,6 +91,7 @@ export function kvReply(result: KvResult, index: number, command: KvCommand): Re
           `revision ${(command as { revision: number }).revision} is compacted; the oldest kept revision is ${result.revision}`,
         )
       : fail(ErrorCode.badRequest, `"revision" is past the current revision ${result.revision}`);
+  if ((result.op === "txn" || result.op === "put") && "error" in result) return txnFailure(result);
   const body = fields(result, command, index);
   if (body === null) {
     const value = (result as { value: string }).value;
@@ -93,6 +102,27 @@ export function kvReply(result: KvResult, index: number, command: KvCommand): Re
   }
   // compact answers the revision it compacted at; every other op the revision of its entry.
   return { ok: true, result: { index, revision: index, ...body } };
+}
+
+/** Why a txn (or a put keeping its key's value or lease) did nothing (CONTRACT §5, added). */
+function txnFailure(error: TxnError): ReplyBody {
+  switch (error.error) {
+    case "key-not-found":
+      return fail(
+        ErrorCode.badRequest,
+        `ignoreValue/ignoreLease: the key ${JSON.stringify(error.key.slice(0, 64))} is not found`,
+      );
+    case "compacted":
+      return fail(
+        ErrorCode.compacted,
+        `revision ${error.revision} is compacted; the oldest kept revision is ${error.compactedRevision}`,
+      );
+    case "future":
+      return fail(
+        ErrorCode.badRequest,
+        `"revision" ${error.revision} inside the txn is past the current revision ${error.currentRevision}`,
+      );
+  }
 }
 
 /** The answer to a get or scan served at `appliedIndex` (or at its `revision`). */

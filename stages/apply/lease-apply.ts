@@ -1,4 +1,4 @@
-import type { KvCommand } from "../../storage/engines/engine.js";
+import type { KvCommand, TxnOp } from "../../storage/engines/engine.js";
 import type { ReplyBody } from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import type { LeaseCommand } from "./lease-commands.js";
@@ -98,22 +98,20 @@ export function ownAnswer(reply: ReplyBody, request: ClientRequest): ReplyBody {
 }
 
 /**
- * A put (or a txn holding one, in either branch) naming a lease that is unknown is refused
- * before it runs: NOT_FOUND, nothing written. Which keys belong to which lease follows from
- * the applied changes afterwards (LeaseTable.follow).
+ * A put (or a txn holding one, in either branch, nested too) naming a lease that is unknown is
+ * refused before it runs: NOT_FOUND, nothing written. Which keys belong to which lease follows
+ * from the applied changes afterwards (LeaseTable.follow).
  */
-export function refusedForLease(table: LeaseTable, command: KvCommand): ReplyBody | null {
-  const puts =
-    command.op === "put"
-      ? [command]
-      : command.op === "txn"
-        ? [...command.success, ...command.failure]
-        : [];
-  for (const op of puts) {
-    if (op.op !== "put" || op.lease === undefined || op.lease === null) continue;
-    if (!table.has(op.lease)) return notFound(op.lease);
+export function refusedForLease(table: LeaseTable, command: KvCommand | TxnOp): ReplyBody | null {
+  if (command.op === "txn") {
+    for (const op of [...command.success, ...command.failure]) {
+      const refused = refusedForLease(table, op);
+      if (refused !== null) return refused;
+    }
+    return null;
   }
-  return null;
+  if (command.op !== "put" || command.lease === undefined || command.lease === null) return null;
+  return table.has(command.lease) ? null : notFound(command.lease);
 }
 
 /** Does this entry end leases (its keys must be known: it starts a batch of its own)? */

@@ -10,13 +10,19 @@ export interface KeySpan {
 export type CompareTarget = "value" | "version" | "createRevision" | "modRevision" | "lease";
 export type CompareOp = "==" | "!=" | "<" | ">";
 
-/** One txn guard (etcd's Compare); an absent key has version/revisions 0, value and lease null. */
-export interface TxnCompare {
-  readonly key: string;
+/** What a compare tests, on one key or on every key of a range. */
+export interface CompareTest {
   readonly target: CompareTarget;
   readonly op: CompareOp;
   readonly value: string | number | null;
 }
+
+/**
+ * One txn guard (etcd's Compare); an absent key has version/revisions 0, value and lease null.
+ * Over a `range` (added) it holds when it holds for every key in it; an empty range is tested
+ * as one absent key (etcd's applyCompare).
+ */
+export type TxnCompare = CompareTest & ({ readonly key: string } | { readonly range: KeySpan });
 
 export interface ScanOptions {
   readonly limit: number;
@@ -33,16 +39,40 @@ export type KvWrite =
       /** Passed through to KeyValue.lease (the lease table checks it before proposing). */
       readonly lease?: string | null;
       readonly prevKv?: boolean;
+      /** Keep the key's value (etcd's ignore_value): the key must exist. Added. */
+      readonly ignoreValue?: boolean;
+      /** Keep the key's lease (etcd's ignore_lease): the key must exist. Added. */
+      readonly ignoreLease?: boolean;
     }
   | { readonly op: "delete"; readonly key: string; readonly prevKv?: boolean }
   | { readonly op: "deleteRange"; readonly range: KeySpan; readonly prevKv?: boolean };
 
-/** A read inside a txn: it sees the txn's earlier writes. */
+/**
+ * A read inside a txn: it sees the txn's earlier writes; at a `revision` (added) it reads the
+ * state at that revision instead, which must precede the txn's own (etcd's checkRequestRange).
+ */
 export type KvTxnRead =
-  | { readonly op: "get"; readonly key: string }
-  | ({ readonly op: "scan"; readonly range: KeySpan } & ScanOptions);
+  | { readonly op: "get"; readonly key: string; readonly revision?: number }
+  | ({ readonly op: "scan"; readonly range: KeySpan; readonly revision?: number } & ScanOptions);
 
-export type TxnOp = KvWrite | KvTxnRead;
+/** A txn (also one nested inside a txn's branch: added). */
+export interface KvTxn {
+  readonly op: "txn";
+  readonly compare: readonly TxnCompare[];
+  readonly success: readonly TxnOp[];
+  readonly failure: readonly TxnOp[];
+}
+
+export type TxnOp = KvWrite | KvTxnRead | KvTxn;
+
+/**
+ * Why a txn (or a put with ignoreValue/ignoreLease) did nothing: the key such a put keeps is
+ * absent, or a read's revision is compacted or not yet reached. As etcd's checkRequests.
+ */
+export type TxnError =
+  | { readonly error: "key-not-found"; readonly key: string }
+  | { readonly error: "compacted"; readonly revision: number; readonly compactedRevision: number }
+  | { readonly error: "future"; readonly revision: number; readonly currentRevision: number };
 
 /** Commands that change KV state; they travel through the Raft log. */
 export type KvCommand =
@@ -54,12 +84,7 @@ export type KvCommand =
       readonly value: string;
     }
   | { readonly op: "incr"; readonly key: string; readonly delta: number }
-  | {
-      readonly op: "txn";
-      readonly compare: readonly TxnCompare[];
-      readonly success: readonly TxnOp[];
-      readonly failure: readonly TxnOp[];
-    }
+  | KvTxn
   /** Forget history below `revision` (the admin `compact` op). */
   | { readonly op: "compact"; readonly revision: number };
 
@@ -77,6 +102,7 @@ export interface ScanResult {
  */
 export type KvResult =
   | { readonly op: "put"; readonly prevKv?: KeyValue | null }
+  | ({ readonly op: "put" } & TxnError)
   | { readonly op: "delete"; readonly deleted: boolean; readonly prevKvs?: readonly KeyValue[] }
   | { readonly op: "cas"; readonly succeeded: boolean; readonly value: string | null }
   | { readonly op: "incr"; readonly value: number }
@@ -89,6 +115,8 @@ export type KvResult =
   | { readonly op: "get"; readonly kv: KeyValue | null }
   | ({ readonly op: "scan" } & ScanResult)
   | { readonly op: "txn"; readonly succeeded: boolean; readonly results: readonly KvResult[] }
+  /** Nothing of the txn was done. */
+  | ({ readonly op: "txn" } & TxnError)
   | { readonly op: "compact"; readonly revision: number }
   /** compacted: at or below the compacted revision already; future: past this entry. */
   | { readonly op: "compact"; readonly error: "compacted" | "future"; readonly revision: number };

@@ -1,5 +1,4 @@
 import {
-  compareKeys,
   type EngineStats,
   inRange,
   type KeySpan,
@@ -14,8 +13,9 @@ import {
 } from "./engine.js";
 import type { BackendBatch, KvBackend, StoredState } from "./kv-backend.js";
 import { readCheckpointRecords, writeKvCheckpoint } from "./kv-checkpoint.js";
-import { BatchView, cutScan, Executor, keysOf } from "./kv-execute.js";
+import { BatchView, cutScan, Executor, keysOf, type PastReads } from "./kv-execute.js";
 import { KeptIndex, type KeptSummary, summarize } from "./kv-kept.js";
+import { type KeysOf, keysAt } from "./kv-past.js";
 import { groupChanges, type HistoryState, historySize } from "./kv-stored.js";
 import type { HistoryRead, KeyValue, KvChanges, KvEvent } from "./revisions.js";
 
@@ -93,7 +93,12 @@ export class RevisionEngine implements KvEngine {
         results.push(result);
         continue;
       }
-      const executor = new Executor(view, index, dry);
+      const executor = new Executor(
+        view,
+        index,
+        dry,
+        this.pastReads(view, index, compactTo, changes),
+      );
       results.push(await executor.run(command));
       if (executor.events.length === 0) continue;
       changes.push({ revision: index, events: executor.events });
@@ -116,6 +121,29 @@ export class RevisionEngine implements KvEngine {
     this.keptIndex?.advance(batch.dropped.length, batch.fresh);
     this.install(batch.state);
     return results;
+  }
+
+  /**
+   * Past reads for the entry at `index` of a batch: its kept history is the backend's and the
+   * batch's earlier changes; its compaction bound is the one in force after `index - 1`
+   * (explicit compacts, keepRevisions; keepBytes only as of the last batch written).
+   */
+  private pastReads(
+    view: BatchView,
+    index: number,
+    compactTo: number,
+    changes: readonly KvChanges[],
+  ): PastReads {
+    const { keepRevisions } = this.settings;
+    const byCount = keepRevisions > 0 ? index - keepRevisions : 0;
+    return {
+      compactedRevision: Math.max(compactTo, byCount),
+      at: async (revision, span, own) => {
+        const current = "key" in span ? [await view.get(span.key)] : await view.range(span);
+        const later = [...changes, { revision: index, events: own }];
+        return keysAt(this.backend, revision, span, current, later);
+      },
+    };
   }
 
   /**
@@ -194,21 +222,10 @@ export class RevisionEngine implements KvEngine {
   }
 
   /** The keys of a span (or one key) at a past revision, from the current ones and history. */
-  private async keysAt(revision: number, span: KeySpan | { key: string }): Promise<KeyValue[]> {
-    const within = (key: string) => ("key" in span ? key === span.key : inRange(key, span));
-    const atRevision = new Map<string, KeyValue | null>();
-    for await (const change of this.backend.changes(revision + 1)) {
-      for (const event of change.events) {
-        const key = event.kv.key;
-        if (within(key) && !atRevision.has(key)) atRevision.set(key, event.prevKv);
-      }
-    }
+  private async keysAt(revision: number, span: KeysOf): Promise<KeyValue[]> {
     const current =
       "key" in span ? await this.backend.get([span.key]) : await collect(this.backend.range(span));
-    const out = new Map<string, KeyValue>();
-    for (const kv of current) if (kv !== null && !atRevision.has(kv.key)) out.set(kv.key, kv);
-    for (const [key, kv] of atRevision) if (kv !== null) out.set(key, kv);
-    return [...out.values()].sort((a, b) => compareKeys(a.key, b.key));
+    return keysAt(this.backend, revision, span, current);
   }
 
   async history(fromRevision: number, span: KeySpan, limit: number): Promise<HistoryRead> {

@@ -47,6 +47,30 @@ describe("etcd door - native errors as etcd's clients recognise them", () => {
       status.OUT_OF_RANGE,
       "etcdserver: mvcc: required revision is a future revision",
     ],
+    [
+      "BAD_REQUEST",
+      `"revision" 12 is past this node's applied revision 9`,
+      status.OUT_OF_RANGE,
+      "etcdserver: mvcc: required revision is a future revision",
+    ],
+    [
+      "BAD_REQUEST",
+      '"revision" 12 inside the txn is past the current revision 9',
+      status.OUT_OF_RANGE,
+      "etcdserver: mvcc: required revision is a future revision",
+    ],
+    [
+      "BAD_REQUEST",
+      '"success": the key "a" is both put and deleted',
+      status.INVALID_ARGUMENT,
+      "etcdserver: duplicate key given in txn request",
+    ],
+    [
+      "BAD_REQUEST",
+      'ignoreValue/ignoreLease: the key "a" is not found',
+      status.INVALID_ARGUMENT,
+      "etcdserver: key not found",
+    ],
     ["UNAVAILABLE", "no leader is known right now", status.UNAVAILABLE, "etcdserver: no leader"],
     [
       "UNAVAILABLE",

@@ -63,13 +63,17 @@ function translate(error: ErrorBody): EtcdError {
         "etcdserver: mvcc: required revision has been compacted",
       );
     case "BAD_REQUEST":
-      if (/"revision" is past/.test(message))
+      // A read's ("revision" 12 is past …), a compact's and a txn's read at a revision.
+      if (/"revision" (\d+ )?(inside the txn )?is past/.test(message))
         return new EtcdError(
           status.OUT_OF_RANGE,
           "etcdserver: mvcc: required revision is a future revision",
         );
-      if (/put one key twice|twice/.test(message))
+      if (/is put twice|is both put and deleted/.test(message))
         return EtcdError.invalid("duplicate key given in txn request");
+      // A put keeping the key's value or lease (alone or in a txn) of an absent key.
+      if (/^ignoreValue\/ignoreLease: the key .* is not found$/s.test(message))
+        return EtcdError.keyNotFound();
       return EtcdError.invalid(message);
     case "TOO_LARGE":
       if (/compares and ops/.test(message))

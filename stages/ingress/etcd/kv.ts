@@ -18,9 +18,6 @@ export interface KvContext {
   readonly header: HeaderOf;
 }
 
-/** The most rounds of read-then-compare an ignore_value/ignore_lease put takes. */
-const IGNORE_ROUNDS = 8;
-
 /** etcd's KV service (Range, Put, DeleteRange, Txn, Compact) on the native ops. */
 export function kvHandlers(ctx: KvContext): Handlers {
   return {
@@ -46,53 +43,28 @@ export function kvHandlers(ctx: KvContext): Handlers {
   };
 }
 
+/** ignore_value/ignore_lease are the native put's ignoreValue/ignoreLease: one entry, as etcd. */
 async function put(ctx: KvContext, call: Call, req: Request): Promise<Fields> {
-  const { frame, ignoreValue } = putFrame(req);
-  if (!ignoreValue && req.ignore_lease !== true) {
-    const reply = await call(frame);
-    return { header: ctx.header(reply.index), ...putResponse(reply) };
-  }
-  // The current value (or lease) is kept: read it, then write only if the key did not change
-  // meanwhile (a txn on its modRevision), as etcd does it in one step.
-  for (let round = 0; round < IGNORE_ROUNDS; round++) {
-    const current = await call({ op: "get", key: frame.key });
-    if (current.found !== true) throw EtcdError.keyNotFound();
-    const value = ignoreValue ? current.value : frame.value;
-    // ignore_lease keeps the key's lease; without it a put names its own (or none).
-    const lease = req.ignore_lease === true ? current.lease : frame.lease;
-    const { lease: _, ...rest } = frame;
-    const reply = await call({
-      op: "txn",
-      compare: [{ key: frame.key, target: "modRevision", op: "==", value: current.modRevision }],
-      success: [{ ...rest, value, ...(typeof lease === "string" ? { lease } : {}) }],
-      failure: [],
-    });
-    if (reply.succeeded !== true) continue;
-    const [result] = reply.results as Fields[];
-    return { header: ctx.header(reply.index), ...putResponse(result ?? {}) };
-  }
-  throw EtcdError.invalid("the key kept changing during a put with ignore_value; retry");
+  const reply = await call(putFrame(req));
+  return { header: ctx.header(reply.index), ...putResponse(reply) };
 }
 
-function putFrame(req: Request): {
-  frame: Fields & { key: string; value: string };
-  ignoreValue: boolean;
-} {
+/** etcd's checkPutRequest, then the native put. */
+function putFrame(req: Request): Fields {
   const ignoreValue = req.ignore_value === true;
+  const ignoreLease = req.ignore_lease === true;
   const value = text(req.value as Buffer, "value");
   if (ignoreValue && value !== "") throw EtcdError.invalid("value is provided");
   const lease = String(req.lease ?? "0");
-  if (req.ignore_lease === true && lease !== "0") throw EtcdError.invalid("lease is provided");
-  const key = keyOf(req);
+  if (ignoreLease && lease !== "0") throw EtcdError.invalid("lease is provided");
   return {
-    frame: {
-      op: "put",
-      key,
-      value,
-      ...(lease !== "0" ? { lease } : {}),
-      ...(req.prev_kv === true ? { prevKv: true } : {}),
-    },
-    ignoreValue,
+    op: "put",
+    key: keyOf(req),
+    value,
+    ...(lease !== "0" ? { lease } : {}),
+    ...(req.prev_kv === true ? { prevKv: true } : {}),
+    ...(ignoreValue ? { ignoreValue } : {}),
+    ...(ignoreLease ? { ignoreLease } : {}),
   };
 }
 
@@ -134,10 +106,17 @@ const COMPARE_RESULTS: Record<string, string> = {
   GREATER: ">",
 };
 
-function txnFrame(
-  req: Request,
-  maxScanLimit: number,
-): { frame: Fields; shapes: (RangeShape | null)[][] } {
+/** How each op's native result becomes etcd's ResponseOp. */
+type OpShape =
+  | { readonly kind: "range"; readonly shape: RangeShape }
+  | { readonly kind: "put" | "delete" }
+  | { readonly kind: "txn"; readonly branches: BranchShapes };
+
+/** The failure branch's shapes, then the success branch's (indexed by `succeeded`). */
+type BranchShapes = readonly [readonly OpShape[], readonly OpShape[]];
+
+/** etcd's TxnRequest as a native txn; a request_txn op becomes a nested native txn. */
+function txnFrame(req: Request, maxScanLimit: number): { frame: Fields; shapes: BranchShapes } {
   const compare = ((req.compare as Request[]) ?? []).map((c) => compareOf(c));
   const success = branch(req.success as Request[], maxScanLimit);
   const failure = branch(req.failure as Request[], maxScanLimit);
@@ -147,65 +126,66 @@ function txnFrame(
   };
 }
 
+/** A compare with range_end holds for every key of [key, range_end), as etcd's applyCompare. */
 function compareOf(c: Request): Fields {
-  if ((c.range_end as Buffer | undefined)?.length)
-    throw EtcdError.unimplemented("a compare over a key range (range_end) is not supported");
   const [target, field] = COMPARE_TARGETS[c.target as string] ?? [];
   const op = COMPARE_RESULTS[c.result as string];
   if (target === undefined || field === undefined || op === undefined)
     throw EtcdError.invalid("unknown compare target or result");
-  const key = keyOf(c);
-  if (target === "value") return { key, target, op, value: text(c.value as Buffer, "value") };
+  const on = spanOf(c.key as Buffer, c.range_end as Buffer);
+  if (target === "value") return { ...on, target, op, value: text(c.value as Buffer, "value") };
   if (target === "lease") {
     const lease = String(c.lease ?? "0");
-    return { key, target, op, value: lease === "0" ? null : lease };
+    return { ...on, target, op, value: lease === "0" ? null : lease };
   }
-  return { key, target, op, value: int(c[field]) };
+  return { ...on, target, op, value: int(c[field]) };
 }
 
 function branch(
   ops: Request[] | undefined,
   maxScanLimit: number,
-): { ops: Fields[]; shapes: (RangeShape | null)[] } {
+): { ops: Fields[]; shapes: OpShape[] } {
   const out: Fields[] = [];
-  const shapes: (RangeShape | null)[] = [];
+  const shapes: OpShape[] = [];
   for (const op of ops ?? []) {
     if (op.request_range) {
-      const range = op.request_range as Request;
-      if (int(range.revision) > 0)
-        throw EtcdError.unimplemented("a range at a revision inside a txn is not supported");
-      const shape = rangeShape(range, maxScanLimit);
+      // A revision is read at that revision, inside the txn too (etcd's checkRequestRange).
+      const shape = rangeShape(op.request_range as Request, maxScanLimit);
       const { consistency: _, ...frame } = shape.frame;
       out.push(frame);
-      shapes.push(shape);
+      shapes.push({ kind: "range", shape });
     } else if (op.request_put) {
-      const { frame, ignoreValue } = putFrame(op.request_put as Request);
-      if (ignoreValue || (op.request_put as Request).ignore_lease === true)
-        throw EtcdError.unimplemented(
-          "ignore_value and ignore_lease inside a txn are not supported",
-        );
-      out.push(frame);
-      shapes.push(null);
+      out.push(putFrame(op.request_put as Request));
+      shapes.push({ kind: "put" });
     } else if (op.request_delete_range) {
       out.push(deleteFrame(op.request_delete_range as Request));
-      shapes.push(null);
+      shapes.push({ kind: "delete" });
     } else if (op.request_txn) {
-      throw EtcdError.unimplemented("a txn nested inside a txn is not supported");
+      const nested = txnFrame(op.request_txn as Request, maxScanLimit);
+      out.push(nested.frame);
+      shapes.push({ kind: "txn", branches: nested.shapes });
     } else throw EtcdError.invalid("a txn request op is empty");
   }
   return { ops: out, shapes };
 }
 
-function txnResponse(reply: Fields, shapes: (RangeShape | null)[][]): Fields {
+/** The native txn result as etcd's TxnResponse (nested: response_txn), without its header. */
+function txnResponse(reply: Fields, shapes: BranchShapes): Fields {
   const succeeded = reply.succeeded === true;
-  const branchShapes = shapes[succeeded ? 1 : 0] ?? [];
+  const branchShapes = shapes[succeeded ? 1 : 0];
   const results = (reply.results as Fields[]) ?? [];
   const responses = results.map((result, k) => {
     const shape = branchShapes[k];
-    if (shape) return { response_range: { header: {}, ...rangeResponse(shape, result) } };
-    if ("deleted" in result)
-      return { response_delete_range: { header: {}, ...deleteResponse(result) } };
-    return { response_put: { header: {}, ...putResponse(result) } };
+    switch (shape?.kind) {
+      case "range":
+        return { response_range: { header: {}, ...rangeResponse(shape.shape, result) } };
+      case "delete":
+        return { response_delete_range: { header: {}, ...deleteResponse(result) } };
+      case "txn":
+        return { response_txn: { header: {}, ...txnResponse(result, shape.branches) } };
+      default:
+        return { response_put: { header: {}, ...putResponse(result) } };
+    }
   });
   return { succeeded, responses };
 }
