@@ -120,21 +120,7 @@ export class Pipeline {
     this.fatal = fatal(() => (this.constructed ? this.raftStep.status() : null));
     this.directory = new MemberDirectory(options.members);
     this.directory.learnClient(options.name, options.clientAddress);
-    const peers = new Map([...options.members].filter(([name]) => name !== options.name));
-    const self = {
-      name: options.name,
-      clientAddress: options.clientAddress,
-      token: options.peerToken,
-    };
-    this.replicate =
-      world.transport?.(self, peers) ??
-      new ReplicateStage(
-        self,
-        peers,
-        storage.snapshots,
-        options.replicate,
-        log.child({ stage: "replicate" }),
-      );
+    this.replicate = this.transport(world, log);
     this.respond = new RespondStage(
       this.connections,
       this.replicate,
@@ -179,6 +165,27 @@ export class Pipeline {
     this.replicate.onPeerUnreachable = (name) => this.raftStep.onPeerUnreachable(name);
     this.admission = this.admissionController();
     this.constructed = true;
+  }
+
+  /** The peer links: the world's (remu's virtual network), else the replicate stage's TCP. */
+  private transport(world: PipelineWorld, log: Logger): Transport {
+    const { options } = this;
+    const peers = new Map([...options.members].filter(([name]) => name !== options.name));
+    const self = {
+      name: options.name,
+      clientAddress: options.clientAddress,
+      token: options.peerToken,
+    };
+    return (
+      world.transport?.(self, peers) ??
+      new ReplicateStage(
+        self,
+        peers,
+        this.storage.snapshots,
+        options.replicate,
+        log.child({ stage: "replicate" }),
+      )
+    );
   }
 
   /**

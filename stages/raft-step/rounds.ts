@@ -9,7 +9,7 @@ import type {
 } from "../../raft/types.js";
 import type { ApplyItem, ClientItem, QueuePort, WalItem } from "../items.js";
 import type { AdminWait } from "./admin.js";
-import type { RoundInput } from "./raft-core.js";
+import type { RoundInput, RoundOutput } from "./raft-core.js";
 
 /** Readys taken per round at most: each needs a wal-append slot and two apply slots. */
 const readyBudgetMax = 8;
@@ -75,6 +75,24 @@ export class RoundBuilder {
       conditions: waits.map((wait) => wait.condition),
       readyBudget: budget,
     };
+  }
+
+  /**
+   * Answer whom this round's inputs wait on, from the core's output (in the order they went
+   * in); `proposed` gets the clients' proposals.
+   */
+  answer(output: RoundOutput, proposed: (item: ClientItem, result: ProposeResult) => void): void {
+    this.proposals.forEach(({ item, proposed: own }, k) => {
+      if (item === null) own?.(output.proposals[k]!);
+      else proposed(item, output.proposals[k]!);
+    });
+    this.configChanges.forEach(({ resolve }, k) => {
+      resolve(output.configChanges[k]!);
+    });
+    this.transfers.forEach(({ resolve }, k) => {
+      resolve(output.transfers[k]!);
+    });
+    if (this.compact !== null) this.compact.resolve(output.compacted!);
   }
 }
 
