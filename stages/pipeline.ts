@@ -19,7 +19,13 @@ import {
   type StateMachinePort,
   WatchHub,
 } from "./apply/mod.js";
-import type { ApplyItem, Fatal, QueuePort, RaftStepPort } from "./items.js";
+import {
+  type ApplyItem,
+  type Fatal,
+  type QueuePort,
+  type RaftStepPort,
+  requestsWaitingMax,
+} from "./items.js";
 import {
   MemberDirectory,
   type RaftCore,
@@ -77,7 +83,7 @@ export interface PipelineWorld {
 }
 
 /** The latency limiter's ceiling: beyond it the queues' own bounds refuse first. */
-const MAX_INFLIGHT = 65_536;
+const MAX_INFLIGHT = requestsWaitingMax;
 
 /** Builds the one fatal path from a view of the core (src/fatal.ts: log, then exit 70). */
 export type FatalFactory = (status: () => RaftStatus | null) => Fatal;
@@ -159,7 +165,11 @@ export class Pipeline {
       core,
       this.raftStepPorts(removedResolve),
       this.directory,
-      options.raftStep,
+      {
+        // A Ready in wal-append is queued there or in the batch being written.
+        readiesInWalMax: options.walAppend.capacityItems + options.walAppend.batchItems,
+        ...options.raftStep,
+      },
       log.child({ stage: "raft-step" }),
     );
     this.replicate.onPeerUnreachable = (name) => this.raftStep.onPeerUnreachable(name);

@@ -49,6 +49,10 @@ export interface ApplyCounters {
   readonly reads: number;
   readonly readsRefused: number;
   readonly readsDropped: number;
+  /** Reads refused OVERLOADED: the reads waiting for their index were at their bound. */
+  readonly readsWaitFull: number;
+  /** Reads waiting now for the applied index to reach theirs. */
+  readonly readsWaiting: number;
   readonly timeouts: number;
   readonly snapshots: number;
 }

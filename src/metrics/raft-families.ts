@@ -131,6 +131,18 @@ export function defineStorageMetrics(define: Define): void {
   );
   plain(
     "counter",
+    "stageraft_apply_reads_wait_full_total",
+    "Reads answered OVERLOADED unserved: as many reads as the bound already waited for the applied index to reach theirs",
+    (s) => s.apply.readsWaitFull,
+  );
+  plain(
+    "gauge",
+    "stageraft_apply_reads_waiting",
+    "Reads waiting for the applied index to reach their read index",
+    (s) => s.apply.readsWaiting,
+  );
+  plain(
+    "counter",
     "stageraft_apply_timeouts_total",
     "Requests that timed out waiting to apply",
     (s) => s.apply.timeouts,

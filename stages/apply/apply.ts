@@ -41,6 +41,10 @@ export interface ApplyOptions {
   readonly snapshotEvery: number;
   /** Where the state machine runs (reported in the stage's metrics). */
   readonly pool: "inline" | "workers";
+  /** Writes waiting for their entry, at most (default requestsWaitingMax). */
+  readonly waitersMax?: number;
+  /** Reads waiting for the applied index to reach theirs, at most (default requestsWaitingMax). */
+  readonly waitingReadsMax?: number;
 }
 
 export interface ApplyPorts {
@@ -75,7 +79,10 @@ export interface ApplyPorts {
  */
 export class ApplyStage {
   readonly stage: Stage<ApplyItem>;
-  private readonly waiters = new Waiters();
+  /** Writes waiting for their entry (waiters.ts): at most waiters.capacity. */
+  private readonly waiters: Waiters;
+  /** "wait" items accepted by the queue and not yet in `waiters` (waitersRoom counts them). */
+  private waitsQueued = 0;
   /** Reads, served at their read index (read-server.ts). */
   private readonly reads: ReadServer;
   private appliedIndex: number;
@@ -91,6 +98,10 @@ export class ApplyStage {
     readsRefused: 0,
     /** Reads not served: their client had gone. */
     readsDropped: 0,
+    /** Reads answered OVERLOADED unserved: the reads waiting for their index were at the bound. */
+    readsWaitFull: 0,
+    /** Reads waiting now for the applied index to reach theirs (a gauge). */
+    readsWaiting: 0,
     timeouts: 0,
     snapshots: 0,
   };
@@ -105,9 +116,10 @@ export class ApplyStage {
   ) {
     this.appliedIndex = appliedIndex;
     this.clock = ports.clock ?? systemClock;
+    this.waiters = new Waiters(options.waitersMax);
     this.snapshotJob = new SnapshotJob(machine, snapshots, ports, this.stats, log);
     const reads = { machine, respond: ports.respond, appliedIndex: () => this.appliedIndex };
-    this.reads = new ReadServer(reads, this.stats);
+    this.reads = new ReadServer(reads, this.stats, options.waitingReadsMax);
     this.stage = new Stage<ApplyItem>("apply", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
@@ -156,7 +168,14 @@ export class ApplyStage {
   }
 
   offer(item: ApplyItem): boolean {
-    return this.stage.offer(item);
+    const accepted = this.stage.offer(item);
+    if (accepted && item.kind === "wait") this.waitsQueued++;
+    return accepted;
+  }
+
+  /** Room for `items` more write waiters: raft-step admits a write only then (requests.ts). */
+  waitersRoom(items: number): boolean {
+    return this.waiters.size + this.waitsQueued + items <= this.waiters.capacity;
   }
 
   hasRoom(items: number, bytes: number): boolean {
@@ -171,6 +190,7 @@ export class ApplyStage {
     for (const item of batch) {
       switch (item.kind) {
         case "wait":
+          this.waitsQueued--;
           this.waiters.add(item.index, item);
           break;
         case "read":

@@ -1,4 +1,11 @@
-import type { ApplyItem, ReplyBody, ReplyTarget, RespondPort } from "../items.js";
+import { assert } from "../../queues/assert.js";
+import {
+  type ApplyItem,
+  type ReplyBody,
+  type ReplyTarget,
+  type RespondPort,
+  requestsWaitingMax,
+} from "../items.js";
 import { type ClientRequest, ErrorCode } from "../protocol.js";
 import type { StateMachinePort } from "./state-machine.js";
 
@@ -22,6 +29,10 @@ export interface ReadStats {
   readsRefused: number;
   /** Reads not served: their client had gone. */
   readsDropped: number;
+  /** Reads answered OVERLOADED unserved: the waiting reads were at their bound. */
+  readsWaitFull: number;
+  /** Reads waiting now (a gauge). */
+  readsWaiting: number;
   timeouts: number;
 }
 
@@ -38,13 +49,19 @@ export interface ReadServerPorts {
  * that does not read what it was sent.
  */
 export class ReadServer {
-  /** Reads waiting for appliedIndex, in arrival order (read indices only grow per node). */
+  /**
+   * Reads waiting for appliedIndex, in arrival order (read indices only grow per node).
+   * Invariant: length <= capacity (a read past it is answered OVERLOADED, not held).
+   */
   private waitingReads: WaitingRead[] = [];
 
   constructor(
     private readonly ports: ReadServerPorts,
     private readonly stats: ReadStats,
-  ) {}
+    readonly capacity = requestsWaitingMax,
+  ) {
+    assert(Number.isSafeInteger(capacity) && capacity >= 1, "waiting reads: capacity >= 1");
+  }
 
   get waiting(): number {
     return this.waitingReads.length;
@@ -53,7 +70,25 @@ export class ReadServer {
   /** A read confirmed at `read.index`: served now if applied that far, else held. */
   async handle(read: ReadItem): Promise<void> {
     if (read.index <= this.ports.appliedIndex()) await this.serve(read);
-    else this.waitingReads.push(read);
+    else if (this.waitingReads.length >= this.capacity) {
+      this.stats.readsWaitFull++;
+      this.reply(read.target, {
+        ok: false,
+        error: {
+          code: ErrorCode.overloaded,
+          message: "too many reads wait for this node to apply up to their index; retry later",
+        },
+      });
+    } else {
+      this.waitingReads.push(read);
+      this.counted();
+    }
+  }
+
+  /** The gauge follows the held reads; the bound is checked where it changes. */
+  private counted(): void {
+    assert(this.waitingReads.length <= this.capacity, "waiting reads: past capacity");
+    this.stats.readsWaiting = this.waitingReads.length;
   }
 
   /** The applied index moved: serve the reads it reached. */
@@ -62,6 +97,7 @@ export class ReadServer {
     const applied = this.ports.appliedIndex();
     const ready = this.waitingReads.filter((read) => read.index <= applied);
     this.waitingReads = this.waitingReads.filter((read) => read.index > applied);
+    this.counted();
     // Reads are independent: LevelDB serves them in parallel from its thread pool. One
     // connection's reads go in windows, so that each window sees the replies owed before it
     // (a client that stops reading gets at most one window served past its bound).
@@ -98,6 +134,7 @@ export class ReadServer {
       });
     }
     this.waitingReads = this.waitingReads.filter((read) => read.deadline > now);
+    this.counted();
   }
 
   private async serve(read: WaitingRead): Promise<void> {

@@ -1,3 +1,4 @@
+import { BoundedQueue } from "../../queues/mod.js";
 import { decodeConfigEntry } from "../../raft/membership.js";
 import { EntryType, type NodeId, type ReadState, type Ready } from "../../raft/types.js";
 import type { ApplyItem, QueuePort, ReplicatePort, WalItem } from "../items.js";
@@ -27,14 +28,22 @@ export interface FanoutParts {
  * and apply have room (rounds.ts, Outbox).
  */
 export class ReadyFanout {
-  /** Readys fanned out to wal-append and not yet durable, oldest first. */
-  private readonly inWal: Ready[] = [];
+  /**
+   * Readys fanned out to wal-append and not yet durable, oldest first. A Ready is dispatched
+   * only when this has room (rounds.ts: the Ready budget and the outbox look at it), so a full
+   * one holds the core's Readys back; sized above what wal-append holds (its queue and the
+   * batch it writes), it never binds before wal-append's own bound.
+   */
+  readonly inWal: BoundedQueue<Ready>;
 
   constructor(
     private readonly ports: FanoutPorts,
     private readonly directory: MemberDirectory,
     private readonly parts: FanoutParts,
-  ) {}
+    inWalCapacity: number,
+  ) {
+    this.inWal = new BoundedQueue({ capacityItems: inWalCapacity });
+  }
 
   /** New members' addresses arrive in configuration entries: connect to them at once. */
   learnMembers(context: string): void {
@@ -51,7 +60,7 @@ export class ReadyFanout {
       if (entry.type === EntryType.config) this.learnMembers(decodeConfigEntry(entry.data).context);
     }
     if (ready.messages.length > 0) this.ports.replicate.send(ready.messages);
-    this.inWal.push(ready); // First: a WAL that acknowledged at once must find it.
+    this.inWal.pushAssumeCapacity(ready); // First: a WAL that acknowledged at once must find it.
     if (!this.ports.wal.offer({ kind: "ready", ready }))
       throw new Error("wal-append refused a Ready it had room for");
     if (
@@ -65,7 +74,7 @@ export class ReadyFanout {
 
   /** wal-append made `ready` durable: send what waited for it. */
   persisted(ready: Ready): void {
-    const oldest = this.inWal.shift();
+    const oldest = this.inWal.depth > 0 ? this.inWal.drain(1)[0] : undefined;
     if (oldest !== ready) throw new Error("wal-append reported Readys out of order");
     if (ready.persistedMessages.length > 0) this.ports.replicate.send(ready.persistedMessages);
   }

@@ -8,54 +8,19 @@ import {
 } from "../../queues/mod.js";
 import type { RaftStatus } from "../../raft/node.js";
 import type { NodeId, Ready, SnapshotMeta } from "../../raft/types.js";
-import type { VectorDefaults } from "../apply/commands.js";
-import type {
-  ApplyItem,
-  ClientItem,
-  Fatal,
-  QueuePort,
-  RaftStepItem,
-  RaftStepPort,
-  ReplicatePort,
-  RespondPort,
-  WalItem,
-} from "../items.js";
+import type { ClientItem, RaftStepItem, RaftStepPort } from "../items.js";
 import { type AdminCore, AdminOps, type AdminWait } from "./admin.js";
 import { ReadyFanout } from "./fanout.js";
 import { LeaseExpiry } from "./lease-expiry.js";
 import type { MemberDirectory } from "./members.js";
+import { type RaftStepOptions, type RaftStepPorts, readiesInWalDefault } from "./options.js";
 import type { CoreView, RaftCore, RoundOutput } from "./raft-core.js";
 import { Removal, type RemovedNotice } from "./removal.js";
 import { Requests } from "./requests.js";
-import { Outbox, RoundBuilder } from "./rounds.js";
+import { Outbox, outboxCapacity, RoundBuilder } from "./rounds.js";
 import { CoreEvents, contractStatus, type Readiness, readiness } from "./status.js";
 
-export interface RaftStepOptions {
-  readonly capacityItems: number;
-  readonly batchItems: number;
-  readonly tickMs: number;
-  /** Followers forward writes to the leader; off: NOT_LEADER with the leader's address. */
-  readonly forwarding: boolean;
-  /** How long member-add / member-remove / transfer-leader may take. */
-  readonly adminTimeoutMs: number;
-  /** What a vcreate without engine or params gets (resolved here, on the leader). */
-  readonly vectorDefaults: VectorDefaults;
-  /** The extension a new leader gives leases (lease-expiry.ts); default 10 ticks. */
-  readonly electionTimeoutMs?: number;
-}
-
-export interface RaftStepPorts {
-  readonly wal: QueuePort<WalItem>;
-  readonly apply: QueuePort<ApplyItem>;
-  readonly replicate: ReplicatePort;
-  readonly respond: RespondPort;
-  /** This node learned that it was removed from the cluster: the program stops it. */
-  readonly removed?: (reason: string) => void;
-  /** A broken invariant: stop the node (src/node.ts; exit 70). */
-  readonly fatal: Fatal;
-  /** Ticks and deadlines (default: the process's clock; remu's virtual one in simulation). */
-  readonly clock?: Clock;
-}
+export type { RaftStepOptions, RaftStepPorts } from "./options.js";
 
 /**
  * Stage 2: drives the Raft core. Client requests become proposals or ReadIndex requests, peer
@@ -104,7 +69,12 @@ export class RaftStepStage implements RaftStepPort {
     this.clock = ports.clock ?? systemClock;
     this.admin = this.newAdmin(directory);
     this.removal = this.newRemoval(directory);
-    this.outbox = new Outbox(ports, (ready) => this.fanout.dispatch(ready));
+    const outboxPorts = {
+      ...ports,
+      inWal: { hasRoom: (n: number) => this.fanout.inWal.hasRoom(n, 0) },
+    };
+    const outboxItems = outboxCapacity(options.batchItems);
+    this.outbox = new Outbox(outboxPorts, (ready) => this.fanout.dispatch(ready), outboxItems);
     this.requests = new Requests(
       {
         core,
@@ -120,12 +90,17 @@ export class RaftStepStage implements RaftStepPort {
       log,
     );
     this.events = new CoreEvents(core.group, () => core.status(), log);
-    this.fanout = new ReadyFanout(ports, directory, {
-      self: core.id,
-      events: this.events,
-      settleReads: (states) => this.requests.settleReads(states),
-      stats: this.stats,
-    });
+    this.fanout = new ReadyFanout(
+      ports,
+      directory,
+      {
+        self: core.id,
+        events: this.events,
+        settleReads: (states) => this.requests.settleReads(states),
+        stats: this.stats,
+      },
+      options.readiesInWalMax ?? readiesInWalDefault,
+    );
     this.leaseExpiry = this.newLeaseExpiry();
     this.fanout.learnMembers(core.view().configContext);
     this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {

@@ -79,6 +79,8 @@ function local(): LocalSnapshot {
       reads: 0,
       readsRefused: 0,
       readsDropped: 0,
+      readsWaitFull: 0,
+      readsWaiting: 0,
       timeouts: 0,
       snapshots: 0,
     },
