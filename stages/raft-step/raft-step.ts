@@ -22,6 +22,14 @@ import { CoreEvents, contractStatus, type Readiness, readiness } from "./status.
 
 export type { RaftStepOptions, RaftStepPorts } from "./options.js";
 
+/** The depths of raft-step's bounded queues and tables. */
+export interface RaftStepQueues {
+  readonly readIndexWaiting: number;
+  readonly forwardsWaiting: number;
+  readonly readiesInWal: number;
+  readonly outboxItems: number;
+}
+
 /**
  * Stage 2: drives the Raft core. Client requests become proposals or ReadIndex requests, peer
  * messages are stepped, a timer ticks; then every Ready is fanned out — messages to replicate,
@@ -208,6 +216,17 @@ export class RaftStepStage implements RaftStepPort {
    */
   get readiesWaiting(): number {
     return this.outbox.readies;
+  }
+
+  /** What raft-step's own queues and tables hold now (docs/queues.md; /metrics). */
+  queues(): RaftStepQueues {
+    const waiting = this.requests.waiting();
+    return {
+      readIndexWaiting: waiting.readIndex,
+      forwardsWaiting: waiting.forwards,
+      readiesInWal: this.fanout.inWal.depth,
+      outboxItems: this.outbox.size,
+    };
   }
 
   get pool(): "inline" | "workers" {

@@ -87,6 +87,11 @@ export class Requests {
     });
   }
 
+  /** Requests waiting here: for their read index, for the leader's answer to a forward. */
+  waiting(): { readIndex: number; forwards: number } {
+    return { readIndex: this.pendingReads.size, forwards: this.forwarding.size };
+  }
+
   /** The leader answered a request this node forwarded (null: not one to answer). */
   onForwardReply(forwardId: number, from: NodeId): ClientItem | null {
     return this.forwarding.onReply(forwardId, from);

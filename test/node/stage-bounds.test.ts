@@ -222,6 +222,7 @@ describe("raft-step with its bounds at the edge", () => {
     await sleep(50);
     expect(held.length).toBe(2);
     expect(stage.readiesWaiting).toBe(0); // Held back in the core, not taken.
+    expect(stage.queues()).toMatchObject({ readiesInWal: 2, outboxItems: 0 });
     writing = true;
     for (const r of held.splice(0)) stage.onPersisted(r);
     const by = Date.now() + 20_000;
