@@ -88,6 +88,11 @@ export class BoundedQueue<T> {
     return Math.max(itemsRatio, bytesRatio);
   }
 
+  /** The oldest item, left in the queue (undefined: empty). */
+  peek(): T | undefined {
+    return this.count > 0 ? this.items[this.head] : undefined;
+  }
+
   /** Never blocks: false means full (or the item alone exceeds capacityBytes); push back. */
   offer(item: T, bytes = 0): boolean {
     assertItemBytes(bytes);

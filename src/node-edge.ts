@@ -55,6 +55,7 @@ export class NodeEdge {
         sync: config.wal.sync,
       }),
       apply: () => ({ ...apply.stats }),
+      raftStep: () => raftStep.queues(),
       engines,
       members: () => directory.view(raftStep.status().config),
       links: () => replicate.peerStatus(),

@@ -8,6 +8,13 @@ import type { RemovalPeers } from "./raft-step/removal.js";
  * one. Stages are wired by stages/pipeline.ts; no stage module imports another.
  */
 
+/**
+ * A table of requests waiting inside a stage (reads for their read index or their applied
+ * index, forwards for the leader's answer, writes for their entry) holds at most this many: the
+ * admission limiter's ceiling (pipeline.ts). A request beyond it is answered OVERLOADED.
+ */
+export const requestsWaitingMax = 65_536;
+
 /** Where an answer goes: a local WebSocket connection, or back to the follower that forwarded. */
 export type ReplyTarget =
   | LocalReplyTarget
@@ -125,6 +132,11 @@ export interface RaftStepPort {
 export interface QueuePort<T> {
   offer(item: T): boolean;
   hasRoom(items: number, bytes: number): boolean;
+}
+
+/** apply's queue, and the room its table of write waiters has (apply.ts; absent: no limit). */
+export interface ApplyQueuePort extends QueuePort<ApplyItem> {
+  waitersRoom?(items: number): boolean;
 }
 
 export interface ReplicatePort extends RemovalPeers {

@@ -19,7 +19,13 @@ import {
   type StateMachinePort,
   WatchHub,
 } from "./apply/mod.js";
-import type { ApplyItem, Fatal, QueuePort, RaftStepPort } from "./items.js";
+import {
+  type ApplyItem,
+  type Fatal,
+  type QueuePort,
+  type RaftStepPort,
+  requestsWaitingMax,
+} from "./items.js";
 import {
   MemberDirectory,
   type RaftCore,
@@ -77,7 +83,7 @@ export interface PipelineWorld {
 }
 
 /** The latency limiter's ceiling: beyond it the queues' own bounds refuse first. */
-const MAX_INFLIGHT = 65_536;
+const MAX_INFLIGHT = requestsWaitingMax;
 
 /** Builds the one fatal path from a view of the core (src/fatal.ts: log, then exit 70). */
 export type FatalFactory = (status: () => RaftStatus | null) => Fatal;
@@ -120,21 +126,7 @@ export class Pipeline {
     this.fatal = fatal(() => (this.constructed ? this.raftStep.status() : null));
     this.directory = new MemberDirectory(options.members);
     this.directory.learnClient(options.name, options.clientAddress);
-    const peers = new Map([...options.members].filter(([name]) => name !== options.name));
-    const self = {
-      name: options.name,
-      clientAddress: options.clientAddress,
-      token: options.peerToken,
-    };
-    this.replicate =
-      world.transport?.(self, peers) ??
-      new ReplicateStage(
-        self,
-        peers,
-        storage.snapshots,
-        options.replicate,
-        log.child({ stage: "replicate" }),
-      );
+    this.replicate = this.transport(world, log);
     this.respond = new RespondStage(
       this.connections,
       this.replicate,
@@ -173,12 +165,37 @@ export class Pipeline {
       core,
       this.raftStepPorts(removedResolve),
       this.directory,
-      options.raftStep,
+      {
+        // A Ready in wal-append is queued there or in the batch being written.
+        readiesInWalMax: options.walAppend.capacityItems + options.walAppend.batchItems,
+        ...options.raftStep,
+      },
       log.child({ stage: "raft-step" }),
     );
     this.replicate.onPeerUnreachable = (name) => this.raftStep.onPeerUnreachable(name);
     this.admission = this.admissionController();
     this.constructed = true;
+  }
+
+  /** The peer links: the world's (remu's virtual network), else the replicate stage's TCP. */
+  private transport(world: PipelineWorld, log: Logger): Transport {
+    const { options } = this;
+    const peers = new Map([...options.members].filter(([name]) => name !== options.name));
+    const self = {
+      name: options.name,
+      clientAddress: options.clientAddress,
+      token: options.peerToken,
+    };
+    return (
+      world.transport?.(self, peers) ??
+      new ReplicateStage(
+        self,
+        peers,
+        this.storage.snapshots,
+        options.replicate,
+        log.child({ stage: "replicate" }),
+      )
+    );
   }
 
   /**

@@ -150,6 +150,7 @@ export class NodeObserver {
       ingress: { ...ingress, framesPerSec },
       wal: this.view.wal(),
       apply: this.view.apply(),
+      ...(this.view.raftStep ? { raftStep: this.view.raftStep() } : {}),
       engines: this.view.engines(),
       links: this.view.links(),
     };

@@ -15,6 +15,8 @@ export interface NodeView {
   ingress(): IngressCounters;
   wal(): WalCounters;
   apply(): ApplyCounters;
+  /** raft-step's bounded queues and tables (docs/queues.md). */
+  raftStep?(): RaftStepQueues;
   /** null when the state machine runs in a worker thread (not reachable cheaply). */
   engines(): EnginesView | null;
   members(): MemberView[];
@@ -49,6 +51,10 @@ export interface ApplyCounters {
   readonly reads: number;
   readonly readsRefused: number;
   readonly readsDropped: number;
+  /** Reads refused OVERLOADED: the reads waiting for their index were at their bound. */
+  readonly readsWaitFull: number;
+  /** Reads waiting now for the applied index to reach theirs. */
+  readonly readsWaiting: number;
   readonly timeouts: number;
   readonly snapshots: number;
 }
@@ -119,8 +125,21 @@ export interface LocalSnapshot {
   readonly ingress: IngressCounters & { readonly framesPerSec: number };
   readonly wal: WalCounters;
   readonly apply: ApplyCounters;
+  readonly raftStep?: RaftStepQueues;
   readonly engines: EnginesView | null;
   readonly links: readonly PeerLink[];
+}
+
+/** What raft-step's bounded queues and tables hold now. */
+export interface RaftStepQueues {
+  /** Reads waiting for the core to confirm their read index. */
+  readonly readIndexWaiting: number;
+  /** Requests forwarded to the leader, waiting for its answer. */
+  readonly forwardsWaiting: number;
+  /** Readys handed to wal-append and not yet durable. */
+  readonly readiesInWal: number;
+  /** Waiters and Readys waiting for room in wal-append or apply. */
+  readonly outboxItems: number;
 }
 
 export interface MemberHealth {

@@ -129,6 +129,40 @@ export function defineStorageMetrics(define: Define): void {
     "Reads not served because their connection had closed",
     (s) => s.apply.readsDropped,
   );
+  const queue = (name: string, help: string, depth: (s: LocalSnapshot) => number | undefined) =>
+    plain("gauge", name, help, (s) => depth(s) ?? 0);
+  queue(
+    "stageraft_raft_step_read_index_waiting",
+    "Reads waiting for the Raft core to confirm their read index (at most 65,536: docs/queues.md)",
+    (s) => s.raftStep?.readIndexWaiting,
+  );
+  queue(
+    "stageraft_raft_step_forwards_waiting",
+    "Requests forwarded to the leader, waiting for its answer (at most 65,536)",
+    (s) => s.raftStep?.forwardsWaiting,
+  );
+  queue(
+    "stageraft_raft_step_readies_in_wal",
+    "Raft Readys handed to wal-append and not yet durable",
+    (s) => s.raftStep?.readiesInWal,
+  );
+  queue(
+    "stageraft_raft_step_outbox_items",
+    "Proposal waiters and Readys waiting in raft-step for room in wal-append or apply",
+    (s) => s.raftStep?.outboxItems,
+  );
+  plain(
+    "counter",
+    "stageraft_apply_reads_wait_full_total",
+    "Reads answered OVERLOADED unserved: as many reads as the bound already waited for the applied index to reach theirs",
+    (s) => s.apply.readsWaitFull,
+  );
+  plain(
+    "gauge",
+    "stageraft_apply_reads_waiting",
+    "Reads waiting for the applied index to reach their read index",
+    (s) => s.apply.readsWaiting,
+  );
   plain(
     "counter",
     "stageraft_apply_timeouts_total",

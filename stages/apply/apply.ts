@@ -22,15 +22,14 @@ import type {
   WalItem,
   WatchItem,
 } from "../items.js";
-import { type ClientRequest, ErrorCode } from "../protocol.js";
+import { ErrorCode } from "../protocol.js";
 import { decodeCommand } from "./commands.js";
 import { ownAnswer } from "./lease-apply.js";
+import { ReadServer } from "./read-server.js";
 import { SnapshotJob } from "./snapshot-job.js";
 import type { StateMachinePort } from "./state-machine.js";
 import { Waiters } from "./waiters.js";
 
-/** Reads of one connection served at once, before its room is looked at again. */
-const readWindowPerConnection = 16;
 export interface ApplyOptions {
   readonly capacityItems: number;
   readonly batchItems: number;
@@ -42,6 +41,10 @@ export interface ApplyOptions {
   readonly snapshotEvery: number;
   /** Where the state machine runs (reported in the stage's metrics). */
   readonly pool: "inline" | "workers";
+  /** Writes waiting for their entry, at most (default requestsWaitingMax). */
+  readonly waitersMax?: number;
+  /** Reads waiting for the applied index to reach theirs, at most (default requestsWaitingMax). */
+  readonly waitingReadsMax?: number;
 }
 
 export interface ApplyPorts {
@@ -68,13 +71,6 @@ export interface ApplyPorts {
   };
 }
 
-interface WaitingRead {
-  readonly index: number;
-  readonly target: ReplyTarget;
-  readonly request: ClientRequest;
-  readonly deadline: number;
-}
-
 /**
  * Stage 5: applies committed entries in log order to the state machine (engines and session
  * table), answers the proposals waiting for them, serves reads once the applied index reaches
@@ -83,9 +79,12 @@ interface WaitingRead {
  */
 export class ApplyStage {
   readonly stage: Stage<ApplyItem>;
-  private readonly waiters = new Waiters();
-  /** Reads waiting for appliedIndex, in arrival order (read indices only grow per node). */
-  private waitingReads: WaitingRead[] = [];
+  /** Writes waiting for their entry (waiters.ts): at most waiters.capacity. */
+  private readonly waiters: Waiters;
+  /** "wait" items accepted by the queue and not yet in `waiters` (waitersRoom counts them). */
+  private waitsQueued = 0;
+  /** Reads, served at their read index (read-server.ts). */
+  private readonly reads: ReadServer;
   private appliedIndex: number;
   private sweepTimer: Timer | null = null;
   private readonly clock: Clock;
@@ -99,6 +98,10 @@ export class ApplyStage {
     readsRefused: 0,
     /** Reads not served: their client had gone. */
     readsDropped: 0,
+    /** Reads answered OVERLOADED unserved: the reads waiting for their index were at the bound. */
+    readsWaitFull: 0,
+    /** Reads waiting now for the applied index to reach theirs (a gauge). */
+    readsWaiting: 0,
     timeouts: 0,
     snapshots: 0,
   };
@@ -113,7 +116,10 @@ export class ApplyStage {
   ) {
     this.appliedIndex = appliedIndex;
     this.clock = ports.clock ?? systemClock;
+    this.waiters = new Waiters(options.waitersMax);
     this.snapshotJob = new SnapshotJob(machine, snapshots, ports, this.stats, log);
+    const reads = { machine, respond: ports.respond, appliedIndex: () => this.appliedIndex };
+    this.reads = new ReadServer(reads, this.stats, options.waitingReadsMax);
     this.stage = new Stage<ApplyItem>("apply", (batch) => this.handle(batch), {
       capacityItems: options.capacityItems,
       batch: { maxItems: options.batchItems },
@@ -162,7 +168,14 @@ export class ApplyStage {
   }
 
   offer(item: ApplyItem): boolean {
-    return this.stage.offer(item);
+    const accepted = this.stage.offer(item);
+    if (accepted && item.kind === "wait") this.waitsQueued++;
+    return accepted;
+  }
+
+  /** Room for `items` more write waiters: raft-step admits a write only then (requests.ts). */
+  waitersRoom(items: number): boolean {
+    return this.waiters.size + this.waitsQueued + items <= this.waiters.capacity;
   }
 
   hasRoom(items: number, bytes: number): boolean {
@@ -177,11 +190,11 @@ export class ApplyStage {
     for (const item of batch) {
       switch (item.kind) {
         case "wait":
+          this.waitsQueued--;
           this.waiters.add(item.index, item);
           break;
         case "read":
-          if (item.index <= this.appliedIndex) await this.serveRead(item);
-          else this.waitingReads.push(item);
+          await this.reads.handle(item);
           break;
         case "committed":
           await this.applyEntries(item.entries);
@@ -196,7 +209,7 @@ export class ApplyStage {
         case "restore":
           await this.restore(item.path, item.meta.index);
           this.ports.watches?.onRestore(item.meta.index);
-          await this.serveReadyReads();
+          await this.reads.serveReady();
           this.log.info(
             { index: item.meta.index, term: item.meta.term },
             "state restored from an installed snapshot",
@@ -254,7 +267,7 @@ export class ApplyStage {
         );
       }
     }
-    await this.serveReadyReads();
+    await this.reads.serveReady();
   }
 
   private answerWaiter(entry: Entry, reply: ReplyBody | undefined): void {
@@ -273,73 +286,6 @@ export class ApplyStage {
       // A batched keep-alive takes its own lease's part of the entry's answer.
       this.reply(waiter.target, ownAnswer(reply, waiter.request));
     }
-  }
-
-  private async serveReadyReads(): Promise<void> {
-    if (this.waitingReads.length === 0) return;
-    const ready = this.waitingReads.filter((read) => read.index <= this.appliedIndex);
-    this.waitingReads = this.waitingReads.filter((read) => read.index > this.appliedIndex);
-    // Reads are independent: LevelDB serves them in parallel from its thread pool. One
-    // connection's reads go in windows, so that each window sees the replies owed before it
-    // (a client that stops reading gets at most one window served past its bound).
-    const lanes = new Map<number, WaitingRead[]>();
-    const parallel: WaitingRead[] = [];
-    for (const read of ready) {
-      if (read.target.kind === "remote") parallel.push(read);
-      else {
-        const reads = lanes.get(read.target.connId);
-        if (reads === undefined) lanes.set(read.target.connId, [read]);
-        else reads.push(read);
-      }
-    }
-    const lane = async (reads: WaitingRead[]) => {
-      for (let k = 0; k < reads.length; k += readWindowPerConnection)
-        await Promise.all(
-          reads.slice(k, k + readWindowPerConnection).map((read) => this.serveRead(read)),
-        );
-    };
-    await Promise.all([
-      ...parallel.map((read) => this.serveRead(read)),
-      ...[...lanes.values()].map(lane),
-    ]);
-  }
-
-  private async serveRead(read: WaitingRead): Promise<void> {
-    // Reads are the costly part of a reply (a large value read and encoded): none is done for
-    // a client that is gone or that does not read what it was sent.
-    const room = this.ports.respond.room?.(read.target) ?? "open";
-    if (room === "gone") {
-      this.stats.readsDropped++;
-      return;
-    }
-    if (room === "full") {
-      this.stats.readsRefused++;
-      this.reply(read.target, {
-        ok: false,
-        error: {
-          code: ErrorCode.overloaded,
-          message: "too many replies wait for this connection to read them; retry later",
-        },
-      });
-      return;
-    }
-    this.stats.reads++;
-    let body: ReplyBody;
-    try {
-      body = await this.machine.read(read.request, this.appliedIndex);
-    } catch (error) {
-      // Storage failed (say a value failed its checksum): nothing is served, the client may
-      // ask another node, and the error stops this one (the stage's fatal path).
-      this.reply(read.target, {
-        ok: false,
-        error: {
-          code: ErrorCode.unavailable,
-          message: "this node could not read its state; ask another node",
-        },
-      });
-      throw error;
-    }
-    this.reply(read.target, body);
   }
 
   /**
@@ -374,16 +320,7 @@ export class ApplyStage {
         },
       });
     }
-    if (this.waitingReads.some((read) => read.deadline <= now)) {
-      for (const read of this.waitingReads.filter((r) => r.deadline <= now)) {
-        this.stats.timeouts++;
-        this.reply(read.target, {
-          ok: false,
-          error: { code: ErrorCode.timeout, message: "the read was not served in time" },
-        });
-      }
-      this.waitingReads = this.waitingReads.filter((read) => read.deadline > now);
-    }
+    this.reads.expire(now);
   }
 
   private reply(target: ReplyTarget, body: ReplyBody): void {

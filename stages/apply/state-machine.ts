@@ -17,6 +17,7 @@ import { fail, kvReply, readReply } from "./kv-replies.js";
 import { deleteAll, endsLeases, readLeases, stepLeases } from "./lease-apply.js";
 import type { LeaseJudge } from "./lease-commands.js";
 import { LEASE_PREFIX, LeaseTable } from "./leases.js";
+import { newRunPlan, type RunPlan } from "./run-plan.js";
 import { SESSION_PREFIXES, type SessionSettings, SessionTable } from "./sessions.js";
 import { isVectorRead, readVectorWhenReady, vectorReply } from "./vector-commands.js";
 
@@ -130,15 +131,7 @@ export class StateMachine implements StateMachinePort {
     entries: readonly Entry[],
     commands: readonly (LogCommand | null)[],
   ): Promise<Applied> {
-    const answers = new Map<number, ReplyBody>();
-    let changes: readonly KvChanges[] = [];
-    /** internal: the deletes of a lease's end; their results answer nobody. */
-    const kvCommands: { index: number; command: KvCommand; internal?: true }[] = [];
-    const leaseWrites: { key: string; value: string | null }[] = [];
-    /** Session writes to record once their answer is known, in log order. */
-    const toRecord: { id: string; seq: number; ts: number; index: number }[] = [];
-    const sameAs = new Map<number, number>();
-    const firstInRun = new Map<string, number>();
+    const plan = newRunPlan();
     const last = entries.at(-1)!;
     let expireTs: number | null = null;
     for (const [k, entry] of entries.entries()) {
@@ -146,66 +139,86 @@ export class StateMachine implements StateMachinePort {
       if (command === null) continue;
       if (entry === last && this.sessions.shouldExpireAt(entry.index)) expireTs = command.ts;
       if (command.snapshot) continue; // the apply stage snapshots after this run
-      // An entry the KV engine already applied (a replay after a restart) must not touch the
-      // session table: it already holds that entry's effect, including later expiries.
-      const session = entry.index <= this.kv.appliedIndex ? undefined : command.session;
-      if (session !== undefined) {
-        const prior = this.sessions.lookup(session.id, session.seq);
-        if (prior !== null) {
-          answers.set(
-            entry.index,
-            prior === "evicted"
-              ? fail(
-                  ErrorCode.badRequest,
-                  `seq ${session.seq} is older than the answers kept for session ${session.id}`,
-                )
-              : prior,
-          );
-          continue;
-        }
-        const key = `${session.id}\u0000${session.seq}`;
-        const first = firstInRun.get(key);
-        if (first !== undefined) {
-          sameAs.set(entry.index, first);
-          continue;
-        }
-        firstInRun.set(key, entry.index);
-        toRecord.push({ ...session, ts: command.ts, index: entry.index });
-      }
+      if (this.sessionAnswered(plan, entry, command)) continue;
       const leased = stepLeases(this.leases, command, entry, entry.index <= this.kv.appliedIndex);
-      leaseWrites.push(...leased.writes);
+      plan.leaseWrites.push(...leased.writes);
       // One command for all of a lease's keys: one revision, one KvChanges, for the entry.
       if (leased.deletes.length > 0)
-        kvCommands.push({ index: entry.index, command: deleteAll(leased.deletes), internal: true });
-      if (leased.answer !== undefined) answers.set(entry.index, leased.answer);
+        plan.kvCommands.push({
+          index: entry.index,
+          command: deleteAll(leased.deletes),
+          internal: true,
+        });
+      if (leased.answer !== undefined) plan.answers.set(entry.index, leased.answer);
       else if (command.kv !== undefined)
-        kvCommands.push({ index: entry.index, command: command.kv });
+        plan.kvCommands.push({ index: entry.index, command: command.kv });
       else if (command.vec !== undefined && entry.index > this.vectors.appliedIndex) {
-        answers.set(
-          entry.index,
-          vectorReply(await this.vectors.applyYielding(command.vec), entry.index),
-        );
+        const applied = await this.vectors.applyYielding(command.vec);
+        plan.answers.set(entry.index, vectorReply(applied, entry.index));
       }
     }
-    const sidecar = (results: readonly KvResult[], applied: readonly KvChanges[]) => {
-      changes = applied;
-      answerKv(answers, kvCommands, results);
-      // Keys follow their leases as the changes say (a txn's puts count only if its branch ran).
-      const writes = [...leaseWrites, ...this.leases.follow(applied)];
-      for (const session of toRecord) {
-        const answer = answers.get(session.index);
-        if (answer !== undefined)
-          writes.push(...this.sessions.record(session.id, session.seq, answer, session.ts));
-      }
-      if (expireTs !== null) writes.push(...this.sessions.expire(expireTs));
-      return writes;
-    };
+    const { answers, kvCommands } = plan;
+    const sidecar = (results: readonly KvResult[], applied: readonly KvChanges[]) =>
+      this.sidecarWrites(plan, results, applied, expireTs);
     const results = await this.kv.applyBatch(kvCommands, last.index, sidecar);
     // A replayed run (already applied by the engine) does not call the sidecar: answer anyway.
     answerKv(answers, kvCommands, results);
-    for (const [index, first] of sameAs) answers.set(index, answers.get(first)!);
+    for (const [index, first] of plan.sameAs) answers.set(index, answers.get(first)!);
     this.vectors.appliedIndex = Math.max(this.vectors.appliedIndex, last.index);
-    return { answers, changes };
+    return { answers, changes: plan.changes };
+  }
+
+  /**
+   * A session write already answered (kept in the session table, or earlier in this run) is
+   * answered as before and not applied again; a new one is recorded once its answer is known.
+   */
+  private sessionAnswered(plan: RunPlan, entry: Entry, command: LogCommand): boolean {
+    // An entry the KV engine already applied (a replay after a restart) must not touch the
+    // session table: it already holds that entry's effect, including later expiries.
+    const session = entry.index <= this.kv.appliedIndex ? undefined : command.session;
+    if (session === undefined) return false;
+    const prior = this.sessions.lookup(session.id, session.seq);
+    if (prior !== null) {
+      plan.answers.set(
+        entry.index,
+        prior === "evicted"
+          ? fail(
+              ErrorCode.badRequest,
+              `seq ${session.seq} is older than the answers kept for session ${session.id}`,
+            )
+          : prior,
+      );
+      return true;
+    }
+    const key = `${session.id}\u0000${session.seq}`;
+    const first = plan.firstInRun.get(key);
+    if (first !== undefined) {
+      plan.sameAs.set(entry.index, first);
+      return true;
+    }
+    plan.firstInRun.set(key, entry.index);
+    plan.toRecord.push({ ...session, ts: command.ts, index: entry.index });
+    return false;
+  }
+
+  /** The writes beside the run's KV batch (leases, sessions), in the engine's one batch. */
+  private sidecarWrites(
+    plan: RunPlan,
+    results: readonly KvResult[],
+    applied: readonly KvChanges[],
+    expireTs: number | null,
+  ): { key: string; value: string | null }[] {
+    plan.changes = applied;
+    answerKv(plan.answers, plan.kvCommands, results);
+    // Keys follow their leases as the changes say (a txn's puts count only if its branch ran).
+    const writes = [...plan.leaseWrites, ...this.leases.follow(applied)];
+    for (const session of plan.toRecord) {
+      const answer = plan.answers.get(session.index);
+      if (answer !== undefined)
+        writes.push(...this.sessions.record(session.id, session.seq, answer, session.ts));
+    }
+    if (expireTs !== null) writes.push(...this.sessions.expire(expireTs));
+    return writes;
   }
 
   history(fromRevision: number, range: KeySpan, limit: number): Promise<HistoryRead> {

@@ -1,4 +1,5 @@
-import type { ReplyTarget } from "../items.js";
+import { assert } from "../../queues/assert.js";
+import { type ReplyTarget, requestsWaitingMax } from "../items.js";
 import type { ClientRequest } from "../protocol.js";
 
 /** A client waiting for the entry its write was proposed as. */
@@ -16,8 +17,24 @@ export interface Waiter {
  */
 export class Waiters {
   private readonly byIndex = new Map<number, Waiter | Waiter[]>();
+  /**
+   * Invariant: count <= capacity. raft-step admits a write only while apply has room for its
+   * waiter (ApplyStage.waitersRoom counts these and the waits still queued), so a full table
+   * refuses writes OVERLOADED before they are proposed; an add past it is a broken bound.
+   */
+  private count = 0;
+
+  constructor(readonly capacity = requestsWaitingMax) {
+    assert(Number.isSafeInteger(capacity) && capacity >= 1, "waiters: capacity >= 1");
+  }
+
+  get size(): number {
+    return this.count;
+  }
 
   add(index: number, waiter: Waiter): void {
+    assert(this.count < this.capacity, "waiters: add past capacity");
+    this.count++;
     const held = this.byIndex.get(index);
     if (held === undefined) this.byIndex.set(index, waiter);
     else if (Array.isArray(held)) held.push(waiter);
@@ -29,7 +46,9 @@ export class Waiters {
     const held = this.byIndex.get(index);
     if (held === undefined) return [];
     this.byIndex.delete(index);
-    return Array.isArray(held) ? held : [held];
+    const taken = Array.isArray(held) ? held : [held];
+    this.count -= taken.length;
+    return taken;
   }
 
   /** Remove and return the waiters whose deadline is at or before `now`. */
@@ -43,6 +62,8 @@ export class Waiters {
       if (live.length === 0) this.byIndex.delete(index);
       else this.byIndex.set(index, live.length === 1 ? live[0]! : live);
     }
+    this.count -= expired.length;
+    assert(this.count >= 0, "waiters: count below zero");
     return expired;
   }
 }

@@ -1,21 +1,12 @@
 import type { Logger } from "pino";
 import type { Timer } from "../../queues/clock.js";
 import type { HistoryPort, HistoryRead, KvChanges } from "../../storage/engines/revisions.js";
-import type { ReplyBody, ReplyTarget, WatchItem } from "../items.js";
+import type { ReplyBody, WatchItem } from "../items.js";
 import { ErrorCode, type RequestId, type WatchRequest } from "../protocol.js";
-import {
-  encodable,
-  eventBytes,
-  rangeOf,
-  select,
-  specOf,
-  splitFrames,
-  WatchIndex,
-  type WireEvent,
-} from "./watch-index.js";
+import { target, WatchDelivery } from "./watch-delivery.js";
+import { rangeOf, select, specOf, WatchIndex } from "./watch-index.js";
 import {
   type Connection,
-  type Frame,
   newHubStats,
   newWatch,
   type Watch,
@@ -38,13 +29,11 @@ export { defaultWatchHubOptions } from "./watch-state.js";
 export class WatchHub {
   private readonly index = new WatchIndex<Watch>();
   private readonly connections = new Map<number, Connection>();
-  /** Watches with frames held back by a full connection. */
-  private readonly blocked = new Set<Watch>();
+  /** Frames out, held back, flushed; catch-up buffers (watch-delivery.ts). */
+  private readonly delivery: WatchDelivery;
   private nextId = 1;
   private applied: number;
   private progressTimer: Timer | null = null;
-  /** Runs only while some watch is held back. */
-  private flushTimer: Timer | null = null;
   stats = newHubStats();
 
   constructor(
@@ -56,6 +45,21 @@ export class WatchHub {
     appliedIndex: number,
   ) {
     this.applied = appliedIndex;
+    this.delivery = new WatchDelivery(
+      {
+        connections: this.connections,
+        closeConnection: (connId) => this.closeConnection(connId),
+        cancel: (watch, reason, extra) => this.cancel(watch, reason, extra),
+        unblocked: (watch) => {
+          if (watch.mode === "catchup") this.readHistory(watch);
+        },
+      },
+      respond,
+      scheduler,
+      options,
+      this.stats,
+      log,
+    );
   }
 
   start(): void {
@@ -66,8 +70,8 @@ export class WatchHub {
 
   stop(): void {
     this.progressTimer?.cancel();
-    this.flushTimer?.cancel();
-    this.progressTimer = this.flushTimer = null;
+    this.progressTimer = null;
+    this.delivery.stop();
   }
 
   /** A watch request or a closed connection, in order with the entries applied before it. */
@@ -84,15 +88,15 @@ export class WatchHub {
     for (const [watch, events] of this.index.route(changes)) {
       if (watch.closed) continue; // Its connection went while this loop delivered.
       if (watch.mode === "catchup") {
-        this.bufferLive(watch, events);
+        this.delivery.bufferLive(watch, events, this.applied);
         continue;
       }
       const fresh = events.filter(
         (e) => e.kv.modRevision > watch.through && e.kv.modRevision >= watch.from,
       );
-      if (fresh.length > 0) this.deliver(watch, fresh, this.applied);
+      if (fresh.length > 0) this.delivery.deliver(watch, fresh, this.applied);
     }
-    this.flush();
+    this.delivery.flush();
   }
 
   /**
@@ -184,14 +188,8 @@ export class WatchHub {
     watch.closed = true;
     watch.generation++;
     this.index.delete(watch);
-    this.blocked.delete(watch);
-    const connection = this.connections.get(watch.connId);
-    if (connection !== undefined) {
-      connection.watches.delete(watch.id);
-      for (const frame of watch.pending) connection.pendingBytes -= frame.bytes;
-    }
-    watch.pending = [];
-    this.dropBuffer(watch);
+    this.delivery.forget(watch);
+    this.connections.get(watch.connId)?.watches.delete(watch.id);
     this.stats.watches--;
   }
 
@@ -204,112 +202,6 @@ export class WatchHub {
   /** Frames up to here are made (live watches follow the applied index). */
   private throughOf(watch: Watch): number {
     return watch.mode === "live" ? Math.max(watch.through, this.applied) : watch.through;
-  }
-
-  private deliver(watch: Watch, events: WireEvent[], revision: number): void {
-    const huge = events.findIndex((e) => !encodable(e, this.options.maxEventChars));
-    if (huge >= 0) {
-      this.cancelTooLarge(watch, events, events[huge]!.kv.modRevision);
-      return;
-    }
-    watch.through = revision;
-    for (const frame of splitFrames(events, revision, this.options.maxFrameBytes)) {
-      if (watch.closed) return;
-      this.deliverFrame(watch, frame);
-    }
-  }
-
-  /**
-   * No frame can carry an event of revision `at` (a value of control characters near the value
-   * limit, each escaped as 6): what precedes it goes out, then the watch ends rather than skip.
-   */
-  private cancelTooLarge(watch: Watch, events: WireEvent[], at: number): void {
-    const before = events.filter((e) => e.kv.modRevision < at);
-    if (before.length > 0) this.deliver(watch, before, at - 1);
-    if (watch.closed) return;
-    this.stats.canceledTooLarge++;
-    this.log.warn({ watch: watch.id, connId: watch.connId, revision: at }, "watch event too large");
-    this.cancel(
-      watch,
-      `${ErrorCode.tooLarge}: an event of revision ${at} is longer than ${this.options.maxEventChars} characters as JSON and cannot be sent; the watch cannot go past it`,
-      { revision: watch.handedThrough },
-    );
-  }
-
-  private deliverFrame(watch: Watch, frame: Frame): void {
-    if (watch.pending.length === 0) {
-      const room = this.respond.room(target(watch.connId, 0));
-      if (room === "gone") {
-        this.closeConnection(watch.connId);
-        return;
-      }
-      if (room === "open") {
-        this.send(watch, frame);
-        return;
-      }
-    }
-    const connection = this.connections.get(watch.connId)!;
-    connection.pendingBytes += frame.bytes;
-    watch.pending.push(frame);
-    if (connection.pendingBytes > this.options.maxPendingBytesPerConnection) {
-      this.cancelSlow(watch);
-      return;
-    }
-    this.blocked.add(watch);
-    this.flushTimer ??= this.scheduler.every(this.options.flushIntervalMs, () => this.flush());
-  }
-
-  private send(watch: Watch, frame: Frame): void {
-    this.respond.push(
-      watch.connId,
-      {
-        watch: watch.id,
-        events: frame.events,
-        revision: frame.revision,
-        ...(frame.fragment ? { fragment: true } : {}),
-      },
-      frame.bytes,
-    );
-    watch.handedThrough = frame.revision;
-    watch.busy = true;
-    this.stats.frames++;
-    this.stats.events += frame.events.length;
-  }
-
-  private cancelSlow(watch: Watch): void {
-    this.stats.canceledSlow++;
-    const resume = watch.handedThrough + 1;
-    this.log.debug({ watch: watch.id, connId: watch.connId, resume }, "slow watcher cancelled");
-    this.cancel(
-      watch,
-      `the client did not read its watch events fast enough; resume from revision ${resume}`,
-      { revision: watch.handedThrough },
-    );
-  }
-
-  /** Hand held frames on to connections that read again; a watch catching up reads on. */
-  private flush(): void {
-    for (const watch of [...this.blocked]) {
-      if (watch.closed) continue;
-      const room = this.respond.room(target(watch.connId, 0));
-      if (room === "gone") {
-        this.closeConnection(watch.connId);
-        continue;
-      }
-      const connection = this.connections.get(watch.connId)!;
-      while (watch.pending.length > 0 && this.respond.room(target(watch.connId, 0)) === "open") {
-        const frame = watch.pending.shift()!;
-        connection.pendingBytes -= frame.bytes;
-        this.send(watch, frame);
-      }
-      if (watch.pending.length > 0) continue;
-      this.blocked.delete(watch);
-      if (watch.mode === "catchup") this.readHistory(watch);
-    }
-    if (this.blocked.size === 0 && this.flushTimer !== null) {
-      this.flushTimer.cancel();
-      this.flushTimer = null;
-    }
   }
 
   /** Idle live watches learn the applied revision: everything up to it was delivered. */
@@ -342,33 +234,9 @@ export class WatchHub {
     watch.mode = "catchup";
     watch.generation++;
     watch.reading = false;
-    this.dropBuffer(watch);
+    this.delivery.dropBuffer(watch);
     watch.bufferFrom = this.applied;
     this.readHistory(watch);
-  }
-
-  /** Bounded per connection: its catching-up watches together (each may be thousands). */
-  private bufferLive(watch: Watch, events: WireEvent[]): void {
-    const connection = this.connections.get(watch.connId)!;
-    let bytes = 0;
-    for (const event of events) {
-      watch.buffer.push(event);
-      bytes += eventBytes(event);
-    }
-    watch.bufferBytes += bytes;
-    connection.bufferBytes += bytes;
-    if (connection.bufferBytes > this.options.maxCatchupBufferBytes) {
-      // Dropped: the history reads go on further instead (it keeps the same changes).
-      this.dropBuffer(watch);
-      watch.bufferFrom = this.applied;
-    }
-  }
-
-  private dropBuffer(watch: Watch): void {
-    const connection = this.connections.get(watch.connId);
-    if (connection !== undefined) connection.bufferBytes -= watch.bufferBytes;
-    watch.buffer = [];
-    watch.bufferBytes = 0;
   }
 
   private readHistory(watch: Watch): void {
@@ -422,25 +290,21 @@ export class WatchHub {
     const events = select(watch.spec, read.changes).filter((e) => e.kv.modRevision >= from);
     if (through < watch.bufferFrom) {
       // The read was cut by its limit: deliver what it gave, read on once that is taken.
-      if (events.length > 0) this.deliver(watch, events, through);
+      if (events.length > 0) this.delivery.deliver(watch, events, through);
       watch.through = through;
       if (through >= from && !watch.closed) this.readHistory(watch);
       return; // No progress (should not happen): the progress tick retries.
     }
     // The history reaches the live changes buffered since bufferFrom: join them and go live.
     for (const event of watch.buffer) if (event.kv.modRevision > through) events.push(event);
-    this.dropBuffer(watch);
+    this.delivery.dropBuffer(watch);
     watch.mode = "live";
     const revision = Math.max(through, this.applied);
     watch.through = revision;
-    if (events.length > 0) this.deliver(watch, events, revision);
+    if (events.length > 0) this.delivery.deliver(watch, events, revision);
   }
 
   private reply(connId: number, id: RequestId, body: ReplyBody): void {
     this.respond.reply({ target: target(connId, id), body });
   }
-}
-
-function target(connId: number, id: RequestId): ReplyTarget {
-  return { kind: "local", connId, id };
 }

@@ -247,24 +247,7 @@ export class IngressStage {
       op: decoded.request.op,
       receivedMs: performance.now(),
     };
-    if (connection.inflight >= this.options.maxInflightPerConnection) {
-      this.overloaded(
-        ws,
-        decoded.id,
-        `more than ${this.options.maxInflightPerConnection} requests in flight on this connection`,
-      );
-      return;
-    }
-    // A client that does not read its replies gets no more work done for it (uWS cannot pause
-    // reading a WebSocket): answered OVERLOADED, not executed, until it drains.
-    if (owedReplyBytes(connection) > this.options.maxReplyBytesPerConnection) {
-      this.overloaded(
-        ws,
-        decoded.id,
-        `more than ${this.options.maxReplyBytesPerConnection} bytes of replies wait for this connection to read them`,
-      );
-      return;
-    }
+    if (this.connectionFull(ws, connection, decoded.id)) return;
     const { request } = decoded;
     if ((request.op === "watch" || request.op === "cancel-watch") && this.ports.watches) {
       const watchItem: WatchItem = {
@@ -292,6 +275,33 @@ export class IngressStage {
       return;
     }
     this.connections.admitted(connection);
+  }
+
+  /** The connection has its fill of requests in flight or of replies unread: OVERLOADED. */
+  private connectionFull(
+    ws: uWS.WebSocket<SocketData>,
+    connection: ClientConnection,
+    id: RequestId,
+  ): boolean {
+    if (connection.inflight >= this.options.maxInflightPerConnection) {
+      this.overloaded(
+        ws,
+        id,
+        `more than ${this.options.maxInflightPerConnection} requests in flight on this connection`,
+      );
+      return true;
+    }
+    // A client that does not read its replies gets no more work done for it (uWS cannot pause
+    // reading a WebSocket): answered OVERLOADED, not executed, until it drains.
+    if (owedReplyBytes(connection) > this.options.maxReplyBytesPerConnection) {
+      this.overloaded(
+        ws,
+        id,
+        `more than ${this.options.maxReplyBytesPerConnection} bytes of replies wait for this connection to read them`,
+      );
+      return true;
+    }
+    return false;
   }
 
   private overloaded(ws: uWS.WebSocket<SocketData>, id: RequestId, message: string): void {

@@ -1,6 +1,12 @@
 import type { Logger } from "pino";
+import { assert } from "../../queues/assert.js";
 import type { NodeId } from "../../raft/types.js";
-import type { ClientItem, ReplicatePort, RespondPort } from "../items.js";
+import {
+  type ClientItem,
+  type ReplicatePort,
+  type RespondPort,
+  requestsWaitingMax,
+} from "../items.js";
 import { adminOps, ErrorCode, type RequestId } from "../protocol.js";
 import type { MemberDirectory } from "./members.js";
 
@@ -44,6 +50,7 @@ interface Forwarded {
  */
 export class Forwarding {
   private seq = 0;
+  /** Invariant: size <= capacity (a forward past it is answered OVERLOADED, not sent). */
   private readonly pending = new Map<number, Forwarded>();
 
   constructor(
@@ -52,7 +59,10 @@ export class Forwarding {
     private readonly options: ForwardingOptions,
     private readonly stats: ForwardingStats,
     private readonly log: Logger,
-  ) {}
+    readonly capacity = requestsWaitingMax,
+  ) {
+    assert(Number.isSafeInteger(capacity) && capacity >= 1, "forwarding: capacity >= 1");
+  }
 
   get size(): number {
     return this.pending.size;
@@ -80,6 +90,11 @@ export class Forwarding {
   }
 
   private forward(item: ClientItem, requestId: RequestId, leader: NodeId): void {
+    if (this.pending.size >= this.capacity) {
+      const message = "too many requests forwarded to the leader wait for its answer; retry later";
+      this.ports.refuse(item, ErrorCode.overloaded, message);
+      return;
+    }
     const forwardId = ++this.seq;
     if (this.ports.replicate.forward(leader, forwardId, requestId, item.request, item.admin)) {
       // The leader times the request from when it gets it (an admin op: adminTimeoutMs), and
@@ -89,6 +104,7 @@ export class Forwarding {
           ? this.ports.now() + this.options.adminTimeoutMs
           : item.deadline) + forwardMarginMs;
       this.pending.set(forwardId, { item, leader, deadline });
+      assert(this.pending.size <= this.capacity, "forwarding: past capacity");
       this.stats.forwarded++;
       return;
     }

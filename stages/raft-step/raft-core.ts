@@ -152,6 +152,11 @@ function holds(raft: RaftNode, condition: AdminCondition): boolean {
  * keeps the Readys handed out until they are reported durable, oldest first.
  */
 export class CoreRunner {
+  /**
+   * The Readys in raft-step's outbox and in wal-append (fanout.ts), oldest first: at most
+   * readiesInWalMax + the Ready budget, since a round hands out no more than its budget
+   * (asserted below) and raft-step's budget counts the room among the Readys in wal-append.
+   */
   private readonly handedOut: Ready[] = [];
 
   constructor(
@@ -193,6 +198,7 @@ export class CoreRunner {
       this.handedOut.push(ready);
       readies.push(ready);
     }
+    assert(readies.length <= input.readyBudget, "a round handed out more Readys than its budget");
     return {
       proposals,
       configChanges,

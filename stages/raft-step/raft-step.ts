@@ -6,55 +6,28 @@ import {
   systemClock,
   type Timer,
 } from "../../queues/mod.js";
-import { decodeConfigEntry } from "../../raft/membership.js";
 import type { RaftStatus } from "../../raft/node.js";
-import { EntryType, type NodeId, type Ready, type SnapshotMeta } from "../../raft/types.js";
-import type { VectorDefaults } from "../apply/commands.js";
-import type {
-  ApplyItem,
-  ClientItem,
-  Fatal,
-  QueuePort,
-  RaftStepItem,
-  RaftStepPort,
-  ReplicatePort,
-  RespondPort,
-  WalItem,
-} from "../items.js";
+import type { NodeId, Ready, SnapshotMeta } from "../../raft/types.js";
+import type { ClientItem, RaftStepItem, RaftStepPort } from "../items.js";
 import { type AdminCore, AdminOps, type AdminWait } from "./admin.js";
+import { ReadyFanout } from "./fanout.js";
 import { LeaseExpiry } from "./lease-expiry.js";
 import type { MemberDirectory } from "./members.js";
+import { type RaftStepOptions, type RaftStepPorts, readiesInWalDefault } from "./options.js";
 import type { CoreView, RaftCore, RoundOutput } from "./raft-core.js";
 import { Removal, type RemovedNotice } from "./removal.js";
 import { Requests } from "./requests.js";
-import { Outbox, RoundBuilder } from "./rounds.js";
+import { Outbox, outboxCapacity, RoundBuilder } from "./rounds.js";
 import { CoreEvents, contractStatus, type Readiness, readiness } from "./status.js";
 
-export interface RaftStepOptions {
-  readonly capacityItems: number;
-  readonly batchItems: number;
-  readonly tickMs: number;
-  /** Followers forward writes to the leader; off: NOT_LEADER with the leader's address. */
-  readonly forwarding: boolean;
-  /** How long member-add / member-remove / transfer-leader may take. */
-  readonly adminTimeoutMs: number;
-  /** What a vcreate without engine or params gets (resolved here, on the leader). */
-  readonly vectorDefaults: VectorDefaults;
-  /** The extension a new leader gives leases (lease-expiry.ts); default 10 ticks. */
-  readonly electionTimeoutMs?: number;
-}
+export type { RaftStepOptions, RaftStepPorts } from "./options.js";
 
-export interface RaftStepPorts {
-  readonly wal: QueuePort<WalItem>;
-  readonly apply: QueuePort<ApplyItem>;
-  readonly replicate: ReplicatePort;
-  readonly respond: RespondPort;
-  /** This node learned that it was removed from the cluster: the program stops it. */
-  readonly removed?: (reason: string) => void;
-  /** A broken invariant: stop the node (src/node.ts; exit 70). */
-  readonly fatal: Fatal;
-  /** Ticks and deadlines (default: the process's clock; remu's virtual one in simulation). */
-  readonly clock?: Clock;
+/** The depths of raft-step's bounded queues and tables. */
+export interface RaftStepQueues {
+  readonly readIndexWaiting: number;
+  readonly forwardsWaiting: number;
+  readonly readiesInWal: number;
+  readonly outboxItems: number;
 }
 
 /**
@@ -89,8 +62,7 @@ export class RaftStepStage implements RaftStepPort {
   /** A round is running (inline: on the stack; workers: awaiting the worker). */
   private busy = false;
   private readonly outbox: Outbox;
-  /** Readys fanned out to wal-append and not yet durable, oldest first. */
-  private readonly inWal: Ready[] = [];
+  private readonly fanout: ReadyFanout;
   private stopped = false;
   /** The round a worker is running, if any. */
   private inflight: Promise<void> | null = null;
@@ -98,14 +70,62 @@ export class RaftStepStage implements RaftStepPort {
   constructor(
     private readonly core: RaftCore,
     private readonly ports: RaftStepPorts,
-    private readonly directory: MemberDirectory,
+    directory: MemberDirectory,
     private readonly options: RaftStepOptions,
     private readonly log: Logger,
   ) {
-    const clock = ports.clock ?? systemClock;
-    this.clock = clock;
+    this.clock = ports.clock ?? systemClock;
+    this.admin = this.newAdmin(directory);
+    this.removal = this.newRemoval(directory);
+    const outboxPorts = {
+      ...ports,
+      inWal: { hasRoom: (n: number) => this.fanout.inWal.hasRoom(n, 0) },
+    };
+    const outboxItems = outboxCapacity(options.batchItems);
+    this.outbox = new Outbox(outboxPorts, (ready) => this.fanout.dispatch(ready), outboxItems);
+    this.requests = new Requests(
+      {
+        core,
+        admin: this.admin,
+        removal: this.removal,
+        outbox: this.outbox,
+        round: () => this.next,
+      },
+      { ...ports, clock: this.clock },
+      directory,
+      options,
+      this.stats,
+      log,
+    );
+    this.events = new CoreEvents(core.group, () => core.status(), log);
+    this.fanout = new ReadyFanout(
+      ports,
+      directory,
+      {
+        self: core.id,
+        events: this.events,
+        settleReads: (states) => this.requests.settleReads(states),
+        stats: this.stats,
+      },
+      options.readiesInWalMax ?? readiesInWalDefault,
+    );
+    this.leaseExpiry = this.newLeaseExpiry();
+    this.fanout.learnMembers(core.view().configContext);
+    this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
+      capacityItems: options.capacityItems,
+      batch: { maxItems: options.batchItems },
+      concurrency: 1,
+      poolKind: core.pool,
+      poolSize: 1,
+      now: () => this.clock.elapsed(),
+    });
+    this.stage.on("error", (error) => this.fatal(error));
+  }
+
+  /** Admin ops (admin.ts) propose through the next round. */
+  private newAdmin(directory: MemberDirectory): AdminOps {
     const adminCore: AdminCore = {
-      now: () => clock.now(),
+      now: () => this.clock.now(),
       status: () => this.core.status(),
       configContext: () => this.core.view().configContext,
       proposeConfigChange: (changes, context) =>
@@ -119,47 +139,31 @@ export class RaftStepStage implements RaftStepPort {
           this.run();
         }),
     };
-    this.admin = new AdminOps(
-      adminCore,
-      directory,
-      ports.respond,
-      options.adminTimeoutMs,
-      log.child({ part: "admin" }),
-    );
-    this.removal = new Removal(
-      {
-        status: () => this.core.status(),
-        configIndex: () => this.core.view().configIndex,
-        now: () => clock.now(),
-      },
-      ports.replicate,
-      directory,
-      (reason) => {
-        this.log.warn(
-          { group: core.group, term: core.status().term, reason },
-          "the member has been permanently removed from the cluster",
-        );
-        ports.removed?.(reason);
-      },
-      log.child({ part: "removal" }),
-    );
-    this.outbox = new Outbox(ports, (ready) => this.dispatch(ready));
-    this.requests = new Requests(
-      {
-        core,
-        admin: this.admin,
-        removal: this.removal,
-        outbox: this.outbox,
-        round: () => this.next,
-      },
-      { ...ports, clock },
-      directory,
-      options,
-      this.stats,
-      log,
-    );
-    this.events = new CoreEvents(core.group, () => core.status(), log);
-    this.leaseExpiry = LeaseExpiry.onTicks(this.clock, options, {
+    const log = this.log.child({ part: "admin" });
+    return new AdminOps(adminCore, directory, this.ports.respond, this.options.adminTimeoutMs, log);
+  }
+
+  /** Removal (removal.ts) tells the program once this member is removed for good. */
+  private newRemoval(directory: MemberDirectory): Removal {
+    const removed = (reason: string): void => {
+      this.log.warn(
+        { group: this.core.group, term: this.core.status().term, reason },
+        "the member has been permanently removed from the cluster",
+      );
+      this.ports.removed?.(reason);
+    };
+    const removalCore = {
+      status: () => this.core.status(),
+      configIndex: () => this.core.view().configIndex,
+      now: () => this.clock.now(),
+    };
+    const log = this.log.child({ part: "removal" });
+    return new Removal(removalCore, this.ports.replicate, directory, removed, log);
+  }
+
+  /** Lease expiry (lease-expiry.ts) asks apply through the outbox and proposes in rounds. */
+  private newLeaseExpiry(): LeaseExpiry {
+    return LeaseExpiry.onTicks(this.clock, this.options, {
       status: () => this.core.status(),
       askDue: (query, resolve) =>
         this.outbox.push({ kind: "apply", item: { kind: "lease-due", query, resolve } }),
@@ -168,16 +172,6 @@ export class RaftStepStage implements RaftStepPort {
         this.run();
       },
     });
-    this.learnMembers(core.view().configContext);
-    this.stage = new Stage<RaftStepItem>("raft-step", (batch) => this.handle(batch), {
-      capacityItems: options.capacityItems,
-      batch: { maxItems: options.batchItems },
-      concurrency: 1,
-      poolKind: core.pool,
-      poolSize: 1,
-      now: () => clock.elapsed(),
-    });
-    this.stage.on("error", (error) => this.fatal(error));
   }
 
   start(): void {
@@ -222,6 +216,17 @@ export class RaftStepStage implements RaftStepPort {
    */
   get readiesWaiting(): number {
     return this.outbox.readies;
+  }
+
+  /** What raft-step's own queues and tables hold now (docs/queues.md; /metrics). */
+  queues(): RaftStepQueues {
+    const waiting = this.requests.waiting();
+    return {
+      readIndexWaiting: waiting.readIndex,
+      forwardsWaiting: waiting.forwards,
+      readiesInWal: this.fanout.inWal.depth,
+      outboxItems: this.outbox.size,
+    };
   }
 
   get pool(): "inline" | "workers" {
@@ -336,25 +341,15 @@ export class RaftStepStage implements RaftStepPort {
 
   private absorb(round: RoundBuilder, waits: readonly AdminWait[], output: RoundOutput): void {
     this.stats.rounds++;
-    round.proposals.forEach(({ item, proposed }, k) => {
-      if (item === null) proposed?.(output.proposals[k]!);
-      else this.requests.proposed(item, output.proposals[k]!);
-    });
-    round.configChanges.forEach(({ resolve }, k) => {
-      resolve(output.configChanges[k]!);
-    });
-    round.transfers.forEach(({ resolve }, k) => {
-      resolve(output.transfers[k]!);
-    });
-    if (round.compact !== null) {
-      const { meta } = output.compacted!;
+    if (output.compacted !== null) {
+      const { meta } = output.compacted;
       const status = this.core.status();
       this.log.info(
         { group: this.core.group, term: status.term, index: meta.index, bytes: meta.size },
         "snapshot taken, log compacted",
       );
-      round.compact.resolve(output.compacted!);
     }
+    round.answer(output, (item, result) => this.requests.proposed(item, result));
     this.admin.settle(waits, output.conditions);
     this.events.noteLostEntries();
     for (const ready of output.readies) this.outbox.push({ kind: "ready", ready });
@@ -372,37 +367,12 @@ export class RaftStepStage implements RaftStepPort {
     this.run();
   }
 
-  /** New members' addresses arrive in configuration entries: connect to them at once. */
-  private learnMembers(context: string): void {
-    for (const member of this.directory.mergeContext(context)) {
-      if (member.name !== this.core.id) this.ports.replicate.addPeer(member.name, member.peer);
-    }
-  }
-
-  private dispatch(ready: Ready): void {
-    this.stats.readies++;
-    if (ready.softState !== null) this.events.roleChange(ready);
-    if (ready.snapshot !== null) this.learnMembers(ready.snapshot.configContext ?? "");
-    for (const entry of ready.entries) {
-      if (entry.type === EntryType.config) this.learnMembers(decodeConfigEntry(entry.data).context);
-    }
-    if (ready.messages.length > 0) this.ports.replicate.send(ready.messages);
-    this.inWal.push(ready); // First: a WAL that acknowledged at once must find it.
-    if (!this.ports.wal.offer({ kind: "ready", ready }))
-      throw new Error("wal-append refused a Ready it had room for");
-    if (
-      ready.committed.length > 0 &&
-      !this.ports.apply.offer({ kind: "committed", entries: ready.committed })
-    ) {
-      throw new Error("apply refused committed entries it had room for");
-    }
-    this.requests.settleReads(ready.readStates);
-  }
-
   onPersisted(ready: Ready): void {
-    const oldest = this.inWal.shift();
-    if (oldest !== ready) this.fatal(new Error("wal-append reported Readys out of order"));
-    if (ready.persistedMessages.length > 0) this.ports.replicate.send(ready.persistedMessages);
+    try {
+      this.fanout.persisted(ready);
+    } catch (error) {
+      this.fatal(error);
+    }
     this.next.persisted++;
     this.run();
   }

@@ -1,5 +1,6 @@
+import { assert } from "../../queues/assert.js";
 import type { NodeId, ReadState } from "../../raft/types.js";
-import type { ClientItem } from "../items.js";
+import { type ClientItem, requestsWaitingMax } from "../items.js";
 import { ErrorCode } from "../protocol.js";
 
 export interface PendingReadsPorts {
@@ -14,18 +15,26 @@ export interface PendingReadsPorts {
  */
 export class PendingReads {
   private seq = 0;
+  /** Invariant: size <= capacity (add refuses past it: the caller answers OVERLOADED). */
   private readonly byCtx = new Map<string, ClientItem>();
 
-  constructor(private readonly ports: PendingReadsPorts) {}
+  constructor(
+    private readonly ports: PendingReadsPorts,
+    readonly capacity = requestsWaitingMax,
+  ) {
+    assert(Number.isSafeInteger(capacity) && capacity >= 1, "pending reads: capacity >= 1");
+  }
 
   get size(): number {
     return this.byCtx.size;
   }
 
-  /** Park `item`; returns the context to ask the core with. */
-  add(self: NodeId, item: ClientItem): string {
+  /** Park `item`; returns the context to ask the core with (null: full, not parked). */
+  add(self: NodeId, item: ClientItem): string | null {
+    if (this.byCtx.size >= this.capacity) return null;
     const ctx = `${self}:${++this.seq}`;
     this.byCtx.set(ctx, item);
+    assert(this.byCtx.size <= this.capacity, "pending reads: past capacity");
     return ctx;
   }
 

@@ -2,7 +2,13 @@ import type { Logger } from "pino";
 import type { Clock } from "../../queues/mod.js";
 import type { NodeId, ProposeResult, ReadState } from "../../raft/types.js";
 import { encodeCommand, toLogCommand, type VectorDefaults } from "../apply/commands.js";
-import type { ApplyItem, ClientItem, QueuePort, ReplicatePort, RespondPort } from "../items.js";
+import type {
+  ApplyItem,
+  ApplyQueuePort,
+  ClientItem,
+  ReplicatePort,
+  RespondPort,
+} from "../items.js";
 import { adminOps, type ClientRequest, ErrorCode, leaderOps, writeOps } from "../protocol.js";
 import type { AdminOps } from "./admin.js";
 import { Forwarding, type ForwardingOptions, type ForwardingStats } from "./forwarding.js";
@@ -15,7 +21,7 @@ import type { Outbox, RoundBuilder } from "./rounds.js";
 import { contractStatus } from "./status.js";
 
 export interface RequestsPorts {
-  readonly apply: QueuePort<ApplyItem>;
+  readonly apply: ApplyQueuePort;
   readonly respond: RespondPort;
   readonly replicate: ReplicatePort;
   readonly clock: Clock;
@@ -79,6 +85,11 @@ export class Requests {
       serve: (item, index) => this.offerRead(item, index),
       refuse,
     });
+  }
+
+  /** Requests waiting here: for their read index, for the leader's answer to a forward. */
+  waiting(): { readIndex: number; forwards: number } {
+    return { readIndex: this.pendingReads.size, forwards: this.forwarding.size };
   }
 
   /** The leader answered a request this node forwarded (null: not one to answer). */
@@ -152,7 +163,9 @@ export class Requests {
     // nothing may be waiting for room already: then nothing can be lost after proposing.
     const round = this.parts.round();
     const waiters = this.waiters(round) + 1;
-    if (this.parts.outbox.size > 0 || !this.ports.apply.hasRoom(waiters, 0)) {
+    const { apply } = this.ports;
+    const full = !apply.hasRoom(waiters, 0) || apply.waitersRoom?.(waiters) === false;
+    if (this.parts.outbox.size > 0 || full) {
       this.refuse(item, ErrorCode.overloaded, "the apply stage is full; retry later");
       return;
     }
@@ -219,6 +232,14 @@ export class Requests {
       return;
     }
     const ctx = this.pendingReads.add(status.id, item);
+    if (ctx === null) {
+      this.refuse(
+        item,
+        ErrorCode.overloaded,
+        "too many reads wait for their read index; retry later",
+      );
+      return;
+    }
     // A follower's core asks the leader for the read index; the read is then served locally.
     this.parts.round().reads.push({ ctx, mode: request.consistency });
   }

@@ -1,3 +1,5 @@
+import { assert } from "../../queues/assert.js";
+import { BoundedQueue } from "../../queues/mod.js";
 import type { ReadMode } from "../../raft/node.js";
 import type {
   ConfigChange,
@@ -9,12 +11,17 @@ import type {
 } from "../../raft/types.js";
 import type { ApplyItem, ClientItem, QueuePort, WalItem } from "../items.js";
 import type { AdminWait } from "./admin.js";
-import type { RoundInput } from "./raft-core.js";
+import type { RoundInput, RoundOutput } from "./raft-core.js";
 
 /** Readys taken per round at most: each needs a wal-append slot and two apply slots. */
-const readyBudgetMax = 8;
+export const readyBudgetMax = 8;
 
-/** What the next round carries, gathered as it arrives, with whom to answer. */
+/**
+ * What the next round carries, gathered as it arrives, with whom to answer. Bounded by what
+ * one round gathers: client requests come from at most one stage batch (with workers the stage
+ * hands the next batch only when this one's round is done: `batchesDone`; inline the round runs
+ * within the batch), the rest one item per timer event or admin op; run() takes it whole.
+ */
 export class RoundBuilder {
   persisted = 0;
   appliedTo = 0;
@@ -60,6 +67,7 @@ export class RoundBuilder {
 
   /** The core's input: what was gathered, the admin conditions waited on, the Ready budget. */
   input(group: number, waits: readonly AdminWait[], budget: number): RoundInput {
+    assert(this.batchesDone.length <= 1, "a round carries at most one stage batch");
     return {
       group,
       persisted: this.persisted,
@@ -76,6 +84,24 @@ export class RoundBuilder {
       readyBudget: budget,
     };
   }
+
+  /**
+   * Answer whom this round's inputs wait on, from the core's output (in the order they went
+   * in); `proposed` gets the clients' proposals.
+   */
+  answer(output: RoundOutput, proposed: (item: ClientItem, result: ProposeResult) => void): void {
+    this.proposals.forEach(({ item, proposed: own }, k) => {
+      if (item === null) own?.(output.proposals[k]!);
+      else proposed(item, output.proposals[k]!);
+    });
+    this.configChanges.forEach(({ resolve }, k) => {
+      resolve(output.configChanges[k]!);
+    });
+    this.transfers.forEach(({ resolve }, k) => {
+      resolve(output.transfers[k]!);
+    });
+    if (this.compact !== null) this.compact.resolve(output.compacted!);
+  }
 }
 
 /** Fan-out waiting for room downstream, in the order it must arrive there. */
@@ -86,6 +112,18 @@ export type Outgoing =
 export interface OutboxPorts {
   readonly wal: QueuePort<WalItem>;
   readonly apply: QueuePort<ApplyItem>;
+  /** The Readys in wal-append and not yet durable (fanout.ts): a Ready needs a slot there too. */
+  readonly inWal: { hasRoom(items: number, bytes: number): boolean };
+}
+
+/**
+ * What the outbox can hold: one round's proposal waiters (a round carries one stage batch of
+ * requests, and a write is admitted only while the outbox is empty: requests.ts), the round's
+ * Readys (at most the budget, taken only while the outbox is empty) and one lease-due query
+ * (lease-expiry.ts asks one at a time).
+ */
+export function outboxCapacity(batchItems: number): number {
+  return batchItems + readyBudgetMax + 1;
 }
 
 /**
@@ -95,48 +133,51 @@ export interface OutboxPorts {
  * room for it (`readyBudget`).
  */
 export class Outbox {
-  private readonly items: Outgoing[] = [];
-  private head = 0;
+  /** Invariant: depth <= outboxCapacity (a push past it is a broken bound: the fatal path). */
+  private readonly queue: BoundedQueue<Outgoing>;
+  private readyCount = 0;
 
   constructor(
     private readonly ports: OutboxPorts,
     private readonly dispatch: (ready: Ready) => void,
-  ) {}
+    capacityItems: number,
+  ) {
+    this.queue = new BoundedQueue({ capacityItems });
+  }
 
   push(outgoing: Outgoing): void {
-    this.items.push(outgoing);
+    this.queue.pushAssumeCapacity(outgoing);
+    if (outgoing.kind === "ready") this.readyCount++;
   }
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.queue.depth;
+  }
+
+  get capacity(): number {
+    return this.queue.capacity.items;
   }
 
   /** Readys taken from the core and still waiting for room: none, if the budget is right. */
   get readies(): number {
-    let count = 0;
-    for (let k = this.head; k < this.items.length; k++)
-      if (this.items[k]!.kind === "ready") count++;
-    return count;
+    return this.readyCount;
   }
 
   /** Fan out in order while downstream has room; the rest waits for the next drain. */
   drain(): void {
-    while (this.head < this.items.length) {
-      const next = this.items[this.head]!;
+    for (let next = this.queue.peek(); next !== undefined; next = this.queue.peek()) {
       if (next.kind === "apply") {
         if (!this.ports.apply.hasRoom(1, 0)) break;
-        this.head++; // Before handing on: a port that calls back finds it taken.
+        this.queue.drain(1); // Before handing on: a port that calls back finds it taken.
         if (!this.ports.apply.offer(next.item))
           throw new Error("apply refused an item it had room for");
       } else {
-        if (!this.ports.wal.hasRoom(1, 0) || !this.ports.apply.hasRoom(1, 0)) break;
-        this.head++;
+        const { wal, apply, inWal } = this.ports;
+        if (!wal.hasRoom(1, 0) || !apply.hasRoom(1, 0) || !inWal.hasRoom(1, 0)) break;
+        this.queue.drain(1);
+        this.readyCount--;
         this.dispatch(next.ready);
       }
-    }
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.head = 0;
     }
   }
 
@@ -150,6 +191,7 @@ export class Outbox {
     while (
       budget < readyBudgetMax &&
       this.ports.wal.hasRoom(budget + 1, 0) &&
+      this.ports.inWal.hasRoom(budget + 1, 0) &&
       this.ports.apply.hasRoom(waiters + 2 * (budget + 1), 0)
     )
       budget++;

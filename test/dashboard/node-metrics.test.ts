@@ -79,6 +79,8 @@ function local(): LocalSnapshot {
       reads: 0,
       readsRefused: 0,
       readsDropped: 0,
+      readsWaitFull: 0,
+      readsWaiting: 0,
       timeouts: 0,
       snapshots: 0,
     },
@@ -115,5 +117,26 @@ describe("node metrics", () => {
     expect(started("timeout")).toBe(2);
     expect(started("leader-unreachable")).toBe(1);
     expect(started("transfer")).toBe(0);
+  });
+
+  test("node metrics - the bounded queues of raft-step and apply are gauges (0 when not reported)", async () => {
+    const queues = { readIndexWaiting: 4, forwardsWaiting: 5, readiesInWal: 6, outboxItems: 7 };
+    const full = () => ({
+      ...local(),
+      raftStep: queues,
+      apply: { ...local().apply, readsWaiting: 8 },
+    });
+    const text = parseExposition(
+      await new NodeMetrics(full, { node: "n1", defaultMetrics: false }).render(),
+    );
+    expect(sampleValue(text, "stageraft_raft_step_read_index_waiting")).toBe(4);
+    expect(sampleValue(text, "stageraft_raft_step_forwards_waiting")).toBe(5);
+    expect(sampleValue(text, "stageraft_raft_step_readies_in_wal")).toBe(6);
+    expect(sampleValue(text, "stageraft_raft_step_outbox_items")).toBe(7);
+    expect(sampleValue(text, "stageraft_apply_reads_waiting")).toBe(8);
+    const bare = parseExposition(
+      await new NodeMetrics(local, { node: "n1", defaultMetrics: false }).render(),
+    );
+    expect(sampleValue(bare, "stageraft_raft_step_readies_in_wal")).toBe(0);
   });
 });

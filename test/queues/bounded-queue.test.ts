@@ -4,6 +4,19 @@ import { AssertionError } from "../../queues/assert.js";
 import { BoundedQueue } from "../../queues/bounded-queue.js";
 
 describe("bounded-queue", () => {
+  test("bounded-queue - peek shows the oldest item and leaves it, across the ring's wrap", () => {
+    const queue = new BoundedQueue<number>({ capacityItems: 3 });
+    expect(queue.peek()).toBeUndefined();
+    for (const n of [1, 2, 3]) queue.pushAssumeCapacity(n);
+    expect(queue.peek()).toBe(1);
+    expect(queue.depth).toBe(3);
+    queue.drain(2);
+    queue.pushAssumeCapacity(4); // Wraps past the ring's end.
+    expect(queue.peek()).toBe(3);
+    queue.drain(1);
+    expect(queue.peek()).toBe(4);
+  });
+
   test("bounded-queue - rejects when full under a flood, never past its bounds", () => {
     const queue = new BoundedQueue<number>({ capacityItems: 1_000, capacityBytes: 1 << 20 });
     let accepted = 0;
