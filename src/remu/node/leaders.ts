@@ -19,12 +19,20 @@ interface Tenure {
 export class LeaderTimeline {
   private readonly tenures: Tenure[] = [];
   /**
-   * The newest leader, and since when it has been able to commit: linked both ways with a
-   * quorum of live voters, and its term's first entry applied (null: not now).
+   * The newest leader, and since when it has been committing: linked both ways with a quorum
+   * of live voters, its term's first entry applied, and every entry it held `windowMs` ago
+   * committed (null: not now). `held`: its last index at recent observations.
    */
-  private current: { tenure: Tenure; readySince: number | null } | null = null;
+  private current: {
+    tenure: Tenure;
+    readySince: number | null;
+    held: { at: number; lastIndex: number }[];
+  } | null = null;
 
-  constructor(private readonly linkUp: (from: string, to: string) => boolean) {}
+  constructor(
+    private readonly linkUp: (from: string, to: string) => boolean,
+    private readonly windowMs: number,
+  ) {}
 
   observe(now: number, hosts: readonly NodeHost[]): void {
     const leading = new Map<string, NodeHost>();
@@ -49,10 +57,16 @@ export class LeaderTimeline {
       return;
     }
     const leader = hosts.find((h) => h.name === newest.node)!;
+    const { appliedIndex, commitIndex, lastIndex } = leader.life!.raft.status();
+    const same = this.current?.tenure === newest ? this.current : null;
+    const held = [...(same?.held ?? []), { at: now, lastIndex }];
+    // Keep the newest observation at least windowMs old, and the ones after it.
+    while (held.length > 1 && held[1]!.at <= now - this.windowMs) held.shift();
+    const old = held[0]!.at <= now - this.windowMs ? held[0]!.lastIndex : 0;
     const ready =
-      this.hasQuorum(leader, hosts) && leader.life!.raft.status().appliedIndex >= newest.firstIndex;
-    const previous = this.current?.tenure === newest ? this.current.readySince : null;
-    this.current = { tenure: newest, readySince: ready ? (previous ?? now) : null };
+      this.hasQuorum(leader, hosts) && appliedIndex >= newest.firstIndex && commitIndex >= old;
+    const readySince = ready ? (same?.readySince ?? now) : null;
+    this.current = { tenure: newest, readySince, held };
   }
 
   /** The newest leader, if it can commit now: since when it leads, and can commit. */

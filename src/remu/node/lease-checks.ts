@@ -61,7 +61,7 @@ export class LeaseLedger {
     private readonly now: () => number,
     linkUp: (from: string, to: string) => boolean,
   ) {
-    this.leaders = new LeaderTimeline(linkUp);
+    this.leaders = new LeaderTimeline(linkUp, timings.electionMs);
   }
 
   granted(id: string, client: number, ttl: number, key: string, sentAt: number): void {

@@ -1,8 +1,8 @@
 import type { SeededRandom } from "../../../raft/rand.js";
 import type { ClientRequest } from "../../../stages/protocol.js";
-import type { ClientConnection } from "../../../stages/respond/mod.js";
-import { adminConnection, type NodeHost, offerRequest } from "./host.js";
+import type { NodeHost } from "./host.js";
 import { checkLeaseReplicas, LeaseLedger, type LeaseTimings, machineOf } from "./lease-checks.js";
+import { RequestLane } from "./lease-lane.js";
 
 /** What a lease client needs of the run. */
 export interface LeaseClientWorld {
@@ -15,40 +15,21 @@ export interface LeaseClientWorld {
   trace(line: string): void;
 }
 
-type Answer =
-  | ({ id: number; ok: true } & Record<string, unknown>)
-  | { id: number; ok: false; error: { code: string } };
-
-/** One request over its attempts: `done` gets the answer, or null when every attempt failed. */
-interface Call {
-  readonly request: ClientRequest;
-  /** No attempt starts at or after this virtual time. */
-  readonly until: number;
-  readonly timeoutMs: number;
-  readonly done: (answer: Answer | null, sentAt: number) => void;
-  tried: number;
-  /** The id of the attempt in flight (answers to earlier attempts are ignored). */
-  id: number;
-  sentAt: number;
-  firstSentAt: number;
-}
-
 /**
- * A lease holder of node mode, as src/client/lease.ts behaves: grant a lease (ttl 1–3 s),
- * put a key on it, keep it alive every ttl/3 (each keep-alive retried, an attempt given up
- * after a quarter period, as the typed client's backoff cap), and now and then abandon it
- * (stop: a client that died) or revoke it; then start over. Grants, puts and revokes carry a
- * session and are retried with the same seq; keep-alives carry none (they are batched). What
- * happens is told to the LeaseLedger, which checks it.
+ * A lease holder of node mode, as src/client/lease.ts behaves: grant a lease (ttl 1–3 s), put
+ * a key on it, and keep it alive every ttl/3 on a timer of its own (each keep-alive retried,
+ * an attempt given up after a quarter period, as the typed client's backoff cap); now and then
+ * abandon it (a client that died) or revoke it; then start over. Grants, puts and revokes
+ * carry a session and are retried with the same seq; keep-alives carry none (they are
+ * batched). What happens is told to the LeaseLedger, which checks it.
  */
 export class LeaseClient {
   private seq = 0;
-  private nextId = 1;
-  private call: Call | null = null;
-  private connection: ClientConnection | null = null;
-  private host: NodeHost | null = null;
+  /** Grants, puts and revokes; keep-alives go on their own lane, as on their own timer. */
+  private readonly ops: RequestLane;
+  private readonly keepAlives: RequestLane;
   /** The lease held and kept alive, or null. */
-  private lease: { id: string; ttl: number; key: string } | null = null;
+  private lease: { id: string; ttl: number } | null = null;
   private generation = 0;
   private stopped = false;
 
@@ -57,7 +38,13 @@ export class LeaseClient {
     private readonly world: LeaseClientWorld,
     private readonly random: SeededRandom,
     private readonly session: string,
-  ) {}
+  ) {
+    const label = `lease client ${id}`;
+    this.ops = new RequestLane(world, random, label);
+    this.keepAlives = new RequestLane(world, random, label, (request) => {
+      if (request.op === "lease-keepalive") world.ledger.sent(request.lease);
+    });
+  }
 
   /** Start (a first lease after a random delay). */
   start(): void {
@@ -67,43 +54,47 @@ export class LeaseClient {
   /** The run ends: no more requests (a held lease is left as it is). */
   stop(): void {
     this.stopped = true;
-    this.call = null;
+    this.ops.cancel();
+    this.keepAlives.cancel();
   }
 
   private grant(): void {
     if (this.stopped || this.world.now() >= this.world.grantUntil) return;
     const ttl = 1 + this.random.int(3);
     const generation = ++this.generation;
-    this.request({ op: "lease-grant", ttl, ...this.nextSeq() }, 1_000, 150, (answer, sentAt) => {
-      if (answer === null || !answer.ok) {
-        this.note(`lease-grant ttl ${ttl} → ${answer === null ? "unknown" : answer.error.code}`);
-        this.world.at(this.world.now() + 100 + this.random.int(300), () => this.grant());
-        return;
-      }
-      const id = String(answer.lease);
-      const key = `L/${this.id}/${generation}`;
-      this.lease = { id, ttl, key };
-      this.world.ledger.granted(id, this.id, ttl, key, sentAt);
-      this.note(`lease-grant ttl ${ttl} → ${id}`);
-      this.put(id, key);
-    });
+    this.ops.request(
+      { op: "lease-grant", ttl, ...this.nextSeq() },
+      1_000,
+      150,
+      (answer, sentAt) => {
+        if (answer === null || !answer.ok) {
+          this.note(`lease-grant ttl ${ttl} → ${answer === null ? "unknown" : answer.error.code}`);
+          this.again(100);
+          return;
+        }
+        const id = String(answer.lease);
+        const key = `L/${this.id}/${generation}`;
+        this.lease = { id, ttl };
+        this.world.ledger.granted(id, this.id, ttl, key, sentAt);
+        this.note(`lease-grant ttl ${ttl} → ${id}`);
+        this.schedule(id, sentAt);
+        this.put(id, key);
+      },
+    );
   }
 
   private put(id: string, key: string): void {
     const request: ClientRequest = { op: "put", key, value: "held", lease: id, ...this.nextSeq() };
-    this.request(request, 600, 150, (answer) => {
-      if (answer?.ok === false && answer.error.code === "NOT_FOUND")
+    this.ops.request(request, 600, 150, (answer) => {
+      if (answer !== null && !answer.ok && answer.error.code === "NOT_FOUND")
         this.world.ledger.ended(id, "put NOT_FOUND");
-      else if (answer?.ok) this.world.ledger.attached(id);
-      this.note(
-        `put ${key} lease ${id} → ${answer === null ? "unknown" : answer.ok || answer.error.code}`,
-      );
-      this.schedule(id);
+      const outcome = answer === null ? "unknown" : answer.ok || answer.error.code;
+      this.note(`put ${key} lease ${id} → ${outcome}`);
     });
   }
 
   /** The next period (`from` + ttl/3): keep alive, or now and then abandon or revoke the lease. */
-  private schedule(id: string, from = this.world.now()): void {
+  private schedule(id: string, from: number): void {
     const lease = this.lease;
     if (lease === null || lease.id !== id) return;
     const at = Math.max(this.world.now(), from + periodMs(lease.ttl));
@@ -120,128 +111,51 @@ export class LeaseClient {
   private keepAlive(id: string, ttl: number): void {
     const period = periodMs(ttl);
     const start = this.world.now();
+    this.schedule(id, start);
     // Attempts until the next period, each given up after a quarter of it (src/client/lease.ts).
-    this.request({ op: "lease-keepalive", lease: id }, period, period / 4, (answer, sentAt) => {
+    const request: ClientRequest = { op: "lease-keepalive", lease: id };
+    this.keepAlives.request(request, period, period / 4, (answer, sentAt) => {
       if (answer?.ok) this.world.ledger.renewed(id, sentAt);
-      else if (answer?.error.code === "NOT_FOUND") {
+      else if (answer !== null && answer.error.code === "NOT_FOUND" && this.lease?.id === id) {
         this.world.ledger.ended(id, "keep-alive NOT_FOUND");
         this.note(`lease-keepalive ${id} → NOT_FOUND; lease lost`);
         this.lease = null;
-        this.world.at(this.world.now() + this.random.int(300), () => this.grant());
-        return;
+        this.again(0);
       }
-      this.schedule(id, start);
     });
   }
 
   private abandon(id: string): void {
     this.lease = null;
+    this.keepAlives.cancel();
     this.world.ledger.stopped(id);
     this.note(`abandons lease ${id}`);
-    this.world.at(this.world.now() + this.random.int(300), () => this.grant());
+    this.again(0);
   }
 
   private revoke(id: string): void {
     this.lease = null;
+    this.keepAlives.cancel();
     this.world.ledger.stopped(id, true);
-    this.request({ op: "lease-revoke", lease: id, ...this.nextSeq() }, 600, 150, (answer) => {
-      if (answer?.ok === false && answer.error.code === "NOT_FOUND")
+    this.ops.request({ op: "lease-revoke", lease: id, ...this.nextSeq() }, 600, 150, (answer) => {
+      if (answer !== null && !answer.ok && answer.error.code === "NOT_FOUND")
         this.world.ledger.ended(id, "revoke NOT_FOUND");
       this.note(
         `lease-revoke ${id} → ${answer === null ? "unknown" : answer.ok || answer.error.code}`,
       );
-      this.world.at(this.world.now() + this.random.int(300), () => this.grant());
+      this.again(0);
+    });
+  }
+
+  /** A new lease a little later (the put or revoke in flight is dropped then). */
+  private again(minMs: number): void {
+    this.world.at(this.world.now() + minMs + this.random.int(300), () => {
+      if (this.lease === null) this.grant();
     });
   }
 
   private nextSeq(): { session: string; seq: number } {
     return { session: this.session, seq: ++this.seq };
-  }
-
-  /** One request, one attempt at a time; an attempt unanswered after `timeoutMs` is retried. */
-  private request(
-    request: ClientRequest,
-    forMs: number,
-    timeoutMs: number,
-    done: Call["done"],
-  ): void {
-    const until = this.world.now() + forMs;
-    this.call = { request, until, timeoutMs, done, tried: 0, id: 0, sentAt: 0, firstSentAt: 0 };
-    this.attempt(this.call);
-  }
-
-  private attempt(call: Call): void {
-    if (this.call !== call) return;
-    call.tried++;
-    call.id = this.nextId++;
-    call.sentAt = this.world.now();
-    if (call.tried === 1) call.firstSentAt = call.sentAt;
-    if (call.request.op === "lease-keepalive") this.world.ledger.sent(call.request.lease);
-    const id = call.id;
-    this.world.at(this.world.now() + call.timeoutMs, () => {
-      if (this.call === call && call.id === id) this.failed(call, "timeout");
-    });
-    const host = this.pickHost(call.tried > 1);
-    if (host === undefined) return; // no node is up: the attempt times out
-    const connection = this.connect(host);
-    if (!offerRequest(host, connection, id, call.request, call.timeoutMs))
-      this.failed(call, "OVERLOADED");
-  }
-
-  /** An attempt failed (nothing done, or unknown): the next one, or the call's end. */
-  private failed(call: Call, why: string): void {
-    this.note(`${call.request.op} attempt ${call.tried} → ${why}`);
-    this.connection = null;
-    this.host = null;
-    // After a refusal (no leader yet, overloaded) the next attempt waits a little.
-    const at = this.world.now() + (why === "timeout" ? 1 : call.timeoutMs / 2);
-    if (at < call.until) {
-      const id = call.id;
-      this.world.at(at, () => {
-        if (call.id === id) this.attempt(call);
-      });
-      return;
-    }
-    this.call = null;
-    call.done(null, call.sentAt);
-  }
-
-  private answer(reply: Answer): void {
-    const call = this.call;
-    if (call === null || reply.id !== call.id) return; // an earlier attempt's
-    if (!reply.ok && reply.error.code !== "NOT_FOUND") {
-      this.failed(call, reply.error.code);
-      return;
-    }
-    this.call = null;
-    // A session's answer may be an earlier attempt's, applied then: it counts from the first.
-    call.done(reply, "session" in call.request ? call.firstSentAt : call.sentAt);
-  }
-
-  /** First attempts go to the node the client talks to; retries to the leader, if one is up. */
-  private pickHost(retry: boolean): NodeHost | undefined {
-    const up = this.world.hosts.filter((h) => h.life !== null);
-    if (retry) {
-      const leader = up.find((h) => h.life!.raft.status().role === "leader");
-      if (leader !== undefined) return leader;
-    }
-    if (this.host?.life != null) return this.host;
-    return up.length === 0 ? undefined : this.random.pick(up);
-  }
-
-  private connect(host: NodeHost): ClientConnection {
-    if (this.host === host && this.connection !== null && !this.connection.closed)
-      return this.connection;
-    const connection = adminConnection<Answer>(
-      host,
-      (reply) => this.answer(reply),
-      () => {
-        if (this.connection === connection) this.connection = null;
-      },
-    );
-    this.host = host;
-    this.connection = connection;
-    return connection;
   }
 
   private note(line: string): void {
