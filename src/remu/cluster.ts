@@ -6,68 +6,21 @@ import {
   type NodeId,
   type ProposeResult,
   type RaftNode,
-  type RaftSettings,
   type ReadMode,
   type Ready,
   SeededRandom,
 } from "../../raft/mod.js";
+import { ClientCalls } from "./client-calls.js";
+import type { ClusterOptions } from "./cluster-options.js";
 import { EventQueue } from "./event-queue.js";
-import { InvariantChecker, InvariantKind, InvariantViolation } from "./invariants.js";
+import { InvariantChecker } from "./invariants.js";
 import { type NetworkFaults, reliableNetwork, VirtualNetwork } from "./network.js";
-import { type NoteKind, Recorder, type RecorderOptions } from "./recorder.js";
+import { type NoteKind, Recorder } from "./recorder.js";
+import { beginStep, requestTypes, type SimEvent } from "./sim-event.js";
 import { SimNode } from "./sim-node.js";
 import { Trace } from "./trace.js";
 
-export interface ClusterOptions {
-  /** Voters of the initial configuration. */
-  readonly nodes: number;
-  readonly seed: number;
-  readonly raft?: Partial<RaftSettings>;
-  /** Virtual milliseconds per tick. */
-  readonly tickMs?: number;
-  /** Each node's clock runs up to this fraction fast or slow (tests the lease's drift margin). */
-  readonly clockDrift?: number;
-  readonly diskLatencyMs?: readonly [number, number];
-  /** Snapshot and compact every this many applied entries (0: never). */
-  readonly snapshotEvery?: number;
-  readonly retainEntries?: number;
-  readonly network?: Partial<NetworkFaults>;
-  readonly traceCapacity?: number;
-  /**
-   * Record every step (its messages, faults and every node's state after it) for the web view:
-   * `true` keeps the last 20 000 steps, `{ capacity }` sets how many. Off by default, and then
-   * it costs nothing.
-   */
-  readonly record?: boolean | RecorderOptions;
-}
-
-type SimEvent =
-  | { readonly kind: "tick"; readonly node: SimNode; readonly incarnation: number }
-  | { readonly kind: "deliver"; readonly message: Message }
-  | { readonly kind: "persist"; readonly node: SimNode; readonly incarnation: number }
-  | { readonly kind: "call"; readonly label: string; readonly fn: () => void };
-
-/** Request messages, as counted by the lab's RPC bounds (responses ride on their RPC). */
-const requestTypes = new Set([
-  "vote",
-  "append",
-  "heartbeat",
-  "snapshot",
-  "timeoutNow",
-  "readIndex",
-]);
-
-interface TrackedProposal {
-  readonly term: number;
-  readonly data: string;
-  readonly onApplied?: (applied: boolean) => void;
-}
-
-interface TrackedRead {
-  readonly node: NodeId;
-  readonly ackedIndexAtStart: number;
-  readonly onRead?: (index: number | null) => void;
-}
+export type { ClusterOptions } from "./cluster-options.js";
 
 /**
  * remu: a whole cluster of raft/ cores in one process, on a virtual clock and network, every
@@ -92,12 +45,8 @@ export class Cluster {
     reads: 0,
   };
   requestsSent = 0;
-  /** Highest index of any write acknowledged to a client. */
-  ackedIndex = 0;
   private readonly events = new EventQueue<SimEvent>();
-  private readonly proposals = new Map<NodeId, Map<number, TrackedProposal>>();
-  private readonly reads = new Map<string, TrackedRead>();
-  private readSeq = 0;
+  private readonly calls = new ClientCalls(this.stats);
   private readonly options: Required<Omit<ClusterOptions, "network" | "record">>;
 
   constructor(options: ClusterOptions) {
@@ -139,6 +88,11 @@ export class Cluster {
     this.nodes.set(id, node);
     this.startNode(node);
     return node;
+  }
+
+  /** Highest index of any write acknowledged to a client. */
+  get ackedIndex(): number {
+    return this.calls.ackedIndex;
   }
 
   node(id: NodeId): SimNode {
@@ -194,30 +148,7 @@ export class Cluster {
     recorder.flush(); // calls made since the last event, outside the loop, are a step of their own
     this.now = Math.max(this.now, at);
     this.stats.events++;
-    switch (event.kind) {
-      case "tick": {
-        const stale = event.node.incarnation !== event.incarnation || !event.node.up;
-        recorder.begin("tick", `${event.node.id} tick${stale ? " (down)" : ""}`, event.node.id);
-        break;
-      }
-      case "deliver": {
-        const m = event.message;
-        recorder.begin("deliver", `deliver ${m.type} ${m.from}→${m.to}`, m.to);
-        break;
-      }
-      case "persist": {
-        const stale = event.node.incarnation !== event.incarnation || !event.node.up;
-        recorder.begin(
-          "persist",
-          `${event.node.id} disk write done${stale ? " (down)" : ""}`,
-          event.node.id,
-        );
-        break;
-      }
-      case "call":
-        recorder.begin("call", event.label, null);
-        break;
-    }
+    beginStep(recorder, event);
     try {
       const more = this.process(event);
       recorder.end();
@@ -263,7 +194,7 @@ export class Cluster {
     const node = this.node(id);
     if (!node.up) return;
     this.traceNote("crash", id, `${id} CRASH (loses ${node.pendingWrites.length} unsynced writes)`);
-    this.failProposals(id);
+    this.calls.failProposals(id);
     node.crash();
     this.stats.crashes++;
     this.signalCrash(id);
@@ -342,13 +273,7 @@ export class Cluster {
     if (raft === null) return { ok: false, reason: "not-leader", leader: null };
     const result = raft.propose(new TextEncoder().encode(data));
     if (result.ok) {
-      let byIndex = this.proposals.get(id);
-      if (byIndex === undefined) {
-        byIndex = new Map();
-        this.proposals.set(id, byIndex);
-      }
-      byIndex.get(result.index)?.onApplied?.(false);
-      byIndex.set(result.index, { term: result.term, data, ...(onApplied ? { onApplied } : {}) });
+      this.calls.proposed(id, result.index, result.term, data, onApplied);
       this.traceNote(
         "propose",
         id,
@@ -395,12 +320,7 @@ export class Cluster {
       onRead?.(null);
       return;
     }
-    const ctx = `r${++this.readSeq}`;
-    this.reads.set(ctx, {
-      node: id,
-      ackedIndexAtStart: this.ackedIndex,
-      ...(onRead ? { onRead } : {}),
-    });
+    const ctx = this.calls.startRead(id, onRead);
     node.raft.readIndex(ctx, mode);
     this.afterInput(node);
   }
@@ -482,7 +402,7 @@ export class Cluster {
         `${node.id} is ${role} in term ${term}${leader ? ` (leader ${leader})` : ""}`,
       );
       if (role === "leader") this.stats.elections++;
-      if (role !== "leader") this.failProposals(node.id);
+      if (role !== "leader") this.calls.failProposals(node.id);
     }
     for (const message of ready.messages) this.send(message);
     node.absorbSnapshot(ready);
@@ -492,7 +412,7 @@ export class Cluster {
     }
     this.applyCommitted(node, raft, ready.committed);
     for (const read of ready.readStates)
-      this.serveRead(node, read.ctx, read.ok ? read.index : null);
+      this.calls.serveRead(node.id, read.ctx, read.ok ? read.index : null);
     const hasWrite =
       ready.entries.length > 0 ||
       ready.hardState !== null ||
@@ -516,20 +436,10 @@ export class Cluster {
 
   private applyCommitted(node: SimNode, raft: RaftNode, committed: readonly Entry[]): void {
     if (committed.length === 0) return;
-    const tracked = this.proposals.get(node.id);
     for (const entry of committed) {
       this.checker.applied(node.id, raft.status().term, entry);
       node.stateMachine.apply(entry);
-      const proposal = tracked?.get(entry.index);
-      if (proposal !== undefined) {
-        tracked!.delete(entry.index);
-        const applied = proposal.term === entry.term;
-        if (applied) {
-          this.ackedIndex = Math.max(this.ackedIndex, entry.index);
-          this.stats.acked++;
-        }
-        proposal.onApplied?.(applied);
-      }
+      this.calls.applied(node.id, entry);
     }
     raft.appliedTo(committed.at(-1)!.index);
     const every = this.options.snapshotEvery;
@@ -543,26 +453,5 @@ export class Cluster {
         `${node.id} SNAPSHOT at ${meta.index} (${meta.size} bytes)`,
       );
     }
-  }
-
-  private serveRead(node: SimNode, ctx: string, index: number | null): void {
-    const read = this.reads.get(ctx);
-    if (read === undefined) return;
-    this.reads.delete(ctx);
-    if (index !== null && index < read.ackedIndexAtStart) {
-      throw new InvariantViolation(
-        InvariantKind.readIndex,
-        `${node.id} read ${ctx} at index ${index}, behind write ${read.ackedIndexAtStart} acknowledged before it began`,
-      );
-    }
-    if (index !== null) this.stats.reads++;
-    read.onRead?.(index);
-  }
-
-  private failProposals(id: NodeId): void {
-    const tracked = this.proposals.get(id);
-    if (tracked === undefined) return;
-    this.proposals.delete(id);
-    for (const proposal of tracked.values()) proposal.onApplied?.(false);
   }
 }

@@ -16,6 +16,12 @@ export const InvariantKind = {
   readIndex: "read-index",
   /** Node mode: a Ready was taken from the core while downstream had no room for it. */
   readyBudget: "ready-budget",
+  /** Node mode, leases (node/lease-checks.ts): ended before ttl after its last renewal. */
+  leaseEarly: "lease-early",
+  /** A lease its client kept alive ended though a leader acknowledged its keep-alives. */
+  leaseLost: "lease-lost",
+  /** An abandoned lease outlived its bound while a leader could commit. */
+  leaseLate: "lease-late",
 } as const;
 export type InvariantKind = (typeof InvariantKind)[keyof typeof InvariantKind];
 

@@ -14,7 +14,8 @@ import { TempDirs } from "../storage/helpers.js";
 
 /**
  * Lease expiry across crashes and leader changes, deterministic from a seed (remu's core-only
- * mode runs a string map, not this state machine: this test stands in for it). Three replicas
+ * mode runs a string map, not this state machine; remu's node mode runs the whole pipeline
+ * with lease holders: test/remu/node-leases.test.ts). Three replicas
  * run the real state machine on LevelDB and the real leader expiry check over one committed
  * log; leaders crash (an election of one to two election timeouts follows) and restart (the
  * table is loaded from the engine and the log replays); lease clients keep alive every ttl/3

@@ -9,11 +9,13 @@ import {
   NOTHING_DONE_CODES,
   type PendingCall,
 } from "../../check/mod.js";
-import { adminConnection, type NodeHost } from "./host.js";
+import { adminConnection, type NodeHost, offerRequest } from "./host.js";
 
 /** What a client needs of the cluster: its nodes and the virtual time. */
 export interface ClientWorld {
   readonly hosts: readonly NodeHost[];
+  /** The nodes' session TTL: exactly-once holds only within it. */
+  readonly sessionTtlMs: number;
   now(): number;
   trace(line: string): void;
 }
@@ -28,6 +30,7 @@ interface InFlight {
   /** null: a stale read, not part of the linearizable history. */
   readonly call: PendingCall<KvOutput> | null;
   attempts: number;
+  readonly firstSentAt: number;
   /** An attempt's outcome is unknown: a later refusal does not make it "nothing done". */
   uncertain: boolean;
 }
@@ -78,7 +81,14 @@ export class SimClient {
     const stale = consistency === "stale";
     if (stale) this.stats.stale++;
     const call = stale ? null : this.recorder.invoke(this.id, input);
-    this.op = { input, request, call, attempts: 0, uncertain: false };
+    this.op = {
+      input,
+      request,
+      call,
+      attempts: 0,
+      uncertain: false,
+      firstSentAt: this.world.now(),
+    };
     this.send();
   }
 
@@ -99,20 +109,7 @@ export class SimClient {
       return;
     }
     const connection = this.connect(host);
-    const id = this.nextId++;
-    const deadline = host.life!.clock.now() + 2_000;
-    const target = { kind: "local" as const, connId: connection.connId, id };
-    const admitted =
-      pipeline.admission.admit() &&
-      pipeline.raftStep.offer({
-        kind: "client",
-        target,
-        request: op.request,
-        admin: true,
-        deadline,
-      });
-    if (admitted) pipeline.connections.admitted(connection);
-    else this.refused("OVERLOADED");
+    if (!offerRequest(host, connection, this.nextId++, op.request)) this.refused("OVERLOADED");
   }
 
   private pickHost(): NodeHost | undefined {
@@ -180,6 +177,9 @@ export class SimClient {
   private retry(): boolean {
     const op = this.op!;
     if (op.input.op === "get" || op.attempts >= 4) return false;
+    // The session may be forgotten by the time a late retry applies (its TTL counts from the
+    // session's last entry): the first attempt, applied, would be applied again.
+    if (this.world.now() - op.firstSentAt >= this.world.sessionTtlMs / 2) return false;
     this.stats.retries++;
     this.connection = null;
     this.host = null;

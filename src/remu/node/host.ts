@@ -8,6 +8,7 @@ import {
 } from "../../../stages/apply/mod.js";
 import type { FatalContext } from "../../../stages/items.js";
 import { Pipeline, type PipelineOptions } from "../../../stages/pipeline.js";
+import type { ClientRequest } from "../../../stages/protocol.js";
 import { InlineRaftCore } from "../../../stages/raft-step/mod.js";
 import type { ClientConnection } from "../../../stages/respond/mod.js";
 import { MemoryDisk } from "../../../storage/memory-disk.js";
@@ -256,4 +257,25 @@ export function adminConnection<Reply>(
   };
   table.add(connection);
   return connection;
+}
+
+/**
+ * Send `request` to `host`'s pipeline as ingress would: admission, then raft-step; its answer
+ * comes on `connection` with `id`. False: refused at the door (OVERLOADED).
+ */
+export function offerRequest(
+  host: NodeHost,
+  connection: ClientConnection,
+  id: number,
+  request: ClientRequest,
+  timeoutMs = 2_000,
+): boolean {
+  const pipeline = host.life!.pipeline;
+  const deadline = host.life!.clock.now() + timeoutMs;
+  const target = { kind: "local" as const, connId: connection.connId, id };
+  const admitted =
+    pipeline.admission.admit() &&
+    pipeline.raftStep.offer({ kind: "client", target, request, admin: true, deadline });
+  if (admitted) pipeline.connections.admitted(connection);
+  return admitted;
 }

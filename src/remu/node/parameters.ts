@@ -35,7 +35,14 @@ export function drawParameters(
     // Drawn last: the parameters above are the same with and without membership changes.
     membershipEveryMs: has("membership") ? 200 + random.int(600) : 0,
     segmentBytes: 256 + random.int(8192),
+    leaseClients: leaseHolders(options, random),
   };
+}
+
+/** Lease holders (node/lease-clients.ts) in three runs of four; drawn even when given. */
+function leaseHolders(options: NodeRunOptions, random: SeededRandom): number {
+  const drawn = random.chance(0.75) ? 1 + random.int(4) : 0;
+  return options.leaseClients ?? drawn;
 }
 
 /** What every node of a run gets (its stages' sizes, timings and sessions). */

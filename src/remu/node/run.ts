@@ -8,7 +8,9 @@ import { ExitCode, exitCodeFor, type RunResult } from "../run.js";
 import { Trace } from "../trace.js";
 import { checkHistory, checkReplicas } from "./checks.js";
 import { SimClient, sessionFor } from "./clients.js";
+import { driveFaults, type FaultWorld, maybeCrashInSync } from "./faults.js";
 import { type FatalRecord, NodeHost } from "./host.js";
+import { LeaseWorkload } from "./lease-clients.js";
 import { MembershipDriver } from "./membership.js";
 import { drawParameters, hostSettings } from "./parameters.js";
 import { SimScheduler } from "./world.js";
@@ -30,6 +32,8 @@ export interface NodeRunOptions {
   readonly durationMs: number;
   readonly faults: readonly NodeFaultKind[];
   readonly clients?: number;
+  /** Lease holders (default: drawn from the seed, none in a quarter of the runs). */
+  readonly leaseClients?: number;
   readonly verbose?: boolean;
 }
 
@@ -61,6 +65,7 @@ class NodeSim {
   private events = 0;
   private runError: Error | null = null;
   private membership: MembershipDriver | null = null;
+  private leases!: LeaseWorkload;
   /** A hash of every trace line: equal digests, equal runs (the determinism check). */
   private digest = 0x811c9dc5;
 
@@ -108,11 +113,12 @@ class NodeSim {
         tornWriteRate: Number(p.tornWriteRate),
       };
       if (Number(p.crashInSyncRate) > 0)
-        host.disk.onSync = (delayMs) => this.maybeCrashInSync(host, delayMs);
+        host.disk.onSync = (delayMs) => maybeCrashInSync(this.faultWorld(), host, delayMs);
       this.hosts.push(host);
     }
     const world = {
       hosts: this.hosts,
+      sessionTtlMs: Number(p.sessionTtlMs),
       now: () => this.scheduler.now,
       trace: (line: string) => this.note(line),
     };
@@ -126,6 +132,18 @@ class NodeSim {
           sessionFor(k),
         ),
       );
+    const electionMs = 10 * Number(hostSettings(p).raft.electionTicks);
+    this.leases = new LeaseWorkload(
+      Number(p.leaseClients),
+      { seed: this.options.seed, electionMs, slackMs: 2 * electionMs },
+      {
+        ...world,
+        grantUntil: this.options.durationMs + 1_000,
+        at: (time, fn) => this.at(time, fn),
+      },
+      (from, to) => this.network.linkUp(from, to),
+      () => new SeededRandom(this.random.next32()),
+    );
   }
 
   async run(): Promise<RunResult> {
@@ -133,12 +151,16 @@ class NodeSim {
     let exitCode: ExitCode = ExitCode.ok;
     try {
       for (const host of this.hosts) this.at(0, () => this.boot(host));
-      this.driveFaults();
+      driveFaults(this.faultWorld());
       this.driveMembership();
       this.driveClients();
+      this.leases.start();
       await this.runUntil(this.options.durationMs);
       await this.heal();
-      failure = checkHistory(this.recorder) ?? (await checkReplicas(this.hosts));
+      failure =
+        checkHistory(this.recorder) ??
+        (await checkReplicas(this.hosts)) ??
+        (await this.leases.checkReplicas(this.hosts, this.options.seed));
       if (failure !== null) exitCode = ExitCode.invariant;
     } catch (error) {
       failure = `${(error as Error).name}: ${(error as Error).message}`;
@@ -170,15 +192,15 @@ class NodeSim {
     });
   }
 
-  /** Run events until virtual time `until`, each followed by the pipelines settling. */
-  private async runUntil(until: number): Promise<void> {
-    while (this.scheduler.step(until)) {
+  /** Run events until virtual time `until` (or `done`), each followed by the pipelines settling. */
+  private async runUntil(until: number, done = () => false): Promise<void> {
+    while (!done() && this.scheduler.step(until)) {
       this.events++;
       await this.settle();
       if (this.runError !== null) throw this.runError;
       this.checkInvariants();
     }
-    this.scheduler.now = Math.max(this.scheduler.now, until);
+    if (!done()) this.scheduler.now = Math.max(this.scheduler.now, until);
   }
 
   /**
@@ -231,6 +253,7 @@ class NodeSim {
       const { role, term, commitIndex, appliedIndex } = raft.status();
       this.digest = fnv(this.digest, `${host.name} ${role} ${term} ${commitIndex} ${appliedIndex}`);
     }
+    this.leases.observe(this.hosts);
   }
 
   private carry(from: NodeId, to: NodeId, arrive: (edge: PeerGatewayPorts) => void): void {
@@ -283,51 +306,19 @@ class NodeSim {
     });
   }
 
-  private driveFaults(): void {
-    const p = this.parameters;
-    this.every(Number(p.crashEveryMs), () => {
-      const host = this.random.pick(this.hosts);
-      if (host.life === null && !host.booting) {
-        this.note(`restart ${host.name}`);
-        this.boot(host);
-        return;
-      }
-      this.note(`crash ${host.name} (power loss)`);
-      host.crash();
-      this.at(this.scheduler.now + 50 + this.random.int(500), () => {
-        this.note(`restart ${host.name}`);
-        this.boot(host);
-      });
-    });
-    this.every(Number(p.partitionEveryMs), () => {
-      if (this.random.chance(0.5)) {
-        this.network.heal();
-        this.note("heal");
-        return;
-      }
-      const isolated = this.random.pick(this.hosts).name;
-      this.network.isolate(isolated);
-      this.note(`isolate ${isolated}`);
-    });
-  }
-
-  private maybeCrashInSync(host: NodeHost, delayMs: number): void {
-    if (delayMs <= 1 || this.scheduler.now >= this.options.durationMs) return;
-    if (!this.random.chance(Number(this.parameters.crashInSyncRate))) return;
-    // Now and then the whole cluster loses power at once (a data centre outage): nothing
-    // acknowledged may be lost even then.
-    const victims = this.random.chance(0.3) ? this.hosts : [host];
-    this.at(this.scheduler.now + this.random.int(delayMs), () => {
-      for (const victim of victims) {
-        if (victim.life === null) continue;
-        this.note(`crash ${victim.name} (power loss while ${victim === host ? "syncing" : "up"})`);
-        victim.crash();
-        this.at(this.scheduler.now + 20 + this.random.int(300), () => {
-          this.note(`restart ${victim.name}`);
-          this.boot(victim);
-        });
-      }
-    });
+  private faultWorld(): FaultWorld {
+    return {
+      hosts: this.hosts,
+      random: this.random,
+      network: this.network,
+      parameters: this.parameters,
+      durationMs: this.options.durationMs,
+      now: () => this.scheduler.now,
+      at: (time, fn) => this.at(time, fn),
+      every: (ms, fn) => this.every(ms, fn),
+      note: (line) => this.note(line),
+      boot: (host) => this.boot(host),
+    };
   }
 
   /** Everything heals and restarts; the clients' last operations get time to finish. */
@@ -340,6 +331,9 @@ class NodeSim {
     }
     this.note("heal all");
     await this.runUntil(this.scheduler.now + 3_000);
+    // The lease holders stop; then every replica catches up (the end checks compare them).
+    this.leases.stop();
+    await this.runUntil(this.scheduler.now + 2_000, () => this.leases.caughtUp(this.hosts));
   }
 
   /** A stage took the fatal path: expected after an injected fsync failure, else a bug. */
@@ -371,6 +365,7 @@ class NodeSim {
       events: this.events,
       committed: this.checker.maxCommittedIndex,
       membership: this.membership?.stats ?? null,
+      leases: { ...this.leases.ledger.stats, leaderships: this.leases.ledger.leaders.count },
       ok: sum("ok"),
       refused: sum("refused"),
       unknown: sum("unknown"),

@@ -35,7 +35,7 @@ export class SimScheduler {
 }
 
 /** Wall-clock ms at virtual time 0: entries and sessions carry plausible times. */
-const epochMs = 1_750_000_000_000;
+export const epochMs = 1_750_000_000_000;
 
 /**
  * One life of a node's clock on the scheduler: the stages' Clock. A crash stops it, and with
