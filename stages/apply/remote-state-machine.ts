@@ -5,7 +5,7 @@ import type { HistoryRead } from "../../storage/engines/revisions.js";
 import type { ReplyBody } from "../items.js";
 import type { ClientRequest } from "../protocol.js";
 import type { LeaseJudge } from "./lease-commands.js";
-import type { SessionSettings } from "./sessions.js";
+import { isSessionExpiryPoint, type SessionSettings } from "./sessions.js";
 import type { Applied, StateMachineOptions, StateMachinePort } from "./state-machine.js";
 import type { HostApplied, HostCall, HostData } from "./state-machine-host.js";
 
@@ -98,7 +98,7 @@ export class RemoteStateMachine implements StateMachinePort {
   }
 
   isExpiryPoint(index: number): boolean {
-    return index % this.sessions.expireEvery === 0;
+    return isSessionExpiryPoint(this.sessions, index);
   }
 
   async close(): Promise<void> {

@@ -155,7 +155,7 @@ export class SessionTable {
   }
 
   shouldExpireAt(index: number): boolean {
-    return index % this.settings.expireEvery === 0;
+    return isSessionExpiryPoint(this.settings, index);
   }
 
   private forget(id: string, record: SessionRecord): SessionWrite[] {
@@ -196,4 +196,15 @@ function longerThan(value: unknown, max: number): boolean {
     if (size > max) return true;
   }
   return false;
+}
+
+/**
+ * Entries whose index is a multiple of `expireEvery` expire idle sessions (the same indexes on
+ * every replica); the apply stage ends a batch there, inline or in a worker.
+ */
+export function isSessionExpiryPoint(
+  settings: Pick<SessionSettings, "expireEvery">,
+  index: number,
+): boolean {
+  return index % settings.expireEvery === 0;
 }
