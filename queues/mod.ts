@@ -31,6 +31,8 @@ export type {
   StageOptions,
 } from "./stage.js";
 export { Stage } from "./stage.js";
+export type { ApiArgs, ApiResult, WorkerApi } from "./worker-api.js";
+export { serveApi, WorkerApiClient } from "./worker-api.js";
 export type { WorkerHandler } from "./worker-entry.js";
 export { serveWorker, WithTransfer, withTransfer } from "./worker-entry.js";
 export type { WorkerPoolOptions } from "./worker-pool.js";

@@ -1,3 +1,4 @@
+import { WorkerApiClient } from "../../queues/worker-api.js";
 import { WorkerPool } from "../../queues/worker-pool.js";
 import type { Entry, SnapshotMeta } from "../../raft/types.js";
 import type { KeySpan } from "../../storage/engines/engine.js";
@@ -7,7 +8,7 @@ import type { ClientRequest } from "../protocol.js";
 import type { LeaseJudge } from "./lease-commands.js";
 import { isSessionExpiryPoint, type SessionSettings } from "./sessions.js";
 import type { Applied, StateMachineOptions, StateMachinePort } from "./state-machine.js";
-import type { HostApplied, HostCall, HostData } from "./state-machine-host.js";
+import type { HostData, StateMachineHostApi } from "./state-machine-host.js";
 
 /**
  * The state machine in a worker thread (the apply stage's "workers" pool): index inserts,
@@ -16,7 +17,7 @@ import type { HostApplied, HostCall, HostData } from "./state-machine-host.js";
  */
 export class RemoteStateMachine implements StateMachinePort {
   private constructor(
-    private readonly pool: WorkerPool,
+    private readonly host: WorkerApiClient<StateMachineHostApi>,
     private readonly sessions: SessionSettings,
   ) {}
 
@@ -40,61 +41,56 @@ export class RemoteStateMachine implements StateMachinePort {
       restartsMax: 0,
       name: "apply",
     });
-    const machine = new RemoteStateMachine(pool, options.sessions);
-    const result = (await machine.call({
-      method: "open",
-      latest,
-      vectorsInLog,
-      logLastIndex,
-    })) as {
-      applied: number;
-      kvApplied: number;
-      kvRebuild: string | null;
-      kvAhead: number;
-    };
+    const host = new WorkerApiClient<StateMachineHostApi>(pool);
+    const machine = new RemoteStateMachine(host, options.sessions);
+    const result = await host.call(0, "open", { latest, vectorsInLog, logLastIndex });
     return { machine, ...result };
   }
 
-  private call(call: HostCall): Promise<unknown> {
-    return this.pool.call(0, call);
+  /** The one worker's method `method`. */
+  private call<M extends keyof StateMachineHostApi & string>(
+    method: M,
+    args: Parameters<StateMachineHostApi[M]>[0],
+  ) {
+    return this.host.call(0, method, args);
   }
 
   async load(): Promise<void> {
-    await this.call({ method: "load" });
+    await this.call("load", {});
   }
 
   async apply(entries: readonly Entry[]): Promise<Applied> {
-    const { answers, changes } = (await this.call({ method: "apply", entries })) as HostApplied;
+    const { answers, changes } = await this.call("apply", { entries });
     return { answers: new Map(answers), changes };
   }
 
   async history(fromRevision: number, range: KeySpan, limit: number): Promise<HistoryRead> {
-    return (await this.call({ method: "history", fromRevision, range, limit })) as HistoryRead;
+    return this.call("history", { fromRevision, range, limit });
   }
 
   async read(request: ClientRequest, appliedIndex: number): Promise<ReplyBody> {
-    return (await this.call({ method: "read", request, appliedIndex })) as ReplyBody;
+    return this.call("read", { request, appliedIndex });
   }
 
   async beginCheckpoint(dir: string, index: number): Promise<boolean> {
-    return (await this.call({ method: "beginCheckpoint", dir, index })) as boolean;
+    return this.call("beginCheckpoint", { dir, index });
   }
 
   /** The worker answers other calls (apply, read) while this one waits for the writing. */
   async finishCheckpoint(): Promise<void> {
-    await this.call({ method: "finishCheckpoint" });
+    await this.call("finishCheckpoint", {});
   }
 
   async abortCheckpoint(): Promise<void> {
-    await this.call({ method: "abortCheckpoint" });
+    await this.call("abortCheckpoint", {});
   }
 
   async restore(dir: string, index: number): Promise<void> {
-    await this.call({ method: "restore", dir, index });
+    await this.call("restore", { dir, index });
   }
 
   async leasesDue(judge: LeaseJudge): Promise<string[]> {
-    return (await this.call({ method: "leasesDue", judge })) as string[];
+    return this.call("leasesDue", { judge });
   }
 
   isExpiryPoint(index: number): boolean {
@@ -102,7 +98,7 @@ export class RemoteStateMachine implements StateMachinePort {
   }
 
   async close(): Promise<void> {
-    await this.call({ method: "close" });
-    await this.pool.close();
+    await this.call("close", {});
+    await this.host.pool.close();
   }
 }

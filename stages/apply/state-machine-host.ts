@@ -2,8 +2,8 @@
  * The worker thread of the apply stage's "workers" pool: it owns the state machine (engines,
  * vector indexes, session table), and the apply stage calls it through RemoteStateMachine.
  */
-import { workerData } from "node:worker_threads";
-import { serveWorker } from "../../queues/worker-entry.js";
+import { isMainThread, workerData } from "node:worker_threads";
+import { serveApi } from "../../queues/worker-api.js";
 import type { Entry, SnapshotMeta } from "../../raft/types.js";
 import type { KeySpan } from "../../storage/engines/engine.js";
 import type { KvChanges } from "../../storage/engines/revisions.js";
@@ -17,29 +17,6 @@ export interface HostData {
   readonly options: StateMachineOptions;
   readonly snapshotDir: string;
 }
-
-export type HostCall =
-  | {
-      readonly method: "open";
-      readonly latest: SnapshotMeta | null;
-      readonly vectorsInLog: boolean;
-      readonly logLastIndex: number;
-    }
-  | { readonly method: "load" }
-  | { readonly method: "apply"; readonly entries: readonly Entry[] }
-  | {
-      readonly method: "history";
-      readonly fromRevision: number;
-      readonly range: KeySpan;
-      readonly limit: number;
-    }
-  | { readonly method: "read"; readonly request: ClientRequest; readonly appliedIndex: number }
-  | { readonly method: "beginCheckpoint"; readonly dir: string; readonly index: number }
-  | { readonly method: "finishCheckpoint" }
-  | { readonly method: "abortCheckpoint" }
-  | { readonly method: "restore"; readonly dir: string; readonly index: number }
-  | { readonly method: "leasesDue"; readonly judge: LeaseJudge }
-  | { readonly method: "close" };
 
 /** An apply's answers as entries (a Map does not cross the worker boundary as one). */
 export interface HostApplied {
@@ -55,47 +32,40 @@ function opened(): StateMachine {
   return machine;
 }
 
-serveWorker<HostCall, unknown>(async (call) => {
-  switch (call.method) {
-    case "open": {
-      const snapshots = new SnapshotStore(data.snapshotDir);
-      await snapshots.open();
-      const result = await openStateMachine(
-        data.options,
-        snapshots,
-        call.latest,
-        call.vectorsInLog,
-        call.logLastIndex,
-      );
-      machine = result.machine;
-      return {
-        applied: result.applied,
-        kvApplied: result.kvApplied,
-        kvRebuild: result.kvRebuild,
-        kvAhead: result.kvAhead,
-      };
-    }
-    case "load":
-      return opened().load();
-    case "apply": {
-      const { answers, changes } = await opened().apply(call.entries);
-      return { answers: [...answers], changes } satisfies HostApplied;
-    }
-    case "history":
-      return opened().history(call.fromRevision, call.range, call.limit);
-    case "read":
-      return opened().read(call.request, call.appliedIndex);
-    case "beginCheckpoint":
-      return opened().beginCheckpoint(call.dir, call.index);
-    case "finishCheckpoint":
-      return opened().finishCheckpoint();
-    case "abortCheckpoint":
-      return opened().abortCheckpoint();
-    case "restore":
-      return opened().restore(call.dir, call.index);
-    case "leasesDue":
-      return opened().leasesDue(call.judge);
-    case "close":
-      return opened().close();
-  }
-});
+/** What the apply worker serves (RemoteStateMachine calls it). */
+export const stateMachineHostApi = {
+  async open(args: { latest: SnapshotMeta | null; vectorsInLog: boolean; logLastIndex: number }) {
+    const snapshots = new SnapshotStore(data.snapshotDir);
+    await snapshots.open();
+    const result = await openStateMachine(
+      data.options,
+      snapshots,
+      args.latest,
+      args.vectorsInLog,
+      args.logLastIndex,
+    );
+    machine = result.machine;
+    const { applied, kvApplied, kvRebuild, kvAhead } = result;
+    return { applied, kvApplied, kvRebuild, kvAhead };
+  },
+  load: (_: Record<string, never>) => opened().load(),
+  async apply({ entries }: { entries: readonly Entry[] }): Promise<HostApplied> {
+    const { answers, changes } = await opened().apply(entries);
+    return { answers: [...answers], changes };
+  },
+  history: (args: { fromRevision: number; range: KeySpan; limit: number }) =>
+    opened().history(args.fromRevision, args.range, args.limit),
+  read: (args: { request: ClientRequest; appliedIndex: number }) =>
+    opened().read(args.request, args.appliedIndex),
+  beginCheckpoint: (args: { dir: string; index: number }) =>
+    opened().beginCheckpoint(args.dir, args.index),
+  finishCheckpoint: (_: Record<string, never>) => opened().finishCheckpoint(),
+  abortCheckpoint: (_: Record<string, never>) => opened().abortCheckpoint(),
+  restore: (args: { dir: string; index: number }) => opened().restore(args.dir, args.index),
+  leasesDue: ({ judge }: { judge: LeaseJudge }) => opened().leasesDue(judge),
+  close: (_: Record<string, never>) => opened().close(),
+};
+export type StateMachineHostApi = typeof stateMachineHostApi;
+
+// Imported for its types by the main thread too: serve only inside the worker.
+if (!isMainThread) serveApi(stateMachineHostApi);

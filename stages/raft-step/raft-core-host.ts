@@ -2,7 +2,8 @@
  * A worker thread of the raft-step stage's "workers" pool: it owns the Raft groups pinned to it
  * (a group always runs on the same worker, so its steps stay in order) and runs their rounds.
  */
-import { serveWorker } from "../../queues/worker-entry.js";
+import { isMainThread } from "node:worker_threads";
+import { serveApi } from "../../queues/worker-api.js";
 import type { RaftConfig } from "../../raft/config.js";
 import { RaftNode } from "../../raft/node.js";
 import { SeededRandom } from "../../raft/rand.js";
@@ -17,11 +18,6 @@ export interface GroupSpec {
   readonly retainEntries: number;
 }
 
-export type CoreHostCall =
-  | { readonly method: "open"; readonly spec: GroupSpec }
-  | { readonly method: "round"; readonly input: RoundInput }
-  | { readonly method: "close"; readonly group: number };
-
 const runners = new Map<number, CoreRunner>();
 
 function runner(group: number): CoreRunner {
@@ -30,20 +26,24 @@ function runner(group: number): CoreRunner {
   return found;
 }
 
-serveWorker<CoreHostCall, unknown>((call) => {
-  switch (call.method) {
-    case "open": {
-      const { spec } = call;
-      if (runners.has(spec.config.group))
-        throw new Error(`raft core host: group ${spec.config.group} is already open`);
-      const raft = new RaftNode(spec.config, new SeededRandom(spec.seed), spec.restored);
-      runners.set(spec.config.group, new CoreRunner(raft, spec.retainEntries));
-      return coreView(raft) satisfies CoreView;
-    }
-    case "round":
-      return runner(call.input.group).round(call.input, true);
-    case "close":
-      runners.delete(call.group);
-      return null;
-  }
-});
+/** What a raft-step worker serves (RemoteRaftCore calls it). */
+export const coreHostApi = {
+  open({ spec }: { spec: GroupSpec }): CoreView {
+    if (runners.has(spec.config.group))
+      throw new Error(`raft core host: group ${spec.config.group} is already open`);
+    const raft = new RaftNode(spec.config, new SeededRandom(spec.seed), spec.restored);
+    runners.set(spec.config.group, new CoreRunner(raft, spec.retainEntries));
+    return coreView(raft);
+  },
+  round({ input }: { input: RoundInput }) {
+    return runner(input.group).round(input, true);
+  },
+  close({ group }: { group: number }): null {
+    runners.delete(group);
+    return null;
+  },
+};
+export type CoreHostApi = typeof coreHostApi;
+
+// Imported for its type by the main thread too: serve only inside the worker.
+if (!isMainThread) serveApi(coreHostApi);

@@ -1,9 +1,10 @@
 import { workerFor } from "../../queues/pool.js";
+import { WorkerApiClient } from "../../queues/worker-api.js";
 import { WorkerPool } from "../../queues/worker-pool.js";
 import type { RaftStatus } from "../../raft/node.js";
 import type { NodeId } from "../../raft/types.js";
 import type { CoreView, RaftCore, RoundInput, RoundOutput } from "./raft-core.js";
-import type { CoreHostCall, GroupSpec } from "./raft-core-host.js";
+import type { CoreHostApi, GroupSpec } from "./raft-core-host.js";
 
 /**
  * The raft-step stage's "workers" pool: Raft cores in worker threads, each group pinned to one
@@ -12,6 +13,7 @@ import type { CoreHostCall, GroupSpec } from "./raft-core-host.js";
  */
 export class RaftCorePool {
   private readonly pool: WorkerPool;
+  private readonly api: WorkerApiClient<CoreHostApi>;
 
   constructor(
     readonly size: number,
@@ -24,6 +26,7 @@ export class RaftCorePool {
       restartsMax: 0,
       name: "raft-step",
     });
+    this.api = new WorkerApiClient(this.pool);
   }
 
   workerFor(group: number): number {
@@ -33,9 +36,8 @@ export class RaftCorePool {
   async open(spec: GroupSpec): Promise<RemoteRaftCore> {
     const group = spec.config.group;
     const worker = this.workerFor(group);
-    const call: CoreHostCall = { method: "open", spec };
-    const view = await this.pool.call<CoreView>(worker, call);
-    return new RemoteRaftCore(this.pool, worker, spec.config.id, group, view);
+    const view = await this.api.call(worker, "open", { spec });
+    return new RemoteRaftCore(this.api, worker, spec.config.id, group, view);
   }
 
   close(): Promise<void> {
@@ -48,7 +50,7 @@ export class RemoteRaftCore implements RaftCore {
   readonly pool = "workers";
 
   constructor(
-    private readonly workers: WorkerPool,
+    private readonly workers: WorkerApiClient<CoreHostApi>,
     private readonly worker: number,
     readonly id: NodeId,
     readonly group: number,
@@ -69,16 +71,19 @@ export class RemoteRaftCore implements RaftCore {
 
   async round(input: RoundInput): Promise<RoundOutput> {
     const { proposals, buffer } = packProposals(input.proposals);
-    const call: CoreHostCall = { method: "round", input: { ...input, proposals } };
     // The proposals move to the worker (transferred, not cloned).
-    const output = await this.workers.call<RoundOutput>(this.worker, call, buffer ? [buffer] : []);
+    const output: RoundOutput = await this.workers.call(
+      this.worker,
+      "round",
+      { input: { ...input, proposals } },
+      buffer ? [buffer] : [],
+    );
     this.lastView = output.view!;
     return output;
   }
 
   async close(): Promise<void> {
-    const call: CoreHostCall = { method: "close", group: this.group };
-    await this.workers.call(this.worker, call);
+    await this.workers.call(this.worker, "close", { group: this.group });
   }
 }
 
