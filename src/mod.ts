@@ -10,6 +10,7 @@ export type {
   Compare,
   GetResult,
   KeyValue,
+  PutOptions,
   ScanResult,
   TxnOp,
   TxnRequest,

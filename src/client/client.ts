@@ -7,6 +7,7 @@ import { lock as acquireLock, Election, type Lock, type RecipeOptions } from "./
 import type {
   GetResult,
   KeyValue,
+  PutOptions,
   RangeOptions,
   ScanRequestOptions,
   ScanResult,
@@ -121,12 +122,7 @@ export class StageraftClient {
   async put(
     key: string,
     value: string,
-    options: {
-      prevKv?: boolean;
-      lease?: string;
-      ignoreValue?: boolean;
-      ignoreLease?: boolean;
-    } = {},
+    options: PutOptions = {},
   ): Promise<{ index: number; revision: number; prevKv?: KeyValue | null }> {
     return (await this.request({ op: "put", key, value, ...options })) as {
       index: number;

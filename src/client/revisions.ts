@@ -90,18 +90,26 @@ export const cmp = {
   lease: compareOn("lease"),
 } as const;
 
+/** A put's options, alone or in a txn (CONTRACT §5; ignoreValue/ignoreLease added). */
+export interface PutOptions {
+  /** Answer the key as it was before (null when absent). */
+  readonly prevKv?: boolean;
+  /** Attach the key to this lease. */
+  readonly lease?: string;
+  /** Keep the key's value (give "" as the value); the key must exist. */
+  readonly ignoreValue?: boolean;
+  /** Keep the key's lease; the key must exist. */
+  readonly ignoreLease?: boolean;
+}
+
 /** Txn ops: `op.put("k", "v")`, `op.delete({ prefix: "p/" })`. */
 export const op = {
-  put: (
-    key: string,
-    value: string,
-    options: {
-      prevKv?: boolean;
-      lease?: string;
-      ignoreValue?: boolean;
-      ignoreLease?: boolean;
-    } = {},
-  ): TxnOp => ({ op: "put", key, value, ...options }),
+  put: (key: string, value: string, options: PutOptions = {}): TxnOp => ({
+    op: "put",
+    key,
+    value,
+    ...options,
+  }),
   get: (key: string, options: { revision?: number } = {}): TxnOp => ({
     op: "get",
     key,
