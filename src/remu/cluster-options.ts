@@ -24,3 +24,19 @@ export interface ClusterOptions {
    */
   readonly record?: boolean | RecorderOptions;
 }
+
+/** The options a Cluster runs with: the defaults filled in (network and record stay apart). */
+export type ClusterSettings = Required<Omit<ClusterOptions, "network" | "record">>;
+
+export function clusterSettings(options: ClusterOptions): ClusterSettings {
+  return {
+    raft: {},
+    tickMs: 10,
+    clockDrift: 0,
+    diskLatencyMs: [0, 2],
+    snapshotEvery: 0,
+    retainEntries: 0,
+    traceCapacity: 400,
+    ...options,
+  };
+}

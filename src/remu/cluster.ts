@@ -2,7 +2,6 @@ import {
   type ConfigChange,
   type Entry,
   type MembershipConfig,
-  type Message,
   type NodeId,
   type ProposeResult,
   type RaftNode,
@@ -11,13 +10,14 @@ import {
   SeededRandom,
 } from "../../raft/mod.js";
 import { ClientCalls } from "./client-calls.js";
-import type { ClusterOptions } from "./cluster-options.js";
+import { type ClusterOptions, type ClusterSettings, clusterSettings } from "./cluster-options.js";
 import { EventQueue } from "./event-queue.js";
 import { InvariantChecker } from "./invariants.js";
 import { type NetworkFaults, reliableNetwork, VirtualNetwork } from "./network.js";
 import { type NoteKind, Recorder } from "./recorder.js";
-import { beginStep, requestTypes, type SimEvent } from "./sim-event.js";
+import { beginStep, type SimEvent } from "./sim-event.js";
 import { SimNode } from "./sim-node.js";
+import { SimWire } from "./sim-wire.js";
 import { Trace } from "./trace.js";
 
 export type { ClusterOptions } from "./cluster-options.js";
@@ -44,22 +44,13 @@ export class Cluster {
     acked: 0,
     reads: 0,
   };
-  requestsSent = 0;
   private readonly events = new EventQueue<SimEvent>();
+  private readonly wire: SimWire;
   private readonly calls = new ClientCalls(this.stats);
-  private readonly options: Required<Omit<ClusterOptions, "network" | "record">>;
+  private readonly options: ClusterSettings;
 
   constructor(options: ClusterOptions) {
-    this.options = {
-      raft: {},
-      tickMs: 10,
-      clockDrift: 0,
-      diskLatencyMs: [0, 2],
-      snapshotEvery: 0,
-      retainEntries: 0,
-      traceCapacity: 400,
-      ...options,
-    };
+    this.options = clusterSettings(options);
     this.random = new SeededRandom(options.seed);
     this.network = new VirtualNetwork(new SeededRandom(this.random.next32()));
     this.network.faults = { ...reliableNetwork, ...options.network };
@@ -67,6 +58,15 @@ export class Cluster {
     if (options.record) {
       this.recorder = new Recorder(this, options.record === true ? {} : options.record);
     }
+    this.wire = new SimWire({
+      now: () => this.now,
+      network: this.network,
+      trace: this.trace,
+      recorder: this.recorder,
+      node: (id) => this.nodes.get(id),
+      schedule: (at, message) => this.events.push(at, { kind: "deliver", message }),
+      received: (node) => this.afterInput(node),
+    });
     const voters = Array.from({ length: options.nodes }, (_, k) => `n${k + 1}`);
     for (const id of voters) this.addNode(id, { voters, outgoing: [], learners: [] });
   }
@@ -88,6 +88,11 @@ export class Cluster {
     this.nodes.set(id, node);
     this.startNode(node);
     return node;
+  }
+
+  /** Requests sent between the cores (responses not counted). */
+  get requestsSent(): number {
+    return this.wire.requestsSent;
   }
 
   /** Highest index of any write acknowledged to a client. */
@@ -130,7 +135,7 @@ export class Cluster {
         this.afterInput(event.node);
         return true;
       case "deliver":
-        this.deliver(event.message);
+        this.wire.deliver(event.message);
         return true;
       case "persist":
         if (event.node.incarnation !== event.incarnation || !event.node.up) return true;
@@ -166,9 +171,7 @@ export class Cluster {
   }
 
   runFor(ms: number): void {
-    const until = this.now + ms;
-    while ((this.events.peekTime() ?? Number.POSITIVE_INFINITY) <= until) this.step();
-    this.now = Math.max(this.now, until);
+    this.runUntil(() => false, ms);
   }
 
   /** Run until `done()` holds (checked after each event) or `maxMs` pass. */
@@ -268,44 +271,39 @@ export class Cluster {
 
   /** Propose `data` at node `id`; `onApplied` hears whether that node applied it. */
   propose(id: NodeId, data: string, onApplied?: (applied: boolean) => void): ProposeResult {
-    const node = this.node(id);
-    const raft = node.raft;
-    if (raft === null) return { ok: false, reason: "not-leader", leader: null };
-    const result = raft.propose(new TextEncoder().encode(data));
-    if (result.ok) {
+    return this.onRaft(id, (raft) => {
+      const result = raft.propose(new TextEncoder().encode(data));
+      if (!result.ok) return result;
       this.calls.proposed(id, result.index, result.term, data, onApplied);
-      this.traceNote(
-        "propose",
-        id,
-        `${id} PROPOSE "${data}" at ${result.index} term ${result.term}`,
-      );
-    }
-    this.afterInput(node);
-    return result;
+      const line = `${id} PROPOSE "${data}" at ${result.index} term ${result.term}`;
+      this.traceNote("propose", id, line);
+      return result;
+    });
   }
 
   proposeConfigChange(id: NodeId, changes: readonly ConfigChange[]): ProposeResult {
-    const node = this.node(id);
-    if (node.raft === null) return { ok: false, reason: "not-leader", leader: null };
-    const result = node.raft.proposeConfigChange(changes);
-    this.traceNote(
-      "config",
-      id,
-      `${id} CONFIG ${JSON.stringify(changes)} → ${JSON.stringify(result)}`,
-    );
-    this.afterInput(node);
-    return result;
+    return this.onRaft(id, (raft) => {
+      const result = raft.proposeConfigChange(changes);
+      const line = `${id} CONFIG ${JSON.stringify(changes)} → ${JSON.stringify(result)}`;
+      this.traceNote("config", id, line);
+      return result;
+    });
   }
 
   transferLeadership(id: NodeId, to: NodeId): ProposeResult {
+    return this.onRaft(id, (raft) => {
+      const result = raft.transferLeadership(to);
+      const line = `${id} TRANSFER to ${to} → ${result.ok ? "started" : result.reason}`;
+      this.traceNote("transfer", id, line);
+      return result;
+    });
+  }
+
+  /** A client call on node `id`'s core, then its Readys; a stopped node is "not-leader". */
+  private onRaft(id: NodeId, act: (raft: RaftNode) => ProposeResult): ProposeResult {
     const node = this.node(id);
     if (node.raft === null) return { ok: false, reason: "not-leader", leader: null };
-    const result = node.raft.transferLeadership(to);
-    this.traceNote(
-      "transfer",
-      id,
-      `${id} TRANSFER to ${to} → ${result.ok ? "started" : result.reason}`,
-    );
+    const result = act(node.raft);
     this.afterInput(node);
     return result;
   }
@@ -334,49 +332,8 @@ export class Cluster {
   // ---------------------------------------------------------------- the node loop
 
   private scheduleTick(node: SimNode): void {
-    this.events.push(this.now + node.tickIntervalMs, {
-      kind: "tick",
-      node,
-      incarnation: node.incarnation,
-    });
-  }
-
-  private deliver(message: Message): void {
-    const node = this.nodes.get(message.to);
-    if (node?.raft == null || !this.network.linkUp(message.from, message.to)) {
-      this.network.stats.dropped++;
-      this.trace.message(this.now, "lost", message);
-      this.recorder?.delivered(message, false);
-      return;
-    }
-    this.network.stats.delivered++;
-    this.trace.message(this.now, "recv", message);
-    this.recorder?.delivered(message, true);
-    node.raft.step(message);
-    this.afterInput(node);
-  }
-
-  private send(message: Message): void {
-    if (requestTypes.has(message.type)) this.requestsSent++;
-    let outgoing = message;
-    if (message.type === "snapshot") {
-      const data = this.node(message.from).snapshotBytes(
-        message.meta.index,
-        message.offset,
-        message.length,
-      );
-      if (data === null) {
-        // That snapshot is gone; the leader resends a newer one.
-        this.recorder?.sent(message, 0);
-        return;
-      }
-      outgoing = { ...message, data };
-    }
-    const delays = this.network.schedule(outgoing);
-    this.recorder?.sent(outgoing, delays.length);
-    for (const delay of delays) {
-      this.events.push(this.now + delay, { kind: "deliver", message: outgoing });
-    }
+    const tick: SimEvent = { kind: "tick", node, incarnation: node.incarnation };
+    this.events.push(this.now + node.tickIntervalMs, tick);
   }
 
   /** Drain the node's Ready batches, then check every invariant. */
@@ -396,15 +353,12 @@ export class Cluster {
   private handleReady(node: SimNode, raft: RaftNode, ready: Ready): void {
     if (ready.softState !== null) {
       const { role, term, leader } = ready.softState;
-      this.traceNote(
-        "role",
-        node.id,
-        `${node.id} is ${role} in term ${term}${leader ? ` (leader ${leader})` : ""}`,
-      );
+      const line = `${node.id} is ${role} in term ${term}${leader ? ` (leader ${leader})` : ""}`;
+      this.traceNote("role", node.id, line);
       if (role === "leader") this.stats.elections++;
       if (role !== "leader") this.calls.failProposals(node.id);
     }
-    for (const message of ready.messages) this.send(message);
+    for (const message of ready.messages) this.wire.send(message);
     node.absorbSnapshot(ready);
     if (ready.snapshot !== null) {
       this.stats.snapshotsInstalled++;
@@ -413,15 +367,7 @@ export class Cluster {
     this.applyCommitted(node, raft, ready.committed);
     for (const read of ready.readStates)
       this.calls.serveRead(node.id, read.ctx, read.ok ? read.index : null);
-    const hasWrite =
-      ready.entries.length > 0 ||
-      ready.hardState !== null ||
-      ready.snapshot !== null ||
-      ready.snapshotChunks.length > 0;
-    const [minMs, maxMs] = this.options.diskLatencyMs;
-    const previous = node.pendingWrites.at(-1)?.doneAt ?? this.now;
-    const doneAt = Math.max(previous, this.now + (hasWrite ? node.diskLatency(minMs, maxMs) : 0));
-    node.pendingWrites.push({ ready, doneAt });
+    const doneAt = node.queueWrite(ready, this.now, this.options.diskLatencyMs);
     this.events.push(doneAt, { kind: "persist", node, incarnation: node.incarnation });
   }
 
@@ -429,7 +375,7 @@ export class Cluster {
     const write = node.pendingWrites.shift();
     if (write === undefined) return;
     node.persist(write.ready);
-    for (const message of write.ready.persistedMessages) this.send(message);
+    for (const message of write.ready.persistedMessages) this.wire.send(message);
     node.raft!.advance(write.ready);
     this.afterInput(node);
   }
@@ -442,16 +388,10 @@ export class Cluster {
       this.calls.applied(node.id, entry);
     }
     raft.appliedTo(committed.at(-1)!.index);
-    const every = this.options.snapshotEvery;
-    const lastSnapshot = node.durable.snapshot?.meta.index ?? 0;
-    if (every > 0 && raft.status().appliedIndex - lastSnapshot >= every) {
-      const meta = node.takeSnapshot(this.options.retainEntries);
-      this.stats.snapshots++;
-      this.traceNote(
-        "snapshot",
-        node.id,
-        `${node.id} SNAPSHOT at ${meta.index} (${meta.size} bytes)`,
-      );
-    }
+    const meta = node.snapshotIfDue(this.options.snapshotEvery, this.options.retainEntries);
+    if (meta === null) return;
+    this.stats.snapshots++;
+    const line = `${node.id} SNAPSHOT at ${meta.index} (${meta.size} bytes)`;
+    this.traceNote("snapshot", node.id, line);
   }
 }

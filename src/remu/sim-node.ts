@@ -208,8 +208,31 @@ export class SimNode {
     return snapshot.data.subarray(offset, offset + length);
   }
 
-  diskLatency(minMs: number, maxMs: number): number {
+  private diskLatency(minMs: number, maxMs: number): number {
     return minMs + this.random.int(maxMs - minMs + 1);
+  }
+
+  /**
+   * Queue the Ready's write on the simulated disk: it is durable after a drawn latency (none
+   * when it writes nothing), and never before the writes queued ahead of it. Returns when.
+   */
+  queueWrite(ready: Ready, now: number, [minMs, maxMs]: readonly [number, number]): number {
+    const hasWrite =
+      ready.entries.length > 0 ||
+      ready.hardState !== null ||
+      ready.snapshot !== null ||
+      ready.snapshotChunks.length > 0;
+    const previous = this.pendingWrites.at(-1)?.doneAt ?? now;
+    const doneAt = Math.max(previous, now + (hasWrite ? this.diskLatency(minMs, maxMs) : 0));
+    this.pendingWrites.push({ ready, doneAt });
+    return doneAt;
+  }
+
+  /** takeSnapshot when `every` (0: never) entries were applied since the last snapshot. */
+  snapshotIfDue(every: number, retainEntries: number): SnapshotMeta | null {
+    const lastSnapshot = this.durable.snapshot?.meta.index ?? 0;
+    if (every === 0 || this.raft!.status().appliedIndex - lastSnapshot < every) return null;
+    return this.takeSnapshot(retainEntries);
   }
 }
 
