@@ -101,7 +101,12 @@ describe("dashboard - history in a browser", () => {
         async () => (await page.locator('#markers [data-kind="snapshot"]').count()) === 1,
       );
 
-      // The WAL panel says what a group commit is against an fsync.
+      // The WAL panel says what a group commit is against an fsync (written when the reloaded
+      // page's first data arrives, which may come after the snapshot marker).
+      await until(
+        "the WAL note",
+        async () => ((await page.locator("#wal-note").textContent()) ?? "") !== "",
+      );
       const note = (await page.locator("#wal-note").textContent()) ?? "";
       expect(note).toContain("group commit");
       expect(note).toContain("fsync");
